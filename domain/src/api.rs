@@ -1,0 +1,191 @@
+//! The console's own JSON API (`/api/...`): what the server sends and the UI reads.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backup_set::{BackupSet, Component, Verdict};
+
+/// The API generation a cluster speaks (contract §0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VersionProfile {
+    /// 8.2 to 8.7: separate Operate, Tasklist and Zeebe gateway applications.
+    #[serde(rename = "8.7")]
+    V87,
+    /// 8.8 and later: the Orchestration Cluster (`backupRuntime`, `backupHistory`).
+    #[serde(rename = "8.8")]
+    V88,
+}
+
+impl VersionProfile {
+    pub fn label(self) -> &'static str {
+        match self {
+            VersionProfile::V87 => "8.7",
+            VersionProfile::V88 => "8.8+",
+        }
+    }
+}
+
+/// Whether a component answered its health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    Up,
+    /// It answered, but not as a healthy component would (e.g. repository missing, health DOWN).
+    Degraded,
+    /// No answer, or a transport error: its state is unknown.
+    Unreachable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentHealth {
+    pub component: Component,
+    /// The management endpoint, without any credentials.
+    pub endpoint: String,
+    pub reachability: Reachability,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    pub name: String,
+    pub profile: VersionProfile,
+    pub components: Vec<ComponentHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClustersResponse {
+    pub clusters: Vec<ClusterSummary>,
+}
+
+/// The exporter phase of one partition, as each broker reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionExporting {
+    pub partition_id: u32,
+    /// `EXPORTING`, `SOFT_PAUSED`, `PAUSED`, ... verbatim; the least healthy one if brokers disagree.
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExportingStatus {
+    pub partitions: Vec<PartitionExporting>,
+    /// Set when the phase could not be read; then `partitions` is empty and the phase is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VerdictCounts {
+    pub restorable: usize,
+    pub in_progress: usize,
+    pub not_restorable: usize,
+    pub unknown: usize,
+}
+
+impl VerdictCounts {
+    pub fn of<'a>(sets: impl IntoIterator<Item = &'a BackupSet>) -> Self {
+        let mut counts = VerdictCounts::default();
+        for set in sets {
+            *counts.get_mut(set.verdict) += 1;
+        }
+        counts
+    }
+
+    pub fn get(&self, verdict: Verdict) -> usize {
+        match verdict {
+            Verdict::Restorable => self.restorable,
+            Verdict::InProgress => self.in_progress,
+            Verdict::NotRestorable => self.not_restorable,
+            Verdict::Unknown => self.unknown,
+        }
+    }
+
+    fn get_mut(&mut self, verdict: Verdict) -> &mut usize {
+        match verdict {
+            Verdict::Restorable => &mut self.restorable,
+            Verdict::InProgress => &mut self.in_progress,
+            Verdict::NotRestorable => &mut self.not_restorable,
+            Verdict::Unknown => &mut self.unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentError {
+    pub component: Component,
+    pub message: String,
+}
+
+/// `GET /api/clusters/{name}/backups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryResponse {
+    pub cluster: String,
+    pub profile: VersionProfile,
+    pub generated_at_ms: i64,
+    /// The components a complete backup needs on this cluster, in display order.
+    pub components: Vec<Component>,
+    /// Newest ID first, in the thin form (counts, no per-part lists).
+    pub sets: Vec<BackupSet>,
+    /// Components whose listing failed: their column is unknown in every set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub component_errors: Vec<ComponentError>,
+    pub counts: VerdictCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable: Option<LatestRestorable>,
+    /// The highest backup ID any component lists. Zeebe's real floor can be higher: deleted IDs are
+    /// not listed but can never be reused (contract §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highest_backup_id: Option<u64>,
+    pub exporting: ExportingStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestRestorable {
+    pub backup_id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<i64>,
+}
+
+impl HistoryResponse {
+    /// Summary figures derived from the sets; the server and tests use the same code.
+    pub fn summarize(
+        sets: &[BackupSet],
+        now_ms: i64,
+    ) -> (VerdictCounts, Option<LatestRestorable>, Option<u64>) {
+        let counts = VerdictCounts::of(sets);
+        let latest = sets
+            .iter()
+            .filter(|s| s.verdict == Verdict::Restorable)
+            .max_by_key(|s| s.backup_id)
+            .map(|s| LatestRestorable {
+                backup_id: s.backup_id,
+                started_at_ms: s.started_at_ms,
+                age_seconds: s.started_at_ms.map(|t| (now_ms - t).max(0) / 1000),
+            });
+        let highest = sets.iter().map(|s| s.backup_id).max();
+        (counts, latest, highest)
+    }
+}
+
+/// `GET /api/clusters/{name}/backups/{id}`: one set with every partition and part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupDetailResponse {
+    pub cluster: String,
+    pub set: BackupSet,
+}
+
+/// The one error envelope every `/api` route answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorDetail {
+    /// Stable, machine-readable: `cluster_not_found`, `backup_not_found`, `bad_request`, ...
+    pub code: String,
+    pub message: String,
+}

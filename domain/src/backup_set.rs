@@ -1,0 +1,639 @@
+//! One backup ID seen across every component, and the verdict on whether it can be restored.
+//!
+//! A Camunda backup is only usable when *every* component holds a complete artifact for the same ID
+//! (contract §8.3, §12). These functions join what each component reports and explain, in words an
+//! administrator can act on, why a set is or is not restorable.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The parts of a Camunda 8 deployment that hold a piece of a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Zeebe partitions (`/actuator/backups` in 8.7, `/actuator/backupRuntime` in 8.8+).
+    Zeebe,
+    /// Operate snapshots (8.7 only; `camunda_operate_` prefix).
+    Operate,
+    /// Tasklist snapshots (8.7 only; `camunda_tasklist_` prefix).
+    Tasklist,
+    /// Operate and Tasklist together (8.8+ `/actuator/backupHistory`; `camunda_webapps_` prefix).
+    Webapps,
+    Optimize,
+    /// The Elasticsearch/OpenSearch snapshot `camunda_zeebe_records_backup_{id}` of `zeebe-record*`.
+    RecordsSnapshot,
+}
+
+impl Component {
+    pub fn label(self) -> &'static str {
+        match self {
+            Component::Zeebe => "Zeebe",
+            Component::Operate => "Operate",
+            Component::Tasklist => "Tasklist",
+            Component::Webapps => "Web apps",
+            Component::Optimize => "Optimize",
+            Component::RecordsSnapshot => "Records snapshot",
+        }
+    }
+
+    /// Components that ship with the orchestration cluster and therefore share its version.
+    fn is_orchestration(self) -> bool {
+        matches!(
+            self,
+            Component::Zeebe | Component::Operate | Component::Tasklist | Component::Webapps
+        )
+    }
+}
+
+/// What one component says about one backup ID, normalised across the APIs' own codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentState {
+    Completed,
+    InProgress,
+    Failed,
+    /// Some parts or partitions are missing (Zeebe/web-apps `INCOMPLETE`, an ES `PARTIAL`).
+    Incomplete,
+    Incompatible,
+    /// The component answered and has nothing under this ID.
+    Missing,
+    /// The component did not answer: nothing is known, so nothing is assumed.
+    Unknown,
+}
+
+impl ComponentState {
+    pub fn label(self) -> &'static str {
+        match self {
+            ComponentState::Completed => "completed",
+            ComponentState::InProgress => "in progress",
+            ComponentState::Failed => "failed",
+            ComponentState::Incomplete => "incomplete",
+            ComponentState::Incompatible => "incompatible",
+            ComponentState::Missing => "missing",
+            ComponentState::Unknown => "unknown",
+        }
+    }
+}
+
+/// One Zeebe partition's piece of a backup (§3.3). The list API fills only some fields (§3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PartitionBackup {
+    pub partition_id: u32,
+    /// The upstream code verbatim, e.g. `COMPLETED` or `DOES_NOT_EXIST`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_position: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_id: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_version: Option<String>,
+}
+
+/// One Elasticsearch/OpenSearch snapshot that is part of a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SnapshotPart {
+    pub name: String,
+    /// The snapshot state verbatim (`SUCCESS`, `PARTIAL`, ...).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    /// The application version embedded in the snapshot name, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// What one component holds for one backup ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentBackup {
+    pub component: Component,
+    pub state: ComponentState,
+    /// The component's own state code, verbatim, when it reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<i64>,
+    /// Distinct application versions found in the parts or partitions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    /// Parts or partitions done, and expected in all (e.g. 3 of 6 snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionBackup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<SnapshotPart>,
+    /// Why the state is unknown: the error the component returned, or that it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ComponentBackup {
+    pub fn new(component: Component, state: ComponentState) -> Self {
+        ComponentBackup {
+            component,
+            state,
+            upstream_state: None,
+            failure_reason: None,
+            started_at_ms: None,
+            versions: Vec::new(),
+            progress: None,
+            partitions: Vec::new(),
+            parts: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Drops the per-part and per-partition lists, keeping the counts; the history list sends this
+    /// thin form and the detail endpoint the full one.
+    pub fn thin(mut self) -> Self {
+        self.partitions.clear();
+        self.parts.clear();
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: u32,
+    pub total: u32,
+}
+
+/// Whether a backup set can be used to restore the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Restorable,
+    InProgress,
+    NotRestorable,
+    /// A component did not answer and nothing else rules the set out.
+    Unknown,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Restorable,
+        Verdict::InProgress,
+        Verdict::NotRestorable,
+        Verdict::Unknown,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Restorable => "restorable",
+            Verdict::InProgress => "in progress",
+            Verdict::NotRestorable => "not restorable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Verdict::Restorable => "restorable",
+            Verdict::InProgress => "in_progress",
+            Verdict::NotRestorable => "not_restorable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.slug() == slug)
+    }
+}
+
+/// Every artifact carrying one backup ID, with the verdict on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSet {
+    pub backup_id: u64,
+    /// The earliest start time any component reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<i64>,
+    pub verdict: Verdict,
+    /// Why the set is not restorable, still in progress, or unknown; empty when restorable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Facts worth knowing that do not block a restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// One entry per configured component, in the configured order.
+    pub components: Vec<ComponentBackup>,
+}
+
+impl BackupSet {
+    pub fn component(&self, component: Component) -> Option<&ComponentBackup> {
+        self.components.iter().find(|c| c.component == component)
+    }
+
+    /// True when some configured component has no artifact under this ID while another has one.
+    pub fn is_orphan(&self) -> bool {
+        self.components
+            .iter()
+            .any(|c| c.state == ComponentState::Missing)
+    }
+
+    pub fn thin(mut self) -> Self {
+        self.components = self
+            .components
+            .into_iter()
+            .map(ComponentBackup::thin)
+            .collect();
+        self
+    }
+}
+
+/// The verdict and its reasons, from the state of every configured component.
+///
+/// Precedence: a set with any component failed, incomplete, incompatible or (when nothing is still
+/// running) missing cannot be restored, whatever the others say; otherwise anything running makes it
+/// in progress; otherwise a component that did not answer makes it unknown (never restorable); only
+/// when every component completed, with consistent versions, is it restorable.
+pub fn assess(components: &[ComponentBackup]) -> (Verdict, Vec<String>, Vec<String>) {
+    let mut blocking = Vec::new();
+    let mut running = Vec::new();
+    let mut unknown = Vec::new();
+    let mut missing = Vec::new();
+
+    for c in components {
+        let name = c.component.label();
+        match c.state {
+            ComponentState::Completed => {}
+            ComponentState::InProgress => running.push(match c.progress {
+                Some(p) => format!("{name} is still running ({} of {} done)", p.done, p.total),
+                None => format!("{name} is still running"),
+            }),
+            ComponentState::Failed => blocking.push(match &c.failure_reason {
+                Some(reason) => format!("{name} failed: {reason}"),
+                None => format!("{name} failed"),
+            }),
+            ComponentState::Incomplete => blocking.push(match (&c.failure_reason, c.progress) {
+                (Some(reason), _) => format!("{name} is incomplete: {reason}"),
+                (None, Some(p)) => {
+                    format!(
+                        "{name} is incomplete: {} of {} parts present",
+                        p.done, p.total
+                    )
+                }
+                (None, None) => format!("{name} is incomplete"),
+            }),
+            ComponentState::Incompatible => {
+                blocking.push(format!("{name} is incompatible with the running version"))
+            }
+            ComponentState::Missing => {
+                missing.push(format!("{name} has no backup with this ID (orphaned set)"))
+            }
+            ComponentState::Unknown => unknown.push(match &c.error {
+                Some(error) => format!("{name} could not be checked: {error}"),
+                None => format!("{name} could not be checked"),
+            }),
+        }
+    }
+
+    let mut notes = Vec::new();
+    version_checks(components, &mut blocking, &mut notes);
+
+    // A component missing while another is still running is normal mid-backup, not an orphan.
+    if running.is_empty() {
+        blocking.extend(missing);
+    } else {
+        running.extend(
+            missing
+                .into_iter()
+                .map(|m| m.replace(" (orphaned set)", " yet")),
+        );
+    }
+
+    if !blocking.is_empty() {
+        blocking.extend(unknown);
+        return (Verdict::NotRestorable, blocking, notes);
+    }
+    if !running.is_empty() {
+        running.extend(unknown);
+        return (Verdict::InProgress, running, notes);
+    }
+    if !unknown.is_empty() {
+        return (Verdict::Unknown, unknown, notes);
+    }
+    (Verdict::Restorable, Vec::new(), notes)
+}
+
+/// A restore needs the exact version that took each piece (§8.3). Pieces of one component in
+/// different versions mean the backup straddled an upgrade: blocking. Orchestration components
+/// (Zeebe, Operate, Tasklist) in different versions from each other is unusual but restorable, so it
+/// is a note. Optimize is versioned on its own (the seed's real output shows 8.7.1 beside 8.7.2).
+fn version_checks(
+    components: &[ComponentBackup],
+    blocking: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let mut orchestration: Vec<(&str, &str)> = Vec::new();
+    for c in components {
+        if c.versions.len() > 1 {
+            blocking.push(format!(
+                "{} pieces were taken by different versions ({})",
+                c.component.label(),
+                c.versions.join(", ")
+            ));
+        }
+        if c.component.is_orchestration() && c.state == ComponentState::Completed {
+            if let [v] = c.versions.as_slice() {
+                orchestration.push((c.component.label(), v.as_str()));
+            }
+        }
+    }
+    if let Some((_, first)) = orchestration.first() {
+        if orchestration.iter().any(|(_, v)| v != first) {
+            let listed: Vec<String> = orchestration
+                .iter()
+                .map(|(name, v)| format!("{name} {v}"))
+                .collect();
+            notes.push(format!(
+                "Components report different versions ({}); restore each with the version that took it",
+                listed.join(", ")
+            ));
+        }
+    }
+}
+
+/// What one component's listing returned: its backups by ID, or why it could not be listed.
+pub type ComponentListing = Result<Vec<(u64, ComponentBackup)>, String>;
+
+/// Joins the listings of every configured component into backup sets, newest ID first.
+///
+/// One pass over every listing into a hash map, then a sort of the distinct IDs: linear in the
+/// number of artifacts apart from that sort. A component whose listing failed is `Unknown` in every
+/// set, with its error; a component that answered but lacks an ID is `Missing` in that set.
+pub fn merge_listings(listings: Vec<(Component, ComponentListing)>) -> Vec<BackupSet> {
+    let configured: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
+    let mut errors: HashMap<Component, String> = HashMap::new();
+    let mut by_id: HashMap<u64, Vec<ComponentBackup>> = HashMap::new();
+
+    for (component, listing) in listings {
+        match listing {
+            Ok(entries) => {
+                for (id, entry) in entries {
+                    by_id.entry(id).or_default().push(entry);
+                }
+            }
+            Err(error) => {
+                errors.insert(component, error);
+            }
+        }
+    }
+
+    let mut ids: Vec<u64> = by_id.keys().copied().collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.into_iter()
+        .map(|id| {
+            let mut found = by_id.remove(&id).unwrap_or_default();
+            let components = configured
+                .iter()
+                .map(|&component| {
+                    if let Some(error) = errors.get(&component) {
+                        let mut unknown = ComponentBackup::new(component, ComponentState::Unknown);
+                        unknown.error = Some(error.clone());
+                        return unknown;
+                    }
+                    match found.iter().position(|c| c.component == component) {
+                        Some(i) => found.swap_remove(i),
+                        None => ComponentBackup::new(component, ComponentState::Missing),
+                    }
+                })
+                .collect();
+            build_set(id, components)
+        })
+        .collect()
+}
+
+/// A set from its components: the start time and the verdict are derived, never stored apart.
+pub fn build_set(backup_id: u64, components: Vec<ComponentBackup>) -> BackupSet {
+    let started_at_ms = components.iter().filter_map(|c| c.started_at_ms).min();
+    let (verdict, reasons, notes) = assess(&components);
+    BackupSet {
+        backup_id,
+        started_at_ms,
+        verdict,
+        reasons,
+        notes,
+        components,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ComponentState::*;
+
+    fn comp(component: Component, state: ComponentState) -> ComponentBackup {
+        let mut c = ComponentBackup::new(component, state);
+        if state == Completed {
+            c.versions = vec!["8.7.2".into()];
+        }
+        c
+    }
+
+    fn all_87(state: ComponentState) -> Vec<ComponentBackup> {
+        [
+            Component::Zeebe,
+            Component::Operate,
+            Component::Tasklist,
+            Component::Optimize,
+            Component::RecordsSnapshot,
+        ]
+        .into_iter()
+        .map(|c| comp(c, state))
+        .collect()
+    }
+
+    #[test]
+    fn every_component_completed_is_restorable() {
+        let (verdict, reasons, notes) = assess(&all_87(Completed));
+        assert_eq!(verdict, Verdict::Restorable);
+        assert!(reasons.is_empty());
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn each_non_completed_state_alone_decides_the_verdict() {
+        // One component in each state, every other component completed.
+        let expected = [
+            (InProgress, Verdict::InProgress, "Operate is still running"),
+            (Failed, Verdict::NotRestorable, "Operate failed"),
+            (Incomplete, Verdict::NotRestorable, "Operate is incomplete"),
+            (
+                Incompatible,
+                Verdict::NotRestorable,
+                "Operate is incompatible",
+            ),
+            (
+                Missing,
+                Verdict::NotRestorable,
+                "Operate has no backup with this ID (orphaned set)",
+            ),
+            (Unknown, Verdict::Unknown, "Operate could not be checked"),
+        ];
+        for (state, verdict, reason) in expected {
+            let mut set = all_87(Completed);
+            set[1] = comp(Component::Operate, state);
+            let (got, reasons, _) = assess(&set);
+            assert_eq!(got, verdict, "state {state:?}");
+            assert_eq!(reasons.len(), 1, "state {state:?}: {reasons:?}");
+            assert!(reasons[0].starts_with(reason), "{state:?}: {}", reasons[0]);
+        }
+    }
+
+    #[test]
+    fn failure_outranks_running_and_unknown() {
+        let mut set = all_87(Completed);
+        set[0] = comp(Component::Zeebe, InProgress);
+        set[1] = comp(Component::Operate, Unknown);
+        set[2] = comp(Component::Tasklist, Failed);
+        set[2].failure_reason = Some("There were failures with the following snapshots: x".into());
+        let (verdict, reasons, _) = assess(&set);
+        assert_eq!(verdict, Verdict::NotRestorable);
+        assert_eq!(
+            reasons,
+            vec![
+                "Tasklist failed: There were failures with the following snapshots: x".to_string(),
+                "Operate could not be checked".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_while_running_is_not_an_orphan() {
+        let mut set = all_87(Completed);
+        set[0] = comp(Component::Zeebe, Missing);
+        set[4] = comp(Component::RecordsSnapshot, InProgress);
+        let (verdict, reasons, _) = assess(&set);
+        assert_eq!(verdict, Verdict::InProgress);
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r == "Zeebe has no backup with this ID yet")
+        );
+    }
+
+    #[test]
+    fn unknown_is_never_restorable_even_when_the_rest_completed() {
+        let mut set = all_87(Completed);
+        set[3] = comp(Component::Optimize, Unknown);
+        set[3].error = Some("connection refused".into());
+        let (verdict, reasons, _) = assess(&set);
+        assert_eq!(verdict, Verdict::Unknown);
+        assert_eq!(
+            reasons,
+            vec!["Optimize could not be checked: connection refused"]
+        );
+    }
+
+    #[test]
+    fn mixed_versions_inside_a_component_block_restore() {
+        let mut set = all_87(Completed);
+        set[0].versions = vec!["8.7.1".into(), "8.7.2".into()];
+        let (verdict, reasons, _) = assess(&set);
+        assert_eq!(verdict, Verdict::NotRestorable);
+        assert_eq!(
+            reasons,
+            vec!["Zeebe pieces were taken by different versions (8.7.1, 8.7.2)"]
+        );
+    }
+
+    #[test]
+    fn different_versions_across_components_are_a_note_and_optimize_is_exempt() {
+        let mut set = all_87(Completed);
+        set[3].versions = vec!["8.7.1".into()]; // Optimize: its own versioning
+        let (verdict, _, notes) = assess(&set);
+        assert_eq!(verdict, Verdict::Restorable);
+        assert!(notes.is_empty());
+
+        set[1].versions = vec!["8.7.3".into()]; // Operate differs from Zeebe
+        let (verdict, _, notes) = assess(&set);
+        assert_eq!(verdict, Verdict::Restorable);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("Zeebe 8.7.2") && notes[0].contains("Operate 8.7.3"));
+    }
+
+    fn listed(component: Component, ids: &[u64]) -> (Component, ComponentListing) {
+        (
+            component,
+            Ok(ids
+                .iter()
+                .map(|&id| (id, comp(component, Completed)))
+                .collect()),
+        )
+    }
+
+    #[test]
+    fn merge_joins_by_id_newest_first_and_marks_orphans() {
+        let sets = merge_listings(vec![
+            listed(Component::Zeebe, &[10, 30, 20]),
+            listed(Component::Webapps, &[10, 20, 30]),
+            listed(Component::RecordsSnapshot, &[10, 30, 40]),
+        ]);
+        let ids: Vec<u64> = sets.iter().map(|s| s.backup_id).collect();
+        assert_eq!(ids, vec![40, 30, 20, 10]);
+        assert_eq!(sets[0].verdict, Verdict::NotRestorable);
+        assert!(sets[0].is_orphan());
+        assert_eq!(sets[0].component(Component::Zeebe).unwrap().state, Missing);
+        assert_eq!(sets[1].verdict, Verdict::Restorable);
+        assert_eq!(
+            sets[2].component(Component::RecordsSnapshot).unwrap().state,
+            Missing
+        );
+        // Components stay in the configured order.
+        let order: Vec<Component> = sets[3].components.iter().map(|c| c.component).collect();
+        assert_eq!(
+            order,
+            vec![
+                Component::Zeebe,
+                Component::Webapps,
+                Component::RecordsSnapshot
+            ]
+        );
+    }
+
+    #[test]
+    fn merge_marks_a_failed_listing_unknown_everywhere() {
+        let sets = merge_listings(vec![
+            listed(Component::Zeebe, &[1, 2]),
+            (Component::Optimize, Err("HTTP 502: bad gateway".into())),
+        ]);
+        assert_eq!(sets.len(), 2);
+        for set in &sets {
+            let optimize = set.component(Component::Optimize).unwrap();
+            assert_eq!(optimize.state, Unknown);
+            assert_eq!(optimize.error.as_deref(), Some("HTTP 502: bad gateway"));
+            assert_eq!(set.verdict, Verdict::Unknown);
+        }
+    }
+
+    #[test]
+    fn start_time_is_the_earliest_component_start() {
+        let mut a = comp(Component::Zeebe, Completed);
+        a.started_at_ms = Some(2_000);
+        let mut b = comp(Component::Optimize, Completed);
+        b.started_at_ms = Some(1_000);
+        let set = build_set(7, vec![a, b]);
+        assert_eq!(set.started_at_ms, Some(1_000));
+    }
+
+    #[test]
+    fn verdict_slugs_round_trip() {
+        for v in Verdict::ALL {
+            assert_eq!(Verdict::from_slug(v.slug()), Some(v));
+        }
+        assert_eq!(Verdict::from_slug("bogus"), None);
+    }
+}

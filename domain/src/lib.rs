@@ -1,0 +1,13 @@
+//! Types and pure logic shared by the Backup Console server and its WebAssembly UI.
+//!
+//! Nothing here does I/O: aggregating what each component reports into one [`BackupSet`] per
+//! backup ID, deciding whether it can be restored, and paging the history are plain functions,
+//! tested on their own and compiled into both sides.
+
+pub mod api;
+pub mod backup_set;
+pub mod listing;
+pub mod naming;
+pub mod upstream_state;
+
+pub use backup_set::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};

@@ -1,0 +1,50 @@
+//! Clusters and their backup history.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use backup_domain::api::{BackupDetailResponse, ClustersResponse, HistoryResponse};
+use futures_util::future::join_all;
+
+use super::{ApiError, AppState};
+use crate::cluster::Cluster;
+use crate::history;
+
+fn cluster<'a>(state: &'a AppState, name: &str) -> Result<&'a Cluster, ApiError> {
+    state
+        .clusters
+        .get(name)
+        .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))
+}
+
+/// `GET /api/clusters`: every cluster with the reachability of each component.
+pub async fn list(State(state): State<AppState>) -> Json<ClustersResponse> {
+    let clusters = join_all(state.clusters.all().iter().map(Cluster::health)).await;
+    Json(ClustersResponse { clusters })
+}
+
+/// `GET /api/clusters/{name}/backups`.
+pub async fn history(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let cluster = cluster(&state, &name)?;
+    Ok(Json(history::history(cluster).await))
+}
+
+/// `GET /api/clusters/{name}/backups/{id}`.
+pub async fn detail(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<BackupDetailResponse>, ApiError> {
+    let cluster = cluster(&state, &name)?;
+    let backup_id = id.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::BadRequest(format!("`{id}` is not a backup ID: use a positive integer"))
+    })?;
+    history::detail(cluster, backup_id)
+        .await
+        .map(Json)
+        .ok_or(ApiError::BackupNotFound {
+            cluster: name,
+            backup_id,
+        })
+}

@@ -1,0 +1,196 @@
+//! One configured cluster: its clients, built once from the configuration, and its health.
+
+use std::time::Duration;
+
+use backup_domain::api::{ClusterSummary, ComponentHealth, Reachability, VersionProfile};
+use backup_domain::backup_set::Component;
+use reqwest::Method;
+
+use crate::config::{ClusterConfig, Config, Endpoint};
+use crate::upstream::{
+    Http, OptimizeClient, RecordsRepository, UpstreamError, WebappsClient, ZeebeClient,
+};
+
+/// The clients of one cluster, one per configured component.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub profile: VersionProfile,
+    pub zeebe: ZeebeClient,
+    /// Operate and Tasklist (8.7) or the single `backupHistory` client (8.8).
+    pub webapps: Vec<WebappsClient>,
+    pub optimize: Option<OptimizeClient>,
+    pub records: Option<RecordsRepository>,
+}
+
+impl Cluster {
+    pub fn new(config: &ClusterConfig, client: &reqwest::Client) -> Cluster {
+        let http = |e: &Endpoint, label: &'static str| Http::new(client.clone(), e.clone(), label);
+        let (zeebe_label, webapps) = match config.profile {
+            VersionProfile::V87 => {
+                let mut apps = Vec::new();
+                if let Some(e) = &config.operate {
+                    apps.push(WebappsClient::new(http(e, "Operate"), Component::Operate));
+                }
+                if let Some(e) = &config.tasklist {
+                    apps.push(WebappsClient::new(http(e, "Tasklist"), Component::Tasklist));
+                }
+                ("Zeebe", apps)
+            }
+            VersionProfile::V88 => (
+                "Orchestration",
+                vec![WebappsClient::new(
+                    http(&config.zeebe, "Web apps"),
+                    Component::Webapps,
+                )],
+            ),
+        };
+        let brokers = config
+            .brokers
+            .iter()
+            .map(|b| http(b, "Zeebe broker"))
+            .collect();
+        Cluster {
+            name: config.name.clone(),
+            profile: config.profile,
+            zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label), brokers, config.profile),
+            webapps,
+            optimize: config
+                .optimize
+                .as_ref()
+                .map(|e| OptimizeClient::new(http(e, "Optimize"))),
+            records: config.elasticsearch.as_ref().map(|es| {
+                RecordsRepository::new(
+                    http(&es.endpoint, "Elasticsearch"),
+                    es.repository.clone(),
+                    es.records_index_pattern.clone(),
+                )
+            }),
+        }
+    }
+
+    /// The components a complete backup needs here, in display (and procedure) order.
+    pub fn components(&self) -> Vec<Component> {
+        let mut out = vec![Component::Zeebe];
+        out.extend(self.webapps.iter().map(WebappsClient::component));
+        if self.optimize.is_some() {
+            out.push(Component::Optimize);
+        }
+        if self.records.is_some() {
+            out.push(Component::RecordsSnapshot);
+        }
+        out
+    }
+
+    /// Reachability of every component, checked in parallel: `/actuator/health` for the
+    /// applications (§4.6), the snapshot repository for Elasticsearch.
+    pub async fn health(&self) -> ClusterSummary {
+        let actuator = |http: Http, component: Component| async move {
+            let url = http.url(&["actuator", "health"], &[]);
+            let endpoint = http.base().to_string();
+            match http.json::<serde_json::Value>(Method::GET, url, None).await {
+                Ok(body) => {
+                    let status = body
+                        .get("status")
+                        .and_then(|s| s.as_str())
+                        .unwrap_or("UNKNOWN")
+                        .to_string();
+                    let reachability = if status == "UP" {
+                        Reachability::Up
+                    } else {
+                        Reachability::Degraded
+                    };
+                    let detail = (status != "UP").then(|| format!("health status {status}"));
+                    ComponentHealth {
+                        component,
+                        endpoint,
+                        reachability,
+                        detail,
+                    }
+                }
+                Err(e) => unhealthy(component, endpoint, &e),
+            }
+        };
+        let mut checks = vec![actuator(self.zeebe.http().clone(), Component::Zeebe)];
+        // In 8.8 the web apps live in the Orchestration Cluster: the same health endpoint as Zeebe.
+        checks.extend(
+            self.webapps
+                .iter()
+                .map(|app| actuator(app.http().clone(), app.component())),
+        );
+        if let Some(o) = &self.optimize {
+            checks.push(actuator(o.http().clone(), Component::Optimize));
+        }
+        let records = self.records.clone();
+        let es_check = async move {
+            let Some(repo) = records else { return None };
+            let endpoint = repo.http().base().to_string();
+            Some(match repo.repository_exists().await {
+                Ok(true) => ComponentHealth {
+                    component: Component::RecordsSnapshot,
+                    endpoint,
+                    reachability: Reachability::Up,
+                    detail: None,
+                },
+                Ok(false) => ComponentHealth {
+                    component: Component::RecordsSnapshot,
+                    endpoint,
+                    reachability: Reachability::Degraded,
+                    detail: Some("the snapshot repository does not exist".into()),
+                },
+                Err(e) => unhealthy(Component::RecordsSnapshot, endpoint, &e),
+            })
+        };
+        let (mut components, es) = tokio::join!(futures_util::future::join_all(checks), es_check);
+        components.extend(es);
+        ClusterSummary {
+            name: self.name.clone(),
+            profile: self.profile,
+            components,
+        }
+    }
+}
+
+fn unhealthy(component: Component, endpoint: String, error: &UpstreamError) -> ComponentHealth {
+    let reachability = match error {
+        UpstreamError::Status { .. } | UpstreamError::Decode { .. } => Reachability::Degraded,
+        _ => Reachability::Unreachable,
+    };
+    ComponentHealth {
+        component,
+        endpoint,
+        reachability,
+        detail: Some(error.to_string()),
+    }
+}
+
+/// Every configured cluster, with one shared connection pool.
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    clusters: Vec<Cluster>,
+}
+
+impl Clusters {
+    pub fn from_config(config: &Config) -> Result<Clusters, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("backup-console/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Clusters {
+            clusters: config
+                .clusters
+                .iter()
+                .map(|c| Cluster::new(c, &client))
+                .collect(),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    pub fn all(&self) -> &[Cluster] {
+        &self.clusters
+    }
+}

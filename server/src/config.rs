@@ -1,0 +1,673 @@
+//! The console's configuration: a TOML file listing clusters and their management endpoints.
+//! Credentials are never written in the file, only the names of environment variables that hold
+//! them. Every error names the key at fault and why.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use backup_domain::api::VersionProfile;
+use serde::Deserialize;
+use url::Url;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
+/// Env overrides look like `BACKUP_CONSOLE_<CLUSTER>_<COMPONENT>_URL` (see [`apply_env_overrides`]).
+const ENV_PREFIX: &str = "BACKUP_CONSOLE_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+// ---- The file as written -------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
+    clusters: Vec<FileCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCluster {
+    name: String,
+    version: String,
+    /// Per-request timeout towards this cluster's components, in seconds.
+    request_timeout_secs: Option<u64>,
+    zeebe: Option<FileEndpoint>,
+    orchestration: Option<FileEndpoint>,
+    operate: Option<FileEndpoint>,
+    tasklist: Option<FileEndpoint>,
+    optimize: Option<FileEndpoint>,
+    elasticsearch: Option<FileElasticsearch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEndpoint {
+    url: String,
+    auth: Option<FileAuth>,
+    /// Broker management URLs for `/actuator/partitions` when the gateway does not serve it.
+    #[serde(default)]
+    brokers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileElasticsearch {
+    url: String,
+    #[serde(default = "default_repository")]
+    repository: String,
+    #[serde(default = "default_records_pattern")]
+    records_index_pattern: String,
+    auth: Option<FileAuth>,
+}
+
+fn default_repository() -> String {
+    "camunda".into()
+}
+
+fn default_records_pattern() -> String {
+    "zeebe-record*".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum FileAuth {
+    Basic {
+        username_env: String,
+        password_env: String,
+    },
+    ApiKey {
+        key_env: String,
+    },
+    Bearer {
+        token_env: String,
+    },
+}
+
+// ---- The configuration as used ---------------------------------------------------------------
+
+/// A secret read from the environment. It has no `Display`, and its `Debug` is redacted, so it
+/// cannot reach a log line or an API response by accident.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    /// Elasticsearch `Authorization: ApiKey <key>`.
+    ApiKey(Secret),
+    Bearer(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: Url,
+    pub credentials: Option<Credentials>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ElasticsearchConfig {
+    pub endpoint: Endpoint,
+    pub repository: String,
+    pub records_index_pattern: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub profile: VersionProfile,
+    /// The Zeebe gateway (8.7) or the Orchestration Cluster (8.8), which also serves web-apps backups.
+    pub zeebe: Endpoint,
+    pub brokers: Vec<Endpoint>,
+    pub operate: Option<Endpoint>,
+    pub tasklist: Option<Endpoint>,
+    pub optimize: Option<Endpoint>,
+    pub elasticsearch: Option<ElasticsearchConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub clusters: Vec<ClusterConfig>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string(), &|key| {
+            std::env::var(key).ok()
+        })
+    }
+
+    /// Parses a configuration. `env` looks up environment variables (tests pass their own).
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        apply_env_overrides(&mut file, env);
+        resolve(file, env)
+    }
+}
+
+/// `BACKUP_CONSOLE_LISTEN`, and per cluster `BACKUP_CONSOLE_<CLUSTER>_<COMPONENT>_URL` and
+/// `BACKUP_CONSOLE_<CLUSTER>_ELASTICSEARCH_REPOSITORY`, where `<CLUSTER>` is the name upper-cased
+/// with `-` as `_` and `<COMPONENT>` one of ZEEBE, ORCHESTRATION, OPERATE, TASKLIST, OPTIMIZE,
+/// ELASTICSEARCH. An override replaces the URL of a section the file has, or adds the section.
+fn apply_env_overrides(file: &mut FileConfig, env: &dyn Fn(&str) -> Option<String>) {
+    if let Some(listen) = env(&format!("{ENV_PREFIX}LISTEN")) {
+        file.server.listen = Some(listen);
+    }
+    for cluster in &mut file.clusters {
+        let key = |component: &str, field: &str| {
+            format!(
+                "{ENV_PREFIX}{}_{component}_{field}",
+                cluster.name.to_uppercase().replace('-', "_")
+            )
+        };
+        let endpoint = |slot: &mut Option<FileEndpoint>, name: &str| {
+            if let Some(url) = env(&key(name, "URL")) {
+                match slot {
+                    Some(e) => e.url = url,
+                    None => {
+                        *slot = Some(FileEndpoint {
+                            url,
+                            auth: None,
+                            brokers: Vec::new(),
+                        })
+                    }
+                }
+            }
+        };
+        let (es_key, es_repo_key) = (
+            key("ELASTICSEARCH", "URL"),
+            key("ELASTICSEARCH", "REPOSITORY"),
+        );
+        endpoint(&mut cluster.zeebe, "ZEEBE");
+        endpoint(&mut cluster.orchestration, "ORCHESTRATION");
+        endpoint(&mut cluster.operate, "OPERATE");
+        endpoint(&mut cluster.tasklist, "TASKLIST");
+        endpoint(&mut cluster.optimize, "OPTIMIZE");
+        if let Some(url) = env(&es_key) {
+            match &mut cluster.elasticsearch {
+                Some(es) => es.url = url,
+                None => {
+                    cluster.elasticsearch = Some(FileElasticsearch {
+                        url,
+                        repository: default_repository(),
+                        records_index_pattern: default_records_pattern(),
+                        auth: None,
+                    })
+                }
+            }
+        }
+        if let (Some(repo), Some(es)) = (env(&es_repo_key), cluster.elasticsearch.as_mut()) {
+            es.repository = repo;
+        }
+    }
+}
+
+fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let listen_text = file.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse().map_err(|_| {
+        invalid(
+            "server.listen",
+            format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+        )
+    })?;
+    if file.clusters.is_empty() {
+        return Err(invalid(
+            "clusters",
+            "at least one [[clusters]] entry is required",
+        ));
+    }
+    let mut clusters: Vec<ClusterConfig> = Vec::new();
+    for (i, c) in file.clusters.into_iter().enumerate() {
+        let at = format!("clusters[{i}]");
+        if c.name.is_empty()
+            || !c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(invalid(
+                format!("{at}.name"),
+                "use letters, digits, `-` and `_` only (it appears in URLs)",
+            ));
+        }
+        if clusters.iter().any(|other| other.name == c.name) {
+            return Err(invalid(
+                format!("{at}.name"),
+                format!("`{}` is used by another cluster", c.name),
+            ));
+        }
+        let at = format!("clusters.{}", c.name);
+        let profile = match c.version.as_str() {
+            "8.2" | "8.3" | "8.4" | "8.5" | "8.6" | "8.7" => VersionProfile::V87,
+            "8.8" | "8.9" | "8.10" => VersionProfile::V88,
+            other => {
+                return Err(invalid(
+                    format!("{at}.version"),
+                    format!(
+                        "`{other}` is not supported; use \"8.7\" (8.2 to 8.7) or \"8.8\" (8.8 and later)"
+                    ),
+                ));
+            }
+        };
+        let timeout = Duration::from_secs(c.request_timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+        if timeout.is_zero() {
+            return Err(invalid(
+                format!("{at}.request_timeout_secs"),
+                "must be at least 1",
+            ));
+        }
+        let ep = |e: FileEndpoint, key: &str| -> Result<(Endpoint, Vec<Endpoint>), ConfigError> {
+            let endpoint = endpoint(
+                &e.url,
+                e.auth.as_ref(),
+                timeout,
+                &format!("{at}.{key}"),
+                env,
+            )?;
+            let brokers = e
+                .brokers
+                .iter()
+                .enumerate()
+                .map(|(j, url)| endpoint_with(&endpoint, url, &format!("{at}.{key}.brokers[{j}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((endpoint, brokers))
+        };
+        let (zeebe, brokers) = match profile {
+            VersionProfile::V87 => {
+                if c.orchestration.is_some() {
+                    return Err(invalid(
+                        format!("{at}.orchestration"),
+                        "is for version 8.8 and later; a 8.7 cluster uses [zeebe], [operate] and [tasklist]",
+                    ));
+                }
+                let z = c.zeebe.ok_or_else(|| {
+                    invalid(
+                        format!("{at}.zeebe"),
+                        "is required for version 8.7 (the Zeebe gateway management API, port 9600)",
+                    )
+                })?;
+                ep(z, "zeebe")?
+            }
+            VersionProfile::V88 => {
+                for (present, key) in [
+                    (c.zeebe.is_some(), "zeebe"),
+                    (c.operate.is_some(), "operate"),
+                    (c.tasklist.is_some(), "tasklist"),
+                ] {
+                    if present {
+                        return Err(invalid(
+                            format!("{at}.{key}"),
+                            "is for version 8.7; from 8.8 Zeebe, Operate and Tasklist are one [orchestration] endpoint",
+                        ));
+                    }
+                }
+                let o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
+                ep(o, "orchestration")?
+            }
+        };
+        let single =
+            |e: Option<FileEndpoint>, key: &str| -> Result<Option<Endpoint>, ConfigError> {
+                e.map(|e| ep(e, key).map(|(endpoint, _)| endpoint))
+                    .transpose()
+            };
+        let operate = single(c.operate, "operate")?;
+        let tasklist = single(c.tasklist, "tasklist")?;
+        if profile == VersionProfile::V87 && (operate.is_none() != tasklist.is_none()) {
+            let missing = if operate.is_none() {
+                "operate"
+            } else {
+                "tasklist"
+            };
+            // A deployment may run without web apps, but a backup needs both when either runs.
+            tracing::warn!(cluster = %c.name, "{missing} is not configured: its backups will not be checked");
+        }
+        let optimize = single(c.optimize, "optimize")?;
+        let elasticsearch = match c.elasticsearch {
+            None => None,
+            Some(es) => {
+                if es.repository.is_empty() {
+                    return Err(invalid(
+                        format!("{at}.elasticsearch.repository"),
+                        "must name the snapshot repository",
+                    ));
+                }
+                if es.records_index_pattern.is_empty() {
+                    return Err(invalid(
+                        format!("{at}.elasticsearch.records_index_pattern"),
+                        "must not be empty",
+                    ));
+                }
+                Some(ElasticsearchConfig {
+                    endpoint: endpoint(
+                        &es.url,
+                        es.auth.as_ref(),
+                        timeout,
+                        &format!("{at}.elasticsearch"),
+                        env,
+                    )?,
+                    repository: es.repository,
+                    records_index_pattern: es.records_index_pattern,
+                })
+            }
+        };
+        clusters.push(ClusterConfig {
+            name: c.name,
+            profile,
+            zeebe,
+            brokers,
+            operate,
+            tasklist,
+            optimize,
+            elasticsearch,
+        });
+    }
+    Ok(Config { listen, clusters })
+}
+
+fn parse_url(text: &str, key: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(text).map_err(|e| invalid(key, format!("`{text}` is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            key,
+            format!("`{text}` must start with http:// or https://"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            key,
+            "must not contain credentials; use `auth` with environment variable names",
+        ));
+    }
+    Ok(url)
+}
+
+fn endpoint(
+    url: &str,
+    auth: Option<&FileAuth>,
+    timeout: Duration,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Endpoint, ConfigError> {
+    let url = parse_url(url, &format!("{key}.url"))?;
+    let secret = |var: &str, field: &str| -> Result<String, ConfigError> {
+        env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+            invalid(
+                format!("{key}.auth.{field}"),
+                format!("environment variable `{var}` is not set"),
+            )
+        })
+    };
+    let credentials = match auth {
+        None => None,
+        Some(FileAuth::Basic {
+            username_env,
+            password_env,
+        }) => Some(Credentials::Basic {
+            username: secret(username_env, "username_env")?,
+            password: Secret::new(secret(password_env, "password_env")?),
+        }),
+        Some(FileAuth::ApiKey { key_env }) => Some(Credentials::ApiKey(Secret::new(secret(
+            key_env, "key_env",
+        )?))),
+        Some(FileAuth::Bearer { token_env }) => Some(Credentials::Bearer(Secret::new(secret(
+            token_env,
+            "token_env",
+        )?))),
+    };
+    Ok(Endpoint {
+        url,
+        credentials,
+        timeout,
+    })
+}
+
+/// A broker endpoint shares its gateway's credentials and timeout.
+fn endpoint_with(base: &Endpoint, url: &str, key: &str) -> Result<Endpoint, ConfigError> {
+    Ok(Endpoint {
+        url: parse_url(url, key)?,
+        credentials: base.credentials.clone(),
+        timeout: base.timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    const V87: &str = r#"
+        [server]
+        listen = "0.0.0.0:9090"
+
+        [[clusters]]
+        name = "prod-eu"
+        version = "8.7"
+        request_timeout_secs = 5
+        [clusters.zeebe]
+        url = "http://localhost:9660"
+        [clusters.operate]
+        url = "http://localhost:9600"
+        [clusters.tasklist]
+        url = "http://localhost:9640"
+        [clusters.optimize]
+        url = "http://localhost:9620"
+        [clusters.elasticsearch]
+        url = "https://localhost:9200"
+        repository = "backups"
+        auth = { type = "basic", username_env = "ES_USER", password_env = "ES_PASSWORD" }
+    "#;
+
+    fn env_with(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_full_87_file_resolves() {
+        let env = env_with(&[("ES_USER", "elastic"), ("ES_PASSWORD", "s3cret")]);
+        let config = Config::parse(V87, "test.toml", &env).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9090");
+        let c = &config.clusters[0];
+        assert_eq!(c.profile, VersionProfile::V87);
+        assert_eq!(c.zeebe.url.as_str(), "http://localhost:9660/");
+        assert_eq!(c.zeebe.timeout, Duration::from_secs(5));
+        let es = c.elasticsearch.as_ref().unwrap();
+        assert_eq!(es.repository, "backups");
+        assert_eq!(es.records_index_pattern, "zeebe-record*");
+        match &es.endpoint.credentials {
+            Some(Credentials::Basic { username, password }) => {
+                assert_eq!(username, "elastic");
+                assert_eq!(password.expose(), "s3cret");
+            }
+            other => panic!("unexpected credentials {other:?}"),
+        }
+        // The secret never shows in debug output.
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn a_missing_secret_names_the_key_and_the_variable() {
+        let err = Config::parse(V87, "test.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "configuration key `clusters.prod-eu.elasticsearch.auth.username_env`: environment variable `ES_USER` is not set"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err = Config::parse(
+            "[[clusters]]\nname = \"a\"\nversion = \"8.7\"\nzebee = 1\n",
+            "c.toml",
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `zebee`"), "{err}");
+        assert!(err.contains("c.toml"), "{err}");
+
+        let err = Config::parse(
+            "[[clusters]]\nname = \"a\"\nversion = \"7.0\"\n",
+            "c.toml",
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.version`: `7.0` is not supported"),
+            "{err}"
+        );
+
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.7\"\n[clusters.zeebe]\nurl = \"localhost:9600\"\n";
+        let err = Config::parse(text, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.zeebe.url`"),
+            "{err}"
+        );
+
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.7\"\n[clusters.zeebe]\nurl = \"http://u:p@host:9600\"\n";
+        let err = Config::parse(text, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must not contain credentials"), "{err}");
+
+        let err = Config::parse("", "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`clusters`"), "{err}");
+    }
+
+    #[test]
+    fn profiles_require_their_own_endpoints() {
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.zeebe]\nurl = \"http://h:9600\"\n";
+        let err = Config::parse(text, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.zeebe`: is for version 8.7"),
+            "{err}"
+        );
+
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.7\"\n";
+        let err = Config::parse(text, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.zeebe`: is required"),
+            "{err}"
+        );
+
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.9\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let config = Config::parse(text, "c.toml", &no_env).unwrap();
+        assert_eq!(config.clusters[0].profile, VersionProfile::V88);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn environment_overrides_urls_and_listen() {
+        let env = env_with(&[
+            ("ES_USER", "elastic"),
+            ("ES_PASSWORD", "x"),
+            ("BACKUP_CONSOLE_LISTEN", "127.0.0.1:7000"),
+            (
+                "BACKUP_CONSOLE_PROD_EU_OPERATE_URL",
+                "http://operate.internal:9600",
+            ),
+            ("BACKUP_CONSOLE_PROD_EU_ELASTICSEARCH_REPOSITORY", "other"),
+        ]);
+        let config = Config::parse(V87, "test.toml", &env).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
+        let c = &config.clusters[0];
+        assert_eq!(
+            c.operate.as_ref().unwrap().url.as_str(),
+            "http://operate.internal:9600/"
+        );
+        assert_eq!(c.elasticsearch.as_ref().unwrap().repository, "other");
+    }
+
+    #[test]
+    fn duplicate_cluster_names_are_refused() {
+        let one = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let err = Config::parse(&format!("{one}{one}"), "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "configuration key `clusters[1].name`: `a` is used by another cluster"
+        );
+    }
+}

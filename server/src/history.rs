@@ -1,0 +1,193 @@
+//! Backup history: every component listed in parallel, joined by backup ID in one merge
+//! (`backup_domain::backup_set::merge_listings`), with the exporting phase beside it.
+
+use backup_domain::api::{
+    BackupDetailResponse, ComponentError, ExportingStatus, HistoryResponse, PartitionExporting,
+};
+use backup_domain::backup_set::{
+    self, BackupSet, Component, ComponentBackup, ComponentListing, ComponentState,
+};
+use futures_util::future::join_all;
+
+use crate::cluster::Cluster;
+use crate::upstream::{self, UpstreamError};
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn listing<T>(
+    result: Result<Vec<T>, UpstreamError>,
+    convert: impl Fn(T) -> Option<(u64, ComponentBackup)>,
+) -> ComponentListing {
+    result
+        .map(|items| items.into_iter().filter_map(convert).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// `GET /api/clusters/{name}/backups`.
+pub async fn history(cluster: &Cluster) -> HistoryResponse {
+    let zeebe = async {
+        listing(cluster.zeebe.list().await, |b| {
+            Some((b.backup_id, upstream::zeebe_component(b)))
+        })
+    };
+    let webapps = join_all(cluster.webapps.iter().map(|app| async move {
+        let prefix = app.snapshot_prefix();
+        let component = app.component();
+        let result = listing(app.list().await, |b| {
+            Some((
+                b.backup_id,
+                upstream::artifact_component(component, prefix, b),
+            ))
+        });
+        (component, result)
+    }));
+    let optimize = async {
+        match &cluster.optimize {
+            Some(o) => Some(listing(o.list().await, |b| {
+                Some((b.backup_id, upstream::optimize_component(b)))
+            })),
+            None => None,
+        }
+    };
+    let records = async {
+        match &cluster.records {
+            Some(r) => Some(listing(r.list().await, upstream::records_component)),
+            None => None,
+        }
+    };
+    let exporting = exporting_status(cluster);
+    let (zeebe, webapps, optimize, records, exporting) =
+        tokio::join!(zeebe, webapps, optimize, records, exporting);
+
+    let mut listings: Vec<(Component, ComponentListing)> = vec![(Component::Zeebe, zeebe)];
+    listings.extend(webapps);
+    listings.extend(optimize.map(|l| (Component::Optimize, l)));
+    listings.extend(records.map(|l| (Component::RecordsSnapshot, l)));
+
+    let component_errors = listings
+        .iter()
+        .filter_map(|(component, l)| {
+            l.as_ref().err().map(|message| ComponentError {
+                component: *component,
+                message: message.clone(),
+            })
+        })
+        .collect();
+    let components = listings.iter().map(|(c, _)| *c).collect();
+    let sets: Vec<BackupSet> = backup_set::merge_listings(listings)
+        .into_iter()
+        .map(BackupSet::thin)
+        .collect();
+    let now = now_ms();
+    let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
+    HistoryResponse {
+        cluster: cluster.name.clone(),
+        profile: cluster.profile,
+        generated_at_ms: now,
+        components,
+        sets,
+        component_errors,
+        counts,
+        latest_restorable,
+        highest_backup_id,
+        exporting,
+    }
+}
+
+async fn exporting_status(cluster: &Cluster) -> ExportingStatus {
+    match cluster.zeebe.exporting_phases().await {
+        Ok(partitions) => ExportingStatus {
+            partitions: partitions
+                .into_iter()
+                .map(|p| PartitionExporting {
+                    partition_id: p.partition_id,
+                    phase: p.phase,
+                    role: p.role,
+                })
+                .collect(),
+            error: None,
+        },
+        Err(e) => ExportingStatus {
+            partitions: Vec::new(),
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// One set with every partition and part, read with each component's get-by-ID (Zeebe's carries
+/// checkpoint positions and snapshot IDs the list lacks, §3.4). `None` when no component knows
+/// the ID and every component answered.
+pub async fn detail(cluster: &Cluster, backup_id: u64) -> Option<BackupDetailResponse> {
+    fn found(
+        component: Component,
+        result: Result<Option<ComponentBackup>, UpstreamError>,
+    ) -> ComponentBackup {
+        match result {
+            Ok(Some(c)) => c,
+            Ok(None) => ComponentBackup::new(component, ComponentState::Missing),
+            Err(e) => {
+                let mut c = ComponentBackup::new(component, ComponentState::Unknown);
+                c.error = Some(e.to_string());
+                c
+            }
+        }
+    }
+    let zeebe = async {
+        found(
+            Component::Zeebe,
+            cluster
+                .zeebe
+                .get(backup_id)
+                .await
+                .map(|b| b.map(upstream::zeebe_component)),
+        )
+    };
+    let webapps = join_all(cluster.webapps.iter().map(|app| async move {
+        let (component, prefix) = (app.component(), app.snapshot_prefix());
+        found(
+            component,
+            app.get(backup_id)
+                .await
+                .map(|b| b.map(|b| upstream::artifact_component(component, prefix, b))),
+        )
+    }));
+    let optimize = async {
+        match &cluster.optimize {
+            Some(o) => Some(found(
+                Component::Optimize,
+                o.get(backup_id)
+                    .await
+                    .map(|b| b.map(upstream::optimize_component)),
+            )),
+            None => None,
+        }
+    };
+    let records = async {
+        match &cluster.records {
+            Some(r) => Some(found(
+                Component::RecordsSnapshot,
+                r.get(backup_id)
+                    .await
+                    .map(|s| s.and_then(upstream::records_component).map(|(_, c)| c)),
+            )),
+            None => None,
+        }
+    };
+    let (zeebe, webapps, optimize, records) = tokio::join!(zeebe, webapps, optimize, records);
+    let mut components = vec![zeebe];
+    components.extend(webapps);
+    components.extend(optimize);
+    components.extend(records);
+    if components
+        .iter()
+        .all(|c| c.state == ComponentState::Missing)
+    {
+        return None;
+    }
+    Some(BackupDetailResponse {
+        cluster: cluster.name.clone(),
+        set: backup_set::build_set(backup_id, components),
+    })
+}

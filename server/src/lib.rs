@@ -1,0 +1,10 @@
+//! Backup Console for Camunda 8: the server. It holds the configuration and credentials, calls
+//! each component's management API, and serves the WebAssembly UI and its JSON API.
+
+pub mod api;
+pub mod cluster;
+pub mod config;
+pub mod history;
+pub mod sim;
+pub mod upstream;
+pub mod web;

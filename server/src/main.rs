@@ -1,0 +1,235 @@
+//! `backup-console`: `demo`, `serve --config FILE`, `sim`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use backup_console::api::AppState;
+use backup_console::cluster::Clusters;
+use backup_console::config::{Config, DEFAULT_LISTEN};
+use backup_console::sim::{SimCluster, SimConfig};
+use backup_console::web;
+use backup_domain::api::VersionProfile;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "backup-console",
+    version,
+    about = "Backup Console for Camunda 8 Self-Managed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the console on two embedded simulated clusters (8.7 and 8.8) with seeded history.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Historical backups to seed in each simulated cluster.
+        #[arg(long, default_value_t = 120)]
+        seed: usize,
+        /// Directory of the built UI.
+        #[arg(long, default_value = "dist", env = "BACKUP_CONSOLE_UI_DIR")]
+        ui_dir: PathBuf,
+    },
+    /// Start the console for the clusters of a configuration file.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// Address to listen on (overrides `server.listen` of the file).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        #[arg(long, default_value = "dist", env = "BACKUP_CONSOLE_UI_DIR")]
+        ui_dir: PathBuf,
+    },
+    /// Run a simulated Camunda cluster alone and print where each component listens.
+    Sim {
+        /// API generation: 8.7 or 8.8.
+        #[arg(long, default_value = "8.8", value_parser = parse_profile)]
+        profile: VersionProfile,
+        #[arg(long, default_value_t = 20)]
+        seed: usize,
+        #[arg(long, default_value_t = 3)]
+        partitions: u32,
+        /// First port; components take consecutive ports. Free ports when omitted.
+        #[arg(long)]
+        base_port: Option<u16>,
+        /// Also write a console configuration file for this cluster.
+        #[arg(long)]
+        write_config: Option<PathBuf>,
+    },
+}
+
+fn parse_profile(text: &str) -> Result<VersionProfile, String> {
+    match text {
+        "8.7" => Ok(VersionProfile::V87),
+        "8.8" => Ok(VersionProfile::V88),
+        other => Err(format!("`{other}`: use 8.7 or 8.8")),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Config(#[from] backup_console::config::ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the simulated cluster: {0}")]
+    Sim(std::io::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), RunError> {
+    match command {
+        Command::Demo {
+            listen,
+            seed,
+            ui_dir,
+        } => {
+            let mut sims = Vec::new();
+            let mut text = String::new();
+            for (name, profile) in [
+                ("demo-87", VersionProfile::V87),
+                ("demo-88", VersionProfile::V88),
+            ] {
+                let mut config = SimConfig::new(profile);
+                config.seed_count = seed;
+                let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
+                text.push_str(&sim.endpoints.console_config(name));
+                text.push('\n');
+                sims.push(sim);
+            }
+            // The demo goes through the same parser as a real configuration file.
+            let config = Config::parse(&text, "(demo)", &|_| None)?;
+            println!(
+                "Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)"
+            );
+            serve(config, listen, &ui_dir).await
+        }
+        Command::Serve {
+            config,
+            listen,
+            ui_dir,
+        } => {
+            let config = Config::load(&config)?;
+            let listen = listen.unwrap_or(config.listen);
+            serve(config, listen, &ui_dir).await
+        }
+        Command::Sim {
+            profile,
+            seed,
+            partitions,
+            base_port,
+            write_config,
+        } => {
+            let mut config = SimConfig::new(profile);
+            config.seed_count = seed;
+            config.partitions = partitions;
+            config.base_port = base_port;
+            let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
+            if let Some(path) = write_config {
+                std::fs::write(&path, sim.endpoints.console_config("sim")).map_err(|source| {
+                    RunError::Write {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sim.endpoints).unwrap_or_default()
+            );
+            shutdown_signal().await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    config: Config,
+    listen: SocketAddr,
+    ui_dir: &std::path::Path,
+) -> Result<(), RunError> {
+    if !ui_dir.join("index.html").exists() {
+        tracing::warn!(dir = %ui_dir.display(), "no built UI here; run scripts/build-ui.sh (the API still works)");
+    }
+    let clusters = Clusters::from_config(&config)?;
+    let state = AppState {
+        clusters: Arc::new(clusters),
+    };
+    let app = web::app(state, ui_dir);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: listen,
+            source,
+        })?;
+    tracing::info!(%listen, clusters = config.clusters.len(), "backup console listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(RunError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

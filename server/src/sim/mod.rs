@@ -1,0 +1,195 @@
+//! A simulated Camunda 8 cluster that follows `shared/contract/camunda-management-apis.md`: every
+//! component on its own port over real HTTP, with the status codes, error bodies, asynchronous
+//! states and quirks of the 8.7 and 8.8 API generations, plus a control endpoint for faults.
+//!
+//! The console never knows it is talking to the simulator: it gets URLs, exactly as from a config
+//! file for a real cluster.
+
+mod control;
+mod elasticsearch;
+pub mod faults;
+mod respond;
+pub mod seed;
+pub mod state;
+mod webapps;
+mod zeebe;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use backup_domain::api::VersionProfile;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use respond::Sim;
+use state::{SimComponent, SimState, Timings};
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub profile: VersionProfile,
+    pub partitions: u32,
+    pub timings: Timings,
+    /// Seeded historical backups.
+    pub seed_count: usize,
+    pub seed: u64,
+    /// Deploy Optimize (a cluster may lack it).
+    pub with_optimize: bool,
+    /// First port to use, one per component in a fixed order; `None` takes free ports.
+    pub base_port: Option<u16>,
+}
+
+impl SimConfig {
+    pub fn new(profile: VersionProfile) -> Self {
+        SimConfig {
+            profile,
+            partitions: 3,
+            timings: Timings::default(),
+            seed_count: 0,
+            seed: 7,
+            with_optimize: true,
+            base_port: None,
+        }
+    }
+}
+
+/// Where each simulated component listens.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimEndpoints {
+    pub profile: VersionProfile,
+    /// The Zeebe gateway (8.7) or Orchestration Cluster (8.8) management API.
+    pub zeebe: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasklist: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimize: Option<String>,
+    pub elasticsearch: String,
+    pub repository: String,
+    pub control: String,
+}
+
+impl SimEndpoints {
+    /// A console configuration for this cluster: what an administrator would write for a real one.
+    pub fn console_config(&self, cluster_name: &str) -> String {
+        let mut out = format!(
+            "[[clusters]]\nname = \"{cluster_name}\"\nversion = \"{}\"\n",
+            self.profile.label().trim_end_matches('+')
+        );
+        let mut section = |key: &str, url: &str| {
+            out.push_str(&format!("\n[clusters.{key}]\nurl = \"{url}\"\n"));
+        };
+        match self.profile {
+            VersionProfile::V87 => section("zeebe", &self.zeebe),
+            VersionProfile::V88 => section("orchestration", &self.zeebe),
+        }
+        if let Some(url) = &self.operate {
+            section("operate", url);
+        }
+        if let Some(url) = &self.tasklist {
+            section("tasklist", url);
+        }
+        if let Some(url) = &self.optimize {
+            section("optimize", url);
+        }
+        section("elasticsearch", &self.elasticsearch);
+        out.push_str(&format!("repository = \"{}\"\n", self.repository));
+        out
+    }
+}
+
+/// A running simulated cluster. Dropping it stops every listener.
+pub struct SimCluster {
+    pub endpoints: SimEndpoints,
+    pub sim: Sim,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for SimCluster {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl SimCluster {
+    pub async fn start(config: SimConfig) -> std::io::Result<SimCluster> {
+        let mut state = SimState::new(config.profile, config.partitions, config.timings);
+        if config.seed_count > 0 {
+            seed::seed_history(
+                &mut state,
+                config.seed_count,
+                respond::now_ms(),
+                config.seed,
+            );
+        }
+        let sim = Sim::new(state);
+
+        let mut routers: Vec<(&str, Router)> = Vec::new();
+        match config.profile {
+            VersionProfile::V87 => {
+                routers.push(("zeebe", zeebe::router(sim.clone(), config.profile)));
+                for app in [SimComponent::Operate, SimComponent::Tasklist] {
+                    let name = if app == SimComponent::Operate {
+                        "operate"
+                    } else {
+                        "tasklist"
+                    };
+                    routers.push((
+                        name,
+                        webapps::router(sim.clone(), app)
+                            .merge(webapps::health_router(sim.clone(), app)),
+                    ));
+                }
+            }
+            VersionProfile::V88 => {
+                // One application serves runtime and history backups (§5.2).
+                routers.push((
+                    "zeebe",
+                    zeebe::router(sim.clone(), config.profile)
+                        .merge(webapps::router(sim.clone(), SimComponent::Webapps)),
+                ));
+            }
+        }
+        if config.with_optimize {
+            routers.push((
+                "optimize",
+                webapps::router(sim.clone(), SimComponent::Optimize)
+                    .merge(webapps::health_router(sim.clone(), SimComponent::Optimize)),
+            ));
+        }
+        routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
+        routers.push(("control", control::router(sim.clone())));
+
+        let mut urls = std::collections::HashMap::new();
+        let mut tasks = Vec::new();
+        for (i, (name, router)) in routers.into_iter().enumerate() {
+            let port = config.base_port.map_or(0, |p| p + i as u16);
+            let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+            urls.insert(name, format!("http://{}", listener.local_addr()?));
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "simulated component stopped");
+                }
+            }));
+        }
+        let url = |name: &str| urls.get(name).cloned();
+        let endpoints = SimEndpoints {
+            profile: config.profile,
+            zeebe: url("zeebe").unwrap_or_default(),
+            operate: url("operate"),
+            tasklist: url("tasklist"),
+            optimize: url("optimize"),
+            elasticsearch: url("elasticsearch").unwrap_or_default(),
+            repository: "camunda".into(),
+            control: url("control").unwrap_or_default(),
+        };
+        Ok(SimCluster {
+            endpoints,
+            sim,
+            tasks,
+        })
+    }
+}

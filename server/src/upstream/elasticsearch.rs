@@ -1,0 +1,189 @@
+//! The Elasticsearch/OpenSearch snapshot repository, for the records snapshot
+//! `camunda_zeebe_records_backup_{id}` (contract §7, §8.1 step 3.2).
+
+use backup_domain::backup_set::{
+    Component, ComponentBackup, ComponentState, Progress, SnapshotPart,
+};
+use backup_domain::naming::{
+    RECORDS_SNAPSHOT_PREFIX, parse_records_snapshot, records_snapshot_name,
+};
+use backup_domain::upstream_state::SnapshotState;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::http::{Http, UpstreamError, decode};
+
+/// `SnapshotInfo` (§7.1, §7.2); OpenSearch omits some fields, hence the defaults.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SnapshotInfo {
+    pub snapshot: String,
+    pub state: SnapshotState,
+    #[serde(default)]
+    pub start_time_in_millis: Option<i64>,
+    #[serde(default)]
+    pub end_time_in_millis: Option<i64>,
+    #[serde(default)]
+    pub indices: Vec<String>,
+    #[serde(default)]
+    pub failures: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SnapshotList {
+    #[serde(default)]
+    snapshots: Vec<SnapshotInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateResponse {
+    snapshot: Option<SnapshotInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordsRepository {
+    http: Http,
+    repository: String,
+    index_pattern: String,
+}
+
+impl RecordsRepository {
+    pub fn new(http: Http, repository: String, index_pattern: String) -> Self {
+        RecordsRepository {
+            http,
+            repository,
+            index_pattern,
+        }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// `GET _snapshot/{repo}`: whether the repository exists (a 404 means it does not).
+    pub async fn repository_exists(&self) -> Result<bool, UpstreamError> {
+        let url = self.http.url(&["_snapshot", &self.repository], &[]);
+        let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
+        match status {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(self.http.status_error(&Method::GET, &url, s, &bytes)),
+        }
+    }
+
+    /// Every records snapshot: a wildcard, so no match is an empty list rather than a 404 (§7.2).
+    pub async fn list(&self) -> Result<Vec<SnapshotInfo>, UpstreamError> {
+        let pattern = format!("{RECORDS_SNAPSHOT_PREFIX}*");
+        let url = self
+            .http
+            .url(&["_snapshot", &self.repository, &pattern], &[]);
+        let list: SnapshotList = self.http.json(Method::GET, url, None).await?;
+        Ok(list.snapshots)
+    }
+
+    /// One records snapshot; `None` for `snapshot_missing_exception` (§7.2).
+    pub async fn get(&self, backup_id: u64) -> Result<Option<SnapshotInfo>, UpstreamError> {
+        let name = records_snapshot_name(backup_id);
+        let url = self.http.url(&["_snapshot", &self.repository, &name], &[]);
+        let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
+        match status {
+            StatusCode::NOT_FOUND
+                if !String::from_utf8_lossy(&bytes).contains("repository_missing_exception") =>
+            {
+                Ok(None)
+            }
+            s if s.is_success() => {
+                let list: SnapshotList =
+                    decode(&format!("Elasticsearch GET {}", url.path()), &bytes)?;
+                Ok(list.snapshots.into_iter().find(|s| s.snapshot == name))
+            }
+            s => Err(self.http.status_error(&Method::GET, &url, s, &bytes)),
+        }
+    }
+
+    /// `PUT _snapshot/{repo}/camunda_zeebe_records_backup_{id}?wait_for_completion=true` with the
+    /// records indices (§7.1, §8.1).
+    pub async fn create(&self, backup_id: u64) -> Result<Option<SnapshotInfo>, UpstreamError> {
+        let name = records_snapshot_name(backup_id);
+        let url = self.http.url(
+            &["_snapshot", &self.repository, &name],
+            &[("wait_for_completion", "true")],
+        );
+        let body = json!({ "indices": self.index_pattern, "feature_states": ["none"] });
+        let response: CreateResponse = self.http.json(Method::PUT, url, Some(&body)).await?;
+        Ok(response.snapshot)
+    }
+
+    pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
+        let name = records_snapshot_name(backup_id);
+        let url = self.http.url(&["_snapshot", &self.repository, &name], &[]);
+        self.http.expect_success(Method::DELETE, url, None).await
+    }
+}
+
+/// A records snapshot in the console's terms; `None` if the name is not a records snapshot.
+pub fn to_component(info: SnapshotInfo) -> Option<(u64, ComponentBackup)> {
+    let id = parse_records_snapshot(&info.snapshot)?;
+    let state = match info.state {
+        SnapshotState::Success => ComponentState::Completed,
+        SnapshotState::InProgress => ComponentState::InProgress,
+        SnapshotState::Failed => ComponentState::Failed,
+        SnapshotState::Partial => ComponentState::Incomplete,
+        SnapshotState::Incompatible => ComponentState::Incompatible,
+        SnapshotState::Unrecognized => ComponentState::Unknown,
+    };
+    let upstream = serde_json::to_value(info.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut c = ComponentBackup::new(Component::RecordsSnapshot, state);
+    if info.state == SnapshotState::Partial {
+        c.failure_reason = Some("the snapshot is PARTIAL: some shards failed".into());
+    }
+    if info.state == SnapshotState::Unrecognized {
+        c.error = Some("Elasticsearch reported a snapshot state this console does not know".into());
+    }
+    c.started_at_ms = info.start_time_in_millis;
+    c.progress = Some(Progress {
+        done: u32::from(state == ComponentState::Completed),
+        total: 1,
+    });
+    c.parts = vec![SnapshotPart {
+        name: info.snapshot,
+        state: upstream.clone(),
+        start_time_ms: info.start_time_in_millis,
+        failures: info
+            .failures
+            .into_iter()
+            .map(|f| {
+                f.get("reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| f.to_string())
+            })
+            .collect(),
+        version: None,
+    }];
+    c.upstream_state = Some(upstream);
+    Some((id, c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_procedure_output_converts() {
+        // The ES answer from seeds/create-a-backup-procedure.txt (trimmed).
+        let body = r#"{"snapshot":"camunda_zeebe_records_backup_1748937221","uuid":"1p_HdzKeTZ-zY-SN1LJ9VQ","repository":"camunda","indices":["zeebe-record_process_8.7.2_2025-06-03"],"state":"SUCCESS","start_time_in_millis":1748937910633,"failures":[],"shards":{"total":9,"failed":0,"successful":9}}"#;
+        let (id, c) = to_component(serde_json::from_str(body).unwrap()).unwrap();
+        assert_eq!(id, 1748937221);
+        assert_eq!(c.state, ComponentState::Completed);
+        assert_eq!(c.started_at_ms, Some(1748937910633));
+        let partial = body.replace("SUCCESS", "PARTIAL");
+        let (_, c) = to_component(serde_json::from_str(&partial).unwrap()).unwrap();
+        assert_eq!(c.state, ComponentState::Incomplete);
+        let other = body.replace("camunda_zeebe_records_backup_", "nightly_");
+        assert!(to_component(serde_json::from_str(&other).unwrap()).is_none());
+    }
+}

@@ -1,0 +1,300 @@
+//! The HTTP plumbing every client shares: URL building under the configured base (context paths
+//! included), credentials, the timeout, and the classification of failures.
+
+use axum::body::Bytes;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use crate::config::{Credentials, Endpoint};
+
+/// A failed call to a component. `call` names the component, method and path, never the host's
+/// credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{call}: no answer within {timeout_secs} s")]
+    Timeout { call: String, timeout_secs: u64 },
+    #[error("{call}: cannot connect ({reason})")]
+    Connect { call: String, reason: String },
+    #[error("{call}: connection failed ({reason})")]
+    Transport { call: String, reason: String },
+    #[error("{call}: HTTP {status}: {message}")]
+    Status {
+        call: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{call}: unexpected answer: {reason}")]
+    Decode { call: String, reason: String },
+}
+
+impl UpstreamError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            UpstreamError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// One component's endpoint with a shared connection pool.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    endpoint: Endpoint,
+    component: &'static str,
+}
+
+impl Http {
+    pub fn new(client: reqwest::Client, mut endpoint: Endpoint, component: &'static str) -> Self {
+        // A base with a context path (`http://h:9600/tasklist`) keeps it when paths are appended.
+        if !endpoint.url.path().ends_with('/') {
+            let path = format!("{}/", endpoint.url.path());
+            endpoint.url.set_path(&path);
+        }
+        Http {
+            client,
+            endpoint,
+            component,
+        }
+    }
+
+    /// The base URL for display: it never holds credentials (config refuses them).
+    pub fn base(&self) -> &Url {
+        &self.endpoint.url
+    }
+
+    pub fn component(&self) -> &'static str {
+        self.component
+    }
+
+    /// The URL of `segments` under the base, each segment percent-encoded as needed.
+    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.endpoint.url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    fn call_name(&self, method: &Method, url: &Url) -> String {
+        format!("{} {method} {}", self.component, url.path())
+    }
+
+    /// Sends a request and returns the status and body, whatever the status.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), UpstreamError> {
+        let call = self.call_name(&method, &url);
+        let mut request = self
+            .client
+            .request(method, url)
+            .timeout(self.endpoint.timeout)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/json, application/vnd.spring-boot.actuator.v3+json, */*",
+            );
+        request = match &self.endpoint.credentials {
+            None => request,
+            Some(Credentials::Basic { username, password }) => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+            Some(Credentials::ApiKey(key)) => request.header(
+                reqwest::header::AUTHORIZATION,
+                format!("ApiKey {}", key.expose()),
+            ),
+            Some(Credentials::Bearer(token)) => request.bearer_auth(token.expose()),
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let classify = |e: reqwest::Error, call: String| {
+            if e.is_timeout() {
+                UpstreamError::Timeout {
+                    call,
+                    timeout_secs: self.endpoint.timeout.as_secs().max(1),
+                }
+            } else if e.is_connect() {
+                UpstreamError::Connect {
+                    call,
+                    reason: root_cause(&e),
+                }
+            } else {
+                UpstreamError::Transport {
+                    call,
+                    reason: root_cause(&e),
+                }
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| classify(e, call.clone()))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| classify(e, call.clone()))?;
+        Ok((status, bytes))
+    }
+
+    /// A 2xx answer decoded as `T`; any other status is an error with the component's message.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<T, UpstreamError> {
+        let call = self.call_name(&method, &url);
+        let (status, bytes) = self.send(method, url, body).await?;
+        if !status.is_success() {
+            return Err(UpstreamError::Status {
+                call,
+                status: status.as_u16(),
+                message: upstream_message(&bytes),
+            });
+        }
+        decode(&call, &bytes)
+    }
+
+    /// A call whose success has no body worth reading (DELETE 204, rebalance 200).
+    pub async fn expect_success(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(), UpstreamError> {
+        let call = self.call_name(&method, &url);
+        let (status, bytes) = self.send(method, url, body).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(UpstreamError::Status {
+                call,
+                status: status.as_u16(),
+                message: upstream_message(&bytes),
+            })
+        }
+    }
+
+    pub fn status_error(
+        &self,
+        method: &Method,
+        url: &Url,
+        status: StatusCode,
+        bytes: &[u8],
+    ) -> UpstreamError {
+        UpstreamError::Status {
+            call: self.call_name(method, url),
+            status: status.as_u16(),
+            message: upstream_message(bytes),
+        }
+    }
+
+    pub fn decode_error(&self, method: &Method, url: &Url, reason: String) -> UpstreamError {
+        UpstreamError::Decode {
+            call: self.call_name(method, url),
+            reason,
+        }
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(call: &str, bytes: &[u8]) -> Result<T, UpstreamError> {
+    serde_json::from_slice(bytes).map_err(|e| UpstreamError::Decode {
+        call: call.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// The human message inside any component's error body (contract §1, §7): Optimize's
+/// `detailedMessage`, Zeebe's and web apps' `message`, Elasticsearch's `error.reason`, Spring's
+/// default `error`; otherwise the start of the text itself.
+pub fn upstream_message(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        let text = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(m) = text(&value, "detailedMessage").or_else(|| text(&value, "message")) {
+            return m;
+        }
+        if let Some(error) = value.get("error") {
+            if let Some(reason) = text(error, "reason") {
+                let kind = text(error, "type").unwrap_or_default();
+                return if kind.is_empty() {
+                    reason
+                } else {
+                    format!("{kind}: {reason}")
+                };
+            }
+            if let Some(e) = error.as_str() {
+                return match text(&value, "path") {
+                    Some(path) => format!("{e} ({path})"),
+                    None => e.to_string(),
+                };
+            }
+        }
+        if let Some(m) = text(&value, "errorMessage") {
+            return m;
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty body)".to_string();
+    }
+    text.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_found_in_every_error_shape() {
+        assert_eq!(
+            upstream_message(br#"{"message":"Backup with id 7 does not exist"}"#),
+            "Backup with id 7 does not exist"
+        );
+        assert_eq!(
+            upstream_message(br#"{"errorCode":"notFoundError","errorMessage":"generic","detailedMessage":"No Optimize backup with ID [7] could be found."}"#),
+            "No Optimize backup with ID [7] could be found."
+        );
+        assert_eq!(
+            upstream_message(br#"{"error":{"root_cause":[],"type":"snapshot_missing_exception","reason":"[camunda:x] is missing"},"status":404}"#),
+            "snapshot_missing_exception: [camunda:x] is missing"
+        );
+        assert_eq!(
+            upstream_message(br#"{"timestamp":"t","status":500,"error":"Internal Server Error","path":"/actuator/backups/1"}"#),
+            "Internal Server Error (/actuator/backups/1)"
+        );
+        assert_eq!(
+            upstream_message(
+                br#"{"status":400,"message":"Index 0","instance":"x","type":"Bad Request"}"#
+            ),
+            "Index 0"
+        );
+        assert_eq!(
+            upstream_message(b"<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
+        assert_eq!(upstream_message(b""), "(empty body)");
+    }
+}

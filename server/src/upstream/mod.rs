@@ -1,0 +1,57 @@
+//! One typed client per component of a Camunda 8 cluster. Each tolerates the shapes real
+//! components send (actuator media types, absent versus `null` fields, the not-found quirks of
+//! contract §5.1) and turns every failure into an [`UpstreamError`] carrying the upstream status and
+//! message. Every call has a timeout.
+
+mod elasticsearch;
+mod http;
+mod optimize;
+mod webapps;
+mod zeebe;
+
+pub use elasticsearch::{RecordsRepository, SnapshotInfo, to_component as records_component};
+pub use http::{Http, UpstreamError, upstream_message};
+pub use optimize::{OptimizeClient, to_component as optimize_component};
+pub use webapps::{ArtifactInfo, WebappsClient, to_component as artifact_component};
+pub use zeebe::{
+    ExportingOperation, ExportingPartition, ZeebeBackupInfo, ZeebeClient,
+    to_component as zeebe_component,
+};
+
+/// Milliseconds since the epoch from the timestamp formats the components use: RFC 3339 with
+/// nanoseconds (Zeebe, §3.3) or `2025-06-03T07:55:15.685+0000` (web apps and Optimize, §5.2).
+pub fn parse_time_ms(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Distinct values, in order of first appearance.
+fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_timestamp_formats_parse() {
+        assert_eq!(
+            parse_time_ms("2022-12-08T13:00:55.344276672Z"),
+            Some(1_670_504_455_344)
+        );
+        assert_eq!(
+            parse_time_ms("2025-06-03T07:53:54.389+0000"),
+            Some(1_748_937_234_389)
+        );
+        assert_eq!(parse_time_ms("yesterday"), None);
+    }
+}

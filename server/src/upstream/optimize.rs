@@ -1,0 +1,63 @@
+//! Optimize backups on its own management port (contract §6): the web-apps shape with a 202 on
+//! POST, a `{errorCode, errorMessage, detailedMessage}` error body and always two parts.
+
+use backup_domain::backup_set::{Component, ComponentBackup};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use super::http::{Http, UpstreamError, decode};
+use super::webapps::{ArtifactInfo, to_component as artifact_component};
+
+pub const SNAPSHOT_PREFIX: &str = "camunda_optimize_";
+
+#[derive(Debug, Clone)]
+pub struct OptimizeClient {
+    http: Http,
+}
+
+impl OptimizeClient {
+    pub fn new(http: Http) -> Self {
+        OptimizeClient { http }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    pub async fn list(&self) -> Result<Vec<ArtifactInfo>, UpstreamError> {
+        let url = self.http.url(&["actuator", "backups"], &[]);
+        self.http.json(Method::GET, url, None).await
+    }
+
+    /// A single object, or `None` for its 404 `notFoundError` (§6).
+    pub async fn get(&self, backup_id: u64) -> Result<Option<ArtifactInfo>, UpstreamError> {
+        let id = backup_id.to_string();
+        let url = self.http.url(&["actuator", "backups", &id], &[]);
+        let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                decode(&format!("Optimize GET {}", url.path()), &bytes).map(Some)
+            }
+            s => Err(self.http.status_error(&Method::GET, &url, s, &bytes)),
+        }
+    }
+
+    /// 202 with a message only (§6).
+    pub async fn take(&self, backup_id: u64) -> Result<(), UpstreamError> {
+        let url = self.http.url(&["actuator", "backups"], &[]);
+        self.http
+            .expect_success(Method::POST, url, Some(&json!({ "backupId": backup_id })))
+            .await
+    }
+
+    pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
+        let id = backup_id.to_string();
+        let url = self.http.url(&["actuator", "backups", &id], &[]);
+        self.http.expect_success(Method::DELETE, url, None).await
+    }
+}
+
+pub fn to_component(info: ArtifactInfo) -> ComponentBackup {
+    artifact_component(Component::Optimize, SNAPSHOT_PREFIX, info)
+}

@@ -1,0 +1,311 @@
+//! Zeebe gateway / Orchestration Cluster: runtime backups (contract §3), exporting (§4.1),
+//! partitions (§4.2), rebalance (§4.4) and health (§4.6).
+
+use std::collections::BTreeMap;
+
+use backup_domain::api::VersionProfile;
+use backup_domain::backup_set::{
+    Component, ComponentBackup, ComponentState, PartitionBackup, Progress,
+};
+use backup_domain::upstream_state::{ExporterPhase, ZeebeState};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::http::{Http, UpstreamError, decode};
+use super::{distinct, parse_time_ms};
+
+/// `BackupInfo` (§3.3); the list form lacks some partition fields (§3.4), hence the options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZeebeBackupInfo {
+    pub backup_id: u64,
+    pub state: ZeebeState,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub details: Vec<PartitionInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionInfo {
+    pub partition_id: u32,
+    pub state: String,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub last_updated_at: Option<String>,
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+    #[serde(default)]
+    pub checkpoint_position: Option<i64>,
+    #[serde(default)]
+    pub broker_id: Option<i32>,
+    #[serde(default)]
+    pub broker_version: Option<String>,
+}
+
+/// One partition's exporter phase as one broker reports it (§4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportingPartition {
+    pub partition_id: u32,
+    pub phase: String,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PartitionStatus {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    exporter_phase: Option<String>,
+}
+
+/// The exporting endpoint's envelope: HTTP 200 whatever happened, the outcome in `status` (§4.1).
+#[derive(Debug, Deserialize)]
+struct ExportingEnvelope {
+    status: u16,
+    #[serde(default)]
+    body: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZeebeClient {
+    http: Http,
+    /// Broker endpoints for `/actuator/partitions`; empty means the gateway itself.
+    brokers: Vec<Http>,
+    backups_path: &'static str,
+}
+
+impl ZeebeClient {
+    pub fn new(http: Http, brokers: Vec<Http>, profile: VersionProfile) -> Self {
+        let backups_path = match profile {
+            VersionProfile::V87 => "backups",
+            VersionProfile::V88 => "backupRuntime",
+        };
+        ZeebeClient {
+            http,
+            brokers,
+            backups_path,
+        }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// `GET /actuator/{backups|backupRuntime}`: not sorted by contract, so not relied on (§3.4).
+    pub async fn list(&self) -> Result<Vec<ZeebeBackupInfo>, UpstreamError> {
+        let url = self.http.url(&["actuator", self.backups_path], &[]);
+        self.http.json(Method::GET, url, None).await
+    }
+
+    /// `GET .../{id}`; `None` for the 404 of an ID no partition knows (§3.3).
+    pub async fn get(&self, backup_id: u64) -> Result<Option<ZeebeBackupInfo>, UpstreamError> {
+        let id = backup_id.to_string();
+        let url = self.http.url(&["actuator", self.backups_path, &id], &[]);
+        let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => decode(&format!("Zeebe GET {}", url.path()), &bytes).map(Some),
+            s => Err(self.http.status_error(&Method::GET, &url, s, &bytes)),
+        }
+    }
+
+    /// `POST .../` with `{"backupId": id}`: 202 when scheduled (§3.2).
+    pub async fn take(&self, backup_id: u64) -> Result<(), UpstreamError> {
+        let url = self.http.url(&["actuator", self.backups_path], &[]);
+        self.http
+            .expect_success(Method::POST, url, Some(&json!({ "backupId": backup_id })))
+            .await
+    }
+
+    /// `DELETE .../{id}`: 204, also for an unknown ID (§3.5).
+    pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
+        let id = backup_id.to_string();
+        let url = self.http.url(&["actuator", self.backups_path, &id], &[]);
+        self.http.expect_success(Method::DELETE, url, None).await
+    }
+
+    /// Pause (`soft`: keep exporting but stop compaction) or resume. Succeeds only when the body
+    /// says 204: the HTTP status is 200 even on failure (§4.1).
+    pub async fn exporting(&self, operation: ExportingOperation) -> Result<(), UpstreamError> {
+        let (op, query): (&str, &[(&str, &str)]) = match operation {
+            ExportingOperation::Pause => ("pause", &[]),
+            ExportingOperation::SoftPause => ("pause", &[("soft", "true")]),
+            ExportingOperation::Resume => ("resume", &[]),
+        };
+        let url = self.http.url(&["actuator", "exporting", op], query);
+        let (status, bytes) = self.http.send(Method::POST, url.clone(), None).await?;
+        if !status.is_success() {
+            return Err(self.http.status_error(&Method::POST, &url, status, &bytes));
+        }
+        // An older variant answered a true 204 with no body (§4.1 "older code variant").
+        if status == StatusCode::NO_CONTENT || bytes.is_empty() {
+            return Ok(());
+        }
+        let envelope: ExportingEnvelope = decode(&format!("Zeebe POST {}", url.path()), &bytes)?;
+        if envelope.status == 204 || envelope.status == 200 {
+            return Ok(());
+        }
+        let inner = envelope.body.map(|b| b.to_string()).unwrap_or_default();
+        let reason = super::upstream_message(inner.as_bytes());
+        Err(UpstreamError::Status {
+            call: format!("Zeebe POST {}", url.path()),
+            status: envelope.status,
+            message: reason,
+        })
+    }
+
+    /// Exporter phase per partition across the brokers (or the gateway): where brokers disagree,
+    /// the least healthy phase wins, so a pause on any replica is never hidden.
+    pub async fn exporting_phases(&self) -> Result<Vec<ExportingPartition>, UpstreamError> {
+        let sources: Vec<&Http> = if self.brokers.is_empty() {
+            vec![&self.http]
+        } else {
+            self.brokers.iter().collect()
+        };
+        let mut merged: BTreeMap<u32, ExportingPartition> = BTreeMap::new();
+        let answers = futures_util::future::join_all(sources.iter().map(|h| {
+            let url = h.url(&["actuator", "partitions"], &[]);
+            h.json::<BTreeMap<String, PartitionStatus>>(Method::GET, url, None)
+        }))
+        .await;
+        for answer in answers {
+            for (id, status) in answer? {
+                let Ok(partition_id) = id.parse::<u32>() else {
+                    continue;
+                };
+                let phase = status.exporter_phase.unwrap_or_else(|| "UNKNOWN".into());
+                let entry = merged
+                    .entry(partition_id)
+                    .or_insert_with(|| ExportingPartition {
+                        partition_id,
+                        phase: phase.clone(),
+                        role: status.role.clone(),
+                    });
+                if severity(&phase) > severity(&entry.phase) {
+                    entry.phase = phase;
+                }
+                if status.role.as_deref() == Some("LEADER") {
+                    entry.role = status.role;
+                }
+            }
+        }
+        Ok(merged.into_values().collect())
+    }
+
+    /// `POST /actuator/rebalance`: 200 with no body (§4.4).
+    pub async fn rebalance(&self) -> Result<(), UpstreamError> {
+        let url = self.http.url(&["actuator", "rebalance"], &[]);
+        self.http.expect_success(Method::POST, url, None).await
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportingOperation {
+    Pause,
+    SoftPause,
+    Resume,
+}
+
+fn severity(phase: &str) -> u8 {
+    match serde_json::from_value::<ExporterPhase>(Value::String(phase.to_string())) {
+        Ok(ExporterPhase::Exporting) => 0,
+        Ok(ExporterPhase::SoftPaused) => 1,
+        Ok(ExporterPhase::Paused) => 2,
+        Ok(ExporterPhase::Closed) => 3,
+        _ => 4,
+    }
+}
+
+/// What Zeebe says about one backup, in the console's terms.
+pub fn to_component(info: ZeebeBackupInfo) -> ComponentBackup {
+    let state = match info.state {
+        ZeebeState::Completed => ComponentState::Completed,
+        ZeebeState::InProgress => ComponentState::InProgress,
+        ZeebeState::Failed => ComponentState::Failed,
+        ZeebeState::Incomplete => ComponentState::Incomplete,
+        ZeebeState::Incompatible => ComponentState::Incompatible,
+        ZeebeState::DoesNotExist | ZeebeState::Deleted => ComponentState::Missing,
+        ZeebeState::Unrecognized => ComponentState::Unknown,
+    };
+    let mut c = ComponentBackup::new(Component::Zeebe, state);
+    c.upstream_state = serde_json::to_value(info.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string));
+    if info.state == ZeebeState::Unrecognized {
+        c.error = Some("Zeebe reported a state this console does not know".into());
+    }
+    // Zeebe ends each partition's sentence with ". " (§3.6); trailing space is noise in a table.
+    c.failure_reason = info
+        .failure_reason
+        .map(|r| r.trim_end().to_string())
+        .filter(|r| !r.is_empty());
+    let total = info.details.len() as u32;
+    let done = info
+        .details
+        .iter()
+        .filter(|p| p.state == "COMPLETED")
+        .count() as u32;
+    c.progress = (total > 0).then_some(Progress { done, total });
+    c.versions = distinct(info.details.iter().filter_map(|p| p.broker_version.clone()));
+    c.partitions = info
+        .details
+        .into_iter()
+        .map(|p| PartitionBackup {
+            partition_id: p.partition_id,
+            state: p.state,
+            failure_reason: p.failure_reason,
+            created_at_ms: p.created_at.as_deref().and_then(parse_time_ms),
+            last_updated_at_ms: p.last_updated_at.as_deref().and_then(parse_time_ms),
+            snapshot_id: p.snapshot_id,
+            checkpoint_position: p.checkpoint_position,
+            broker_id: p.broker_id,
+            broker_version: p.broker_version,
+        })
+        .collect();
+    c.partitions.sort_by_key(|p| p.partition_id);
+    c.started_at_ms = c.partitions.iter().filter_map(|p| p.created_at_ms).min();
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_converts() {
+        // The example body from the Zeebe backup docs (seeds/zeebe-backup-and-restore.md).
+        let body = r#"{"backupId":100,"details":[
+          {"brokerVersion":"8.2.0-SNAPSHOT","checkpointPosition":5,"createdAt":"2022-12-08T13:00:55.344276672Z","lastUpdatedAt":"2022-12-08T13:00:55.805351556Z","partitionId":1,"snapshotId":"2-1-3-2","state":"COMPLETED"},
+          {"brokerVersion":"8.2.0-SNAPSHOT","checkpointPosition":7,"createdAt":"2022-12-08T13:00:55.370965069Z","lastUpdatedAt":"2022-12-08T13:00:55.84756566Z","partitionId":2,"snapshotId":"3-1-5-3","state":"COMPLETED"}],"state":"COMPLETED"}"#;
+        let info: ZeebeBackupInfo = serde_json::from_str(body).unwrap();
+        let c = to_component(info);
+        assert_eq!(c.state, ComponentState::Completed);
+        assert_eq!(c.progress, Some(Progress { done: 2, total: 2 }));
+        assert_eq!(c.versions, vec!["8.2.0-SNAPSHOT"]);
+        assert_eq!(c.partitions[1].checkpoint_position, Some(7));
+        assert_eq!(c.started_at_ms, Some(1_670_504_455_344));
+    }
+
+    #[test]
+    fn a_thin_list_entry_with_a_missing_partition_is_incomplete() {
+        let body = r#"{"backupId":5,"state":"INCOMPLETE","details":[{"partitionId":1,"state":"COMPLETED","createdAt":"2022-12-08T13:00:55Z","brokerVersion":"8.7.2"},{"partitionId":2,"state":"DOES_NOT_EXIST"}]}"#;
+        let c = to_component(serde_json::from_str(body).unwrap());
+        assert_eq!(c.state, ComponentState::Incomplete);
+        assert_eq!(c.progress, Some(Progress { done: 1, total: 2 }));
+        assert_eq!(c.upstream_state.as_deref(), Some("INCOMPLETE"));
+    }
+
+    #[test]
+    fn phases_rank_so_that_a_pause_is_never_hidden() {
+        assert!(severity("SOFT_PAUSED") > severity("EXPORTING"));
+        assert!(severity("PAUSED") > severity("SOFT_PAUSED"));
+        assert!(severity("SOMETHING_ELSE") > severity("CLOSED"));
+    }
+}

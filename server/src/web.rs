@@ -1,0 +1,27 @@
+//! The whole HTTP surface: the API, the built UI with a fallback to `index.html` for client-side
+//! routes, and the response headers every answer carries.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::api::{self, AppState};
+
+pub fn app(state: AppState, ui_dir: &Path) -> Router {
+    let ui = ServeDir::new(ui_dir)
+        .precompressed_gzip()
+        .fallback(ServeFile::new(ui_dir.join("index.html")));
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    api::router(state)
+        .fallback_service(ui)
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(TraceLayer::new_for_http())
+}
