@@ -1,1 +1,11 @@
-fn main() {}
+//! Backup Console for Camunda 8: the browser UI, rendered client-side from WebAssembly.
+
+mod api;
+mod app;
+mod components;
+mod pages;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -59,6 +59,28 @@ pub fn format_age(seconds: i64) -> String {
     }
 }
 
+/// `2026-11-23 01:14 UTC` from epoch milliseconds: one unambiguous zone for every administrator
+/// of a cluster, whatever their browser's.
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3_600,
+        (rem % 3_600) / 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +165,15 @@ mod tests {
         );
         assert_eq!((page.matching, page.pages, page.page), (0, 1, 1));
         assert!(page.rows.is_empty());
+    }
+
+    #[test]
+    fn utc_times_format_across_leap_years_and_epochs() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(1_748_937_310_633), "2025-06-03 07:55 UTC");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(format_utc(1_795_397_700_000), "2026-11-23 01:35 UTC");
+        assert_eq!(format_utc(-60_000), "1969-12-31 23:59 UTC");
     }
 
     #[test]

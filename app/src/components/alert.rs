@@ -1,0 +1,26 @@
+//! The one place an API error becomes something an administrator reads.
+
+use leptos::prelude::*;
+
+use crate::api::ApiError;
+
+#[component]
+pub fn ErrorAlert(
+    error: ApiError,
+    #[prop(optional, into)] retry: Option<Callback<()>>,
+) -> impl IntoView {
+    view! {
+        <div class="alert alert-error" role="alert">
+            <strong>{error.title()}</strong>
+            <p>{error.to_string()}</p>
+            {retry.map(|retry| view! {
+                <button class="btn" on:click=move |_| retry.run(())>"Try again"</button>
+            })}
+        </div>
+    }
+}
+
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! { <div class="loading" aria-busy="true"><span class="spinner"></span>{format!("Loading {what}…")}</div> }
+}

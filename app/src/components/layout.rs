@@ -1,0 +1,68 @@
+//! The console frame: a sidebar with the cluster switcher and the pages of the selected cluster.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+use leptos_router::hooks::{use_location, use_navigate};
+
+use crate::app::{ClusterContext, ClustersContext};
+
+#[component]
+pub fn Shell() -> impl IntoView {
+    let ClusterContext { name, .. } = expect_context();
+    let ClustersContext(clusters) = expect_context();
+    let location = use_location();
+    let navigate = use_navigate();
+
+    // Switching cluster keeps the page (Overview or Backups) but drops its filters.
+    let switch = move |ev: leptos::ev::Event| {
+        let target = event_target_value(&ev);
+        let on_backups = location.pathname.get_untracked().ends_with("/backups");
+        let path = if on_backups {
+            format!("/clusters/{target}/backups")
+        } else {
+            format!("/clusters/{target}")
+        };
+        navigate(&path, Default::default());
+    };
+
+    let options = move || {
+        let current = name.get();
+        match clusters.get() {
+            Some(Ok(list)) => list
+                .clusters
+                .into_iter()
+                .map(|c| {
+                    let selected = c.name == current;
+                    let label = format!("{} ({})", c.name, c.profile.label());
+                    view! { <option value=c.name.clone() selected=selected>{label}</option> }
+                })
+                .collect_view()
+                .into_any(),
+            _ => view! { <option value=current.clone() selected=true>{current.clone()}</option> }
+                .into_any(),
+        }
+    };
+
+    view! {
+        <div class="shell">
+            <nav class="sidebar" aria-label="Main">
+                <div class="brand">
+                    <span class="brand-mark">"C8"</span>
+                    <span class="brand-name">"Backup Console"</span>
+                </div>
+                <label class="switcher">
+                    <span>"Cluster"</span>
+                    <select id="cluster-switcher" on:change=switch>{options}</select>
+                </label>
+                <ul class="nav">
+                    <li><A href=move || format!("/clusters/{}", name.get()) exact=true>"Overview"</A></li>
+                    <li><A href=move || format!("/clusters/{}/backups", name.get())>"Backups"</A></li>
+                </ul>
+                <p class="sidebar-foot">"Camunda 8 Self-Managed"</p>
+            </nav>
+            <main class="content">
+                <Outlet/>
+            </main>
+        </div>
+    }
+}
