@@ -346,24 +346,53 @@ fn version_checks(
                 c.versions.join(", ")
             ));
         }
-        if c.component.is_orchestration() && c.state == ComponentState::Completed {
-            if let [v] = c.versions.as_slice() {
-                orchestration.push((c.component.label(), v.as_str()));
-            }
+        if c.component.is_orchestration()
+            && c.state == ComponentState::Completed
+            && let [v] = c.versions.as_slice()
+        {
+            orchestration.push((c.component.label(), v.as_str()));
         }
     }
-    if let Some((_, first)) = orchestration.first() {
-        if orchestration.iter().any(|(_, v)| v != first) {
-            let listed: Vec<String> = orchestration
+    if let Some((_, first)) = orchestration.first()
+        && orchestration.iter().any(|(_, v)| v != first)
+    {
+        let listed: Vec<String> = orchestration
+            .iter()
+            .map(|(name, v)| format!("{name} {v}"))
+            .collect();
+        notes.push(format!(
+            "Components report different versions ({}); restore each with the version that took it",
+            listed.join(", ")
+        ));
+    }
+}
+
+/// How long a backup with missing pieces is given before it counts as incomplete: the web-apps
+/// service's own `incompleteCheckTimeout` (contract §5.3). Optimize reads INCOMPLETE between its
+/// two parts (§6) and Zeebe right after its 202 (§3.6); neither is a failure.
+pub const INCOMPLETE_GRACE_MS: i64 = 5 * 60 * 1000;
+
+/// Reads a recent INCOMPLETE with no failure as still running. Recent means some part or
+/// partition started or changed within [`INCOMPLETE_GRACE_MS`] of `now_ms`.
+pub fn settle_transient(mut c: ComponentBackup, now_ms: i64) -> ComponentBackup {
+    if c.state != ComponentState::Incomplete || c.failure_reason.is_some() {
+        return c;
+    }
+    let last_activity = c
+        .parts
+        .iter()
+        .filter_map(|p| p.start_time_ms)
+        .chain(
+            c.partitions
                 .iter()
-                .map(|(name, v)| format!("{name} {v}"))
-                .collect();
-            notes.push(format!(
-                "Components report different versions ({}); restore each with the version that took it",
-                listed.join(", ")
-            ));
-        }
+                .filter_map(|p| p.last_updated_at_ms.or(p.created_at_ms)),
+        )
+        .chain(c.started_at_ms)
+        .max();
+    if last_activity.is_some_and(|t| now_ms - t < INCOMPLETE_GRACE_MS) {
+        c.state = ComponentState::InProgress;
     }
+    c
 }
 
 /// What one component's listing returned: its backups by ID, or why it could not be listed.
@@ -617,6 +646,42 @@ mod tests {
             assert_eq!(optimize.error.as_deref(), Some("HTTP 502: bad gateway"));
             assert_eq!(set.verdict, Verdict::Unknown);
         }
+    }
+
+    #[test]
+    fn a_recent_incomplete_without_failure_is_still_running() {
+        let now = 10_000_000;
+        let mut optimize = comp(Component::Optimize, Incomplete);
+        optimize.parts = vec![SnapshotPart {
+            start_time_ms: Some(now - 2_000),
+            ..Default::default()
+        }];
+        assert_eq!(settle_transient(optimize.clone(), now).state, InProgress);
+        // Past the grace period it is incomplete for good.
+        assert_eq!(
+            settle_transient(optimize.clone(), now + INCOMPLETE_GRACE_MS).state,
+            Incomplete
+        );
+        // A failure reason means a real failure, however recent.
+        optimize.failure_reason = Some("the snapshot is PARTIAL".into());
+        assert_eq!(settle_transient(optimize, now).state, Incomplete);
+        // Zeebe: the partitions' own timestamps count.
+        let mut zeebe = comp(Component::Zeebe, Incomplete);
+        zeebe.partitions = vec![PartitionBackup {
+            created_at_ms: Some(now - 1_000),
+            ..Default::default()
+        }];
+        assert_eq!(settle_transient(zeebe, now).state, InProgress);
+        // Without any timestamp nothing is assumed.
+        assert_eq!(
+            settle_transient(comp(Component::Zeebe, Incomplete), now).state,
+            Incomplete
+        );
+        // Other states pass through.
+        assert_eq!(
+            settle_transient(comp(Component::Zeebe, Failed), now).state,
+            Failed
+        );
     }
 
     #[test]

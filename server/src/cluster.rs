@@ -123,7 +123,7 @@ impl Cluster {
         }
         let records = self.records.clone();
         let es_check = async move {
-            let Some(repo) = records else { return None };
+            let repo = records?;
             let endpoint = repo.http().base().to_string();
             Some(match repo.repository_exists().await {
                 Ok(true) => ComponentHealth {

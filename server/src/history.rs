@@ -20,8 +20,15 @@ fn listing<T>(
     result: Result<Vec<T>, UpstreamError>,
     convert: impl Fn(T) -> Option<(u64, ComponentBackup)>,
 ) -> ComponentListing {
+    let now = now_ms();
     result
-        .map(|items| items.into_iter().filter_map(convert).collect())
+        .map(|items| {
+            items
+                .into_iter()
+                .filter_map(&convert)
+                .map(|(id, c)| (id, backup_set::settle_transient(c, now)))
+                .collect()
+        })
         .map_err(|e| e.to_string())
 }
 
@@ -125,7 +132,7 @@ pub async fn detail(cluster: &Cluster, backup_id: u64) -> Option<BackupDetailRes
         result: Result<Option<ComponentBackup>, UpstreamError>,
     ) -> ComponentBackup {
         match result {
-            Ok(Some(c)) => c,
+            Ok(Some(c)) => backup_set::settle_transient(c, now_ms()),
             Ok(None) => ComponentBackup::new(component, ComponentState::Missing),
             Err(e) => {
                 let mut c = ComponentBackup::new(component, ComponentState::Unknown);

@@ -142,9 +142,19 @@ async fn a_running_backup_is_in_progress_until_every_component_completes() {
     control(&sim, "/sim/settings", json!({"timings": slow})).await;
     take_backup(&sim, 500, &["webapps", "optimize", "records", "zeebe"]).await;
 
-    let h = history_when(&console, "test", 500, "in_progress").await;
+    // Every moment of the run reads in progress, never not restorable; wait for Zeebe's upload.
+    let h = eventually(WAIT, || async {
+        let (_, h) = console.get("/api/clusters/test/backups").await;
+        let s = h["sets"]
+            .as_array()?
+            .iter()
+            .find(|s| s["backup_id"] == 500)?
+            .clone();
+        assert_eq!(s["verdict"], "in_progress", "{s}");
+        (component(&s, "zeebe")["state"] == "in_progress").then_some(h)
+    })
+    .await;
     let running = set(&h, 500);
-    assert_eq!(component(running, "zeebe")["state"], "in_progress");
     assert!(
         running["reasons"][0]
             .as_str()

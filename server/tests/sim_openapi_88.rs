@@ -59,18 +59,17 @@ fn validate(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut 
             return;
         }
     }
-    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        if !values.contains(value) {
-            errors.push(format!("{at}: {value} is not one of {values:?}"));
-        }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array)
+        && !values.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {values:?}"));
     }
     if let (Some(min), Some(n)) = (
         schema.get("minimum").and_then(Value::as_f64),
         value.as_f64(),
-    ) {
-        if n < min {
-            errors.push(format!("{at}: {n} is below the minimum {min}"));
-        }
+    ) && n < min
+    {
+        errors.push(format!("{at}: {n} is below the minimum {min}"));
     }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for key in required.iter().filter_map(Value::as_str) {
@@ -101,15 +100,15 @@ fn validate(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut 
 /// that name exists). That one falls back to the schema of the same name, so the body is still
 /// checked; any other dangling reference fails.
 fn resolve_response(spec: &Value, response: &Value) -> Value {
-    if let Some(r) = response.get("$ref").and_then(Value::as_str) {
-        if spec.pointer(r.trim_start_matches('#')).is_none() {
-            assert_eq!(
-                r, "#/components/responses/HistoryBackupInfo",
-                "unexpected dangling reference"
-            );
-            let schema = r.replace("/responses/", "/schemas/");
-            return json!({ "content": { "application/json": { "schema": { "$ref": schema } } } });
-        }
+    if let Some(r) = response.get("$ref").and_then(Value::as_str)
+        && spec.pointer(r.trim_start_matches('#')).is_none()
+    {
+        assert_eq!(
+            r, "#/components/responses/HistoryBackupInfo",
+            "unexpected dangling reference"
+        );
+        let schema = r.replace("/responses/", "/schemas/");
+        return json!({ "content": { "application/json": { "schema": { "$ref": schema } } } });
     }
     resolve(spec, response).clone()
 }

@@ -53,6 +53,7 @@ impl ScreenState {
 #[component]
 pub fn Backups() -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
+    let crate::app::ClustersContext(clusters) = expect_context();
     let query = use_query_map();
     let screen = Memo::new(move |_| {
         let q = query.read();
@@ -86,7 +87,7 @@ pub fn Backups() -> impl IntoView {
                 <h1>"Backups"</h1>
                 <p class="subtle">{move || name.get()}</p>
             </div>
-            <button class="btn" on:click=move |_| history.refetch()>"Refresh"</button>
+            <button class="btn" on:click=move |_| { history.refetch(); clusters.refetch(); }>"Refresh"</button>
         </header>
         {move || match history.get() {
             None => view! { <Loading what="backup history"/> }.into_any(),

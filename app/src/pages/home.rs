@@ -11,16 +11,16 @@ pub fn Home() -> impl IntoView {
     let ClustersContext(clusters) = expect_context();
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(list)) = clusters.get() {
-            if let Some(first) = list.clusters.first() {
-                navigate(
-                    &format!("/clusters/{}", first.name),
-                    NavigateOptions {
-                        replace: true,
-                        ..Default::default()
-                    },
-                );
-            }
+        if let Some(Ok(list)) = clusters.get()
+            && let Some(first) = list.clusters.first()
+        {
+            navigate(
+                &format!("/clusters/{}", first.name),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
         }
     });
     view! {

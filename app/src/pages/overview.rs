@@ -17,6 +17,8 @@ const STALE_AFTER_SECONDS: i64 = 26 * 3600;
 pub fn Overview() -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
     let ClustersContext(clusters) = expect_context();
+    // Health is checked afresh each time the page opens: a stale "up" would be a lie.
+    clusters.refetch();
     let refresh = move |_| {
         history.refetch();
         clusters.refetch();

@@ -44,10 +44,11 @@ fn missing_repository(repo: &str) -> Response {
     err(StatusCode::NOT_FOUND, &format!("[{repo}] missing"))
 }
 
-fn check_repository(s: &SimState, repo: &str) -> Result<(), Response> {
+/// The 404 of a repository that does not exist, if `repo` is not the configured one.
+fn repository_missing(s: &SimState, repo: &str) -> Option<Response> {
     match &s.repository {
-        Some(r) if r == repo => Ok(()),
-        _ => Err(missing_repository(repo)),
+        Some(r) if r == repo => None,
+        _ => Some(missing_repository(repo)),
     }
 }
 
@@ -75,7 +76,7 @@ async fn repository(State(sim): State<Sim>, Path(repo): Path<String>) -> Respons
         return fault;
     }
     let s = sim.lock();
-    if let Err(response) = check_repository(&s, &repo) {
+    if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
     ok(json!({ repo: { "type": "fs", "settings": { "location": "/var/backups/camunda" } } }))
@@ -137,7 +138,7 @@ async fn create(
         .unwrap_or_else(|| "*".to_string());
     let duration = {
         let mut s = sim.lock();
-        if let Err(response) = check_repository(&s, &repo) {
+        if let Some(response) = repository_missing(&s, &repo) {
             return response;
         }
         let now = now_ms();
@@ -180,7 +181,7 @@ async fn get_snapshots(
     }
     let now = now_ms();
     let mut s = sim.lock();
-    if let Err(response) = check_repository(&s, &repo) {
+    if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
     s.reap(now);
@@ -221,7 +222,7 @@ async fn status(State(sim): State<Sim>, Path((repo, name)): Path<(String, String
     }
     let now = now_ms();
     let s = sim.lock();
-    if let Err(response) = check_repository(&s, &repo) {
+    if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
     let Some(snap) = s.snapshots.get(&name).filter(|x| x.visible(now)) else {
@@ -265,7 +266,7 @@ async fn delete(State(sim): State<Sim>, Path((repo, name)): Path<(String, String
     }
     let now = now_ms();
     let mut s = sim.lock();
-    if let Err(response) = check_repository(&s, &repo) {
+    if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
     s.reap(now);

@@ -264,7 +264,7 @@ async fn list(
             (start, info(&app, &s, *id, parts, now, verbose))
         })
         .collect();
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     let body = Value::Array(entries.into_iter().map(|(_, v)| v).collect());
     json_response(app.style(), &headers, StatusCode::OK, &body)
 }

@@ -195,25 +195,24 @@ async fn get_one(State(sim): State<Sim>, headers: HeaderMap, Path(arg): Path<Str
     }
     let now = now_ms();
     let s = sim.lock();
-    if s.profile == VersionProfile::V88 {
-        if let Some(prefix) = arg
+    if s.profile == VersionProfile::V88
+        && let Some(prefix) = arg
             .strip_suffix('*')
             .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            let body: Vec<Value> = s
-                .zeebe_backups
-                .values()
-                .rev()
-                .filter(|b| b.backup_id.to_string().starts_with(prefix))
-                .map(|b| backup_info(b, now, false))
-                .collect();
-            return json_response(
-                Style::WebEndpoint,
-                &headers,
-                StatusCode::OK,
-                &Value::Array(body),
-            );
-        }
+    {
+        let body: Vec<Value> = s
+            .zeebe_backups
+            .values()
+            .rev()
+            .filter(|b| b.backup_id.to_string().starts_with(prefix))
+            .map(|b| backup_info(b, now, false))
+            .collect();
+        return json_response(
+            Style::WebEndpoint,
+            &headers,
+            StatusCode::OK,
+            &Value::Array(body),
+        );
     }
     let Ok(id) = arg.parse::<i64>() else {
         return match s.profile {

@@ -187,7 +187,7 @@ where
     }
 }
 
-pub fn set<'a>(history: &'a Value, id: u64) -> &'a Value {
+pub fn set(history: &Value, id: u64) -> &Value {
     history["sets"]
         .as_array()
         .and_then(|sets| sets.iter().find(|s| s["backup_id"] == id))

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks, from the package registries only; fast when all is there.
+#   scripts/setup.sh            build tools (wasm target, wasm-bindgen CLI, npm packages)
+#   scripts/setup.sh --browser  also Debian's chromium, for the end-to-end tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must be exactly the version the app crate pins, or bindgen fails.
+want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' app/Cargo.toml)
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
+  # Not --locked: a dependency version in its lock file is no longer on the registry.
+  cargo install wasm-bindgen-cli --version "$want"
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ]; then
+  # Playwright's own browser download is never used: the tests run Debian's chromium.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y chromium
+fi
