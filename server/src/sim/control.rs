@@ -28,7 +28,7 @@ pub fn router(sim: Sim) -> Router {
 }
 
 async fn state(State(sim): State<Sim>) -> Response {
-    let s = sim.lock();
+    let s = sim.read();
     Json(json!({
         "profile": s.profile,
         "latest_checkpoint": s.latest_checkpoint,
@@ -43,12 +43,12 @@ async fn state(State(sim): State<Sim>) -> Response {
 }
 
 async fn add_fault(State(sim): State<Sim>, Json(rule): Json<FaultRule>) -> StatusCode {
-    sim.lock().faults.add(rule);
+    sim.write().faults.add(rule);
     StatusCode::NO_CONTENT
 }
 
 async fn clear_faults(State(sim): State<Sim>) -> StatusCode {
-    sim.lock().faults.clear();
+    sim.write().faults.clear();
     StatusCode::NO_CONTENT
 }
 
@@ -60,7 +60,7 @@ struct OutcomeRequest {
 
 /// The next backup of `component` ends this way (a FAILED or PARTIAL backup).
 async fn set_outcome(State(sim): State<Sim>, Json(req): Json<OutcomeRequest>) -> StatusCode {
-    sim.lock().next_outcome.insert(req.component, req.outcome);
+    sim.write().next_outcome.insert(req.component, req.outcome);
     StatusCode::NO_CONTENT
 }
 
@@ -77,7 +77,7 @@ struct Settings {
 }
 
 async fn settings(State(sim): State<Sim>, Json(req): Json<Settings>) -> StatusCode {
-    let mut s = sim.lock();
+    let mut s = sim.write();
     if let Some(v) = req.topology_complete {
         s.topology_complete = v;
     }
@@ -106,7 +106,7 @@ struct ExportingRequest {
 
 /// Sets every partition's exporter phase directly, e.g. to leave exporting soft-paused.
 async fn force_exporting(State(sim): State<Sim>, Json(req): Json<ExportingRequest>) -> StatusCode {
-    let mut s = sim.lock();
+    let mut s = sim.write();
     s.exporter_phase.iter_mut().for_each(|p| *p = req.phase);
     StatusCode::NO_CONTENT
 }
@@ -123,7 +123,7 @@ fn default_seed() -> u64 {
 }
 
 async fn seed(State(sim): State<Sim>, Json(req): Json<SeedRequest>) -> Response {
-    let mut s = sim.lock();
+    let mut s = sim.write();
     let kinds = seed_history(&mut s, req.count, now_ms(), req.seed);
     Json(json!({ "seeded": req.count, "kinds": kinds })).into_response()
 }

@@ -14,7 +14,9 @@ use backup_domain::upstream_state::SnapshotState;
 use serde_json::{Value, json};
 
 use super::faults::Operation;
-use super::respond::{Sim, error_response, es_time, injected_fault, now_ms, raw_response};
+use super::respond::{
+    Sim, error_response, es_time, injected_fault, list_latency, now_ms, raw_response,
+};
 use super::state::{SimComponent, SimState, Snapshot};
 
 const ES: SimComponent = SimComponent::Elasticsearch;
@@ -75,7 +77,7 @@ async fn repository(State(sim): State<Sim>, Path(repo): Path<String>) -> Respons
     if let Some(fault) = injected_fault(&sim, ES, Operation::Health).await {
         return fault;
     }
-    let s = sim.lock();
+    let s = sim.read();
     if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
@@ -137,7 +139,7 @@ async fn create(
         })
         .unwrap_or_else(|| "*".to_string());
     let duration = {
-        let mut s = sim.lock();
+        let mut s = sim.write();
         if let Some(response) = repository_missing(&s, &repo) {
             return response;
         }
@@ -160,7 +162,7 @@ async fn create(
     }
     tokio::time::sleep(Duration::from_millis(duration.max(0) as u64)).await;
     let now = now_ms();
-    let s = sim.lock();
+    let s = sim.read();
     match s.snapshots.get(&name) {
         Some(snap) => ok(json!({ "snapshot": snapshot_info(&s, &repo, snap, now) })),
         None => err(
@@ -179,12 +181,15 @@ async fn get_snapshots(
     if let Some(fault) = injected_fault(&sim, ES, Operation::List).await {
         return fault;
     }
+    let latency = sim.read().timings.es_list_ms;
+    if names.contains('*') {
+        list_latency(latency).await;
+    }
     let now = now_ms();
-    let mut s = sim.lock();
+    let s = sim.read();
     if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
-    s.reap(now);
     let mut found: Vec<Value> = Vec::new();
     for pattern in names.split(',') {
         if pattern == "_all" || pattern == "*" {
@@ -221,7 +226,7 @@ async fn status(State(sim): State<Sim>, Path((repo, name)): Path<(String, String
         return fault;
     }
     let now = now_ms();
-    let s = sim.lock();
+    let s = sim.read();
     if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }
@@ -265,7 +270,7 @@ async fn delete(State(sim): State<Sim>, Path((repo, name)): Path<(String, String
         return fault;
     }
     let now = now_ms();
-    let mut s = sim.lock();
+    let mut s = sim.write();
     if let Some(response) = repository_missing(&s, &repo) {
         return response;
     }

@@ -1,6 +1,6 @@
 //! How each simulated component answers: its media type, its error body, and injected faults.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -17,22 +17,37 @@ pub const ACTUATOR_V3: &str = "application/vnd.spring-boot.actuator.v3+json";
 /// The simulated cluster, shared by every component's router.
 #[derive(Clone)]
 pub struct Sim {
-    inner: Arc<Mutex<SimState>>,
+    /// Readers (every list and get) run side by side, as separate components would.
+    inner: Arc<RwLock<SimState>>,
 }
 
 impl Sim {
     pub fn new(state: SimState) -> Self {
         Sim {
-            inner: Arc::new(Mutex::new(state)),
+            inner: Arc::new(RwLock::new(state)),
         }
     }
 
-    /// The state. A handler that panicked while holding the lock cannot leave it half-written in
-    /// a way that matters to a simulator, so a poisoned lock is simply taken over.
-    pub fn lock(&self) -> MutexGuard<'_, SimState> {
+    /// The state, shared. A handler that panicked while holding the lock cannot leave it
+    /// half-written in a way that matters to a simulator, so a poisoned lock is taken over.
+    pub fn read(&self) -> RwLockReadGuard<'_, SimState> {
         self.inner
-            .lock()
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, SimState> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Holds a list answer for the configured time: the components' own work (a Zeebe list scans
+/// the backup store of every partition, §3.4; web apps and Optimize query Elasticsearch).
+pub async fn list_latency(ms: i64) {
+    if ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms as u64)).await;
     }
 }
 
@@ -241,7 +256,7 @@ pub async fn injected_fault(
     operation: Operation,
 ) -> Option<Response> {
     let (action, profile_87, partitions, hang_ms) = {
-        let mut state = sim.lock();
+        let mut state = sim.write();
         let action = state.faults.take(component, operation)?;
         (
             action,

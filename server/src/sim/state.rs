@@ -37,6 +37,11 @@ pub struct Timings {
     pub async_delete_ms: i64,
     /// How long a "hang" fault holds a request.
     pub hang_ms: i64,
+    /// Time each list call takes, standing in for the component's own work (0 by default).
+    pub zeebe_list_ms: i64,
+    pub webapps_list_ms: i64,
+    pub optimize_list_ms: i64,
+    pub es_list_ms: i64,
 }
 
 impl Default for Timings {
@@ -53,6 +58,10 @@ impl Default for Timings {
             incomplete_check_timeout_ms: 300_000,
             async_delete_ms: 100,
             hang_ms: 600_000,
+            zeebe_list_ms: 0,
+            webapps_list_ms: 0,
+            optimize_list_ms: 0,
+            es_list_ms: 0,
         }
     }
 }

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use super::faults::Operation;
 use super::respond::{
-    Sim, Style, backup_id_from_body, error_response, injected_fault, json_response, now_ms,
-    raw_response, spring_bad_request, spring_default_error, webapps_time,
+    Sim, Style, backup_id_from_body, error_response, injected_fault, json_response, list_latency,
+    now_ms, raw_response, spring_bad_request, spring_default_error, webapps_time,
 };
 use super::state::{NotFoundStyle, SimComponent, SimState, Snapshot};
 
@@ -157,7 +157,7 @@ async fn take(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Respon
         return fault;
     }
     let now = now_ms();
-    let mut s = app.sim.lock();
+    let mut s = app.sim.write();
     let id = match (backup_id_from_body(&body), app.component) {
         (Ok(Some(id)), _) => id,
         (Ok(None), SimComponent::Operate | SimComponent::Tasklist) => {
@@ -246,9 +246,17 @@ async fn list(
         return fault;
     }
     let verbose = q.get("verbose").is_none_or(|v| v != "false");
+    let latency = {
+        let s = app.sim.read();
+        if app.is_optimize() {
+            s.timings.optimize_list_ms
+        } else {
+            s.timings.webapps_list_ms
+        }
+    };
+    list_latency(latency).await;
     let now = now_ms();
-    let mut s = app.sim.lock();
-    s.reap(now);
+    let s = app.sim.read();
     if s.repository.is_none() {
         return app.err(
             &s,
@@ -275,8 +283,7 @@ async fn get_one(State(app): State<App>, headers: HeaderMap, Path(id): Path<Stri
         return fault;
     }
     let now = now_ms();
-    let mut s = app.sim.lock();
-    s.reap(now);
+    let s = app.sim.read();
     let Ok(id) = id.parse::<u64>() else {
         return spring_bad_request(&format!("{}/{id}", app.path));
     };
@@ -321,7 +328,7 @@ async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response {
         return fault;
     }
     let now = now_ms();
-    let mut s = app.sim.lock();
+    let mut s = app.sim.write();
     let Ok(id) = id.parse::<u64>() else {
         return spring_bad_request(&format!("{}/{id}", app.path));
     };

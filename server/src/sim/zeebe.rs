@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::faults::Operation;
 use super::respond::{
     Sim, Style, backup_id_from_body, error_response, exporting_envelope, injected_fault,
-    json_response, now_ms, spring_bad_request, zeebe_time,
+    json_response, list_latency, now_ms, spring_bad_request, zeebe_time,
 };
 use super::state::{SimComponent, SimState, ZeebeBackup};
 
@@ -56,7 +56,7 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
         return fault;
     }
     let (path, checkpoint_ms) = {
-        let s = sim.lock();
+        let s = sim.read();
         (backup_path(s.profile), s.timings.zeebe_checkpoint_ms)
     };
     let id = match backup_id_from_body(&body) {
@@ -64,7 +64,7 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
         Err(()) => return spring_bad_request(path),
     };
     {
-        let s = sim.lock();
+        let s = sim.read();
         if !s.zeebe_store_configured {
             return err(
                 &s,
@@ -98,7 +98,7 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
     // Every partition processes the checkpoint before the gateway answers.
     tokio::time::sleep(Duration::from_millis(checkpoint_ms.max(0) as u64)).await;
     let id = id.unwrap_or_default() as u64;
-    let mut s = sim.lock();
+    let mut s = sim.write();
     if id <= s.latest_checkpoint {
         let message = format!(
             "Requested backup has ID {id}. The latest backup has ID {}. The backup ID must be greater than the ID of previous backups that are completed, failed, or deleted.",
@@ -167,8 +167,10 @@ async fn list(State(sim): State<Sim>, headers: HeaderMap) -> Response {
     if let Some(fault) = injected_fault(&sim, Z, Operation::List).await {
         return fault;
     }
+    let latency = sim.read().timings.zeebe_list_ms;
+    list_latency(latency).await;
     let now = now_ms();
-    let s = sim.lock();
+    let s = sim.read();
     let body: Vec<Value> = s
         .zeebe_backups
         .values()
@@ -194,7 +196,7 @@ async fn get_one(State(sim): State<Sim>, headers: HeaderMap, Path(arg): Path<Str
         return fault;
     }
     let now = now_ms();
-    let s = sim.lock();
+    let s = sim.read();
     if s.profile == VersionProfile::V88
         && let Some(prefix) = arg
             .strip_suffix('*')
@@ -257,7 +259,7 @@ async fn delete(State(sim): State<Sim>, Path(arg): Path<String>) -> Response {
     if let Some(fault) = injected_fault(&sim, Z, Operation::Delete).await {
         return fault;
     }
-    let mut s = sim.lock();
+    let mut s = sim.write();
     let Ok(id) = arg.parse::<i64>() else {
         return spring_bad_request(&format!("{}/{arg}", backup_path(s.profile)));
     };
@@ -293,7 +295,7 @@ async fn exporting(
     if let Some(fault) = injected_fault(&sim, SimComponent::Exporting, op).await {
         return fault;
     }
-    let mut s = sim.lock();
+    let mut s = sim.write();
     if !s.topology_complete {
         let message = format!(
             "Expected {} members of partition 1 but found {}, current topology: sim",
@@ -334,7 +336,7 @@ async fn partitions(State(sim): State<Sim>, headers: HeaderMap) -> Response {
     if let Some(fault) = injected_fault(&sim, Z, Operation::Partitions).await {
         return fault;
     }
-    let s = sim.lock();
+    let s = sim.read();
     let map: serde_json::Map<String, Value> = (1..=s.partitions)
         .map(|id| (id.to_string(), partition_status(&s, id)))
         .collect();
@@ -347,7 +349,7 @@ async fn partitions(State(sim): State<Sim>, headers: HeaderMap) -> Response {
 }
 
 async fn partition(State(sim): State<Sim>, headers: HeaderMap, Path(id): Path<u32>) -> Response {
-    let s = sim.lock();
+    let s = sim.read();
     if id == 0 || id > s.partitions {
         return StatusCode::NOT_FOUND.into_response();
     }

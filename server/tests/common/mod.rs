@@ -27,6 +27,7 @@ pub fn fast_timings() -> Timings {
         incomplete_check_timeout_ms: 300_000,
         async_delete_ms: 20,
         hang_ms: 30_000,
+        ..Timings::default()
     }
 }
 
