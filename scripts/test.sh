@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --exclude backup-console-app --all-targets -- -D warnings
 cargo clippy -p backup-console-app --target wasm32-unknown-unknown -- -D warnings
-cargo test --workspace
+cargo test
 scripts/build-ui.sh
 cargo build --release -p backup-console
 (cd end2end && npx playwright test --config playwright.config.mjs)

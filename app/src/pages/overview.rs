@@ -77,7 +77,7 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
                     <span class="stat-note">
                         {l.started_at_ms.map(format_utc).unwrap_or_default()}
                         {age.map(|a| format!(" · {} ago", format_age(a)))}
-                        {stale.then_some(" · older than a day")}
+                        {stale.then_some(" · older than 26 hours")}
                     </span>
                 </div>
             }
