@@ -7,11 +7,8 @@
 //!    none, where the simulated components compete with the console for the same two cores.
 //! 2. The resident memory of the release server at idle, before and after serving history.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backup_console::api::AppState;
-use backup_console::cluster::Clusters;
 use backup_console::config::Config;
 use backup_console::sim::state::Timings;
 use backup_console::sim::{SimCluster, SimConfig};
@@ -47,13 +44,8 @@ fn ms(d: Duration) -> String {
 
 async fn start_console(config_text: &str) -> (String, tokio::task::JoinHandle<()>) {
     let config = Config::parse(config_text, "bench", &|_| None).expect("config");
-    let clusters = Clusters::from_config(&config).expect("clients");
-    let app = backup_console::web::app(
-        AppState {
-            clusters: Arc::new(clusters),
-        },
-        std::path::Path::new("/nonexistent"),
-    );
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"))
+        .expect("clients");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

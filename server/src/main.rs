@@ -3,10 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use backup_console::api::AppState;
-use backup_console::cluster::Clusters;
 use backup_console::config::{Config, DEFAULT_LISTEN};
 use backup_console::sim::{SimCluster, SimConfig};
 use backup_console::web;
@@ -198,11 +195,7 @@ async fn serve(
     if !ui_dir.join("index.html").exists() {
         tracing::warn!(dir = %ui_dir.display(), "no built UI here; run scripts/build-ui.sh (the API still works)");
     }
-    let clusters = Clusters::from_config(&config)?;
-    let state = AppState {
-        clusters: Arc::new(clusters),
-    };
-    let app = web::app(state, ui_dir);
+    let app = web::app_for(&config, ui_dir)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {

@@ -2,6 +2,7 @@
 //! routes, and the response headers every answer carries.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -10,6 +11,19 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::{self, AppState};
+use crate::cluster::Clusters;
+use crate::config::Config;
+
+/// The console for a configuration: its clients built once, the API and the UI.
+pub fn app_for(config: &Config, ui_dir: &Path) -> Result<Router, reqwest::Error> {
+    let clusters = Clusters::from_config(config)?;
+    Ok(app(
+        AppState {
+            clusters: Arc::new(clusters),
+        },
+        ui_dir,
+    ))
+}
 
 pub fn app(state: AppState, ui_dir: &Path) -> Router {
     let ui = ServeDir::new(ui_dir)

@@ -266,6 +266,97 @@ pub fn upstream_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use std::time::Duration;
+
+    /// A listener that answers 401 with the Authorization header it received in the body.
+    async fn echo_authorization() -> Url {
+        use axum::http::HeaderMap;
+        let app = axum::Router::new().route(
+            "/actuator/backups",
+            axum::routing::get(|headers: HeaderMap| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_string();
+                (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    format!("{{\"message\":\"{auth}\"}}"),
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    #[tokio::test]
+    async fn each_credential_type_is_sent_as_its_header() {
+        let url = echo_authorization().await;
+        let cases = [
+            (
+                Some(Credentials::Basic {
+                    username: "elastic".into(),
+                    password: Secret::new("pw".into()),
+                }),
+                "Basic ZWxhc3RpYzpwdw==",
+            ),
+            (
+                Some(Credentials::ApiKey(Secret::new("k3y".into()))),
+                "ApiKey k3y",
+            ),
+            (
+                Some(Credentials::Bearer(Secret::new("t0ken".into()))),
+                "Bearer t0ken",
+            ),
+            (None, "none"),
+        ];
+        for (credentials, expected) in cases {
+            let endpoint = Endpoint {
+                url: url.clone(),
+                credentials,
+                timeout: Duration::from_secs(2),
+            };
+            let http = Http::new(reqwest::Client::new(), endpoint, "Test");
+            let target = http.url(&["actuator", "backups"], &[]);
+            let (status, body) = http.send(Method::GET, target, None).await.unwrap();
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert_eq!(upstream_message(&body), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_call_but_never_the_credentials() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let endpoint = Endpoint {
+            url: Url::parse(&format!("http://127.0.0.1:{closed}/ctx")).unwrap(),
+            credentials: Some(Credentials::Bearer(Secret::new("supersecret".into()))),
+            timeout: Duration::from_secs(2),
+        };
+        let http = Http::new(reqwest::Client::new(), endpoint, "Optimize");
+        let url = http.url(&["actuator", "backups"], &[]);
+        assert_eq!(
+            url.path(),
+            "/ctx/actuator/backups",
+            "a context path is kept"
+        );
+        let error = http
+            .json::<Value>(Method::GET, url, None)
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("Optimize GET /ctx/actuator/backups: cannot connect"),
+            "{text}"
+        );
+        assert!(!text.contains("supersecret") && !format!("{error:?}").contains("supersecret"));
+    }
 
     #[test]
     fn messages_are_found_in_every_error_shape() {

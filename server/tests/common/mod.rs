@@ -2,11 +2,8 @@
 //! text, both on real ports, talked to over real HTTP.
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backup_console::api::AppState;
-use backup_console::cluster::Clusters;
 use backup_console::config::Config;
 use backup_console::sim::state::Timings;
 use backup_console::sim::{SimCluster, SimConfig};
@@ -67,13 +64,8 @@ impl Console {
 /// Starts the console on a configuration text, exactly as `serve --config` would read it.
 pub async fn start_console(config_text: &str) -> Console {
     let config = Config::parse(config_text, "test.toml", &|_| None).expect("config parses");
-    let clusters = Clusters::from_config(&config).expect("client builds");
-    let app = backup_console::web::app(
-        AppState {
-            clusters: Arc::new(clusters),
-        },
-        std::path::Path::new("/nonexistent-ui"),
-    );
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent-ui"))
+        .expect("client builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
