@@ -189,3 +189,94 @@ pub struct ApiErrorDetail {
     pub code: String,
     pub message: String,
 }
+
+/// What a user may do. Ordered: each role can do everything the one before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// History and overview.
+    Viewer,
+    /// Also: take backups, pause and resume exporting, rebalance.
+    Operator,
+    /// Also: retention policies, deletion, pins, schedules, the audit log.
+    Admin,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Viewer, Role::Operator, Role::Admin]
+            .into_iter()
+            .find(|r| r.label() == text)
+    }
+
+    /// True when this role includes `needed`.
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+/// `GET /api/session`: who is logged in, and the token every mutating request must echo in the
+/// `X-CSRF-Token` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: String,
+    pub role: Role,
+    pub csrf_token: String,
+    /// Authenticated by a trusted proxy header rather than a console login.
+    pub via_proxy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// One line of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub user: String,
+    /// The client address as the console saw it.
+    pub client: String,
+    /// `login`, `login_failed`, `logout`, `exporting_paused`, ...
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditResponse {
+    pub entries: Vec<AuditEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_parse_from_their_labels() {
+        assert!(Role::Admin.allows(Role::Operator) && Role::Admin.allows(Role::Viewer));
+        assert!(Role::Operator.allows(Role::Viewer) && !Role::Operator.allows(Role::Admin));
+        assert!(!Role::Viewer.allows(Role::Operator));
+        for role in [Role::Viewer, Role::Operator, Role::Admin] {
+            assert_eq!(Role::parse(role.label()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

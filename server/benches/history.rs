@@ -42,23 +42,56 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-async fn start_console(config_text: &str) -> (String, tokio::task::JoinHandle<()>) {
-    let config = Config::parse(config_text, "bench", &|_| None).expect("config");
-    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"))
-        .expect("clients");
+/// The console with one admin user, logged in; returns its URL and the session cookie.
+async fn start_console(config_text: &str) -> (String, String, tokio::task::JoinHandle<()>) {
+    let hash = backup_console::auth::password::hash_password("bench").expect("hash");
+    let db = std::env::temp_dir().join(format!(
+        "bc-bench-console-{}-{}.db",
+        std::process::id(),
+        config_text.len()
+    ));
+    let _ = std::fs::remove_file(&db);
+    let auth = format!(
+        "[auth]\ndatabase = {:?}\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
+        db.display().to_string()
+    );
+    let config =
+        Config::parse(&format!("{auth}{config_text}"), "bench", &|_| None).expect("config");
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), false)
+        .await
+        .expect("console");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = backup_console::web::serve(listener, app, std::future::pending()).await;
     });
-    (base, task)
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/login"))
+        .header("x-requested-with", "backup-console")
+        .json(&serde_json::json!({"username": "bench", "password": "bench"}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    (base, cookie, task)
 }
 
-async fn timed_get(client: &reqwest::Client, url: &str) -> (Duration, usize) {
+async fn timed_get(client: &reqwest::Client, url: &str, cookie: &str) -> (Duration, usize) {
     let start = Instant::now();
-    let response = client.get(url).send().await.expect("answer");
+    let response = client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("answer");
     assert!(
         response.status().is_success(),
         "{url}: {}",
@@ -73,7 +106,7 @@ async fn history_run(label: &'static str, timings: Timings) -> Run {
     config.seed_count = SETS;
     config.timings = timings;
     let sim = SimCluster::start(config).await.expect("sim");
-    let (base, console) = start_console(&sim.endpoints.console_config("bench")).await;
+    let (base, cookie, console) = start_console(&sim.endpoints.console_config("bench")).await;
     let e = &sim.endpoints;
     let upstream = [
         format!("{}/actuator/backups", e.zeebe),
@@ -104,9 +137,9 @@ async fn history_run(label: &'static str, timings: Timings) -> Run {
     for i in 0..WARMUP + ITERATIONS {
         let mut slowest = Duration::ZERO;
         for url in &upstream {
-            slowest = slowest.max(timed_get(&client, url).await.0);
+            slowest = slowest.max(timed_get(&client, url, "").await.0);
         }
-        let (took, bytes) = timed_get(&client, &history).await;
+        let (took, bytes) = timed_get(&client, &history, &cookie).await;
         if i >= WARMUP {
             run.slowest_upstream.push(slowest);
             run.console.push(took);
@@ -139,7 +172,16 @@ async fn idle_memory() -> Option<(u64, u64)> {
     let dir = std::env::temp_dir().join(format!("bc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let config_path = dir.join("console.toml");
-    std::fs::write(&config_path, sim.endpoints.console_config("bench")).ok()?;
+    let hash = backup_console::auth::password::hash_password("bench").ok()?;
+    let auth = format!(
+        "[auth]\ndatabase = {:?}\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
+        dir.join("console.db").display().to_string()
+    );
+    std::fs::write(
+        &config_path,
+        format!("{auth}{}", sim.endpoints.console_config("bench")),
+    )
+    .ok()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .ok()?
         .local_addr()

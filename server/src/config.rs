@@ -7,9 +7,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use backup_domain::api::VersionProfile;
+use backup_domain::api::{Role, VersionProfile};
 use serde::Deserialize;
 use url::Url;
+
+use crate::auth::{AuthConfig, ProxyConfig, User, password};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
@@ -43,8 +45,40 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 struct FileConfig {
     #[serde(default)]
     server: FileServer,
+    auth: Option<FileAuthSection>,
     #[serde(default)]
     clusters: Vec<FileCluster>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuthSection {
+    #[serde(default)]
+    users: Vec<FileUser>,
+    /// The embedded database (sessions, audit log); relative paths are from the working directory.
+    database: Option<String>,
+    session_idle_timeout_secs: Option<u64>,
+    session_absolute_timeout_secs: Option<u64>,
+    proxy: Option<FileProxy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUser {
+    name: String,
+    /// From `backup-console hash-password`.
+    password_hash: String,
+    role: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProxy {
+    user_header: String,
+    groups_header: Option<String>,
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
+    group_roles: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,6 +210,8 @@ pub struct ClusterConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// `None` when the file has no `[auth]` section; `serve` refuses to start without one.
+    pub auth: Option<AuthConfig>,
     pub clusters: Vec<ClusterConfig>,
 }
 
@@ -276,6 +312,7 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
             "at least one [[clusters]] entry is required",
         ));
     }
+    let auth = file.auth.map(resolve_auth).transpose()?;
     let mut clusters: Vec<ClusterConfig> = Vec::new();
     for (i, c) in file.clusters.into_iter().enumerate() {
         let at = format!("clusters[{i}]");
@@ -421,7 +458,132 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
             elasticsearch,
         });
     }
-    Ok(Config { listen, clusters })
+    Ok(Config {
+        listen,
+        auth,
+        clusters,
+    })
+}
+
+fn resolve_auth(a: FileAuthSection) -> Result<AuthConfig, ConfigError> {
+    let mut users: Vec<User> = Vec::new();
+    for (i, u) in a.users.into_iter().enumerate() {
+        let at = format!("auth.users[{i}]");
+        if u.name.trim().is_empty() || u.name.len() > 100 {
+            return Err(invalid(format!("{at}.name"), "must be 1 to 100 characters"));
+        }
+        if users.iter().any(|other| other.name == u.name) {
+            return Err(invalid(
+                format!("{at}.name"),
+                format!("`{}` is listed twice", u.name),
+            ));
+        }
+        password::validate_hash(&u.password_hash).map_err(|e| {
+            invalid(
+                format!("{at}.password_hash"),
+                format!("{e}; create one with `backup-console hash-password`"),
+            )
+        })?;
+        let role = Role::parse(&u.role).ok_or_else(|| {
+            invalid(
+                format!("{at}.role"),
+                format!("`{}` is not one of viewer, operator, admin", u.role),
+            )
+        })?;
+        users.push(User {
+            name: u.name,
+            password_hash: u.password_hash,
+            role,
+        });
+    }
+    let proxy = match a.proxy {
+        None => None,
+        Some(p) => {
+            let header = |name: &str, key: &str| -> Result<String, ConfigError> {
+                axum::http::HeaderName::from_bytes(name.as_bytes())
+                    .map(|h| h.as_str().to_string())
+                    .map_err(|_| {
+                        invalid(
+                            format!("auth.proxy.{key}"),
+                            format!("`{name}` is not a header name"),
+                        )
+                    })
+            };
+            if p.trusted_proxies.is_empty() {
+                return Err(invalid(
+                    "auth.proxy.trusted_proxies",
+                    "list the proxy's addresses: the header is accepted from them only",
+                ));
+            }
+            let trusted_proxies = p
+                .trusted_proxies
+                .iter()
+                .enumerate()
+                .map(|(i, ip)| {
+                    ip.parse().map_err(|_| {
+                        invalid(
+                            format!("auth.proxy.trusted_proxies[{i}]"),
+                            format!("`{ip}` is not an IP address"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let group_roles = p
+                .group_roles
+                .into_iter()
+                .map(|(group, role)| {
+                    Role::parse(&role)
+                        .map(|r| (group.clone(), r))
+                        .ok_or_else(|| {
+                            invalid(
+                                format!("auth.proxy.group_roles.{group}"),
+                                format!("`{role}` is not one of viewer, operator, admin"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(ProxyConfig {
+                user_header: header(&p.user_header, "user_header")?,
+                groups_header: p
+                    .groups_header
+                    .as_deref()
+                    .map(|h| header(h, "groups_header"))
+                    .transpose()?,
+                trusted_proxies,
+                group_roles,
+            })
+        }
+    };
+    if users.is_empty() && proxy.is_none() {
+        return Err(invalid(
+            "auth",
+            "add at least one [[auth.users]] entry (see `backup-console hash-password`) or an [auth.proxy] section",
+        ));
+    }
+    let secs = |v: Option<u64>, default: u64, key: &str| -> Result<Duration, ConfigError> {
+        match v.unwrap_or(default) {
+            0 => Err(invalid(format!("auth.{key}"), "must be at least 1")),
+            n => Ok(Duration::from_secs(n)),
+        }
+    };
+    Ok(AuthConfig {
+        users,
+        database: a
+            .database
+            .unwrap_or_else(|| "backup-console.db".into())
+            .into(),
+        idle_timeout: secs(
+            a.session_idle_timeout_secs,
+            30 * 60,
+            "session_idle_timeout_secs",
+        )?,
+        absolute_timeout: secs(
+            a.session_absolute_timeout_secs,
+            12 * 3600,
+            "session_absolute_timeout_secs",
+        )?,
+        proxy,
+    })
 }
 
 fn parse_url(text: &str, key: &str) -> Result<Url, ConfigError> {
@@ -657,6 +819,62 @@ mod tests {
             "http://operate.internal:9600/"
         );
         assert_eq!(c.elasticsearch.as_ref().unwrap().repository, "other");
+    }
+
+    #[test]
+    fn auth_users_and_proxy_are_validated() {
+        let cluster = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let hash = crate::auth::password::hash_password("pw").unwrap();
+        let text = format!(
+            "[auth]\nsession_idle_timeout_secs = 60\n[[auth.users]]\nname = \"alice\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n{cluster}"
+        );
+        let auth = Config::parse(&text, "c.toml", &no_env)
+            .unwrap()
+            .auth
+            .unwrap();
+        assert_eq!(auth.users[0].role, Role::Admin);
+        assert_eq!(auth.idle_timeout, Duration::from_secs(60));
+        assert_eq!(auth.absolute_timeout, Duration::from_secs(12 * 3600));
+
+        let bad = text.replace("role = \"admin\"", "role = \"root\"");
+        let err = Config::parse(&bad, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `auth.users[0].role`"),
+            "{err}"
+        );
+        let bad = text.replace(&hash, "plaintext");
+        let err = Config::parse(&bad, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `auth.users[0].password_hash`")
+                && err.contains("hash-password"),
+            "{err}"
+        );
+
+        let proxy = format!(
+            "[auth.proxy]\nuser_header = \"X-Forwarded-User\"\ngroups_header = \"X-Forwarded-Groups\"\ntrusted_proxies = [\"10.0.0.5\"]\ngroup_roles = {{ ops = \"operator\" }}\n{cluster}"
+        );
+        let auth = Config::parse(&proxy, "c.toml", &no_env)
+            .unwrap()
+            .auth
+            .unwrap();
+        let p = auth.proxy.unwrap();
+        assert_eq!(p.user_header, "x-forwarded-user");
+        assert_eq!(p.role_for("ops"), Some(Role::Operator));
+        let err = Config::parse(&proxy.replace("10.0.0.5", "proxy.local"), "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `auth.proxy.trusted_proxies[0]`"),
+            "{err}"
+        );
+        let err = Config::parse(&format!("[auth]\n{cluster}"), "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("configuration key `auth`"), "{err}");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! each component's management API, and serves the WebAssembly UI and its JSON API.
 
 pub mod api;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod history;
 pub mod sim;
+pub mod store;
 pub mod upstream;
 pub mod web;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use backup_console::auth::password;
 use backup_console::config::{Config, DEFAULT_LISTEN};
 use backup_console::sim::{SimCluster, SimConfig};
 use backup_console::web;
@@ -34,6 +35,9 @@ enum Command {
         /// Directory of the built UI.
         #[arg(long, default_value = "dist", env = "BACKUP_CONSOLE_UI_DIR")]
         ui_dir: PathBuf,
+        /// Password of the demo users (admin, operator, viewer); random when not given.
+        #[arg(long, env = "BACKUP_CONSOLE_DEMO_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
     /// Start the console for the clusters of a configuration file.
     Serve {
@@ -45,6 +49,8 @@ enum Command {
         #[arg(long, default_value = "dist", env = "BACKUP_CONSOLE_UI_DIR")]
         ui_dir: PathBuf,
     },
+    /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
+    HashPassword,
     /// Run a simulated Camunda cluster alone and print where each component listens.
     Sim {
         /// API generation: 8.7 or 8.8.
@@ -91,6 +97,14 @@ enum RunError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Start(#[from] backup_console::web::StartError),
+    #[error("cannot read the password from standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("{0}")]
+    Password(#[from] backup_console::auth::password::PasswordError),
+    #[error("an empty password cannot be hashed")]
+    EmptyPassword,
 }
 
 fn main() -> ExitCode {
@@ -127,15 +141,29 @@ async fn run(command: Command) -> Result<(), RunError> {
             listen,
             seed,
             ui_dir,
+            password,
         } => {
+            let password =
+                password.unwrap_or_else(|| backup_console::auth::random_token()[..16].to_string());
+            let hash = password::hash_password(&password)?;
+            let database =
+                std::env::temp_dir().join(format!("backup-console-demo-{}.db", std::process::id()));
+            let mut text = format!("[auth]\ndatabase = {:?}\n", database.display().to_string());
+            for (user, role) in [
+                ("admin", "admin"),
+                ("operator", "operator"),
+                ("viewer", "viewer"),
+            ] {
+                text.push_str(&format!("[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n"));
+            }
             let mut sims = Vec::new();
-            let mut text = String::new();
-            for (name, profile) in [
-                ("demo-87", VersionProfile::V87),
-                ("demo-88", VersionProfile::V88),
+            for (name, profile, rng_seed) in [
+                ("demo-87", VersionProfile::V87, 7),
+                ("demo-88", VersionProfile::V88, 11),
             ] {
                 let mut config = SimConfig::new(profile);
                 config.seed_count = seed;
+                config.seed = rng_seed;
                 let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
                 text.push_str(&sim.endpoints.console_config(name));
                 text.push('\n');
@@ -146,6 +174,7 @@ async fn run(command: Command) -> Result<(), RunError> {
             println!(
                 "Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)"
             );
+            println!("Log in as admin, operator or viewer, password: {password}");
             serve(config, listen, &ui_dir).await
         }
         Command::Serve {
@@ -156,6 +185,18 @@ async fn run(command: Command) -> Result<(), RunError> {
             let config = Config::load(&config)?;
             let listen = listen.unwrap_or(config.listen);
             serve(config, listen, &ui_dir).await
+        }
+        Command::HashPassword => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(RunError::Stdin)?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                return Err(RunError::EmptyPassword);
+            }
+            println!("{}", password::hash_password(password)?);
+            Ok(())
         }
         Command::Sim {
             profile,
@@ -195,7 +236,7 @@ async fn serve(
     if !ui_dir.join("index.html").exists() {
         tracing::warn!(dir = %ui_dir.display(), "no built UI here; run scripts/build-ui.sh (the API still works)");
     }
-    let app = web::app_for(&config, ui_dir)?;
+    let app = web::app_for(&config, ui_dir, false).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {
@@ -203,8 +244,7 @@ async fn serve(
             source,
         })?;
     tracing::info!(%listen, clusters = config.clusters.len(), "backup console listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    web::serve(listener, app, shutdown_signal())
         .await
         .map_err(RunError::Serve)
 }

@@ -1,6 +1,7 @@
 //! The whole HTTP surface: the API, the built UI with a fallback to `index.html` for client-side
-//! routes, and the response headers every answer carries.
+//! routes, and the security headers every answer carries.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,16 +11,66 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, AuthState};
+use crate::auth::rate_limit::LoginLimiter;
 use crate::cluster::Clusters;
 use crate::config::Config;
+use crate::store::{Store, StoreError};
 
-/// The console for a configuration: its clients built once, the API and the UI.
-pub fn app_for(config: &Config, ui_dir: &Path) -> Result<Router, reqwest::Error> {
+/// The wasm app needs `'wasm-unsafe-eval'` to compile its module; nothing inline is allowed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// Failed logins allowed per client address and per user name in [`LOGIN_WINDOW_MS`].
+pub const LOGIN_FAILURES_ALLOWED: usize = 5;
+pub const LOGIN_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "the configuration has no [auth] section: add [[auth.users]] (see `backup-console hash-password`) or [auth.proxy]"
+    )]
+    NoAuth,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The console for a configuration: its clients built once, its database opened, the API and UI.
+pub async fn app_for(
+    config: &Config,
+    ui_dir: &Path,
+    secure_cookies: bool,
+) -> Result<Router, StartError> {
+    let auth_config = config.auth.clone().ok_or(StartError::NoAuth)?;
+    let store = Store::open(&auth_config.database)?;
+    let proxy_secret = store
+        .setting("proxy_csrf_secret", crate::auth::random_token())
+        .await?;
+    let removed = store
+        .purge_sessions(
+            chrono::Utc::now().timestamp_millis(),
+            auth_config.idle_timeout.as_millis() as i64,
+            auth_config.absolute_timeout.as_millis() as i64,
+        )
+        .await?;
+    if removed > 0 {
+        tracing::info!(removed, "expired sessions removed");
+    }
+    let auth = AuthState {
+        config: auth_config,
+        store,
+        limiter: LoginLimiter::new(LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_MS),
+        proxy_secret,
+        secure_cookies,
+    };
     let clusters = Clusters::from_config(config)?;
     Ok(app(
         AppState {
             clusters: Arc::new(clusters),
+            auth: Arc::new(auth),
         },
         ui_dir,
     ))
@@ -33,9 +84,30 @@ pub fn app(state: AppState, ui_dir: &Path) -> Router {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
     api::router(state)
+        // API answers are never cached (sessions, live state); the UI's files may be.
+        .layer(header(header::CACHE_CONTROL, "no-store"))
         .fallback_service(ui)
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Serves `app` on `listener`, handing every request its peer address (rate limits, audit, the
+/// trusted-proxy check).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -1,7 +1,9 @@
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use backup_domain::api::{ApiErrorBody, ApiErrorDetail};
+
+use crate::store::StoreError;
 
 /// Everything an `/api` route can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +16,19 @@ pub enum ApiError {
     BadRequest(String),
     #[error("no such API route")]
     RouteNotFound,
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    InvalidCredentials(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    CsrfFailed(String),
+    #[error("too many failed logins; try again in {retry_after} s")]
+    RateLimited { retry_after: i64 },
+    /// The details go to the log, not to the client.
+    #[error("internal error")]
+    Store(#[from] StoreError),
 }
 
 impl ApiError {
@@ -23,12 +38,21 @@ impl ApiError {
             ApiError::BackupNotFound { .. } => (StatusCode::NOT_FOUND, "backup_not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Store(error) = &self {
+            tracing::error!(%error, "database failure");
+        }
         let (status, code) = self.status_and_code();
         let body = ApiErrorBody {
             error: ApiErrorDetail {
@@ -36,6 +60,12 @@ impl IntoResponse for ApiError {
                 message: self.to_string(),
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
     }
 }

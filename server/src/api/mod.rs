@@ -1,30 +1,98 @@
-//! The console's JSON API under `/api`. Every error answers with one envelope,
-//! `{"error": {"code", "message"}}` (`backup_domain::api::ApiErrorBody`).
+//! The console's JSON API under `/api`. Every route is declared once in [`ROUTES`] with the access
+//! it needs; the guard looks every request up there, and a route missing from the table is refused
+//! whoever asks. Every error answers with one envelope, `{"error": {"code", "message"}}`.
 
+mod audit;
 mod clusters;
 mod error;
+mod guard;
+mod session;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::Method;
+use axum::routing::{any, get, post};
+use backup_domain::api::Role;
 
+use crate::auth::AuthConfig;
+use crate::auth::rate_limit::LoginLimiter;
 use crate::cluster::Clusters;
+use crate::store::Store;
 pub use error::ApiError;
+pub use guard::client_address;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No session needed: the console's liveness and the login itself.
+    Public,
+    /// A session (or trusted proxy user) with at least this role.
+    Role(Role),
+}
+
+/// Every `/api` route with its access rule. The router is checked against it by the guard and by
+/// the route-matrix test.
+pub const ROUTES: &[(Method, &str, Access)] = &[
+    (Method::GET, "/api/health", Access::Public),
+    (Method::POST, "/api/login", Access::Public),
+    (Method::GET, "/api/session", Access::Role(Role::Viewer)),
+    (Method::POST, "/api/logout", Access::Role(Role::Viewer)),
+    (Method::GET, "/api/clusters", Access::Role(Role::Viewer)),
+    (
+        Method::GET,
+        "/api/clusters/{name}/backups",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::GET,
+        "/api/clusters/{name}/backups/{id}",
+        Access::Role(Role::Viewer),
+    ),
+    (Method::GET, "/api/audit", Access::Role(Role::Admin)),
+];
+
+/// The rule for a matched route, if it has one.
+pub fn access_for(method: &Method, path: &str) -> Option<Access> {
+    ROUTES
+        .iter()
+        .find(|(m, p, _)| m == method && *p == path)
+        .map(|(_, _, a)| *a)
+}
+
+/// Authentication and its state, shared by every request.
+pub struct AuthState {
+    pub config: AuthConfig,
+    pub store: Store,
+    pub limiter: LoginLimiter,
+    /// Secret behind proxy users' CSRF tokens, kept in the database.
+    pub proxy_secret: String,
+    /// Cookies get `Secure` when the console itself serves TLS.
+    pub secure_cookies: bool,
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub clusters: Arc<Clusters>,
+    pub auth: Arc<AuthState>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/login", post(session::login))
+        .route("/api/session", get(session::current))
+        .route("/api/logout", post(session::logout))
         .route("/api/clusters", get(clusters::list))
         .route("/api/clusters/{name}/backups", get(clusters::history))
         .route("/api/clusters/{name}/backups/{id}", get(clusters::detail))
-        .route("/api/{*rest}", axum::routing::any(not_found))
+        .route("/api/audit", get(audit::list))
+        .route("/api/{*rest}", any(not_found))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

@@ -35,10 +35,49 @@ pub async fn start_sim(profile: VersionProfile, seed: usize) -> SimCluster {
     SimCluster::start(config).await.expect("simulator starts")
 }
 
+pub const PASSWORD: &str = "correct horse battery";
+
+/// One Argon2id hash of [`PASSWORD`], computed once per test binary (hashing is slow on purpose).
+pub fn password_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| backup_console::auth::password::hash_password(PASSWORD).expect("hash"))
+}
+
+/// An `[auth]` section with an admin, an operator and a viewer, all with [`PASSWORD`], and a
+/// fresh database file.
+pub fn auth_section(extra: &str) -> (String, std::path::PathBuf) {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("bc-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = dir.join("console.db");
+    let mut text = format!("[auth]\ndatabase = {:?}\n{extra}", db.display().to_string());
+    for (user, role) in [
+        ("admin", "admin"),
+        ("operator", "operator"),
+        ("viewer", "viewer"),
+    ] {
+        text.push_str(&format!(
+            "[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{}\"\nrole = \"{role}\"\n",
+            password_hash()
+        ));
+    }
+    (text, db)
+}
+
 pub struct Console {
     pub base: String,
     pub http: reqwest::Client,
+    /// The admin session the plain helpers use.
+    pub session: Session,
     task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
 }
 
 impl Drop for Console {
@@ -48,36 +87,95 @@ impl Drop for Console {
 }
 
 impl Console {
+    /// GET as the logged-in admin.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
+        self.call(reqwest::Method::GET, path, Some(&self.session), None)
             .await
-            .expect("console answers");
+    }
+
+    /// Any call, with or without a session; a session's CSRF token goes along.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: Option<&Session>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(s) = session {
+            request = request
+                .header("cookie", &s.cookie)
+                .header("x-csrf-token", &s.csrf);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.expect("console answers");
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
     }
+
+    /// Logs in; `Err((status, body))` when refused.
+    pub async fn login(&self, user: &str, password: &str) -> Result<Session, (u16, Value)> {
+        let response = self
+            .http
+            .post(format!("{}/api/login", self.base))
+            .header("x-requested-with", "backup-console")
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await
+            .expect("console answers");
+        let status = response.status().as_u16();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_default()
+            .to_string();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            return Err((status, body));
+        }
+        Ok(Session {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap_or_default().to_string(),
+        })
+    }
 }
 
-/// Starts the console on a configuration text, exactly as `serve --config` would read it.
+/// Starts the console on a configuration text, exactly as `serve --config` would read it, with an
+/// `[auth]` section added, and logs in as admin.
 pub async fn start_console(config_text: &str) -> Console {
-    let config = Config::parse(config_text, "test.toml", &|_| None).expect("config parses");
-    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent-ui"))
-        .expect("client builds");
+    let (auth, _) = auth_section("");
+    start_console_with(&format!("{auth}{config_text}")).await
+}
+
+/// Starts the console on a full configuration text (with its own `[auth]`), logged in as admin.
+pub async fn start_console_with(full_text: &str) -> Console {
+    let config = Config::parse(full_text, "test.toml", &|_| None).expect("config parses");
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent-ui"), false)
+        .await
+        .expect("console starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = backup_console::web::serve(listener, app, std::future::pending()).await;
     });
-    Console {
+    let mut console = Console {
         base,
         http: reqwest::Client::new(),
+        session: Session::default(),
         task,
-    }
+    };
+    console.session = console
+        .login("admin", PASSWORD)
+        .await
+        .expect("admin logs in");
+    console
 }
 
 pub async fn console_for(sim: &SimCluster) -> Console {

@@ -1,0 +1,198 @@
+//! Runs before every `/api` handler: finds the route's access rule, authenticates the caller (a
+//! trusted proxy's headers or the session cookie), checks the role, and for every mutating request
+//! checks the CSRF token and the Origin.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{Access, ApiError, AppState, access_for};
+use crate::auth::{self, CSRF_HEADER, Principal, SESSION_COOKIE};
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The address of the peer, as the console saw it.
+pub fn client_address(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn guard(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    // The catch-all 404 route needs a session like any other: nothing about the API is public
+    // beyond the health check and the login.
+    let path = matched.as_ref().map(MatchedPath::as_str).unwrap_or("");
+    let access = if path == "/api/{*rest}" {
+        Some(Access::Role(backup_domain::api::Role::Viewer))
+    } else {
+        access_for(&method, path)
+    };
+    let Some(access) = access else {
+        tracing::error!(%method, path, "route has no access rule; refused");
+        return ApiError::Forbidden("this route has no access rule".into()).into_response();
+    };
+    let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if mutating && !origin_matches(request.headers()) {
+        return ApiError::CsrfFailed("the request comes from another site".into()).into_response();
+    }
+    let Access::Role(needed) = access else {
+        return next.run(request).await;
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| *a);
+    let headers = request.headers().clone();
+    let principal = match authenticate(&state, &headers, peer).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    if !principal.role.allows(needed) {
+        return ApiError::Forbidden(format!(
+            "this needs the {} role; you are {}",
+            needed.label(),
+            principal.role.label()
+        ))
+        .into_response();
+    }
+    if mutating {
+        let sent = request
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !auth::constant_time_eq(sent, &principal.csrf_token) {
+            return ApiError::CsrfFailed("missing or wrong X-CSRF-Token header".into())
+                .into_response();
+        }
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+/// A browser names the page a request comes from; it must be this console. Clients that send
+/// neither header (scripts) are judged by the CSRF token alone.
+fn origin_matches(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return true;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    match source {
+        None => true,
+        Some("null") => false,
+        Some(s) => url::Url::parse(s)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                })
+            })
+            .is_some_and(|origin_host| origin_host == host),
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<Principal, ApiError> {
+    let client = peer
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let auth = &state.auth;
+    if let Some(proxy) = &auth.config.proxy
+        && let Some(user) = headers
+            .get(&proxy.user_header)
+            .and_then(|v| v.to_str().ok())
+    {
+        let trusted = peer.is_some_and(|addr| proxy.trusted_proxies.contains(&addr.ip()));
+        if trusted && !user.is_empty() {
+            let groups = proxy
+                .groups_header
+                .as_ref()
+                .and_then(|h| headers.get(h))
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let role = proxy.role_for(groups).ok_or_else(|| {
+                ApiError::Forbidden(format!("none of your groups ({groups}) maps to a role"))
+            })?;
+            return Ok(Principal {
+                user: user.to_string(),
+                role,
+                csrf_token: auth::proxy_csrf_token(&auth.proxy_secret, user),
+                via_proxy: true,
+                session: None,
+                client,
+            });
+        }
+        if !trusted {
+            tracing::warn!(%client, "proxy user header from an untrusted address ignored");
+        }
+    }
+    let token = session_cookie(headers).ok_or(ApiError::Unauthenticated("log in first"))?;
+    let hash = auth::token_hash(&token);
+    let row = auth
+        .store
+        .session(hash.clone())
+        .await?
+        .ok_or(ApiError::Unauthenticated(
+            "your session has ended; log in again",
+        ))?;
+    let now = now_ms();
+    let idle = auth.config.idle_timeout.as_millis() as i64;
+    let absolute = auth.config.absolute_timeout.as_millis() as i64;
+    if now - row.last_seen_ms > idle || now - row.created_ms > absolute {
+        auth.store.delete_session(hash).await?;
+        return Err(ApiError::Unauthenticated(
+            "your session has expired; log in again",
+        ));
+    }
+    auth.store.touch_session(hash.clone(), now).await?;
+    // The role is the configuration's now, not the one at login: a demoted user is demoted at once.
+    let role = auth
+        .config
+        .users
+        .iter()
+        .find(|u| u.name == row.user)
+        .map(|u| u.role);
+    let Some(role) = role else {
+        auth.store.delete_session(hash).await?;
+        return Err(ApiError::Unauthenticated("your user no longer exists"));
+    };
+    Ok(Principal {
+        user: row.user,
+        role,
+        csrf_token: row.csrf_token,
+        via_proxy: false,
+        session: Some(hash),
+        client,
+    })
+}

@@ -1,0 +1,149 @@
+//! Login, logout and the current session.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use backup_domain::api::{LoginRequest, SessionInfo};
+
+use super::{ApiError, AppState, audit, client_address};
+use crate::auth::{self, LOGIN_HEADER, LOGIN_HEADER_VALUE, Principal, SESSION_COOKIE, password};
+
+const GENERIC_FAILURE: &str = "invalid user name or password";
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
+    let secure = if state.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    )
+}
+
+/// `POST /api/login`: a generic error for any failure, and the same work whether the user exists.
+pub async fn login(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let client = client_address(&request);
+    let header_ok = request
+        .headers()
+        .get(LOGIN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        == Some(LOGIN_HEADER_VALUE);
+    if !header_ok {
+        return Err(ApiError::CsrfFailed(format!(
+            "the login request needs the header {LOGIN_HEADER}: {LOGIN_HEADER_VALUE}"
+        )));
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), 16 * 1024)
+        .await
+        .map_err(|_| ApiError::BadRequest("the login request is too large".into()))?;
+    let body: LoginRequest = serde_json::from_slice(&bytes)
+        .map_err(|_| ApiError::BadRequest("send {\"username\": ..., \"password\": ...}".into()))?;
+    let auth = &state.auth;
+    let now = now_ms();
+    let (ip_key, user_key) = (format!("ip:{client}"), format!("user:{}", body.username));
+    for key in [&ip_key, &user_key] {
+        if let Err(retry_after) = auth.limiter.check(key, now) {
+            audit::record(
+                &state,
+                &body.username,
+                &client,
+                "login_failed",
+                None,
+                None,
+                "denied",
+                Some("rate limited".into()),
+            )
+            .await;
+            return Err(ApiError::RateLimited { retry_after });
+        }
+    }
+    let user = auth.config.users.iter().find(|u| u.name == body.username);
+    let verified = match user {
+        Some(u) => {
+            let (password, hash) = (body.password.clone(), u.password_hash.clone());
+            tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        None => {
+            let password = body.password.clone();
+            let _ = tokio::task::spawn_blocking(move || password::verify_dummy(&password)).await;
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        auth.limiter.record_failure(&ip_key, now);
+        auth.limiter.record_failure(&user_key, now);
+        audit::record(
+            &state,
+            &body.username,
+            &client,
+            "login_failed",
+            None,
+            None,
+            "failure",
+            None,
+        )
+        .await;
+        return Err(ApiError::InvalidCredentials(GENERIC_FAILURE));
+    };
+    auth.limiter.clear(&user_key);
+    let token = auth::random_token();
+    let csrf_token = auth::random_token();
+    auth.store
+        .create_session(
+            auth::token_hash(&token),
+            user.name.clone(),
+            user.role,
+            csrf_token.clone(),
+            now,
+        )
+        .await?;
+    audit::record(
+        &state, &user.name, &client, "login", None, None, "success", None,
+    )
+    .await;
+    let info = SessionInfo {
+        user: user.name.clone(),
+        role: user.role,
+        csrf_token,
+        via_proxy: false,
+    };
+    let set_cookie = cookie(&state, &token, auth.config.absolute_timeout.as_secs());
+    Ok(([(header::SET_COOKIE, set_cookie)], Json(info)).into_response())
+}
+
+/// `GET /api/session`.
+pub async fn current(axum::Extension(p): axum::Extension<Principal>) -> Json<SessionInfo> {
+    Json(SessionInfo {
+        user: p.user,
+        role: p.role,
+        csrf_token: p.csrf_token,
+        via_proxy: p.via_proxy,
+    })
+}
+
+/// `POST /api/logout`: the session is gone from the database, not only from the browser.
+pub async fn logout(
+    State(state): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> Result<Response, ApiError> {
+    if let Some(hash) = &p.session {
+        state.auth.store.delete_session(hash.clone()).await?;
+    }
+    audit::record(
+        &state, &p.user, &p.client, "logout", None, None, "success", None,
+    )
+    .await;
+    Ok((
+        [(header::SET_COOKIE, cookie(&state, "", 0))],
+        axum::http::StatusCode::NO_CONTENT,
+    )
+        .into_response())
+}

@@ -1,0 +1,447 @@
+//! Authentication, roles, CSRF and the audit log, through the real router over real HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use backup_console::api::{Access, ROUTES};
+use backup_domain::api::{Role, VersionProfile};
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn concrete(path: &str) -> String {
+    path.replace("{name}", "test").replace("{id}", "1")
+}
+
+async fn session_for(console: &Console, role: Role) -> Session {
+    console.login(role.label(), PASSWORD).await.expect("login")
+}
+
+#[tokio::test]
+async fn every_route_is_refused_without_a_session_and_below_its_role() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    assert!(ROUTES.len() >= 8);
+    for (method, path, access) in ROUTES {
+        let url = concrete(path);
+        let (status, body) = console
+            .call(method.clone(), &url, None, Some(json!({})))
+            .await;
+        match access {
+            Access::Public => assert_ne!(
+                body["error"]["code"], "unauthenticated",
+                "{method} {path} is public"
+            ),
+            Access::Role(needed) => {
+                assert_eq!(status, 401, "{method} {path} without a session: {body}");
+                assert_eq!(body["error"]["code"], "unauthenticated");
+                for role in [Role::Viewer, Role::Operator, Role::Admin] {
+                    let session = session_for(&console, role).await;
+                    let (status, body) = console
+                        .call(method.clone(), &url, Some(&session), Some(json!({})))
+                        .await;
+                    if role.allows(*needed) {
+                        assert!(
+                            ![401, 403, 405].contains(&status),
+                            "{method} {path} as {role:?}: {status} {body}"
+                        );
+                        assert_ne!(
+                            body["error"]["code"], "route_not_found",
+                            "{method} {path} must exist in the router"
+                        );
+                    } else {
+                        assert_eq!(status, 403, "{method} {path} as {role:?}: {body}");
+                        assert_eq!(body["error"]["code"], "forbidden");
+                    }
+                }
+            }
+        }
+    }
+    // Paths outside the table need a session too: nothing else answers anonymously.
+    let (status, _) = console
+        .call(Method::GET, "/api/not/a/route", None, None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = console.get("/api/not/a/route").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("route_not_found"))
+    );
+}
+
+#[tokio::test]
+async fn mutating_requests_need_the_csrf_token_and_a_same_site_origin() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let session = session_for(&console, Role::Viewer).await;
+    let logout = format!("{}/api/logout", console.base);
+
+    // A forged cross-site form post: the browser sends the cookie and its own Origin, but cannot
+    // add the token header.
+    let forged = console
+        .http
+        .post(&logout)
+        .header("cookie", &session.cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert_eq!(
+        forged.json::<Value>().await.unwrap()["error"]["code"],
+        "csrf_failed"
+    );
+    // The token alone from another origin is refused too.
+    let r = console
+        .http
+        .post(&logout)
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // No token, or a wrong one.
+    let r = console
+        .http
+        .post(&logout)
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = console
+        .http
+        .post(&logout)
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", "guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // The session survived all of that.
+    let (status, _) = console
+        .call(Method::GET, "/api/session", Some(&session), None)
+        .await;
+    assert_eq!(status, 200);
+    // Same origin with the token works, and ends the session on the server.
+    let host = console.base.trim_start_matches("http://").to_string();
+    let r = console
+        .http
+        .post(&logout)
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .header("origin", format!("http://{host}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, _) = console
+        .call(Method::GET, "/api/session", Some(&session), None)
+        .await;
+    assert_eq!(status, 401, "the old cookie is dead after logout");
+
+    // Login itself needs the custom header and a same-site origin.
+    let r = console
+        .http
+        .post(format!("{}/api/login", console.base))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = console
+        .http
+        .post(format!("{}/api/login", console.base))
+        .header("x-requested-with", "backup-console")
+        .header("origin", "https://evil.example")
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn login_failures_are_generic_and_rate_limited() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let (status, wrong_password) = console.login("viewer", "nope").await.unwrap_err();
+    let (_, unknown_user) = console.login("mallory", "nope").await.unwrap_err();
+    assert_eq!(status, 401);
+    assert_eq!(
+        wrong_password, unknown_user,
+        "the answer does not tell which users exist"
+    );
+    for _ in 0..4 {
+        let _ = console.login("viewer", "nope").await;
+    }
+    // Five failures for this user: even the right password is refused for a while.
+    let (status, body) = console.login("viewer", PASSWORD).await.unwrap_err();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let (_, audit) = console.get("/api/audit?action=login_failed").await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(entries.len() >= 7, "{audit}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["user"] == "mallory" && e["outcome"] == "failure")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["outcome"] == "denied" && e["detail"] == "rate limited")
+    );
+    assert!(entries.iter().all(|e| e["client"] == "127.0.0.1"));
+    // The admin, from the same address, has used up the address's allowance too.
+    let (status, _) = console.login("admin", PASSWORD).await.unwrap_err();
+    assert_eq!(status, 429);
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_survive_a_restart() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let (auth, _) = auth_section("session_idle_timeout_secs = 1\n");
+    let text = format!("{auth}{cluster}");
+    let console = start_console_with(&text).await;
+    let session = console.session.clone();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let (status, body) = console
+        .call(Method::GET, "/api/session", Some(&session), None)
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+
+    // A restart on the same database keeps a live session.
+    let (auth, _) = auth_section("");
+    let text = format!("{auth}{cluster}");
+    let first = start_console_with(&text).await;
+    let session = first.session.clone();
+    drop(first);
+    let second = start_console_with(&text).await;
+    let (status, body) = second
+        .call(Method::GET, "/api/session", Some(&session), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["user"].as_str(), body["role"].as_str()),
+        (Some("admin"), Some("admin"))
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_user_and_nobody_else_can() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let proxy = |trusted: &str| {
+        format!(
+            "[auth.proxy]\nuser_header = \"X-Forwarded-User\"\ngroups_header = \"X-Forwarded-Groups\"\ntrusted_proxies = [\"{trusted}\"]\ngroup_roles = {{ ops = \"operator\", viewers = \"viewer\" }}\n"
+        )
+    };
+    let (auth, _) = auth_section("");
+    let console = start_console_with(&format!("{auth}{}{cluster}", proxy("127.0.0.1"))).await;
+    let as_proxy = |groups: &'static str| {
+        console
+            .http
+            .get(format!("{}/api/session", console.base))
+            .header("x-forwarded-user", "carol")
+            .header("x-forwarded-groups", groups)
+    };
+    let body: Value = as_proxy("viewers, ops")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            body["user"].as_str(),
+            body["role"].as_str(),
+            body["via_proxy"].as_bool()
+        ),
+        (Some("carol"), Some("operator"), Some(true))
+    );
+    assert_eq!(
+        as_proxy("marketing")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+
+    // The same header from an address that is not the proxy is ignored.
+    let (auth, _) = auth_section("");
+    let console = start_console_with(&format!("{auth}{}{cluster}", proxy("10.9.8.7"))).await;
+    let r = console
+        .http
+        .get(format!("{}/api/session", console.base))
+        .header("x-forwarded-user", "carol")
+        .header("x-forwarded-groups", "ops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_and_exports_for_admins_only() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let viewer = session_for(&console, Role::Viewer).await;
+    let (status, _) = console
+        .call(Method::POST, "/api/logout", Some(&viewer), None)
+        .await;
+    assert_eq!(status, 204);
+
+    let (_, body) = console.get("/api/audit?user=viewer").await;
+    let actions: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["logout", "login"], "newest first");
+    let (_, body) = console.get("/api/audit?action=login&user=admin").await;
+    assert_eq!(body["entries"].as_array().unwrap().len(), 1);
+    let (_, body) = console.get("/api/audit?from=4102444800000").await;
+    assert!(
+        body["entries"].as_array().unwrap().is_empty(),
+        "nothing after 2100"
+    );
+
+    let r = console
+        .http
+        .get(format!("{}/api/audit?format=csv", console.base))
+        .header("cookie", &console.session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("id,time_utc,at_ms,user,client,action,cluster,target,outcome,detail\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\"viewer\",\"127.0.0.1\",\"logout\""), "{csv}");
+    let (status, body) = console.get("/api/audit?format=xml").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+
+    let operator = session_for(&console, Role::Operator).await;
+    let (status, _) = console
+        .call(Method::GET, "/api/audit", Some(&operator), None)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_every_answer_and_headers_lock_the_page_down() {
+    let sim = start_sim(VersionProfile::V87, 3).await;
+    let cluster = sim
+        .endpoints
+        .console_config("test")
+        .replace("repository = \"camunda\"", "repository = \"camunda\"\nauth = { type = \"basic\", username_env = \"ES_USER\", password_env = \"ES_SECRET\" }");
+    let (auth, _) = auth_section("");
+    let text = format!("{auth}{cluster}");
+    let config = backup_console::config::Config::parse(&text, "t", &|k| match k {
+        "ES_USER" => Some("elastic".into()),
+        "ES_SECRET" => Some("es-s3cret-value".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), false)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        async move { backup_console::web::serve(listener, app, std::future::pending()).await },
+    );
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{base}/api/login"))
+        .header("x-requested-with", "backup-console")
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let headers = login.headers().clone();
+    let cookie_header = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie_header.contains("HttpOnly") && cookie_header.contains("SameSite=Strict"),
+        "{cookie_header}"
+    );
+    let login_body = login.text().await.unwrap();
+    assert!(!login_body.contains(PASSWORD) && !login_body.contains("argon2"));
+    let cookie = cookie_header.split(';').next().unwrap().to_string();
+    let history = client
+        .get(format!("{base}/api/clusters/test/backups"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status().as_u16(), 200);
+    for path in [
+        "/api/clusters",
+        "/api/clusters/test/backups",
+        "/api/session",
+        "/api/audit",
+        "/api/audit?format=csv",
+    ] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let csp = r
+            .headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let text = r.text().await.unwrap();
+        for secret in ["es-s3cret-value", PASSWORD, "$argon2id$"] {
+            assert!(!text.contains(secret), "{path} leaks {secret}");
+        }
+    }
+    let page = client.get(format!("{base}/")).send().await.unwrap();
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'self'")
+    );
+}

@@ -1,0 +1,111 @@
+//! Secrets never reach the log: a whole login-and-history run is logged at TRACE level, every
+//! crate included, and the captured output is searched for the password and the upstream secret.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use backup_domain::api::VersionProfile;
+use common::*;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_is_logged_even_at_trace_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let sim = start_sim(VersionProfile::V87, 3).await;
+    let cluster = sim.endpoints.console_config("test").replace(
+        "repository = \"camunda\"",
+        "repository = \"camunda\"\nauth = { type = \"bearer\", token_env = \"ES_TOKEN\" }",
+    );
+    let (auth, _) = auth_section("");
+    let config = backup_console::config::Config::parse(&format!("{auth}{cluster}"), "t", &|k| {
+        (k == "ES_TOKEN").then(|| "es-token-9f8e7d".to_string())
+    })
+    .unwrap();
+    tracing::info!(?config, "configuration loaded");
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), false)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        async move { backup_console::web::serve(listener, app, std::future::pending()).await },
+    );
+
+    let client = reqwest::Client::new();
+    let login = |password: &'static str| {
+        client
+            .post(format!("{base}/api/login"))
+            .header("x-requested-with", "backup-console")
+            .json(&json!({"username": "admin", "password": password}))
+            .send()
+    };
+    assert_eq!(
+        login("wrong-password-5c4b")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    let ok = login(PASSWORD).await.unwrap();
+    let cookie = ok.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = cookie.trim_start_matches("bc_session=").to_string();
+    for path in ["/api/clusters", "/api/clusters/test/backups"] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    assert!(
+        log.contains("configuration loaded") && log.contains("/api/clusters/test/backups"),
+        "the capture works"
+    );
+    assert!(
+        log.contains("Secret(***)"),
+        "the config was logged, redacted"
+    );
+    for secret in [
+        "es-token-9f8e7d",
+        PASSWORD,
+        "wrong-password-5c4b",
+        token.as_str(),
+    ] {
+        assert!(!log.contains(secret), "the log contains {secret}");
+    }
+}
