@@ -1,5 +1,8 @@
 // Backup history on the demo: seeded 8.7 and 8.8 clusters.
 import { test, expect } from '@playwright/test';
+import { login } from './helpers.mjs';
+
+test.beforeEach(async ({ page }) => { await login(page, 'viewer'); });
 
 test('the console opens on the first cluster overview', async ({ page }) => {
   await page.goto('/');

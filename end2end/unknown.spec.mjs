@@ -2,7 +2,9 @@
 // cluster; a component that fails must read unknown in the browser, never healthy.
 import { test, expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { login, PASSWORD } from './helpers.mjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,12 +27,19 @@ test.beforeAll(async () => {
   processes.push(spawn(BIN, ['sim', '--profile', '8.7', '--seed', '15', '--base-port', '19600', '--write-config', config], { stdio: 'ignore' }));
   await waitFor(`${CONTROL}/sim/state`);
   for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
-  expect(readFileSync(config, 'utf8')).toContain('[clusters.operate]');
+  const cluster = readFileSync(config, 'utf8');
+  expect(cluster).toContain('[clusters.operate]');
+  // The administrator's way to add a user: hash-password reads the password on stdin.
+  const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
+  expect(hash).toMatch(/^\$argon2id\$/);
+  writeFileSync(config, `[auth]\ndatabase = "${join(dir, 'console.db')}"\n[[auth.users]]\nname = "ops"\npassword_hash = "${hash}"\nrole = "operator"\n${cluster}`);
   processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18081', '--ui-dir', '../dist'], { stdio: 'ignore' }));
   await waitFor(`${CONSOLE}/api/health`);
 });
 
 test.afterAll(() => { for (const p of processes) p.kill('SIGTERM'); });
+
+test.beforeEach(async ({ page }) => { await login(page, 'ops', CONSOLE); });
 
 test('a failing component reads unknown in every set and in the overview', async ({ page }) => {
   await page.goto(`${CONSOLE}/clusters/sim/backups`);

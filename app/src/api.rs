@@ -1,7 +1,10 @@
 //! The one client of the console's JSON API. Every page goes through it, and every failure comes
 //! out as an [`ApiError`] that `components::alert` knows how to show.
 
-use backup_domain::api::{ApiErrorBody, BackupDetailResponse, ClustersResponse, HistoryResponse};
+use backup_domain::api::{
+    ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, HistoryResponse,
+    LoginRequest, SessionInfo,
+};
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
 
@@ -23,8 +26,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The session is missing or over: the remedy is to log in again.
+    pub fn needs_login(&self) -> bool {
+        matches!(self, ApiError::Server { status: 401, .. })
+    }
+
     pub fn title(&self) -> &'static str {
         match self {
+            ApiError::Server { status: 401, .. } => "Not logged in",
+            ApiError::Server { status: 403, .. } => "Not allowed",
+            ApiError::Server { status: 429, .. } => "Too many attempts",
             ApiError::Network(_) => "Console server unreachable",
             ApiError::Server { status: 404, .. } => "Not found",
             ApiError::Server { status: 400, .. } => "Invalid request",
@@ -40,13 +51,47 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
         .send()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
+    read(response).await
+}
+
+/// A mutating call: the session's CSRF token goes in its header (the server refuses it otherwise).
+async fn post_json<T: DeserializeOwned>(
+    path: &str,
+    csrf: &str,
+    body: Option<&str>,
+) -> Result<T, ApiError> {
+    let request = Request::post(path)
+        .header("Accept", "application/json")
+        .header("X-CSRF-Token", csrf)
+        .header("X-Requested-With", "backup-console");
+    let sent = match body {
+        Some(b) => request
+            .header("Content-Type", "application/json")
+            .body(b.to_string()),
+        None => request.build(),
+    };
+    let response = sent
+        .map_err(|e| ApiError::Network(e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    read(response).await
+}
+
+async fn read<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result<T, ApiError> {
     let status = response.status();
     let text = response
         .text()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
     if (200..300).contains(&status) {
-        return serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()));
+        // 204 No Content reads as JSON null, which `()` accepts.
+        let text = if text.is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        return serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()));
     }
     match serde_json::from_str::<ApiErrorBody>(&text) {
         Ok(body) => Err(ApiError::Server {
@@ -100,4 +145,49 @@ pub async fn backup_detail(
         segment(cluster)?
     ))
     .await
+}
+
+pub async fn session() -> Result<SessionInfo, ApiError> {
+    get_json("/api/session").await
+}
+
+pub async fn login(username: String, password: String) -> Result<SessionInfo, ApiError> {
+    let body = serde_json::to_string(&LoginRequest { username, password })
+        .map_err(|e| ApiError::Decode(e.to_string()))?;
+    post_json("/api/login", "", Some(&body)).await
+}
+
+pub async fn logout(csrf: &str) -> Result<(), ApiError> {
+    post_json("/api/logout", csrf, None).await
+}
+
+/// The audit query string (without `format`); the same string builds the export links.
+pub fn audit_query(
+    user: &str,
+    action: &str,
+    cluster: &str,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (key, value) in [("user", user), ("action", action), ("cluster", cluster)] {
+        let value = value.trim();
+        if !value.is_empty() {
+            parts.push(format!(
+                "{key}={}",
+                String::from(js_sys::encode_uri_component(value))
+            ));
+        }
+    }
+    if let Some(v) = from_ms {
+        parts.push(format!("from={v}"));
+    }
+    if let Some(v) = to_ms {
+        parts.push(format!("to={v}"));
+    }
+    parts.join("&")
+}
+
+pub async fn audit(query: &str) -> Result<AuditResponse, ApiError> {
+    get_json(&format!("/api/audit?{query}")).await
 }

@@ -2,17 +2,35 @@
 //! cluster, its backup history (loaded once per cluster and refreshed on demand, so moving between
 //! Overview and Backups does not hit every component again).
 
-use backup_domain::api::{ClustersResponse, HistoryResponse};
+use backup_domain::api::{ClustersResponse, HistoryResponse, SessionInfo};
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::hooks::use_params_map;
 use leptos_router::path;
 
 use crate::api::{self, ApiError};
+use crate::components::alert::Loading;
 use crate::components::layout::Shell;
-use crate::pages::{backups::Backups, home::Home, not_found::NotFound, overview::Overview};
+use crate::pages::{
+    audit::AuditPage, backups::Backups, home::Home, login::Login, not_found::NotFound,
+    overview::Overview,
+};
 
 pub type Loaded<T> = LocalResource<Result<T, ApiError>>;
+
+/// Who is logged in. `checked` turns true once the first `/api/session` answered; `session` is
+/// `None` when nobody is (or the session ended).
+#[derive(Clone, Copy)]
+pub struct AuthContext {
+    pub session: RwSignal<Option<SessionInfo>>,
+    pub checked: RwSignal<bool>,
+}
+
+impl AuthContext {
+    pub fn role(&self) -> Option<backup_domain::api::Role> {
+        self.session.with(|s| s.as_ref().map(|s| s.role))
+    }
+}
 
 /// The configured clusters with their components' reachability.
 #[derive(Clone, Copy)]
@@ -27,18 +45,77 @@ pub struct ClusterContext {
 
 #[component]
 pub fn App() -> impl IntoView {
-    let clusters: Loaded<ClustersResponse> = LocalResource::new(api::clusters);
+    let auth = AuthContext {
+        session: RwSignal::new(None),
+        checked: RwSignal::new(false),
+    };
+    provide_context(auth);
+    leptos::task::spawn_local(async move {
+        auth.session.set(api::session().await.ok());
+        auth.checked.set(true);
+    });
+    // Loaded only once someone is logged in: anonymous, every API call answers 401.
+    let clusters: Loaded<ClustersResponse> = LocalResource::new(move || {
+        let logged_in = auth.session.with(Option::is_some);
+        async move {
+            if logged_in {
+                api::clusters().await
+            } else {
+                Ok(ClustersResponse {
+                    clusters: Vec::new(),
+                })
+            }
+        }
+    });
     provide_context(ClustersContext(clusters));
     view! {
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/") view=Home/>
-                <ParentRoute path=path!("/clusters/:cluster") view=ClusterScope>
+                <Route path=path!("/login") view=Login/>
+                <Route path=path!("/") view=|| view! { <Protected><Home/></Protected> }/>
+                <ParentRoute path=path!("/clusters/:cluster") view=|| view! { <Protected><ClusterScope/></Protected> }>
                     <Route path=path!("") view=Overview/>
                     <Route path=path!("backups") view=Backups/>
+                    <Route path=path!("audit") view=AuditPage/>
                 </ParentRoute>
             </Routes>
         </Router>
+    }
+}
+
+/// Shows its children to a logged-in user; sends anyone else to the login page, and back here after.
+#[component]
+fn Protected(children: ChildrenFn) -> impl IntoView {
+    let auth: AuthContext = expect_context();
+    let navigate = leptos_router::hooks::use_navigate();
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |_| {
+        let path = location.pathname.get();
+        // Never from the login page itself: an explicit logout goes there on its own.
+        if auth.checked.get() && auth.session.with(Option::is_none) && path != "/login" {
+            // The router's `search` comes without its leading `?`.
+            let search = location.search.get_untracked();
+            let here = if search.is_empty() {
+                path
+            } else {
+                format!("{path}?{search}")
+            };
+            let next = String::from(js_sys::encode_uri_component(&here));
+            navigate(
+                &format!("/login?next={next}"),
+                leptos_router::NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+    move || {
+        if auth.session.with(Option::is_some) {
+            children().into_any()
+        } else {
+            view! { <div class="centered"><Loading what="your session"/></div> }.into_any()
+        }
     }
 }
 

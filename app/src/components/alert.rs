@@ -13,7 +13,8 @@ pub fn ErrorAlert(
         <div class="alert alert-error" role="alert">
             <strong>{error.title()}</strong>
             <p>{error.to_string()}</p>
-            {retry.map(|retry| view! {
+            {error.needs_login().then(|| view! { <p><a href="/login">"Log in again"</a></p> })}
+            {retry.filter(|_| !error.needs_login()).map(|retry| view! {
                 <button class="btn" on:click=move |_| retry.run(())>"Try again"</button>
             })}
         </div>

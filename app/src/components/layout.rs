@@ -4,14 +4,40 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::app::{ClusterContext, ClustersContext};
+use backup_domain::api::Role;
+use leptos_router::NavigateOptions;
+
+use crate::api;
+use crate::app::{AuthContext, ClusterContext, ClustersContext};
 
 #[component]
 pub fn Shell() -> impl IntoView {
     let ClusterContext { name, .. } = expect_context();
     let ClustersContext(clusters) = expect_context();
+    let auth: AuthContext = expect_context();
     let location = use_location();
     let navigate = use_navigate();
+    let after_logout = navigate.clone();
+    let logout = move |_| {
+        let csrf = auth
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
+            .unwrap_or_default();
+        let navigate = after_logout.clone();
+        leptos::task::spawn_local(async move {
+            // Whatever the answer, this browser forgets the session.
+            let _ = api::logout(&csrf).await;
+            navigate(
+                "/login",
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+            auth.session.set(None);
+        });
+    };
+    let is_admin = move || auth.role() == Some(Role::Admin);
 
     // Switching cluster keeps the page (Overview or Backups) but drops its filters.
     let switch = move |ev: leptos::ev::Event| {
@@ -57,8 +83,19 @@ pub fn Shell() -> impl IntoView {
                 <ul class="nav">
                     <li><A href=move || format!("/clusters/{}", name.get()) exact=true>"Overview"</A></li>
                     <li><A href=move || format!("/clusters/{}/backups", name.get())>"Backups"</A></li>
+                    <Show when=is_admin>
+                        <li><A href=move || format!("/clusters/{}/audit", name.get())>"Audit"</A></li>
+                    </Show>
                 </ul>
-                <p class="sidebar-foot">"Camunda 8 Self-Managed"</p>
+                <div class="sidebar-foot">
+                    <div id="whoami">
+                        {move || auth.session.get().map(|s| view! {
+                            <span class="who">{s.user}</span>
+                            <span class="role" data-role=s.role.label()>{s.role.label()}</span>
+                        })}
+                    </div>
+                    <button class="btn btn-dark" id="logout" on:click=logout>"Log out"</button>
+                </div>
             </nav>
             <main class="content">
                 <Outlet/>

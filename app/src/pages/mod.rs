@@ -1,4 +1,6 @@
+pub mod audit;
 pub mod backups;
 pub mod home;
+pub mod login;
 pub mod not_found;
 pub mod overview;
