@@ -85,6 +85,9 @@ struct FileProxy {
 #[serde(deny_unknown_fields)]
 struct FileServer {
     listen: Option<String>,
+    /// PEM certificate chain and key: the console then serves HTTPS and marks cookies Secure.
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,8 +211,15 @@ pub struct ClusterConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
     /// `None` when the file has no `[auth]` section; `serve` refuses to start without one.
     pub auth: Option<AuthConfig>,
     pub clusters: Vec<ClusterConfig>,
@@ -312,6 +322,25 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
             "at least one [[clusters]] entry is required",
         ));
     }
+    let tls = match (file.server.tls_cert, file.server.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        (Some(_), None) => {
+            return Err(invalid(
+                "server.tls_key",
+                "is required with server.tls_cert",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "server.tls_cert",
+                "is required with server.tls_key",
+            ));
+        }
+    };
     let auth = file.auth.map(resolve_auth).transpose()?;
     let mut clusters: Vec<ClusterConfig> = Vec::new();
     for (i, c) in file.clusters.into_iter().enumerate() {
@@ -460,6 +489,7 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
     }
     Ok(Config {
         listen,
+        tls,
         auth,
         clusters,
     })

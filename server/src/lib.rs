@@ -8,5 +8,6 @@ pub mod config;
 pub mod history;
 pub mod sim;
 pub mod store;
+pub mod tls;
 pub mod upstream;
 pub mod web;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use backup_console::auth::password;
 use backup_console::config::{Config, DEFAULT_LISTEN};
 use backup_console::sim::{SimCluster, SimConfig};
-use backup_console::web;
+use backup_console::{tls, web};
 use backup_domain::api::VersionProfile;
 use clap::{Parser, Subcommand};
 
@@ -105,6 +105,8 @@ enum RunError {
     Password(#[from] backup_console::auth::password::PasswordError),
     #[error("an empty password cannot be hashed")]
     EmptyPassword,
+    #[error(transparent)]
+    Tls(#[from] backup_console::tls::TlsError),
 }
 
 fn main() -> ExitCode {
@@ -236,17 +238,32 @@ async fn serve(
     if !ui_dir.join("index.html").exists() {
         tracing::warn!(dir = %ui_dir.display(), "no built UI here; run scripts/build-ui.sh (the API still works)");
     }
-    let app = web::app_for(&config, ui_dir, false).await?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| tls::acceptor(&t.cert, &t.key))
+        .transpose()?;
+    let app = web::app_for(&config, ui_dir, tls.is_some()).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {
             addr: listen,
             source,
         })?;
-    tracing::info!(%listen, clusters = config.clusters.len(), "backup console listening");
-    web::serve(listener, app, shutdown_signal())
-        .await
-        .map_err(RunError::Serve)
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%listen, scheme, clusters = config.clusters.len(), "backup console listening");
+    match tls {
+        Some(acceptor) => {
+            web::serve(
+                tls::TlsListener::new(listener, acceptor),
+                app,
+                shutdown_signal(),
+            )
+            .await
+        }
+        None => web::serve(listener, app, shutdown_signal()).await,
+    }
+    .map_err(RunError::Serve)
 }
 
 async fn shutdown_signal() {

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Access, ApiError, AppState, access_for};
 use crate::auth::{self, CSRF_HEADER, Principal, SESSION_COOKIE};
+use crate::web::ClientAddr;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -20,8 +21,8 @@ fn now_ms() -> i64 {
 pub fn client_address(request: &Request) -> String {
     request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|ConnectInfo(ClientAddr(addr))| addr.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -53,8 +54,8 @@ pub async fn guard(
     };
     let peer = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| *a);
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|ConnectInfo(ClientAddr(a))| *a);
     let headers = request.headers().clone();
     let principal = match authenticate(&state, &headers, peer).await {
         Ok(p) => p,

@@ -87,6 +87,25 @@ impl Drop for Console {
 }
 
 impl Console {
+    /// Logs `user` in at `base` with `client`; returns the cookie pair.
+    pub async fn login_at(client: &reqwest::Client, base: &str, user: &str) -> String {
+        let r = client
+            .post(format!("{base}/api/login"))
+            .header("x-requested-with", "backup-console")
+            .json(&json!({"username": user, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("console answers");
+        assert_eq!(r.status().as_u16(), 200, "login {user}");
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// GET as the logged-in admin.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, Some(&self.session), None)
