@@ -63,3 +63,36 @@ test('logging out ends the session on the server', async ({ page }) => {
   await page.goto('/clusters/demo-87');
   await expect(page).toHaveURL(/\/login\?next=/);
 });
+
+test('a viewer cannot pause exporting; an operator soft-pauses with confirmation and resumes from the alarm', async ({ page }) => {
+  await login(page, 'viewer');
+  await page.goto('/clusters/demo-88');
+  await expect(page.locator('#exporting-table')).toBeVisible();
+  await expect(page.locator('[data-action]')).toHaveCount(0);
+  const csrf = (await (await page.request.get('/api/session')).json()).csrf_token;
+  const refused = await page.request.post('/api/clusters/demo-88/exporting/pause', {
+    headers: { 'X-CSRF-Token': csrf }, data: { soft: true } });
+  expect(refused.status()).toBe(403);
+  await page.click('#logout');
+
+  await login(page, 'operator');
+  await page.goto('/clusters/demo-88');
+  const card = page.locator('section.card', { has: page.locator('#exporting-table') });
+  await card.locator('[data-action="soft-pause"]').click();
+  await expect(card.locator('.confirm')).toContainText('broker disks grow');
+  await card.locator('[data-cancel="soft-pause"]').click();
+  await expect(page.locator('#exporting-alarm')).toHaveCount(0);
+  await card.locator('[data-action="soft-pause"]').click();
+  await card.locator('[data-confirm="soft-pause"]').click();
+  await expect(page.locator('#exporting-alarm')).toContainText('partition 1 is SOFT_PAUSED');
+  await page.locator('#exporting-alarm [data-action="resume"]').click();
+  await page.locator('#exporting-alarm [data-confirm="resume"]').click();
+  await expect(page.locator('#exporting-alarm')).toHaveCount(0);
+  await expect(page.locator('#exporting-table')).not.toContainText('PAUSED');
+  await page.click('#logout');
+
+  await login(page, 'admin');
+  await page.goto('/clusters/demo-88/audit');
+  await expect(page.locator('#audit-table tr[data-action="exporting_soft_paused"]')).toContainText('operator');
+  await expect(page.locator('#audit-table tr[data-action="exporting_resumed"]')).toContainText('demo-88');
+});

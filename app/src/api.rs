@@ -191,3 +191,68 @@ pub fn audit_query(
 pub async fn audit(query: &str) -> Result<AuditResponse, ApiError> {
     get_json(&format!("/api/audit?{query}")).await
 }
+
+#[derive(serde::Deserialize)]
+pub struct Ack {}
+
+/// Pause (`soft`: compaction stops, exporting goes on) or resume exporting, or rebalance.
+pub async fn management(
+    cluster: &str,
+    action: ManagementAction,
+    csrf: &str,
+) -> Result<Ack, ApiError> {
+    let cluster = segment(cluster)?;
+    let (path, body) = match action {
+        ManagementAction::SoftPause => ("exporting/pause", Some(r#"{"soft":true}"#)),
+        ManagementAction::Pause => ("exporting/pause", Some(r#"{"soft":false}"#)),
+        ManagementAction::Resume => ("exporting/resume", None),
+        ManagementAction::Rebalance => ("rebalance", None),
+    };
+    post_json(&format!("/api/clusters/{cluster}/{path}"), csrf, body).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagementAction {
+    SoftPause,
+    Pause,
+    Resume,
+    Rebalance,
+}
+
+impl ManagementAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            ManagementAction::SoftPause => "Soft pause exporting",
+            ManagementAction::Pause => "Pause exporting",
+            ManagementAction::Resume => "Resume exporting",
+            ManagementAction::Rebalance => "Rebalance leaders",
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            ManagementAction::SoftPause => "soft-pause",
+            ManagementAction::Pause => "pause",
+            ManagementAction::Resume => "resume",
+            ManagementAction::Rebalance => "rebalance",
+        }
+    }
+
+    /// What the administrator confirms: the consequence, not the mechanics.
+    pub fn warning(self) -> &'static str {
+        match self {
+            ManagementAction::SoftPause => {
+                "Records keep being exported, but Zeebe stops compacting its log: broker disks grow until exporting is resumed."
+            }
+            ManagementAction::Pause => {
+                "Exporters stop: Operate, Tasklist and Optimize fall behind, and broker disks grow until exporting is resumed."
+            }
+            ManagementAction::Resume => {
+                "Exporting resumes on every partition and the log can be compacted again."
+            }
+            ManagementAction::Rebalance => {
+                "Every unbalanced partition elects its preferred leader at once; expect a short processing pause."
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 pub mod alert;
 pub mod badge;
 pub mod layout;
+pub mod management;
 
 /// Now, in epoch milliseconds, from the browser's clock.
 pub fn now_ms() -> i64 {

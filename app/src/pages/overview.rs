@@ -6,9 +6,11 @@ use backup_domain::listing::{format_age, format_utc};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::ManagementAction;
 use crate::app::{ClusterContext, ClustersContext};
 use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::{PhaseBadge, ReachabilityBadge, VerdictBadge};
+use crate::components::management::ManagementActions;
 
 /// A restorable backup older than this is flagged: most teams back up at least daily.
 const STALE_AFTER_SECONDS: i64 = 26 * 3600;
@@ -134,6 +136,12 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
         <section class="card">
             <h2>"Exporting"</h2>
             <ExportingTable exporting=history.exporting/>
+            <ManagementActions actions=vec![
+                ManagementAction::SoftPause,
+                ManagementAction::Pause,
+                ManagementAction::Resume,
+                ManagementAction::Rebalance,
+            ]/>
         </section>
     }
 }
@@ -152,6 +160,7 @@ fn ExportingAlarm(exporting: ExportingStatus) -> impl IntoView {
             <div class="alert alert-alarm" role="alert" id="exporting-alarm">
                 <strong>"Exporting is not running on every partition"</strong>
                 <p>{paused.join(", ")}". While exporting is paused, Zeebe cannot compact its log and broker disks grow."</p>
+                <ManagementActions actions=vec![ManagementAction::Resume]/>
             </div>
         }
     })

@@ -24,6 +24,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     CsrfFailed(String),
+    /// A component refused or failed the action; its own message is passed on.
+    #[error("{0}")]
+    Upstream(String),
     #[error("too many failed logins; try again in {retry_after} s")]
     RateLimited { retry_after: i64 },
     /// The details go to the log, not to the client.
@@ -43,6 +46,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

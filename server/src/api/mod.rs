@@ -6,6 +6,7 @@ mod audit;
 mod clusters;
 mod error;
 mod guard;
+mod management;
 mod session;
 
 use std::sync::Arc;
@@ -49,6 +50,21 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/clusters/{name}/backups/{id}",
         Access::Role(Role::Viewer),
     ),
+    (
+        Method::POST,
+        "/api/clusters/{name}/exporting/pause",
+        Access::Role(Role::Operator),
+    ),
+    (
+        Method::POST,
+        "/api/clusters/{name}/exporting/resume",
+        Access::Role(Role::Operator),
+    ),
+    (
+        Method::POST,
+        "/api/clusters/{name}/rebalance",
+        Access::Role(Role::Operator),
+    ),
     (Method::GET, "/api/audit", Access::Role(Role::Admin)),
 ];
 
@@ -87,6 +103,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/clusters", get(clusters::list))
         .route("/api/clusters/{name}/backups", get(clusters::history))
         .route("/api/clusters/{name}/backups/{id}", get(clusters::detail))
+        .route(
+            "/api/clusters/{name}/exporting/pause",
+            post(management::pause),
+        )
+        .route(
+            "/api/clusters/{name}/exporting/resume",
+            post(management::resume),
+        )
+        .route(
+            "/api/clusters/{name}/rebalance",
+            post(management::rebalance),
+        )
         .route("/api/audit", get(audit::list))
         .route("/api/{*rest}", any(not_found))
         .route_layer(axum::middleware::from_fn_with_state(
