@@ -370,20 +370,13 @@ async fn secrets_stay_out_of_every_answer_and_headers_lock_the_page_down() {
         .replace("repository = \"camunda\"", "repository = \"camunda\"\nauth = { type = \"basic\", username_env = \"ES_USER\", password_env = \"ES_SECRET\" }");
     let (auth, _) = auth_section("");
     let text = format!("{auth}{cluster}");
-    let config = backup_console::config::Config::parse(&text, "t", &|k| match k {
+    let console = start_console_with_env(&text, &|k| match k {
         "ES_USER" => Some("elastic".into()),
         "ES_SECRET" => Some("es-s3cret-value".into()),
         _ => None,
     })
-    .unwrap();
-    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), false)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        async move { backup_console::web::serve(listener, app, std::future::pending()).await },
-    );
+    .await;
+    let base = console.base.clone();
     let client = reqwest::Client::new();
     let login = client
         .post(format!("{base}/api/login"))

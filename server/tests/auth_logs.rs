@@ -47,15 +47,11 @@ async fn no_secret_is_logged_even_at_trace_level() {
     })
     .unwrap();
     tracing::info!(?config, "configuration loaded");
-    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), false)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        async move { backup_console::web::serve(listener, app, std::future::pending()).await },
-    );
-
+    let console = start_console_with_env(&format!("{auth}{cluster}"), &|k| {
+        (k == "ES_TOKEN").then(|| "es-token-9f8e7d".to_string())
+    })
+    .await;
+    let base = console.base.clone();
     let client = reqwest::Client::new();
     let login = |password: &'static str| {
         client

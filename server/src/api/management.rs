@@ -92,34 +92,22 @@ async fn finish(
     action: &str,
     result: Result<(), String>,
 ) -> Result<Json<Value>, ApiError> {
-    match result {
-        Ok(()) => {
-            audit::record(
-                state,
-                &p.user,
-                &p.client,
-                action,
-                Some(cluster.to_string()),
-                None,
-                "success",
-                None,
-            )
-            .await;
-            Ok(Json(json!({ "ok": true })))
-        }
-        Err(message) => {
-            audit::record(
-                state,
-                &p.user,
-                &p.client,
-                action,
-                Some(cluster.to_string()),
-                None,
-                "failure",
-                Some(message.clone()),
-            )
-            .await;
-            Err(ApiError::Upstream(message))
-        }
-    }
+    let (outcome, detail) = match &result {
+        Ok(()) => ("success", None),
+        Err(message) => ("failure", Some(message.clone())),
+    };
+    audit::record(
+        state,
+        &p.user,
+        &p.client,
+        action,
+        Some(cluster.to_string()),
+        None,
+        outcome,
+        detail,
+    )
+    .await;
+    result
+        .map(|()| Json(json!({ "ok": true })))
+        .map_err(ApiError::Upstream)
 }

@@ -173,7 +173,15 @@ pub async fn start_console(config_text: &str) -> Console {
 
 /// Starts the console on a full configuration text (with its own `[auth]`), logged in as admin.
 pub async fn start_console_with(full_text: &str) -> Console {
-    let config = Config::parse(full_text, "test.toml", &|_| None).expect("config parses");
+    start_console_with_env(full_text, &|_| None).await
+}
+
+/// The same, with the environment variables the configuration names (credentials).
+pub async fn start_console_with_env(
+    full_text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Console {
+    let config = Config::parse(full_text, "test.toml", env).expect("config parses");
     let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent-ui"), false)
         .await
         .expect("console starts");
