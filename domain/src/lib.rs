@@ -8,6 +8,7 @@ pub mod api;
 pub mod backup_set;
 pub mod listing;
 pub mod naming;
+pub mod procedure;
 pub mod upstream_state;
 
 pub use backup_set::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};
