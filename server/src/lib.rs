@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod history;
+pub mod procedure;
 pub mod sim;
 pub mod store;
 pub mod tls;
