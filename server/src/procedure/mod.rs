@@ -3,3 +3,5 @@
 //! guarantee everything else relies on: exporting gets resumed.
 
 pub mod resume;
+pub mod runner;
+pub mod wait;

@@ -1,0 +1,228 @@
+//! The backup runner against the simulator: both procedures to completion, and a fault matrix in
+//! which every failure ends the run naming the step while exporting is back to EXPORTING.
+
+mod common;
+
+use std::time::Duration;
+
+use backup_console::cluster::Clusters;
+use backup_console::config::Config;
+use backup_console::procedure::runner::{RunOutcome, StepState, quick_settings, run};
+use backup_domain::api::VersionProfile;
+use backup_domain::procedure::plan;
+use common::*;
+use serde_json::{Value, json};
+
+fn clusters(sim: &backup_console::sim::SimCluster) -> Clusters {
+    let text = sim.endpoints.console_config("t");
+    let text = text.replacen("\n[clusters.", "\nrequest_timeout_secs = 1\n[clusters.", 1);
+    Clusters::from_config(&Config::parse(&text, "t", &|_| None).unwrap()).unwrap()
+}
+
+async fn phases(sim: &backup_console::sim::SimCluster) -> Vec<String> {
+    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["exporting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn run_once(
+    clusters: &Clusters,
+    id: u64,
+    timeout: Duration,
+) -> backup_console::procedure::runner::RunReport {
+    let cluster = clusters.get("t").unwrap().clone();
+    let p = plan(cluster.profile, &cluster.components());
+    let (tx, _rx) = tokio::sync::watch::channel(placeholder(id));
+    run(cluster, p, id, quick_settings(timeout), tx).await
+}
+
+fn placeholder(id: u64) -> backup_console::procedure::runner::RunReport {
+    backup_console::procedure::runner::RunReport {
+        backup_id: id,
+        steps: vec![],
+        outcome: RunOutcome::Running,
+        paused_ms: None,
+        resumed_ms: None,
+    }
+}
+
+#[tokio::test]
+async fn both_procedures_complete_and_leave_a_restorable_set() {
+    for profile in [VersionProfile::V87, VersionProfile::V88] {
+        let sim = start_sim(profile, 0).await;
+        let clusters = clusters(&sim);
+        let report = run_once(&clusters, 1000, Duration::from_secs(10)).await;
+        assert_eq!(
+            report.outcome,
+            RunOutcome::Completed,
+            "{profile:?}: {report:#?}"
+        );
+        assert!(
+            report.steps.iter().all(|s| s.state == StepState::Done),
+            "{report:#?}"
+        );
+        let (paused, resumed) = (report.paused_ms.unwrap(), report.resumed_ms.unwrap());
+        assert!(resumed >= paused);
+        assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+        let history = backup_console::history::history(clusters.get("t").unwrap()).await;
+        let set = history
+            .sets
+            .iter()
+            .find(|s| s.backup_id == 1000)
+            .expect("the new set is listed");
+        assert_eq!(
+            set.verdict,
+            backup_domain::Verdict::Restorable,
+            "{profile:?}: {set:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_failing_step_ends_the_run_and_exporting_is_resumed() {
+    let sim = start_sim(VersionProfile::V87, 0).await;
+    let clusters = clusters(&sim);
+    // (step description prefix, simulated component, operation)
+    let cases = [
+        ("Start the Operate backup", "operate", "take"),
+        ("Start the Optimize backup", "optimize", "take"),
+        (
+            "Wait until the Tasklist backup completes",
+            "tasklist",
+            "get",
+        ),
+        ("Soft-pause Zeebe exporting", "exporting", "pause"),
+        ("Snapshot the zeebe-record indices", "elasticsearch", "take"),
+        ("Start the Zeebe backup", "zeebe", "take"),
+        ("Wait until the Zeebe backup completes", "zeebe", "get"),
+    ];
+    let actions = [
+        json!({"kind": "status", "status": 502}),
+        json!({"kind": "drop"}),
+        json!({"kind": "hang"}),
+    ];
+    let mut id = 2000;
+    for (step, component, operation) in cases {
+        for action in &actions {
+            id += 1;
+            control(
+                &sim,
+                "/sim/faults",
+                json!({"component": component, "operation": operation, "action": action}),
+            )
+            .await;
+            let report = run_once(&clusters, id, Duration::from_millis(1500)).await;
+            control_delete_faults(&sim).await;
+            match &report.outcome {
+                RunOutcome::Failed {
+                    step: failed,
+                    reason,
+                } => {
+                    assert!(
+                        failed.starts_with(step),
+                        "{component} {operation} {action}: failed at {failed}: {reason}"
+                    );
+                }
+                other => panic!("{component} {operation} {action}: {other:?}"),
+            }
+            let failed_step = report
+                .steps
+                .iter()
+                .position(|s| s.state == StepState::Failed)
+                .unwrap();
+            assert!(
+                report.steps[failed_step + 1..]
+                    .iter()
+                    .all(|s| s.state == StepState::NotRun)
+            );
+            assert_eq!(
+                phases(&sim).await,
+                vec!["EXPORTING"; 3],
+                "{component} {operation} {action}"
+            );
+            settle().await;
+        }
+    }
+}
+
+async fn control_delete_faults(sim: &backup_console::sim::SimCluster) {
+    let r = reqwest::Client::new()
+        .delete(format!("{}/sim/faults", sim.endpoints.control))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+}
+
+#[tokio::test]
+async fn a_backup_that_ends_failed_fails_the_run_with_the_reason_and_resumes() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let clusters = clusters(&sim);
+    control(
+        &sim,
+        "/sim/outcome",
+        json!({"component": "zeebe", "outcome": "failed"}),
+    )
+    .await;
+    let report = run_once(&clusters, 3000, Duration::from_secs(10)).await;
+    match &report.outcome {
+        RunOutcome::Failed { step, reason } => {
+            assert_eq!(step, "Wait until the Zeebe backup completes");
+            assert!(reason.contains("leader change"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(report.resumed_ms.is_some());
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+
+    control(
+        &sim,
+        "/sim/outcome",
+        json!({"component": "webapps", "outcome": "partial"}),
+    )
+    .await;
+    settle().await;
+    let report = run_once(&clusters, 3001, Duration::from_secs(10)).await;
+    assert!(
+        matches!(&report.outcome, RunOutcome::Failed { step, .. } if step == "Wait until the Web apps backup completes"),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(
+        phases(&sim).await,
+        vec!["EXPORTING"; 3],
+        "8.8 pauses first, so a web-apps failure must resume too"
+    );
+}
+
+#[tokio::test]
+async fn an_unconfirmable_resume_ends_the_run_as_exporting_still_paused() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let clusters = clusters(&sim);
+    control(&sim, "/sim/faults", json!({"component": "exporting", "operation": "resume", "action": {"kind": "status", "status": 500}})).await;
+    let cluster = clusters.get("t").unwrap().clone();
+    let p = plan(cluster.profile, &cluster.components());
+    let mut settings = quick_settings(Duration::from_secs(10));
+    settings.resume.deadline = Duration::from_millis(500);
+    let (tx, _rx) = tokio::sync::watch::channel(placeholder(4000));
+    let report = run(cluster, p, 4000, settings, tx).await;
+    assert!(
+        matches!(report.outcome, RunOutcome::ExportingStillPaused { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(
+        phases(&sim).await,
+        vec!["SOFT_PAUSED"; 3],
+        "the report matches the cluster"
+    );
+}
