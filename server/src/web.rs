@@ -15,6 +15,7 @@ use crate::api::{self, AppState, AuthState};
 use crate::auth::rate_limit::LoginLimiter;
 use crate::cluster::Clusters;
 use crate::config::Config;
+use crate::procedure::service::RunService;
 use crate::store::{Store, StoreError};
 
 /// The wasm app needs `'wasm-unsafe-eval'` to compile its module; nothing inline is allowed.
@@ -66,11 +67,20 @@ pub async fn app_for(
         proxy_secret,
         secure_cookies,
     };
-    let clusters = Clusters::from_config(config)?;
+    let clusters = Arc::new(Clusters::from_config(config)?);
+    let runs = Arc::new(RunService::new(
+        auth.store.clone(),
+        crate::procedure::service::default_settings(),
+    ));
+    let recovered = runs.recover(&clusters).await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "unfinished backup runs found; recovering them");
+    }
     Ok(app(
         AppState {
-            clusters: Arc::new(clusters),
+            clusters,
             auth: Arc::new(auth),
+            runs,
         },
         ui_dir,
     ))

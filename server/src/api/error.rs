@@ -24,6 +24,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     CsrfFailed(String),
+    #[error("a backup run is already in progress on this cluster{}", run_id.map(|id| format!(" (run {id})")).unwrap_or_default())]
+    RunInProgress { run_id: Option<i64> },
+    #[error("{0}")]
+    Preflight(String),
     /// A component refused or failed the action; its own message is passed on.
     #[error("{0}")]
     Upstream(String),
@@ -47,6 +51,8 @@ impl ApiError {
             ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+            ApiError::RunInProgress { .. } => (StatusCode::CONFLICT, "run_in_progress"),
+            ApiError::Preflight(_) => (StatusCode::CONFLICT, "preflight_failed"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -7,6 +7,7 @@ mod clusters;
 mod error;
 mod guard;
 mod management;
+mod runs;
 mod session;
 
 use std::sync::Arc;
@@ -65,6 +66,17 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/clusters/{name}/rebalance",
         Access::Role(Role::Operator),
     ),
+    (
+        Method::POST,
+        "/api/clusters/{name}/runs",
+        Access::Role(Role::Operator),
+    ),
+    (
+        Method::GET,
+        "/api/clusters/{name}/runs/latest",
+        Access::Role(Role::Viewer),
+    ),
+    (Method::GET, "/api/runs/{id}", Access::Role(Role::Viewer)),
     (Method::GET, "/api/audit", Access::Role(Role::Admin)),
 ];
 
@@ -92,6 +104,7 @@ pub struct AuthState {
 pub struct AppState {
     pub clusters: Arc<Clusters>,
     pub auth: Arc<AuthState>,
+    pub runs: Arc<crate::procedure::service::RunService>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -115,6 +128,9 @@ pub fn router(state: AppState) -> Router {
             "/api/clusters/{name}/rebalance",
             post(management::rebalance),
         )
+        .route("/api/clusters/{name}/runs", post(runs::start))
+        .route("/api/clusters/{name}/runs/latest", get(runs::latest))
+        .route("/api/runs/{id}", get(runs::get))
         .route("/api/audit", get(audit::list))
         .route("/api/{*rest}", any(not_found))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -4,4 +4,5 @@
 
 pub mod resume;
 pub mod runner;
+pub mod service;
 pub mod wait;

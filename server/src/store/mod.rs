@@ -49,7 +49,34 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster     TEXT NOT NULL,
+    backup_id   INTEGER NOT NULL,
+    started_by  TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    ended_ms    INTEGER,
+    state       TEXT NOT NULL,
+    paused      INTEGER NOT NULL DEFAULT 0,
+    report      TEXT NOT NULL
+);
 ";
+
+/// A backup run as stored: its state and the last progress report (JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub cluster: String,
+    pub backup_id: u64,
+    pub started_by: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    /// `running`, `completed`, `failed`, `exporting_still_paused` or `interrupted`.
+    pub state: String,
+    /// Exporting was paused by this run and not yet confirmed resumed.
+    pub paused: bool,
+    pub report: serde_json::Value,
+}
 
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -244,6 +271,100 @@ impl Store {
                     })
                 },
             )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn create_run(
+        &self,
+        cluster: String,
+        backup_id: u64,
+        user: String,
+        now_ms: i64,
+        report: String,
+    ) -> Result<i64, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                params![cluster, backup_id as i64, user, now_ms, report],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    pub async fn update_run(
+        &self,
+        id: i64,
+        state: &'static str,
+        paused: bool,
+        ended_ms: Option<i64>,
+        report: String,
+    ) -> Result<(), StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET state = ?2, paused = ?3, ended_ms = ?4, report = ?5 WHERE id = ?1",
+                params![id, state, paused, ended_ms, report],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    fn run_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+        let report: String = r.get(8)?;
+        Ok(RunRow {
+            id: r.get(0)?,
+            cluster: r.get(1)?,
+            backup_id: r.get::<_, i64>(2)? as u64,
+            started_by: r.get(3)?,
+            started_ms: r.get(4)?,
+            ended_ms: r.get(5)?,
+            state: r.get(6)?,
+            paused: r.get(7)?,
+            report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+        })
+    }
+
+    const RUN_COLUMNS: &'static str =
+        "id, cluster, backup_id, started_by, started_ms, ended_ms, state, paused, report";
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                &format!("SELECT {} FROM runs WHERE id = ?1", Self::RUN_COLUMNS),
+                params![id],
+                Self::run_from,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub async fn latest_run(&self, cluster: String) -> Result<Option<RunRow>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM runs WHERE cluster = ?1 ORDER BY id DESC LIMIT 1",
+                    Self::RUN_COLUMNS
+                ),
+                params![cluster],
+                Self::run_from,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Runs a previous process left unfinished (it stopped or was killed mid-run).
+    pub async fn unfinished_runs(&self) -> Result<Vec<RunRow>, StoreError> {
+        self.call(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {} FROM runs WHERE state = 'running' ORDER BY id",
+                Self::RUN_COLUMNS
+            ))?;
+            let rows = st.query_map([], Self::run_from)?;
             rows.collect()
         })
         .await
