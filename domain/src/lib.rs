@@ -9,6 +9,7 @@ pub mod backup_set;
 pub mod listing;
 pub mod naming;
 pub mod procedure;
+pub mod run;
 pub mod upstream_state;
 
 pub use backup_set::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};

@@ -47,7 +47,18 @@ struct FileConfig {
     server: FileServer,
     auth: Option<FileAuthSection>,
     #[serde(default)]
+    procedure: FileProcedure,
+    #[serde(default)]
     clusters: Vec<FileCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProcedure {
+    /// How long one step may take (a component's backup, the records snapshot), 3600 by default.
+    step_timeout_secs: Option<u64>,
+    /// How long resuming exporting is retried before the run reports it still paused, 300 by default.
+    resume_deadline_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,8 +227,25 @@ pub struct TlsFiles {
     pub key: std::path::PathBuf,
 }
 
+/// Timeouts of the backup procedure (`[procedure]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcedureConfig {
+    pub step_timeout: Duration,
+    pub resume_deadline: Duration,
+}
+
+impl Default for ProcedureConfig {
+    fn default() -> Self {
+        ProcedureConfig {
+            step_timeout: Duration::from_secs(3600),
+            resume_deadline: Duration::from_secs(300),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub procedure: ProcedureConfig,
     pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
     /// `None` when the file has no `[auth]` section; `serve` refuses to start without one.
@@ -487,7 +515,26 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
             elasticsearch,
         });
     }
+    let defaults = ProcedureConfig::default();
+    let positive = |value: Option<u64>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(key, "must be at least 1 second")),
+        Some(secs) => Ok(Duration::from_secs(secs)),
+    };
+    let procedure = ProcedureConfig {
+        step_timeout: positive(
+            file.procedure.step_timeout_secs,
+            "procedure.step_timeout_secs",
+            defaults.step_timeout,
+        )?,
+        resume_deadline: positive(
+            file.procedure.resume_deadline_secs,
+            "procedure.resume_deadline_secs",
+            defaults.resume_deadline,
+        )?,
+    };
     Ok(Config {
+        procedure,
         listen,
         tls,
         auth,

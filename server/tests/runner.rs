@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use backup_console::cluster::Clusters;
 use backup_console::config::Config;
-use backup_console::procedure::runner::{RunOutcome, StepState, quick_settings, run};
+use backup_console::procedure::runner::{
+    CancelSignal, RunOutcome, StepState, initial_report, quick_settings, run,
+};
 use backup_domain::api::VersionProfile;
 use backup_domain::procedure::plan;
 use common::*;
@@ -41,18 +43,16 @@ async fn run_once(
 ) -> backup_console::procedure::runner::RunReport {
     let cluster = clusters.get("t").unwrap().clone();
     let p = plan(cluster.profile, &cluster.components());
-    let (tx, _rx) = tokio::sync::watch::channel(placeholder(id));
-    run(cluster, p, id, quick_settings(timeout), tx).await
-}
-
-fn placeholder(id: u64) -> backup_console::procedure::runner::RunReport {
-    backup_console::procedure::runner::RunReport {
-        backup_id: id,
-        steps: vec![],
-        outcome: RunOutcome::Running,
-        paused_ms: None,
-        resumed_ms: None,
-    }
+    let (tx, _rx) = tokio::sync::watch::channel(initial_report(&p, id));
+    run(
+        cluster,
+        p,
+        id,
+        quick_settings(timeout),
+        CancelSignal::never(),
+        tx,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -106,9 +106,12 @@ async fn every_failing_step_ends_the_run_and_exporting_is_resumed() {
         ("Wait until the Zeebe backup completes", "zeebe", "get"),
     ];
     let actions = [
+        json!({"kind": "status", "status": 500}),
         json!({"kind": "status", "status": 502}),
+        json!({"kind": "status", "status": 504}),
         json!({"kind": "drop"}),
         json!({"kind": "hang"}),
+        json!({"kind": "malformed"}),
     ];
     let mut id = 2000;
     for (step, component, operation) in cases {
@@ -120,6 +123,16 @@ async fn every_failing_step_ends_the_run_and_exporting_is_resumed() {
                 json!({"component": component, "operation": operation, "action": action}),
             )
             .await;
+            if operation == "get" && component == "tasklist" {
+                // Tasklist's 500 on a get is the pre-§5.1 not-found quirk: the console then asks
+                // the list, so the component is down only when both fail.
+                control(
+                    &sim,
+                    "/sim/faults",
+                    json!({"component": component, "operation": "list", "action": action}),
+                )
+                .await;
+            }
             let report = run_once(&clusters, id, Duration::from_millis(1500)).await;
             control_delete_faults(&sim).await;
             match &report.outcome {
@@ -213,8 +226,8 @@ async fn an_unconfirmable_resume_ends_the_run_as_exporting_still_paused() {
     let p = plan(cluster.profile, &cluster.components());
     let mut settings = quick_settings(Duration::from_secs(10));
     settings.resume.deadline = Duration::from_millis(500);
-    let (tx, _rx) = tokio::sync::watch::channel(placeholder(4000));
-    let report = run(cluster, p, 4000, settings, tx).await;
+    let (tx, _rx) = tokio::sync::watch::channel(initial_report(&p, 4000));
+    let report = run(cluster, p, 4000, settings, CancelSignal::never(), tx).await;
     assert!(
         matches!(report.outcome, RunOutcome::ExportingStillPaused { .. }),
         "{:?}",

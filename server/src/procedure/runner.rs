@@ -1,5 +1,6 @@
 //! Runs a backup procedure step by step and reports progress. Once exporting has been (or may
-//! have been) paused, every way out (a failed step, a timeout, a panic) goes through resuming it.
+//! have been) paused, every way out (a failed step, a timeout, a cancel, a panic) goes through
+//! resuming it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,86 +8,93 @@ use std::time::Duration;
 
 use backup_domain::backup_set::Component;
 use backup_domain::procedure::{ProcedurePlan, ProcedureStep};
-use serde::Serialize;
+pub use backup_domain::run::{RunOutcome, RunReport, StepProgress, StepState};
+use backup_domain::run::{latest_id_from_conflict, record_exchange};
+use backup_domain::upstream_state::SnapshotState;
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
-use super::wait::{PollPolicy, wait_until_completed};
+use super::wait::{PollPolicy, WaitError, wait_until_completed};
 use crate::cluster::Cluster;
-use crate::upstream::{self, ExportingOperation};
+use crate::upstream::{self, ExportingOperation, UpstreamError};
+use crate::upstream::{Recorder, recording};
 
-#[derive(Debug, Clone, Copy, Default)]
+/// Timeouts and polling of a run; `[procedure]` in the configuration sets them.
+#[derive(Debug, Clone, Copy)]
 pub struct RunSettings {
+    /// Polling of a component's backup; its `timeout` is every step's timeout.
     pub poll: PollPolicy,
+    /// The longest wait between two polls while exporting is soft-paused, so that the pause ends
+    /// within this long of the backup completing.
+    pub paused_poll_max: Duration,
     pub resume: Backoff,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    Pending,
-    Running,
-    Done,
-    Failed,
-    /// Not run because an earlier step failed.
-    NotRun,
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            poll: PollPolicy::default(),
+            paused_poll_max: Duration::from_millis(200),
+            resume: Backoff::default(),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct StepProgress {
-    pub step: ProcedureStep,
-    pub description: String,
-    pub state: StepState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub started_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ended_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+impl RunSettings {
+    pub fn from_config(procedure: &crate::config::ProcedureConfig) -> Self {
+        let defaults = RunSettings::default();
+        RunSettings {
+            poll: PollPolicy {
+                timeout: procedure.step_timeout,
+                ..defaults.poll
+            },
+            resume: Backoff {
+                deadline: procedure.resume_deadline,
+                ..defaults.resume
+            },
+            ..defaults
+        }
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum RunOutcome {
-    Running,
-    Completed,
-    Failed {
-        step: String,
-        reason: String,
-    },
-    /// The run ended and resuming exporting could not be confirmed: an alarm for the administrator.
-    ExportingStillPaused {
-        reason: String,
-    },
-}
+/// Who asked to stop a run, if anyone. The run stops after the request in flight.
+#[derive(Debug, Clone)]
+pub struct CancelSignal(watch::Receiver<Option<String>>);
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    pub backup_id: u64,
-    pub steps: Vec<StepProgress>,
-    pub outcome: RunOutcome,
-    /// When exporting was soft-paused and resumed, for the pause window.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub paused_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resumed_ms: Option<i64>,
+impl CancelSignal {
+    pub fn new() -> (watch::Sender<Option<String>>, CancelSignal) {
+        let (tx, rx) = watch::channel(None);
+        (tx, CancelSignal(rx))
+    }
+
+    /// A signal nobody can raise, for runs without a cancel button.
+    pub fn never() -> CancelSignal {
+        let (tx, signal) = Self::new();
+        std::mem::forget(tx);
+        signal
+    }
+
+    pub fn by(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    /// Resolves once a cancel is requested; never, if the sender is gone without one.
+    pub async fn requested(&mut self) {
+        if self.0.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs `plan` for `backup_id` in its own task, so that a panic cannot skip the resume.
-pub async fn run(
-    cluster: Cluster,
-    plan: ProcedurePlan,
-    backup_id: u64,
-    settings: RunSettings,
-    progress: watch::Sender<RunReport>,
-) -> RunReport {
-    let paused = Arc::new(AtomicBool::new(false));
-    let report = RunReport {
+/// The report of a run before its first step.
+pub fn initial_report(plan: &ProcedurePlan, backup_id: u64) -> RunReport {
+    RunReport {
         backup_id,
+        profile: plan.profile,
         steps: plan
             .steps
             .iter()
@@ -99,47 +107,85 @@ pub async fn run(
                 detail: None,
             })
             .collect(),
+        skipped: plan.skipped.clone(),
         outcome: RunOutcome::Running,
         paused_ms: None,
         resumed_ms: None,
-    };
-    progress.send_replace(report);
-    let inner = tokio::spawn(run_steps(
-        cluster.clone(),
-        plan,
-        backup_id,
-        settings,
-        progress.clone(),
-        paused.clone(),
+        transcript: Vec::new(),
+    }
+}
+
+enum Stop {
+    Failed { step: String, reason: String },
+    Cancelled { step: String, by: String },
+}
+
+/// Runs `plan` for `backup_id` in its own task, so that a panic cannot skip the resume. Every
+/// upstream call lands in the report's transcript; progress goes to `progress`, the final report
+/// is returned.
+pub async fn run(
+    cluster: Cluster,
+    plan: ProcedurePlan,
+    backup_id: u64,
+    settings: RunSettings,
+    cancel: CancelSignal,
+    progress: watch::Sender<RunReport>,
+) -> RunReport {
+    let paused = Arc::new(AtomicBool::new(false));
+    progress.send_replace(initial_report(&plan, backup_id));
+    let sink = progress.clone();
+    let recorder = Recorder::new(move |exchange| {
+        sink.send_modify(|r| record_exchange(&mut r.transcript, exchange));
+    });
+    let inner = tokio::spawn(recording(
+        recorder.clone(),
+        run_steps(
+            cluster.clone(),
+            plan,
+            backup_id,
+            settings,
+            cancel,
+            progress.clone(),
+            paused.clone(),
+        ),
     ));
     let result = inner.await;
+    let outcome = match result {
+        Ok(Ok(())) => RunOutcome::Completed,
+        Ok(Err(Stop::Failed { step, reason })) => RunOutcome::Failed { step, reason },
+        Ok(Err(Stop::Cancelled { step, by })) => RunOutcome::Cancelled { step, by },
+        Err(join) => RunOutcome::Failed {
+            step: "runner".into(),
+            reason: format!("the runner stopped: {join}"),
+        },
+    };
+    let outcome = if outcome != RunOutcome::Completed && paused.load(Ordering::SeqCst) {
+        match recording(
+            recorder,
+            resume_until_confirmed(&cluster.zeebe, settings.resume),
+        )
+        .await
+        {
+            Ok(_) => {
+                progress.send_modify(|r| r.resumed_ms = Some(now_ms()));
+                outcome
+            }
+            Err(still) => RunOutcome::ExportingStillPaused {
+                reason: still.to_string(),
+            },
+        }
+    } else {
+        outcome
+    };
+    // The final report is returned, not sent: the caller publishes it once it is stored, so
+    // nobody sees a run ended that a restart would not.
     let mut report = progress.borrow().clone();
-    match result {
-        Ok(Ok(())) => report.outcome = RunOutcome::Completed,
-        Ok(Err((step, reason))) => report.outcome = RunOutcome::Failed { step, reason },
-        Err(join) => {
-            report.outcome = RunOutcome::Failed {
-                step: "runner".into(),
-                reason: format!("the runner stopped: {join}"),
-            }
-        }
-    }
-    if report.outcome != RunOutcome::Completed && paused.load(Ordering::SeqCst) {
-        match resume_until_confirmed(&cluster.zeebe, settings.resume).await {
-            Ok(_) => report.resumed_ms = Some(now_ms()),
-            Err(still) => {
-                report.outcome = RunOutcome::ExportingStillPaused {
-                    reason: still.to_string(),
-                }
-            }
-        }
-    }
+    report.outcome = outcome;
     for s in &mut report.steps {
-        if s.state == StepState::Pending {
+        if matches!(s.state, StepState::Pending | StepState::Running) {
             s.state = StepState::NotRun;
         }
     }
-    progress.send_replace(report.clone());
     report
 }
 
@@ -148,10 +194,19 @@ async fn run_steps(
     plan: ProcedurePlan,
     id: u64,
     settings: RunSettings,
+    mut cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
     paused: Arc<AtomicBool>,
-) -> Result<(), (String, String)> {
+) -> Result<(), Stop> {
     for (index, step) in plan.steps.iter().enumerate() {
+        // The resume is never skipped by a cancel: the run's own resume step or the run's
+        // cleanup performs it.
+        if let Some(by) = cancel.by() {
+            return Err(Stop::Cancelled {
+                step: step.describe(),
+                by,
+            });
+        }
         progress.send_modify(|r| {
             r.steps[index].state = StepState::Running;
             r.steps[index].started_ms = Some(now_ms());
@@ -161,8 +216,24 @@ async fn run_steps(
             paused.store(true, Ordering::SeqCst);
             progress.send_modify(|r| r.paused_ms = Some(now_ms()));
         }
-        let result = execute(&cluster, *step, id, settings).await;
-        let failed = result.as_ref().err().cloned();
+        let mut step_settings = settings;
+        if paused.load(Ordering::SeqCst) {
+            step_settings.poll.max = settings.poll.max.min(settings.paused_poll_max);
+        }
+        let result = execute(&cluster, *step, id, step_settings, &mut cancel).await;
+        if let Err(StepError::Cancelled) = result {
+            progress.send_modify(|r| {
+                let s = &mut r.steps[index];
+                s.ended_ms = Some(now_ms());
+                s.state = StepState::NotRun;
+                s.detail = Some("cancelled".into());
+            });
+            return Err(Stop::Cancelled {
+                step: step.describe(),
+                by: cancel.by().unwrap_or_default(),
+            });
+        }
+        let failed = result.as_ref().err().map(ToString::to_string);
         progress.send_modify(|r| {
             let s = &mut r.steps[index];
             s.ended_ms = Some(now_ms());
@@ -173,7 +244,7 @@ async fn run_steps(
                 }
                 Err(reason) => {
                     s.state = StepState::Failed;
-                    s.detail = Some(reason.clone());
+                    s.detail = Some(reason.to_string());
                 }
             }
             if *step == ProcedureStep::ResumeExporting && result.is_ok() {
@@ -184,10 +255,46 @@ async fn run_steps(
             paused.store(false, Ordering::SeqCst);
         }
         if let Some(reason) = failed {
-            return Err((step.describe(), reason));
+            return Err(Stop::Failed {
+                step: step.describe(),
+                reason,
+            });
         }
     }
     Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<String> for StepError {
+    fn from(reason: String) -> Self {
+        StepError::Failed(reason)
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(reason: &str) -> Self {
+        StepError::Failed(reason.to_string())
+    }
+}
+
+impl From<WaitError> for StepError {
+    fn from(e: WaitError) -> Self {
+        match e {
+            WaitError::Cancelled => StepError::Cancelled,
+            other => StepError::Failed(other.to_string()),
+        }
+    }
+}
+
+fn failed(e: impl ToString) -> StepError {
+    StepError::Failed(e.to_string())
 }
 
 /// One step; `Ok` carries a short detail for the progress view.
@@ -196,23 +303,25 @@ async fn execute(
     step: ProcedureStep,
     id: u64,
     settings: RunSettings,
-) -> Result<Option<String>, String> {
+    cancel: &mut CancelSignal,
+) -> Result<Option<String>, StepError> {
     let webapps = |c: Component| cluster.webapps.iter().find(|w| w.component() == c);
+    let progress_detail = |done: backup_domain::ComponentBackup, unit: &str| {
+        done.progress
+            .map(|p| format!("{} of {} {unit}", p.done, p.total))
+    };
     match step {
         ProcedureStep::Start(Component::Optimize) => {
             let optimize = cluster
                 .optimize
                 .as_ref()
                 .ok_or("Optimize is not configured")?;
-            optimize
-                .take(id)
-                .await
-                .map(|()| None)
-                .map_err(|e| e.to_string())
+            optimize.take(id).await.map_err(failed)?;
+            Ok(None)
         }
         ProcedureStep::Start(c) => {
             let app = webapps(c).ok_or_else(|| format!("{} is not configured", c.label()))?;
-            let parts = app.take(id).await.map_err(|e| e.to_string())?;
+            let parts = app.take(id).await.map_err(failed)?;
             Ok(Some(format!("{} snapshots scheduled", parts.len())))
         }
         ProcedureStep::WaitFor(Component::Optimize) => {
@@ -220,38 +329,34 @@ async fn execute(
                 .optimize
                 .as_ref()
                 .ok_or("Optimize is not configured")?;
-            let done = wait_until_completed(settings.poll, || async {
+            let done = wait_until_completed(settings.poll, cancel, || async {
                 optimize
                     .get(id)
                     .await
                     .map(|b| b.map(upstream::optimize_component))
             })
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(done
-                .progress
-                .map(|p| format!("{} of {} parts", p.done, p.total)))
+            .await?;
+            Ok(progress_detail(done, "parts"))
         }
         ProcedureStep::WaitFor(c) => {
             let app = webapps(c).ok_or_else(|| format!("{} is not configured", c.label()))?;
             let prefix = app.snapshot_prefix();
-            let done = wait_until_completed(settings.poll, || async {
+            let done = wait_until_completed(settings.poll, cancel, || async {
                 app.get(id)
                     .await
                     .map(|b| b.map(|b| upstream::artifact_component(c, prefix, b)))
             })
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(done
-                .progress
-                .map(|p| format!("{} of {} parts", p.done, p.total)))
+            .await?;
+            Ok(progress_detail(done, "parts"))
         }
-        ProcedureStep::SoftPauseExporting => cluster
-            .zeebe
-            .exporting(ExportingOperation::SoftPause)
-            .await
-            .map(|()| None)
-            .map_err(|e| e.to_string()),
+        ProcedureStep::SoftPauseExporting => {
+            cluster
+                .zeebe
+                .exporting(ExportingOperation::SoftPause)
+                .await
+                .map_err(failed)?;
+            Ok(None)
+        }
         ProcedureStep::SnapshotRecords => {
             let records = cluster
                 .records
@@ -265,42 +370,54 @@ async fn execute(
                         settings.poll.timeout
                     )
                 })?
-                .map_err(|e| e.to_string())?;
+                .map_err(failed)?;
             // Verify what the repository says now, not only the create answer (§8.1 step 3.2).
-            let verified = records.get(id).await.map_err(|e| e.to_string())?;
+            let verified = records.get(id).await.map_err(failed)?;
             let state = verified.as_ref().or(created.as_ref()).map(|s| s.state);
             match state {
-                Some(backup_domain::upstream_state::SnapshotState::Success) => {
-                    Ok(Some("SUCCESS".into()))
-                }
-                Some(other) => Err(format!("the records snapshot ended {other:?}")),
+                Some(SnapshotState::Success) => Ok(Some("SUCCESS".into())),
+                Some(other) => Err(format!("the records snapshot ended {other:?}").into()),
                 None => Err("the records snapshot is missing after its creation".into()),
             }
         }
-        ProcedureStep::StartZeebe => cluster
-            .zeebe
-            .take(id)
-            .await
-            .map(|()| None)
-            .map_err(|e| e.to_string()),
+        ProcedureStep::StartZeebe => match cluster.zeebe.take(id).await {
+            Ok(()) => Ok(None),
+            Err(e) => {
+                // Zeebe's 409 names its latest ID, which the listing may not show (deleted
+                // backups, §3.8); say it, so the next ID can be chosen above it.
+                let latest = match &e {
+                    UpstreamError::Status {
+                        status: 409,
+                        message,
+                        ..
+                    } => latest_id_from_conflict(message),
+                    _ => None,
+                };
+                Err(match latest {
+                    Some(latest) => StepError::Failed(format!(
+                        "{e}; Zeebe's latest backup ID is {latest}, so the next backup needs an ID above it"
+                    )),
+                    None => failed(e),
+                })
+            }
+        },
         ProcedureStep::WaitForZeebe => {
-            let done = wait_until_completed(settings.poll, || async {
+            let done = wait_until_completed(settings.poll, cancel, || async {
                 cluster
                     .zeebe
                     .get(id)
                     .await
                     .map(|b| b.map(upstream::zeebe_component))
             })
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(done
-                .progress
-                .map(|p| format!("{} of {} partitions", p.done, p.total)))
+            .await?;
+            Ok(progress_detail(done, "partitions"))
         }
-        ProcedureStep::ResumeExporting => resume_until_confirmed(&cluster.zeebe, settings.resume)
-            .await
-            .map(|attempts| (attempts > 1).then(|| format!("confirmed after {attempts} attempts")))
-            .map_err(|e| e.to_string()),
+        ProcedureStep::ResumeExporting => {
+            let attempts = resume_until_confirmed(&cluster.zeebe, settings.resume)
+                .await
+                .map_err(failed)?;
+            Ok((attempts > 1).then(|| format!("confirmed after {attempts} attempts")))
+        }
     }
 }
 
@@ -313,6 +430,7 @@ pub fn quick_settings(timeout: Duration) -> RunSettings {
             timeout,
             registration_grace: timeout,
         },
+        paused_poll_max: Duration::from_millis(100),
         resume: Backoff {
             first: Duration::from_millis(20),
             max: Duration::from_millis(200),

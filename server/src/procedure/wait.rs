@@ -9,6 +9,7 @@ use std::time::Duration;
 use backup_domain::backup_set::{ComponentBackup, ComponentState, settle_transient};
 use tokio::time::Instant;
 
+use super::runner::CancelSignal;
 use crate::upstream::UpstreamError;
 
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +26,7 @@ impl Default for PollPolicy {
     fn default() -> Self {
         PollPolicy {
             first: Duration::from_millis(100),
-            max: Duration::from_secs(5),
+            max: Duration::from_secs(1),
             timeout: Duration::from_secs(3600),
             registration_grace: Duration::from_secs(60),
         }
@@ -36,6 +37,8 @@ impl Default for PollPolicy {
 pub enum WaitError {
     #[error("the backup ended {state}: {reason}")]
     Failed { state: &'static str, reason: String },
+    #[error("cancelled")]
+    Cancelled,
     #[error("no backup was registered within {0:?} of the start")]
     NeverRegistered(Duration),
     #[error("not completed within {after:?}{}", last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default())]
@@ -49,6 +52,7 @@ pub enum WaitError {
 /// retried until the timeout: a component restarting mid-backup is not a failed backup.
 pub async fn wait_until_completed<F, Fut>(
     policy: PollPolicy,
+    cancel: &mut CancelSignal,
     mut probe: F,
 ) -> Result<ComponentBackup, WaitError>
 where
@@ -110,7 +114,10 @@ where
                 last_error,
             });
         }
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = cancel.requested() => return Err(WaitError::Cancelled),
+        }
         wait = (wait.mul_f64(1.5)).min(policy.max);
     }
 }

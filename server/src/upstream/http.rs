@@ -8,6 +8,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::{Credentials, Endpoint};
+use backup_domain::run::Exchange;
 
 /// A failed call to a component. `call` names the component, method and path, never the host's
 /// credentials.
@@ -36,6 +37,29 @@ impl UpstreamError {
             _ => None,
         }
     }
+}
+
+/// Receives every upstream exchange made inside [`recording`]: the transcript of a backup run.
+#[derive(Clone)]
+pub struct Recorder(std::sync::Arc<dyn Fn(Exchange) + Send + Sync>);
+
+impl Recorder {
+    pub fn new(f: impl Fn(Exchange) + Send + Sync + 'static) -> Self {
+        Recorder(std::sync::Arc::new(f))
+    }
+}
+
+tokio::task_local! {
+    static TRANSCRIPT: Recorder;
+}
+
+/// Runs `future` with every upstream call it makes reported to `recorder`.
+pub async fn recording<F: std::future::Future>(recorder: Recorder, future: F) -> F::Output {
+    TRANSCRIPT.scope(recorder, future).await
+}
+
+fn record(exchange: impl FnOnce() -> Exchange) {
+    let _ = TRANSCRIPT.try_with(|r| (r.0)(exchange()));
 }
 
 /// One component's endpoint with a shared connection pool.
@@ -93,6 +117,7 @@ impl Http {
         body: Option<&Value>,
     ) -> Result<(StatusCode, Bytes), UpstreamError> {
         let call = self.call_name(&method, &url);
+        let (method_name, url_text) = (method.to_string(), url.to_string());
         let mut request = self
             .client
             .request(method, url)
@@ -133,16 +158,38 @@ impl Http {
                 }
             }
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| classify(e, call.clone()))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| classify(e, call.clone()))?;
-        Ok((status, bytes))
+        let started = std::time::Instant::now();
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        let recorded = |status: Option<StatusCode>, bytes: &[u8], error: Option<String>| Exchange {
+            at_ms,
+            component: self.component.to_string(),
+            method: method_name.clone(),
+            url: url_text.clone(),
+            request_body: body.map(Value::to_string),
+            status: status.map(|s| s.as_u16()),
+            response: String::from_utf8_lossy(bytes).into_owned(),
+            error,
+            duration_ms: started.elapsed().as_millis() as i64,
+            repeats: 1,
+        };
+        let answer = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let bytes = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, bytes))
+        }
+        .await;
+        match answer {
+            Ok((status, bytes)) => {
+                record(|| recorded(Some(status), &bytes, None));
+                Ok((status, bytes))
+            }
+            Err(e) => {
+                let error = classify(e, call);
+                record(|| recorded(None, &[], Some(error.to_string())));
+                Err(error)
+            }
+        }
     }
 
     /// A 2xx answer decoded as `T`; any other status is an error with the component's message.

@@ -10,7 +10,7 @@ mod webapps;
 mod zeebe;
 
 pub use elasticsearch::{RecordsRepository, SnapshotInfo, to_component as records_component};
-pub use http::{Http, UpstreamError, upstream_message};
+pub use http::{Http, Recorder, UpstreamError, recording, upstream_message};
 pub use optimize::{OptimizeClient, to_component as optimize_component};
 pub use webapps::{ArtifactInfo, WebappsClient, to_component as artifact_component};
 pub use zeebe::{

@@ -46,9 +46,16 @@ impl OptimizeClient {
     /// 202 with a message only (§6).
     pub async fn take(&self, backup_id: u64) -> Result<(), UpstreamError> {
         let url = self.http.url(&["actuator", "backups"], &[]);
+        // §6: 202 with a message. An answer that is not a JSON object is not the component speaking: the
+        // backup may or may not be scheduled, so the step fails rather than guess.
         self.http
-            .expect_success(Method::POST, url, Some(&json!({ "backupId": backup_id })))
+            .json::<serde_json::Map<String, serde_json::Value>>(
+                Method::POST,
+                url,
+                Some(&json!({ "backupId": backup_id })),
+            )
             .await
+            .map(|_| ())
     }
 
     pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {

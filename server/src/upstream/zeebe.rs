@@ -119,9 +119,16 @@ impl ZeebeClient {
     /// `POST .../` with `{"backupId": id}`: 202 when scheduled (§3.2).
     pub async fn take(&self, backup_id: u64) -> Result<(), UpstreamError> {
         let url = self.http.url(&["actuator", self.backups_path], &[]);
+        // §3.2: 202 with a message. An answer that is not a JSON object is not the component speaking: the
+        // backup may or may not be scheduled, so the step fails rather than guess.
         self.http
-            .expect_success(Method::POST, url, Some(&json!({ "backupId": backup_id })))
+            .json::<serde_json::Map<String, serde_json::Value>>(
+                Method::POST,
+                url,
+                Some(&json!({ "backupId": backup_id })),
+            )
             .await
+            .map(|_| ())
     }
 
     /// `DELETE .../{id}`: 204, also for an unknown ID (§3.5).
