@@ -15,6 +15,7 @@ use crate::api::{self, AppState, AuthState};
 use crate::auth::rate_limit::LoginLimiter;
 use crate::cluster::Clusters;
 use crate::config::Config;
+use crate::procedure::runner::RunSettings;
 use crate::procedure::service::RunService;
 use crate::store::{Store, StoreError};
 
@@ -70,7 +71,7 @@ pub async fn app_for(
     let clusters = Arc::new(Clusters::from_config(config)?);
     let runs = Arc::new(RunService::new(
         auth.store.clone(),
-        crate::procedure::service::default_settings(),
+        RunSettings::from_config(&config.procedure),
     ));
     let recovered = runs.recover(&clusters).await?;
     if recovered > 0 {

@@ -25,10 +25,16 @@ async fn phases(sim: &backup_console::sim::SimCluster) -> Vec<String> {
         .collect()
 }
 
+fn state(run: &Value) -> &str {
+    run["report"]["outcome"]["outcome"]
+        .as_str()
+        .unwrap_or_default()
+}
+
 async fn run_ends(console: &Console, run_id: i64) -> Value {
     eventually(Duration::from_secs(20), || async {
         let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
-        (run["state"] != "running").then_some(run)
+        (state(&run) != "running").then_some(run)
     })
     .await
 }
@@ -53,10 +59,9 @@ async fn an_operator_runs_a_backup_on_the_server_to_a_restorable_set() {
         backup_id >= now - 5,
         "the proposal follows the clock: {backup_id}"
     );
-    assert_eq!(started["steps"].as_array().unwrap().len(), 11);
-
     let run = run_ends(&console, started["run_id"].as_i64().unwrap()).await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(state(&run), "completed", "{run}");
+    assert_eq!(run["report"]["steps"].as_array().unwrap().len(), 11);
     assert_eq!(run["started_by"], "operator");
     assert!(
         run["report"]["steps"]
@@ -72,7 +77,12 @@ async fn an_operator_runs_a_backup_on_the_server_to_a_restorable_set() {
     assert_eq!(detail["set"]["verdict"], "restorable", "{detail}");
     let (_, latest) = console.get("/api/clusters/test/runs/latest").await;
     assert_eq!(latest["id"], run["id"]);
-    let (_, audit) = console.get("/api/audit?cluster=test").await;
+    // The audit entry is written as the run's task ends, just after the report says so.
+    let audit = eventually(Duration::from_secs(5), || async {
+        let (_, audit) = console.get("/api/audit?cluster=test").await;
+        (audit["entries"].as_array().unwrap().len() >= 2).then_some(audit)
+    })
+    .await;
     let actions: Vec<(&str, &str)> = audit["entries"]
         .as_array()
         .unwrap()
@@ -125,7 +135,7 @@ async fn one_run_per_cluster_even_when_two_starts_race() {
         "{again}"
     );
     let run = run_ends(&console, winner["run_id"].as_i64().unwrap()).await;
-    assert_eq!(run["state"], "completed");
+    assert_eq!(state(&run), "completed");
     settle().await;
     let (status, _) = start().await;
     assert_eq!(status, 202, "the cluster is free again");
@@ -202,10 +212,9 @@ async fn ids_and_preflight_are_checked_before_any_call() {
         .await;
     assert_eq!(status, 409);
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Optimize is not reachable: Optimize GET /actuator/backups: HTTP 502"),
+        body["error"]["message"].as_str().unwrap().starts_with(
+            "Optimize answers and has backup storage: Optimize GET /actuator/backups: HTTP 502"
+        ),
         "{body}"
     );
 }
@@ -234,15 +243,281 @@ async fn a_run_interrupted_after_the_pause_is_resumed_and_marked_at_restart() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let run = eventually(Duration::from_secs(5), || async {
         let (_, run) = console.get("/api/runs/1").await;
-        (run["state"] == "interrupted").then_some(run)
+        (state(&run) == "interrupted").then_some(run)
     })
     .await;
     assert!(
-        run["report"]["interruption"]
+        run["report"]["outcome"]["reason"]
             .as_str()
             .unwrap()
-            .contains("exporting was resumed at restart")
+            .contains("exporting was resumed at restart"),
+        "{run}"
     );
     let (_, audit) = console.get("/api/audit?action=backup_interrupted").await;
     assert_eq!(audit["entries"][0]["user"], "system");
+}
+
+#[tokio::test]
+async fn preflight_lists_every_check_with_a_fix_and_proposes_an_id() {
+    let sim = start_sim(VersionProfile::V88, 3).await;
+    let console = console_for(&sim).await;
+    let (status, preflight) = console.get("/api/clusters/test/preflight").await;
+    assert_eq!(status, 200, "{preflight}");
+    let checks = preflight["checks"].as_array().unwrap();
+    // Zeebe, web apps, Optimize, records snapshot, exporting, no other run.
+    assert_eq!(checks.len(), 6, "{preflight}");
+    assert!(checks.iter().all(|c| c["status"] == "pass"), "{preflight}");
+    assert_eq!(preflight["steps"][0], "Soft-pause Zeebe exporting");
+    let proposed = preflight["proposed_backup_id"].as_u64().unwrap();
+    assert!(proposed > preflight["highest_known_id"].as_u64().unwrap());
+
+    control(&sim, "/sim/exporting", json!({"phase": "PAUSED"})).await;
+    let (_, preflight) = console.get("/api/clusters/test/preflight").await;
+    let exporting = preflight["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Exporting runs on every partition")
+        .unwrap();
+    assert_eq!(exporting["status"], "fail");
+    assert!(exporting["detail"].as_str().unwrap().contains("PAUSED"));
+    assert!(
+        exporting["fix"]
+            .as_str()
+            .unwrap()
+            .contains("resume exporting")
+    );
+    let (_, latest) = console.get("/api/clusters/test/runs/latest").await;
+    assert!(latest.is_null(), "preflight has no side effect");
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_and_resumes_exporting() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let mut slow = fast_timings();
+    slow.zeebe_backup_ms = 20_000;
+    control(&sim, "/sim/settings", json!({"timings": slow})).await;
+    let console = console_for(&sim).await;
+    let operator = console.login("operator", PASSWORD).await.unwrap();
+    let (status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&operator),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run_id = started["run_id"].as_i64().unwrap();
+    // Wait until it is waiting for Zeebe, with exporting soft-paused.
+    eventually(Duration::from_secs(10), || async {
+        let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
+        let waiting = run["report"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step"]["kind"] == "wait_for_zeebe" && s["state"] == "running");
+        waiting.then_some(())
+    })
+    .await;
+    assert_eq!(phases(&sim).await, vec!["SOFT_PAUSED"; 3]);
+    let viewer = console.login("viewer", PASSWORD).await.unwrap();
+    let (status, _) = console
+        .call(
+            Method::POST,
+            &format!("/api/runs/{run_id}/cancel"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "a viewer cannot cancel");
+    let asked = std::time::Instant::now();
+    let (status, body) = console
+        .call(
+            Method::POST,
+            &format!("/api/runs/{run_id}/cancel"),
+            Some(&operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let run = run_ends(&console, run_id).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the cancel does not wait for the backup"
+    );
+    assert_eq!(state(&run), "cancelled", "{run}");
+    assert_eq!(run["report"]["outcome"]["by"], "operator");
+    assert_eq!(
+        run["report"]["outcome"]["step"],
+        "Wait until the Zeebe backup completes"
+    );
+    assert!(run["report"]["resumed_ms"].is_i64());
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+    let (status, _) = console
+        .call(
+            Method::POST,
+            &format!("/api/runs/{run_id}/cancel"),
+            Some(&operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "a finished run cannot be cancelled");
+    let (_, audit) = console.get("/api/audit?action=backup_cancelled").await;
+    assert_eq!(audit["entries"][0]["user"], "operator");
+}
+
+/// Reads server-sent events until the stream ends; returns each `report` event's data.
+async fn read_events(console: &Console, run_id: i64) -> Vec<Value> {
+    let mut response = console
+        .http
+        .get(format!("{}/api/runs/{run_id}/events", console.base))
+        .header("cookie", &console.session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let mut text = String::new();
+    let read = async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the stream ends with the run");
+    text.split("\n\n")
+        .filter(|e| e.contains("event: report"))
+        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn progress_streams_live_and_the_transcript_becomes_a_curl_script() {
+    let sim = start_sim(VersionProfile::V87, 0).await;
+    let mut slow = fast_timings();
+    slow.zeebe_backup_ms = 3_000;
+    control(&sim, "/sim/settings", json!({"timings": slow})).await;
+    let console = console_for(&sim).await;
+    let (_, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    let run_id = started["run_id"].as_i64().unwrap();
+    let events = read_events(&console, run_id).await;
+    assert!(
+        events.len() >= 3,
+        "several changes streamed: {}",
+        events.len()
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["outcome"]["outcome"], "completed", "{last}");
+    let done_counts: Vec<usize> = events
+        .iter()
+        .map(|e| {
+            e["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["state"] == "done")
+                .count()
+        })
+        .collect();
+    assert!(
+        done_counts.windows(2).all(|w| w[0] <= w[1]),
+        "progress only moves forward: {done_counts:?}"
+    );
+    // A finished run streams once and ends.
+    assert_eq!(read_events(&console, run_id).await.len(), 1);
+
+    let response = console
+        .http
+        .get(format!("{}/api/runs/{run_id}/script", console.base))
+        .header("cookie", &console.session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("backup-test-{}.sh", started["backup_id"]))
+    );
+    let script = response.text().await.unwrap();
+    let position = |needle: &str| {
+        script
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing from\n{script}"))
+    };
+    let operate = position("-X POST 'http://127.0.0.1");
+    let pause = position("/actuator/exporting/pause?soft=true'");
+    let records = position("-X PUT ");
+    let resume = position("/actuator/exporting/resume'");
+    assert!(operate < pause && pause < records && records < resume);
+    assert!(script.contains("# polled "), "polls are folded:\n{script}");
+}
+
+#[tokio::test]
+async fn zeebes_409_reveals_its_latest_id_and_the_next_proposal_goes_above_it() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    // A Zeebe backup far in the future, then deleted: Zeebe remembers it, no listing shows it.
+    let hidden = chrono::Utc::now().timestamp() as u64 + 1_000_000;
+    take_backup(&sim, hidden, &["zeebe"]).await;
+    settle().await;
+    let r = reqwest::Client::new()
+        .delete(format!(
+            "{}/actuator/backupRuntime/{hidden}",
+            sim.endpoints.zeebe
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (_, preflight) = console.get("/api/clusters/test/preflight").await;
+    let proposed = preflight["proposed_backup_id"].as_u64().unwrap();
+    assert!(proposed < hidden, "the console cannot know yet");
+
+    let (status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run = run_ends(&console, started["run_id"].as_i64().unwrap()).await;
+    assert_eq!(state(&run), "failed");
+    let reason = run["report"]["outcome"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("Zeebe's latest backup ID is {hidden}")),
+        "{reason}"
+    );
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+    let (_, preflight) = console.get("/api/clusters/test/preflight").await;
+    assert_eq!(preflight["highest_known_id"].as_u64(), Some(hidden));
+    assert_eq!(preflight["proposed_backup_id"].as_u64(), Some(hidden + 1));
+    settle().await;
+    let (status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run = run_ends(&console, started["run_id"].as_i64().unwrap()).await;
+    assert_eq!(state(&run), "completed", "{run}");
 }

@@ -28,6 +28,10 @@ pub enum ApiError {
     RunInProgress { run_id: Option<i64> },
     #[error("{0}")]
     Preflight(String),
+    #[error("no backup run {0}")]
+    RunNotFound(i64),
+    #[error("run {0} is not running on this console")]
+    RunNotRunning(i64),
     /// A component refused or failed the action; its own message is passed on.
     #[error("{0}")]
     Upstream(String),
@@ -53,6 +57,8 @@ impl ApiError {
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             ApiError::RunInProgress { .. } => (StatusCode::CONFLICT, "run_in_progress"),
             ApiError::Preflight(_) => (StatusCode::CONFLICT, "preflight_failed"),
+            ApiError::RunNotFound(_) => (StatusCode::NOT_FOUND, "run_not_found"),
+            ApiError::RunNotRunning(_) => (StatusCode::CONFLICT, "run_not_running"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

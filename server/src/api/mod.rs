@@ -76,7 +76,27 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/clusters/{name}/runs/latest",
         Access::Role(Role::Viewer),
     ),
+    (
+        Method::GET,
+        "/api/clusters/{name}/preflight",
+        Access::Role(Role::Operator),
+    ),
     (Method::GET, "/api/runs/{id}", Access::Role(Role::Viewer)),
+    (
+        Method::GET,
+        "/api/runs/{id}/events",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::GET,
+        "/api/runs/{id}/script",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::POST,
+        "/api/runs/{id}/cancel",
+        Access::Role(Role::Operator),
+    ),
     (Method::GET, "/api/audit", Access::Role(Role::Admin)),
 ];
 
@@ -130,7 +150,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/clusters/{name}/runs", post(runs::start))
         .route("/api/clusters/{name}/runs/latest", get(runs::latest))
+        .route("/api/clusters/{name}/preflight", get(runs::preflight))
         .route("/api/runs/{id}", get(runs::get))
+        .route("/api/runs/{id}/events", get(runs::events))
+        .route("/api/runs/{id}/script", get(runs::script))
+        .route("/api/runs/{id}/cancel", post(runs::cancel))
         .route("/api/audit", get(audit::list))
         .route("/api/{*rest}", any(not_found))
         .route_layer(axum::middleware::from_fn_with_state(

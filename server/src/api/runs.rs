@@ -1,32 +1,48 @@
-//! Backup runs: start one (operator), read one or the latest (viewer).
+//! Backup runs: preflight, start and cancel (operator); read, follow live and download as a curl
+//! script (viewer).
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use backup_domain::run::{Preflight, RunReport, RunStarted, RunView, StartRunRequest, curl_script};
+use futures_util::Stream;
 
 use super::{ApiError, AppState};
 use crate::auth::Principal;
-use crate::procedure::service::StartError;
+use crate::cluster::Cluster;
+use crate::procedure::service::{StartError, report_from_row};
+use crate::store::RunRow;
+use backup_domain::api::VersionProfile;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct StartRequest {
-    /// Omitted: the console proposes max(now in Unix seconds, highest known ID + 1).
-    backup_id: Option<i64>,
+fn cluster<'a>(state: &'a AppState, name: &str) -> Result<&'a Cluster, ApiError> {
+    state
+        .clusters
+        .get(name)
+        .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))
 }
 
-/// `POST /api/clusters/{name}/runs`: 202 with the run and its plan; 409 while another runs.
+/// `GET /api/clusters/{name}/preflight`: the checks, the proposed ID and the plan. No side effect.
+pub async fn preflight(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Preflight>, ApiError> {
+    let cluster = cluster(&state, &name)?;
+    Ok(Json(state.runs.preflight(cluster).await.0))
+}
+
+/// `POST /api/clusters/{name}/runs`: 202 with the run; 409 while another runs or preflight fails.
 pub async fn start(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-    body: Option<Json<StartRequest>>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let cluster = state
-        .clusters
-        .get(&name)
-        .ok_or_else(|| ApiError::ClusterNotFound(name.clone()))?;
+    body: Option<Json<StartRunRequest>>,
+) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
+    let cluster = cluster(&state, &name)?;
     let requested = body.and_then(|Json(b)| b.backup_id);
     let started = state
         .runs
@@ -38,51 +54,145 @@ pub async fn start(
             StartError::BadId(m) => ApiError::BadRequest(m),
             StartError::Store(s) => ApiError::Store(s),
         })?;
-    let steps: Vec<String> = started.plan.steps.iter().map(|s| s.describe()).collect();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "run_id": started.run_id,
-            "backup_id": started.backup_id,
-            "steps": steps,
-            "skipped": started.plan.skipped,
-        })),
+        Json(RunStarted {
+            run_id: started.run_id,
+            backup_id: started.backup_id,
+        }),
     ))
 }
 
-async fn with_live(state: &AppState, row: crate::store::RunRow) -> Value {
-    let mut value = serde_json::to_value(&row).unwrap_or(Value::Null);
-    if let Some(live) = state.runs.live(row.id) {
-        value["report"] = serde_json::to_value(live).unwrap_or(Value::Null);
+/// `POST /api/runs/{id}/cancel`: the run stops after the request in flight and resumes exporting.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .runs
+        .cancel(id, &p.user, &p.client)
+        .await
+        .map_err(|_| ApiError::RunNotRunning(id))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+fn view(state: &AppState, row: RunRow) -> RunView {
+    let report = state.runs.live(row.id).unwrap_or_else(|| {
+        let profile = state
+            .clusters
+            .get(&row.cluster)
+            .map_or(VersionProfile::V88, |c| c.profile);
+        report_from_row(&row, profile)
+    });
+    RunView {
+        id: row.id,
+        cluster: row.cluster,
+        backup_id: row.backup_id,
+        started_by: row.started_by,
+        started_ms: row.started_ms,
+        ended_ms: row.ended_ms,
+        report,
     }
-    value
+}
+
+async fn row(state: &AppState, id: i64) -> Result<RunRow, ApiError> {
+    state
+        .auth
+        .store
+        .run(id)
+        .await?
+        .ok_or(ApiError::RunNotFound(id))
 }
 
 /// `GET /api/runs/{id}`.
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
-    let row = state
-        .auth
-        .store
-        .run(id)
-        .await?
-        .ok_or_else(|| ApiError::BadRequest(format!("no run {id}")))?;
-    Ok(Json(with_live(&state, row).await))
+) -> Result<Json<RunView>, ApiError> {
+    let row = row(&state, id).await?;
+    Ok(Json(view(&state, row)))
 }
 
-/// `GET /api/clusters/{name}/runs/latest`.
+/// `GET /api/clusters/{name}/runs/latest`: the newest run of the cluster, or `null`.
 pub async fn latest(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    state
-        .clusters
-        .get(&name)
-        .ok_or_else(|| ApiError::ClusterNotFound(name.clone()))?;
+) -> Result<Json<Option<RunView>>, ApiError> {
+    cluster(&state, &name)?;
     match state.auth.store.latest_run(name).await? {
-        Some(row) => Ok(Json(with_live(&state, row).await)),
-        None => Ok(Json(Value::Null)),
+        Some(row) => Ok(Json(Some(view(&state, row)))),
+        None => Ok(Json(None)),
     }
+}
+
+/// `GET /api/runs/{id}/script`: the transcript as a bash script of curl calls.
+pub async fn script(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let run = view(&state, row(&state, id).await?);
+    let body = curl_script(&run.cluster, &run.report);
+    let disposition = format!(
+        "attachment; filename=\"backup-{}-{}.sh\"",
+        run.cluster
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        run.backup_id
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/x-shellscript; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /api/runs/{id}/events`: server-sent events, one `report` event per change (the whole
+/// report; it is small because polls fold into one transcript line), ending after the last.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let first = view(&state, row(&state, id).await?).report;
+    let live = state.runs.subscribe(id);
+    enum Phase {
+        First(RunReport, Option<tokio::sync::watch::Receiver<RunReport>>),
+        Live(tokio::sync::watch::Receiver<RunReport>),
+        Done,
+    }
+    let event = |report: &RunReport| {
+        Event::default()
+            .event("report")
+            .json_data(report)
+            .unwrap_or_else(|_| Event::default().event("error").data("unserializable"))
+    };
+    let stream = futures_util::stream::unfold(Phase::First(first, live), move |phase| async move {
+        match phase {
+            Phase::First(report, live) => {
+                let next = match live {
+                    Some(rx) if !report.outcome.is_finished() => Phase::Live(rx),
+                    _ => Phase::Done,
+                };
+                Some((Ok(event(&report)), next))
+            }
+            Phase::Live(mut rx) => {
+                // The runner drops its sender once the run has ended; the last value is final.
+                let more = rx.changed().await.is_ok();
+                let report = rx.borrow_and_update().clone();
+                let next = if more && !report.outcome.is_finished() {
+                    Phase::Live(rx)
+                } else {
+                    Phase::Done
+                };
+                Some((Ok(event(&report)), next))
+            }
+            Phase::Done => None,
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

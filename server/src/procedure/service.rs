@@ -4,14 +4,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use backup_domain::api::{HistoryResponse, VersionProfile};
 use backup_domain::backup_set::ComponentState;
 use backup_domain::procedure::{self, ProcedurePlan};
+use backup_domain::run::{
+    CheckStatus, Preflight, PreflightCheck, StepState, component_check, exporting_check,
+    latest_id_from_conflict,
+};
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
-use super::runner::{self, RunOutcome, RunReport, RunSettings};
+use super::runner::{self, CancelSignal, RunOutcome, RunReport, RunSettings};
 use crate::cluster::{Cluster, Clusters};
-use crate::store::{AuditRecord, Store};
+use crate::store::{AuditRecord, RunRow, Store};
+use crate::upstream::upstream_message;
 
 enum Slot {
     /// Reserved while the start is validated, so two simultaneous starts cannot both pass.
@@ -19,6 +25,7 @@ enum Slot {
     Running {
         run_id: i64,
         progress: watch::Receiver<RunReport>,
+        cancel: watch::Sender<Option<String>>,
     },
 }
 
@@ -32,6 +39,12 @@ pub enum StartError {
     BadId(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("run {0} is not running")]
+    NotRunning(i64),
 }
 
 pub struct Started {
@@ -50,17 +63,12 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn outcome_state(outcome: &RunOutcome) -> &'static str {
-    match outcome {
-        RunOutcome::Running => "running",
-        RunOutcome::Completed => "completed",
-        RunOutcome::Failed { .. } => "failed",
-        RunOutcome::ExportingStillPaused { .. } => "exporting_still_paused",
-    }
-}
-
 fn to_json(report: &RunReport) -> String {
     serde_json::to_string(report).unwrap_or_else(|_| "{}".into())
+}
+
+fn zeebe_latest_key(cluster: &str) -> String {
+    format!("zeebe_latest_backup_id:{cluster}")
 }
 
 impl RunService {
@@ -76,15 +84,122 @@ impl RunService {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The live report of a run this process is running.
-    pub fn live(&self, run_id: i64) -> Option<RunReport> {
+    /// The live progress of a run this process is running, to follow it change by change.
+    pub fn subscribe(&self, run_id: i64) -> Option<watch::Receiver<RunReport>> {
         self.slots().values().find_map(|slot| match slot {
             Slot::Running {
                 run_id: id,
                 progress,
-            } if *id == run_id => Some(progress.borrow().clone()),
+                ..
+            } if *id == run_id => Some(progress.clone()),
             _ => None,
         })
+    }
+
+    /// The live report of a run this process is running.
+    pub fn live(&self, run_id: i64) -> Option<RunReport> {
+        self.subscribe(run_id).map(|rx| rx.borrow().clone())
+    }
+
+    fn running_on(&self, cluster: &str) -> Option<Option<i64>> {
+        match self.slots().get(cluster) {
+            Some(Slot::Running { run_id, .. }) => Some(Some(*run_id)),
+            Some(Slot::Starting) => Some(None),
+            None => None,
+        }
+    }
+
+    /// Asks a run to stop after the request in flight; it resumes exporting if it paused it.
+    pub async fn cancel(&self, run_id: i64, user: &str, client: &str) -> Result<(), CancelError> {
+        let found = self.slots().iter().find_map(|(cluster, slot)| match slot {
+            Slot::Running {
+                run_id: id,
+                cancel,
+                progress,
+            } if *id == run_id && !progress.borrow().outcome.is_finished() => {
+                cancel.send_replace(Some(user.to_string()));
+                Some((cluster.clone(), progress.borrow().backup_id))
+            }
+            _ => None,
+        });
+        let (cluster, backup_id) = found.ok_or(CancelError::NotRunning(run_id))?;
+        self.audit(
+            user,
+            client,
+            "backup_cancelled",
+            &cluster,
+            backup_id,
+            "success",
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The highest ID Zeebe is known to have used: listed by a component, spent by a run of this
+    /// console, or revealed by a 409. Deleted backups are not listed (contract §2, §3.8).
+    async fn highest_known(&self, cluster: &Cluster, listed: Option<u64>) -> Option<u64> {
+        let ran = self
+            .store
+            .highest_run_backup_id(cluster.name.clone())
+            .await
+            .ok()
+            .flatten();
+        let revealed = self
+            .store
+            .get_setting(zeebe_latest_key(&cluster.name))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<u64>().ok());
+        [listed, ran, revealed].into_iter().flatten().max()
+    }
+
+    /// The wizard's first step: every check, the proposed ID and the plan, without side effects.
+    pub async fn preflight(&self, cluster: &Cluster) -> (Preflight, HistoryResponse) {
+        let history = crate::history::history(cluster).await;
+        let mut checks: Vec<PreflightCheck> = history
+            .components
+            .iter()
+            .map(|c| {
+                let error = history
+                    .component_errors
+                    .iter()
+                    .find(|e| e.component == *c)
+                    .map(|e| e.message.as_str());
+                component_check(*c, error)
+            })
+            .collect();
+        checks.push(exporting_check(&history.exporting));
+        let running_run = self.running_on(&cluster.name);
+        checks.push(match running_run {
+            None => PreflightCheck {
+                name: "No other backup run on this cluster".into(),
+                status: CheckStatus::Pass,
+                detail: "none in progress".into(),
+                fix: None,
+            },
+            Some(id) => PreflightCheck {
+                name: "No other backup run on this cluster".into(),
+                status: CheckStatus::Fail,
+                detail: match id {
+                    Some(id) => format!("run {id} is in progress"),
+                    None => "a run is starting".into(),
+                },
+                fix: Some("Wait for it to finish, or cancel it from its progress page.".into()),
+            },
+        });
+        let highest = self.highest_known(cluster, history.highest_backup_id).await;
+        let plan = procedure::plan(cluster.profile, &cluster.components());
+        let preflight = Preflight {
+            checks,
+            proposed_backup_id: procedure::propose_backup_id((now_ms() / 1000) as u64, highest),
+            highest_known_id: highest,
+            steps: plan.steps.iter().map(|s| s.describe()).collect(),
+            skipped: plan.skipped,
+            running_run: running_run.flatten(),
+        };
+        (preflight, history)
     }
 
     /// Validates and starts a backup of `cluster`. The run goes on whatever happens to the caller.
@@ -125,32 +240,25 @@ impl RunService {
         client: &str,
         requested: Option<i64>,
     ) -> Result<Started, StartError> {
-        // Preflight: every component answers its listing, and exporting runs everywhere.
-        let history = crate::history::history(cluster).await;
-        if let Some(e) = history.component_errors.first() {
-            return Err(StartError::Preflight(format!(
-                "{} is not reachable: {}",
-                e.component.label(),
-                e.message
-            )));
-        }
-        if let Some(error) = &history.exporting.error {
-            return Err(StartError::Preflight(format!(
-                "the exporter phase cannot be read: {error}"
-            )));
-        }
-        if let Some(p) = history
-            .exporting
-            .partitions
+        let (preflight, history) = self.preflight(cluster).await;
+        // This start holds the slot itself, so only the component and exporting checks count.
+        if let Some(failed) = preflight
+            .checks
             .iter()
-            .find(|p| p.phase != "EXPORTING")
+            .filter(|c| !c.name.starts_with("No other backup run"))
+            .find(|c| c.status == CheckStatus::Fail)
         {
             return Err(StartError::Preflight(format!(
-                "partition {} is {}: resume exporting before a backup",
-                p.partition_id, p.phase
+                "{}: {}{}",
+                failed.name,
+                failed.detail.trim_end_matches('.'),
+                failed
+                    .fix
+                    .as_deref()
+                    .map(|f| format!(". {f}"))
+                    .unwrap_or_default()
             )));
         }
-        let highest = history.highest_backup_id;
         let backup_id = match requested {
             Some(id) => {
                 let used_by: Vec<_> = history
@@ -165,19 +273,13 @@ impl RunService {
                             .collect()
                     })
                     .unwrap_or_default();
-                procedure::validate_backup_id(id, highest, &used_by)
+                procedure::validate_backup_id(id, preflight.highest_known_id, &used_by)
                     .map_err(|p| StartError::BadId(p.explain()))?
             }
-            None => procedure::propose_backup_id((now_ms() / 1000) as u64, highest),
+            None => preflight.proposed_backup_id,
         };
         let plan = procedure::plan(cluster.profile, &cluster.components());
-        let initial = RunReport {
-            backup_id,
-            steps: vec![],
-            outcome: RunOutcome::Running,
-            paused_ms: None,
-            resumed_ms: None,
-        };
+        let initial = runner::initial_report(&plan, backup_id);
         let run_id = self
             .store
             .create_run(
@@ -189,11 +291,13 @@ impl RunService {
             )
             .await?;
         let (tx, rx) = watch::channel(initial);
+        let (cancel_tx, cancel) = CancelSignal::new();
         self.slots().insert(
             cluster.name.clone(),
             Slot::Running {
                 run_id,
                 progress: rx.clone(),
+                cancel: cancel_tx,
             },
         );
         self.audit(
@@ -215,47 +319,92 @@ impl RunService {
             plan.clone(),
         );
         tokio::spawn(async move {
-            let persister = tokio::spawn(persist(service.store.clone(), run_id, rx));
-            let report =
-                runner::run(cluster.clone(), run_plan, backup_id, service.settings, tx).await;
-            persister.abort();
-            let state = outcome_state(&report.outcome);
-            let paused = matches!(report.outcome, RunOutcome::ExportingStillPaused { .. });
-            if let Err(error) = service
-                .store
-                .update_run(run_id, state, paused, Some(now_ms()), to_json(&report))
-                .await
-            {
-                tracing::error!(%error, run_id, "could not store the end of a run");
-            }
-            let detail = match &report.outcome {
-                RunOutcome::Failed { step, reason } => Some(format!("{step}: {reason}")),
-                RunOutcome::ExportingStillPaused { reason } => Some(reason.clone()),
-                _ => None,
-            };
-            let outcome = if state == "completed" {
-                "success"
-            } else {
-                "failure"
-            };
+            let (stop_tx, stop) = tokio::sync::oneshot::channel();
+            let persister = tokio::spawn(persist(service.store.clone(), run_id, rx, stop));
+            let report = runner::run(
+                cluster.clone(),
+                run_plan,
+                backup_id,
+                service.settings,
+                cancel,
+                tx.clone(),
+            )
+            .await;
+            // Stop the persister between two writes, so its last write cannot land after the end.
+            let _ = stop_tx.send(());
+            let _ = persister.await;
             service
-                .audit(
-                    &user,
-                    &client,
-                    "backup_finished",
-                    &cluster.name,
-                    backup_id,
-                    outcome,
-                    detail,
-                )
+                .finish(&cluster.name, run_id, &report, &user, &client)
                 .await;
+            // Only now do readers see the end, and the cluster is free for the next run.
             service.slots().remove(&cluster.name);
+            tx.send_replace(report);
         });
         Ok(Started {
             run_id,
             backup_id,
             plan,
         })
+    }
+
+    async fn finish(
+        &self,
+        cluster: &str,
+        run_id: i64,
+        report: &RunReport,
+        user: &str,
+        client: &str,
+    ) {
+        let state = report.outcome.state_name();
+        if let Err(error) = self
+            .store
+            .update_run(
+                run_id,
+                state,
+                report.exporting_paused(),
+                Some(now_ms()),
+                to_json(report),
+            )
+            .await
+        {
+            tracing::error!(%error, run_id, "could not store the end of a run");
+        }
+        // Zeebe's 409 names its latest ID (only Zeebe's wording has it); remember it for the
+        // next proposal.
+        if let Some(latest) = report
+            .transcript
+            .iter()
+            .filter(|e| e.method == "POST" && e.status == Some(409))
+            .filter_map(|e| latest_id_from_conflict(&upstream_message(e.response.as_bytes())))
+            .max()
+            && let Err(error) = self
+                .store
+                .put_setting(zeebe_latest_key(cluster), latest.to_string())
+                .await
+        {
+            tracing::error!(%error, "could not remember Zeebe's latest backup ID");
+        }
+        let detail = match &report.outcome {
+            RunOutcome::Failed { step, reason } => Some(format!("{step}: {reason}")),
+            RunOutcome::Cancelled { step, by } => Some(format!("cancelled by {by} at {step}")),
+            RunOutcome::ExportingStillPaused { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        let outcome = if state == "completed" {
+            "success"
+        } else {
+            "failure"
+        };
+        self.audit(
+            user,
+            client,
+            "backup_finished",
+            cluster,
+            report.backup_id,
+            outcome,
+            detail,
+        )
+        .await;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -293,57 +442,71 @@ impl RunService {
         let unfinished = self.store.unfinished_runs().await?;
         let count = unfinished.len();
         for row in unfinished {
-            let paused = row.report.get("paused_ms").is_some_and(|v| !v.is_null())
-                && row.report.get("resumed_ms").is_none_or(|v| v.is_null());
-            let service = self.clone();
             let cluster = clusters.get(&row.cluster).cloned();
+            let profile = cluster.as_ref().map_or(VersionProfile::V88, |c| c.profile);
+            let mut report = report_from_row(&row, profile);
+            // A report that does not say whether the pause was reached counts as paused:
+            // resuming is harmless, forgetting is not.
+            let readable: Option<RunReport> = serde_json::from_value(row.report.clone()).ok();
+            let paused = readable.as_ref().is_none_or(RunReport::exporting_paused);
+            let service = self.clone();
             tokio::spawn(async move {
-                let (state, still_paused, detail) = match (paused, cluster) {
-                    (false, _) => (
-                        "interrupted",
-                        false,
-                        "the console stopped during the run; exporting had not been paused"
-                            .to_string(),
-                    ),
-                    (true, None) => (
-                        "exporting_still_paused",
-                        true,
-                        format!(
-                            "cluster {} is no longer configured; resume exporting by hand",
-                            row.cluster
-                        ),
-                    ),
-                    (true, Some(cluster)) => match resume_until_confirmed(
-                        &cluster.zeebe,
-                        Backoff::default(),
-                    )
-                    .await
-                    {
-                        Ok(_) => (
-                            "interrupted",
-                            false,
+                let resumed = match (paused, &cluster) {
+                    (false, _) => Ok(None),
+                    (true, None) => Err(format!(
+                        "cluster {} is no longer configured; resume exporting by hand",
+                        row.cluster
+                    )),
+                    (true, Some(cluster)) => {
+                        resume_until_confirmed(&cluster.zeebe, self_resume_backoff())
+                            .await
+                            .map(|_| Some(now_ms()))
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                let outcome = match &resumed {
+                    Ok(None) => RunOutcome::Interrupted {
+                        reason: "the console stopped during the run; exporting had not been paused"
+                            .into(),
+                    },
+                    Ok(Some(_)) => RunOutcome::Interrupted {
+                        reason:
                             "the console stopped during the run; exporting was resumed at restart"
-                                .to_string(),
-                        ),
-                        Err(e) => ("exporting_still_paused", true, e.to_string()),
+                                .into(),
+                    },
+                    Err(reason) => RunOutcome::ExportingStillPaused {
+                        reason: reason.clone(),
                     },
                 };
-                let mut report = row.report.clone();
-                report["interruption"] = serde_json::Value::String(detail.clone());
+                if let Ok(Some(at)) = resumed {
+                    report.resumed_ms = Some(at);
+                }
+                report.outcome = outcome.clone();
+                for s in &mut report.steps {
+                    if matches!(s.state, StepState::Pending | StepState::Running) {
+                        s.state = StepState::NotRun;
+                    }
+                }
+                let text = to_json(&report);
+                let still_paused = resumed.is_err();
                 if let Err(error) = service
                     .store
                     .update_run(
                         row.id,
-                        state,
+                        outcome.state_name(),
                         still_paused,
                         Some(now_ms()),
-                        report.to_string(),
+                        text,
                     )
                     .await
                 {
                     tracing::error!(%error, run = row.id, "could not store a recovered run");
                 }
-                let outcome = if still_paused { "failure" } else { "success" };
+                let (audit_outcome, detail) = match &outcome {
+                    RunOutcome::Interrupted { reason } => ("success", reason.clone()),
+                    RunOutcome::ExportingStillPaused { reason } => ("failure", reason.clone()),
+                    _ => ("success", String::new()),
+                };
                 service
                     .audit(
                         "system",
@@ -351,35 +514,100 @@ impl RunService {
                         "backup_interrupted",
                         &row.cluster,
                         row.backup_id,
-                        outcome,
+                        audit_outcome,
                         Some(detail),
                     )
                     .await;
-                tracing::warn!(run = row.id, cluster = %row.cluster, state, "recovered an unfinished backup run");
+                tracing::warn!(run = row.id, cluster = %row.cluster, state = outcome.state_name(), "recovered an unfinished backup run");
             });
         }
         Ok(count)
     }
 }
 
+fn self_resume_backoff() -> Backoff {
+    Backoff {
+        first: std::time::Duration::from_millis(100),
+        ..Backoff::default()
+    }
+}
+
+/// A stored run's report. Rows written by older versions, or cut short by a crash, may lack fields:
+/// they are filled from the row, so a run is always readable rather than an internal error.
+pub fn report_from_row(row: &RunRow, profile: VersionProfile) -> RunReport {
+    let mut value = row.report.clone();
+    if !value.is_object() {
+        value = serde_json::json!({});
+    }
+    let defaults = [
+        ("backup_id", serde_json::json!(row.backup_id)),
+        ("profile", serde_json::to_value(profile).unwrap_or_default()),
+        ("steps", serde_json::json!([])),
+        (
+            "outcome",
+            serde_json::to_value(outcome_of_state(&row.state)).unwrap_or_default(),
+        ),
+    ];
+    for (key, default) in defaults {
+        if value.get(key).is_none_or(serde_json::Value::is_null) {
+            value[key] = default;
+        }
+    }
+    serde_json::from_value(value).unwrap_or_else(|_| RunReport {
+        backup_id: row.backup_id,
+        profile,
+        steps: Vec::new(),
+        skipped: Vec::new(),
+        outcome: outcome_of_state(&row.state),
+        paused_ms: None,
+        resumed_ms: None,
+        transcript: Vec::new(),
+    })
+}
+
+fn outcome_of_state(state: &str) -> RunOutcome {
+    let reason = || "the stored report of this run is incomplete".to_string();
+    match state {
+        "running" => RunOutcome::Running,
+        "completed" => RunOutcome::Completed,
+        "exporting_still_paused" => RunOutcome::ExportingStillPaused { reason: reason() },
+        "interrupted" => RunOutcome::Interrupted { reason: reason() },
+        _ => RunOutcome::Failed {
+            step: "-".into(),
+            reason: reason(),
+        },
+    }
+}
+
 /// Stores every progress change, so that a reopened tab or a restarted console sees the run.
-async fn persist(store: Store, run_id: i64, mut progress: watch::Receiver<RunReport>) {
-    while progress.changed().await.is_ok() {
+/// Changes are written at most every 100 ms; the last one always is.
+async fn persist(
+    store: Store,
+    run_id: i64,
+    mut progress: watch::Receiver<RunReport>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            changed = progress.changed() => if changed.is_err() { return },
+            _ = &mut stop => return,
+        }
         let report = progress.borrow_and_update().clone();
-        let paused = report.paused_ms.is_some() && report.resumed_ms.is_none();
         if let Err(error) = store
-            .update_run(run_id, "running", paused, None, to_json(&report))
+            .update_run(
+                run_id,
+                "running",
+                report.exporting_paused(),
+                None,
+                to_json(&report),
+            )
             .await
         {
             tracing::error!(%error, run_id, "could not store run progress");
         }
-    }
-}
-
-/// Default settings, with quick first polls so that exporting stays paused no longer than needed.
-pub fn default_settings() -> RunSettings {
-    RunSettings {
-        poll: super::wait::PollPolicy::default(),
-        resume: Backoff::default(),
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            _ = &mut stop => return,
+        }
     }
 }

@@ -157,6 +157,42 @@ impl Store {
         .await
     }
 
+    pub async fn get_setting(&self, key: String) -> Result<Option<String>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub async fn put_setting(&self, key: String, value: String) -> Result<(), StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// The highest backup ID any run of this console used on `cluster`: spent, even if deleted.
+    pub async fn highest_run_backup_id(&self, cluster: String) -> Result<Option<u64>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT MAX(backup_id) FROM runs WHERE cluster = ?1",
+                params![cluster],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+        })
+        .await
+        .map(|v| v.map(|id| id as u64))
+    }
+
     pub async fn create_session(
         &self,
         token_hash: String,
