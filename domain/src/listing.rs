@@ -59,6 +59,18 @@ pub fn format_age(seconds: i64) -> String {
     }
 }
 
+/// "0.4 s", "12.3 s", "2 min 05 s", "1 h 02 min": a step's or a pause's duration, precise where a
+/// tenth of a second matters (the soft-pause window) and short where it does not.
+pub fn format_elapsed(ms: i64) -> String {
+    let ms = ms.max(0);
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{}.{} s", s, (ms % 1000) / 100),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// `2026-11-23 01:14 UTC` from epoch milliseconds: one unambiguous zone for every administrator
 /// of a cluster, whatever their browser's.
 pub fn format_utc(ms: i64) -> String {
@@ -183,5 +195,15 @@ mod tests {
         assert_eq!(format_age(3 * 3600 + 120), "3 h 2 min");
         assert_eq!(format_age(2 * 86_400 + 5 * 3600), "2 d 5 h");
         assert_eq!(format_age(-5), "0 s");
+    }
+
+    #[test]
+    fn elapsed_times_keep_tenths_under_a_minute_only() {
+        assert_eq!(format_elapsed(-5), "0.0 s");
+        assert_eq!(format_elapsed(420), "0.4 s");
+        assert_eq!(format_elapsed(12_345), "12.3 s");
+        assert_eq!(format_elapsed(59_999), "59.9 s");
+        assert_eq!(format_elapsed(125_000), "2 min 05 s");
+        assert_eq!(format_elapsed(3_720_000), "1 h 02 min");
     }
 }

@@ -400,6 +400,11 @@ async fn read_events(console: &Console, run_id: i64) -> Vec<Value> {
 #[tokio::test]
 async fn progress_streams_live_and_the_transcript_becomes_a_curl_script() {
     let sim = start_sim(VersionProfile::V87, 0).await;
+    // Slow enough that the waits poll several times and their progress can be seen moving.
+    let mut slow = fast_timings();
+    slow.webapps_part_ms = 150;
+    slow.zeebe_backup_ms = 900;
+    control(&sim, "/sim/settings", json!({"timings": slow})).await;
     let mut slow = fast_timings();
     slow.zeebe_backup_ms = 3_000;
     control(&sim, "/sim/settings", json!({"timings": slow})).await;
@@ -435,6 +440,26 @@ async fn progress_streams_live_and_the_transcript_becomes_a_curl_script() {
     assert!(
         done_counts.windows(2).all(|w| w[0] <= w[1]),
         "progress only moves forward: {done_counts:?}"
+    );
+    // While a wait runs, its step shows the component's own progress ("2 of 6 parts").
+    let partial = events.iter().any(|e| {
+        e["steps"].as_array().unwrap().iter().any(|s| {
+            s["state"] == "running"
+                && s["detail"].as_str().is_some_and(|d| {
+                    let numbers: Vec<u32> = d
+                        .split_whitespace()
+                        .filter_map(|w| w.parse().ok())
+                        .collect();
+                    d.contains(" of ") && numbers.len() == 2 && numbers[0] < numbers[1]
+                })
+        })
+    });
+    assert!(partial, "some event shows a wait in progress: {events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["transcript"].as_array().is_none_or(|t| t.is_empty())),
+        "the transcript stays out of the stream"
     );
     // A finished run streams once and ends.
     assert_eq!(read_events(&console, run_id).await.len(), 1);

@@ -153,7 +153,7 @@ pub async fn script(
 }
 
 /// `GET /api/runs/{id}/events`: server-sent events, one `report` event per change (the whole
-/// report; it is small because polls fold into one transcript line), ending after the last.
+/// report without its transcript), ending after the last.
 pub async fn events(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -165,10 +165,12 @@ pub async fn events(
         Live(tokio::sync::watch::Receiver<RunReport>),
         Done,
     }
-    let event = |report: &RunReport| {
+    // The transcript stays out of the stream: it only grows, and `script` serves it whole.
+    let event = |mut report: RunReport| {
+        report.transcript.clear();
         Event::default()
             .event("report")
-            .json_data(report)
+            .json_data(&report)
             .unwrap_or_else(|_| Event::default().event("error").data("unserializable"))
     };
     let stream = futures_util::stream::unfold(Phase::First(first, live), move |phase| async move {
@@ -178,7 +180,7 @@ pub async fn events(
                     Some(rx) if !report.outcome.is_finished() => Phase::Live(rx),
                     _ => Phase::Done,
                 };
-                Some((Ok(event(&report)), next))
+                Some((Ok(event(report)), next))
             }
             Phase::Live(mut rx) => {
                 // The runner drops its sender once the run has ended; the last value is final.
@@ -189,7 +191,7 @@ pub async fn events(
                 } else {
                     Phase::Done
                 };
-                Some((Ok(event(&report)), next))
+                Some((Ok(event(report)), next))
             }
             Phase::Done => None,
         }

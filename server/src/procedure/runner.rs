@@ -220,7 +220,18 @@ async fn run_steps(
         if paused.load(Ordering::SeqCst) {
             step_settings.poll.max = settings.poll.max.min(settings.paused_poll_max);
         }
-        let result = execute(&cluster, *step, id, step_settings, &mut cancel).await;
+        // The component's own progress while a wait polls it: "3 of 6 parts".
+        let show = |detail: Option<String>| {
+            progress.send_if_modified(|r| {
+                let s = &mut r.steps[index];
+                let changed = detail.is_some() && s.detail != detail;
+                if changed {
+                    s.detail = detail.clone();
+                }
+                changed
+            });
+        };
+        let result = execute(&cluster, *step, id, step_settings, &mut cancel, &show).await;
         if let Err(StepError::Cancelled) = result {
             progress.send_modify(|r| {
                 let s = &mut r.steps[index];
@@ -297,18 +308,26 @@ fn failed(e: impl ToString) -> StepError {
     StepError::Failed(e.to_string())
 }
 
-/// One step; `Ok` carries a short detail for the progress view.
+/// One step; `Ok` carries a short detail for the progress view, and `show` gets the component's
+/// progress on every poll of a wait.
 async fn execute(
     cluster: &Cluster,
     step: ProcedureStep,
     id: u64,
     settings: RunSettings,
     cancel: &mut CancelSignal,
+    show: &(dyn Fn(Option<String>) + Sync),
 ) -> Result<Option<String>, StepError> {
     let webapps = |c: Component| cluster.webapps.iter().find(|w| w.component() == c);
-    let progress_detail = |done: backup_domain::ComponentBackup, unit: &str| {
+    let progress_detail = |done: &backup_domain::ComponentBackup, unit: &str| {
         done.progress
             .map(|p| format!("{} of {} {unit}", p.done, p.total))
+    };
+    let polled = |answer: &Result<Option<backup_domain::ComponentBackup>, UpstreamError>,
+                  unit: &str| {
+        if let Ok(Some(found)) = answer {
+            show(progress_detail(found, unit));
+        }
     };
     match step {
         ProcedureStep::Start(Component::Optimize) => {
@@ -330,24 +349,29 @@ async fn execute(
                 .as_ref()
                 .ok_or("Optimize is not configured")?;
             let done = wait_until_completed(settings.poll, cancel, || async {
-                optimize
+                let answer = optimize
                     .get(id)
                     .await
-                    .map(|b| b.map(upstream::optimize_component))
+                    .map(|b| b.map(upstream::optimize_component));
+                polled(&answer, "parts");
+                answer
             })
             .await?;
-            Ok(progress_detail(done, "parts"))
+            Ok(progress_detail(&done, "parts"))
         }
         ProcedureStep::WaitFor(c) => {
             let app = webapps(c).ok_or_else(|| format!("{} is not configured", c.label()))?;
             let prefix = app.snapshot_prefix();
             let done = wait_until_completed(settings.poll, cancel, || async {
-                app.get(id)
+                let answer = app
+                    .get(id)
                     .await
-                    .map(|b| b.map(|b| upstream::artifact_component(c, prefix, b)))
+                    .map(|b| b.map(|b| upstream::artifact_component(c, prefix, b)));
+                polled(&answer, "parts");
+                answer
             })
             .await?;
-            Ok(progress_detail(done, "parts"))
+            Ok(progress_detail(&done, "parts"))
         }
         ProcedureStep::SoftPauseExporting => {
             cluster
@@ -403,14 +427,16 @@ async fn execute(
         },
         ProcedureStep::WaitForZeebe => {
             let done = wait_until_completed(settings.poll, cancel, || async {
-                cluster
+                let answer = cluster
                     .zeebe
                     .get(id)
                     .await
-                    .map(|b| b.map(upstream::zeebe_component))
+                    .map(|b| b.map(upstream::zeebe_component));
+                polled(&answer, "partitions");
+                answer
             })
             .await?;
-            Ok(progress_detail(done, "partitions"))
+            Ok(progress_detail(&done, "partitions"))
         }
         ProcedureStep::ResumeExporting => {
             let attempts = resume_until_confirmed(&cluster.zeebe, settings.resume)
