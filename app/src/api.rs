@@ -5,6 +5,7 @@ use backup_domain::api::{
     ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, HistoryResponse,
     LoginRequest, SessionInfo,
 };
+use backup_domain::run::{Preflight, RunStarted, RunView, StartRunRequest};
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
 
@@ -255,4 +256,46 @@ impl ManagementAction {
             }
         }
     }
+}
+
+pub async fn preflight(cluster: &str) -> Result<Preflight, ApiError> {
+    get_json(&format!("/api/clusters/{}/preflight", segment(cluster)?)).await
+}
+
+/// Starts a backup on the server; `None` lets it propose the ID.
+pub async fn start_run(
+    cluster: &str,
+    backup_id: Option<i64>,
+    csrf: &str,
+) -> Result<RunStarted, ApiError> {
+    let body = serde_json::to_string(&StartRunRequest { backup_id })
+        .map_err(|e| ApiError::Decode(e.to_string()))?;
+    post_json(
+        &format!("/api/clusters/{}/runs", segment(cluster)?),
+        csrf,
+        Some(&body),
+    )
+    .await
+}
+
+pub async fn cancel_run(run_id: i64, csrf: &str) -> Result<(), ApiError> {
+    post_json(&format!("/api/runs/{run_id}/cancel"), csrf, None).await
+}
+
+pub async fn run(run_id: i64) -> Result<RunView, ApiError> {
+    get_json(&format!("/api/runs/{run_id}")).await
+}
+
+pub async fn latest_run(cluster: &str) -> Result<Option<RunView>, ApiError> {
+    get_json(&format!("/api/clusters/{}/runs/latest", segment(cluster)?)).await
+}
+
+/// Where a run's live reports stream from (server-sent events, one `report` event per change).
+pub fn run_events_url(run_id: i64) -> String {
+    format!("/api/runs/{run_id}/events")
+}
+
+/// The run's transcript as an equivalent curl script, served as a download.
+pub fn run_script_url(run_id: i64) -> String {
+    format!("/api/runs/{run_id}/script")
 }

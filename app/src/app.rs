@@ -13,7 +13,7 @@ use crate::components::alert::Loading;
 use crate::components::layout::Shell;
 use crate::pages::{
     audit::AuditPage, backups::Backups, home::Home, login::Login, not_found::NotFound,
-    overview::Overview,
+    overview::Overview, wizard::Wizard,
 };
 
 pub type Loaded<T> = LocalResource<Result<T, ApiError>>;
@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/clusters/:cluster") view=|| view! { <Protected><ClusterScope/></Protected> }>
                     <Route path=path!("") view=Overview/>
                     <Route path=path!("backups") view=Backups/>
+                    <Route path=path!("backup") view=Wizard/>
                     <Route path=path!("audit") view=AuditPage/>
                 </ParentRoute>
             </Routes>

@@ -38,6 +38,7 @@ pub fn Shell() -> impl IntoView {
         });
     };
     let is_admin = move || auth.role() == Some(Role::Admin);
+    let is_operator = move || auth.role().is_some_and(|r| r.allows(Role::Operator));
 
     // Switching cluster keeps the page (Overview or Backups) but drops its filters.
     let switch = move |ev: leptos::ev::Event| {
@@ -83,6 +84,9 @@ pub fn Shell() -> impl IntoView {
                 <ul class="nav">
                     <li><A href=move || format!("/clusters/{}", name.get()) exact=true>"Overview"</A></li>
                     <li><A href=move || format!("/clusters/{}/backups", name.get())>"Backups"</A></li>
+                    <Show when=is_operator>
+                        <li><A href=move || format!("/clusters/{}/backup", name.get())>"New backup"</A></li>
+                    </Show>
                     <Show when=is_admin>
                         <li><A href=move || format!("/clusters/{}/audit", name.get())>"Audit"</A></li>
                     </Show>

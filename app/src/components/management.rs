@@ -33,16 +33,18 @@ pub fn ManagementActions(actions: Vec<ManagementAction>) -> impl IntoView {
         });
     };
     let can = move || auth.role().is_some_and(|r| r.allows(Role::Operator));
-    let buttons = actions
-        .into_iter()
-        .map(|a| {
+    let buttons = move || {
+        actions
+            .iter()
+            .map(|&a| {
             view! {
                 <button class="btn" data-action=a.id() on:click=move |_| { error.set(None); pending.set(Some(a)); }>
                     {a.label()}
                 </button>
             }
-        })
-        .collect_view();
+            })
+            .collect_view()
+    };
     view! {
         <Show when=can>
             <div class="management">

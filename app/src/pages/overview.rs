@@ -3,6 +3,7 @@
 use backup_domain::Verdict;
 use backup_domain::api::{ClusterSummary, ExportingStatus, HistoryResponse};
 use backup_domain::listing::{format_age, format_utc};
+use backup_domain::run::RunOutcome;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -53,6 +54,7 @@ pub fn Overview() -> impl IntoView {
             Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
             Some(Ok(h)) => view! { <HistorySummary history=h/> }.into_any(),
         }}
+        <LatestRun/>
         <section class="card">
             <h2>"Components"</h2>
             {move || match summary() {
@@ -106,19 +108,21 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
             }
         })
         .collect_view();
-    let errors = history
-        .component_errors
-        .iter()
-        .map(|e| view! { <li><strong>{e.component.label()}</strong>": "{e.message.clone()}</li> })
-        .collect_view();
-    let has_errors = !history.component_errors.is_empty();
-    view! {
-        <Show when=move || has_errors>
+    let errors = (!history.component_errors.is_empty()).then(|| {
+        let items = history
+            .component_errors
+            .iter()
+            .map(|e| view! { <li><strong>{e.component.label()}</strong>": "{e.message.clone()}</li> })
+            .collect_view();
+        view! {
             <div class="alert alert-error" role="alert">
                 <strong>"Some components could not be listed; their state is unknown"</strong>
-                <ul>{errors.clone()}</ul>
+                <ul>{items}</ul>
             </div>
-        </Show>
+        }
+    });
+    view! {
+        {errors}
         <ExportingAlarm exporting=history.exporting.clone()/>
         <div class="stats">
             {latest}
@@ -218,5 +222,46 @@ fn HealthTable(cluster: ClusterSummary) -> impl IntoView {
             <thead><tr><th>"Component"</th><th>"Status"</th><th>"Endpoint"</th><th>"Detail"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
+    }
+}
+
+/// The newest backup run: a link to watch it while it runs, an alarm if it could not confirm that
+/// exporting was resumed.
+#[component]
+fn LatestRun() -> impl IntoView {
+    let ClusterContext { name, .. } = expect_context();
+    let latest = LocalResource::new(move || {
+        let cluster = name.get();
+        async move { crate::api::latest_run(&cluster).await }
+    });
+    move || match latest.get() {
+        None | Some(Ok(None)) => None,
+        Some(Err(e)) => Some(view! { <ErrorAlert error=e/> }.into_any()),
+        Some(Ok(Some(run))) => {
+            let href = format!("/clusters/{}/backup?run={}", run.cluster, run.id);
+            let when = format_utc(run.started_ms);
+            let backup_id = run.backup_id;
+            Some(match run.report.outcome {
+                RunOutcome::Running => view! {
+                    <div class="alert alert-alarm" role="status" id="latest-run" data-outcome="running">
+                        <strong>{format!("Backup {backup_id} is running")}</strong>
+                        <p>{format!("Started by {} at {when}. ", run.started_by)}<A href=href>"Watch it"</A></p>
+                    </div>
+                }.into_any(),
+                RunOutcome::ExportingStillPaused { reason } => view! {
+                    <div class="alert alert-alarm" role="alert" id="latest-run" data-outcome="exporting_still_paused">
+                        <strong>{format!("Backup run {backup_id} could not confirm that exporting was resumed")}</strong>
+                        <p>{reason}" "<A href=href>"See the run"</A></p>
+                        <ManagementActions actions=vec![ManagementAction::Resume]/>
+                    </div>
+                }.into_any(),
+                outcome => view! {
+                    <p class="subtle" id="latest-run" data-outcome=outcome.state_name()>
+                        {format!("Last backup run: {backup_id}, {} ({when}). ", outcome.state_name().replace('_', " "))}
+                        <A href=href>"Details"</A>
+                    </p>
+                }.into_any(),
+            })
+        }
     }
 }

@@ -1,0 +1,612 @@
+//! The guided backup. Steps 1 and 2 (preflight, then the ID and the plan) happen here; the run
+//! itself belongs to the server, so steps 3 and 4 (live progress, then the result) only watch it:
+//! closing the tab changes nothing, and opening this page again shows the run where it is.
+//! The run being watched is in the URL (`?run=ID`), so a reload or a shared link lands on it.
+
+use backup_domain::api::Role;
+use backup_domain::listing::{format_elapsed, format_utc};
+use backup_domain::procedure::validate_backup_id;
+use backup_domain::run::{
+    CheckStatus, Preflight, PreflightCheck, RunOutcome, RunReport, RunView, StepState,
+};
+use backup_domain::{BackupSet, ComponentState};
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use crate::api::{self, ApiError, ManagementAction};
+use crate::app::{AuthContext, ClusterContext};
+use crate::components::alert::{ErrorAlert, Loading};
+use crate::components::management::ManagementActions;
+use crate::components::now_ms;
+
+#[component]
+pub fn Wizard() -> impl IntoView {
+    let auth: AuthContext = expect_context();
+    let query = use_query_map();
+    let run_id = Memo::new(move |_| query.read().get("run").and_then(|r| r.parse::<i64>().ok()));
+    let can_run = move || auth.role().is_some_and(|r| r.allows(Role::Operator));
+    view! {
+        <header class="page-head">
+            <div>
+                <h1>"New backup"</h1>
+                <p class="subtle">"The documented procedure, run step by step by the console server"</p>
+            </div>
+        </header>
+        {move || {
+            if !can_run() {
+                return view! {
+                    <div class="alert alert-error" role="alert">
+                        <strong>"Not allowed"</strong>
+                        <p>"Taking a backup needs the operator or admin role."</p>
+                    </div>
+                }
+                .into_any();
+            }
+            match run_id.get() {
+                Some(id) => view! { <RunWatch run_id=id/> }.into_any(),
+                None => view! { <Prepare/> }.into_any(),
+            }
+        }}
+    }
+}
+
+/// Where the wizard is, for the step indicator.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Preflight = 1,
+    Plan = 2,
+    Progress = 3,
+    Result = 4,
+}
+
+#[component]
+fn Stepper(#[prop(into)] stage: Signal<Stage>) -> impl IntoView {
+    let steps = [
+        (Stage::Preflight, "Preflight"),
+        (Stage::Plan, "Backup ID and plan"),
+        (Stage::Progress, "Progress"),
+        (Stage::Result, "Result"),
+    ];
+    view! {
+        <ol class="stepper" aria-label="Wizard steps">
+            {steps
+                .into_iter()
+                .map(|(s, label)| {
+                    let state = move || {
+                        let current = stage.get() as u8;
+                        if (s as u8) < current {
+                            "done"
+                        } else if s as u8 == current {
+                            "current"
+                        } else {
+                            "todo"
+                        }
+                    };
+                    view! {
+                        <li data-state=state aria-current=move || (stage.get() == s).then_some("step")>
+                            <span class="stepper-n">{s as u8}</span>
+                            {label}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+}
+
+/// Steps 1 and 2: nothing has been sent to the cluster yet.
+#[component]
+fn Prepare() -> impl IntoView {
+    let ClusterContext { name, history } = expect_context();
+    let navigate = use_navigate();
+    let preflight = LocalResource::new(move || {
+        let cluster = name.get();
+        async move { api::preflight(&cluster).await }
+    });
+    let stage = RwSignal::new(Stage::Preflight);
+
+    // A run already in progress is the one to watch: reopening the wizard lands on it.
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = preflight.get()
+            && let Some(run) = p.running_run
+        {
+            navigate(
+                &format!("/clusters/{}/backup?run={run}", name.get_untracked()),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+
+    view! {
+        <Stepper stage=stage/>
+        {move || match preflight.get() {
+            None => view! { <Loading what="preflight checks"/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| preflight.refetch())/> }.into_any(),
+            Some(Ok(p)) => {
+                if stage.get() == Stage::Preflight {
+                    view! {
+                        <PreflightCard preflight=p on_recheck=Callback::new(move |_| { history.refetch(); preflight.refetch(); })
+                            on_next=Callback::new(move |_| stage.set(Stage::Plan))/>
+                    }.into_any()
+                } else {
+                    view! { <PlanCard preflight=p on_back=Callback::new(move |_| { stage.set(Stage::Preflight); preflight.refetch(); })/> }.into_any()
+                }
+            }
+        }}
+    }
+}
+
+#[component]
+fn PreflightCard(
+    preflight: Preflight,
+    on_recheck: Callback<()>,
+    on_next: Callback<()>,
+) -> impl IntoView {
+    let ready = preflight.ready();
+    let failed = preflight
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .count();
+    let checks = preflight
+        .checks
+        .into_iter()
+        .map(|c| view! { <CheckRow check=c/> })
+        .collect_view();
+    view! {
+        <section class="card" id="preflight">
+            <h2>"1. Preflight checks"</h2>
+            <p class="subtle">"Nothing has been sent to the cluster yet. Every check must pass before the backup can start."</p>
+            <ul class="checks">{checks}</ul>
+            {(!ready).then(|| view! {
+                <div class="alert alert-error" role="alert" id="preflight-blocked">
+                    <strong>{format!("{failed} check{} failed", if failed == 1 { "" } else { "s" })}</strong>
+                    <p>"Fix what is listed above, then check again."</p>
+                </div>
+            })}
+            <div class="actions">
+                <button class="btn" id="recheck" on:click=move |_| on_recheck.run(())>"Check again"</button>
+                <button class="btn btn-primary" id="to-plan" disabled=!ready on:click=move |_| on_next.run(())>"Next: backup ID"</button>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn CheckRow(check: PreflightCheck) -> impl IntoView {
+    let pass = check.status == CheckStatus::Pass;
+    view! {
+        <li class=if pass { "check check-pass" } else { "check check-fail" } data-status=if pass { "pass" } else { "fail" }>
+            <span class="check-mark" aria-hidden="true">{if pass { "✓" } else { "✕" }}</span>
+            <div>
+                <strong>{check.name}</strong>
+                <p class="subtle">{check.detail}</p>
+                {check.fix.map(|f| view! { <p class="fix"><strong>"How to fix: "</strong>{f}</p> })}
+            </div>
+        </li>
+    }
+}
+
+/// Which components already hold `id`, from the loaded history (the server checks again).
+fn used_by(sets: &[BackupSet], id: i64) -> Vec<backup_domain::Component> {
+    sets.iter()
+        .find(|s| s.backup_id as i64 == id)
+        .map(|s| {
+            s.components
+                .iter()
+                .filter(|c| c.state != ComponentState::Missing)
+                .map(|c| c.component)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[component]
+fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
+    let ClusterContext { name, history } = expect_context();
+    let auth: AuthContext = expect_context();
+    let navigate = use_navigate();
+    let id_text = RwSignal::new(preflight.proposed_backup_id.to_string());
+    let highest = preflight.highest_known_id;
+    let starting = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+
+    // Checked before any call, with the same rules the server applies.
+    let checked = Memo::new(move |_| -> Result<u64, String> {
+        let text = id_text.get();
+        let text = text.trim();
+        if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
+            return Err("a backup ID is a positive whole number, digits only".into());
+        }
+        let id: i64 = text
+            .parse()
+            .map_err(|_| "this number is too large for a backup ID".to_string())?;
+        let used = history
+            .get()
+            .and_then(|h| h.ok())
+            .map(|h| used_by(&h.sets, id))
+            .unwrap_or_default();
+        validate_backup_id(id, highest, &used).map_err(|p| p.explain())
+    });
+
+    let start = move |_| {
+        let Ok(id) = checked.get_untracked() else {
+            return;
+        };
+        let csrf = auth
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
+            .unwrap_or_default();
+        let cluster = name.get_untracked();
+        let navigate = navigate.clone();
+        starting.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::start_run(&cluster, Some(id as i64), &csrf).await {
+                Ok(started) => navigate(
+                    &format!("/clusters/{cluster}/backup?run={}", started.run_id),
+                    Default::default(),
+                ),
+                Err(e) => {
+                    error.set(Some(e));
+                    starting.set(false);
+                }
+            }
+        });
+    };
+
+    let steps = preflight
+        .steps
+        .into_iter()
+        .map(|s| view! { <li>{s}</li> })
+        .collect_view();
+    let skipped = (!preflight.skipped.is_empty()).then(|| {
+        let items = preflight
+            .skipped
+            .into_iter()
+            .map(|s| view! { <li>{s}</li> })
+            .collect_view();
+        view! {
+            <h3>"Left out"</h3>
+            <ul class="plan-skipped" id="plan-skipped">{items}</ul>
+        }
+    });
+    let highest_note = match highest {
+        Some(h) => format!("The highest ID this cluster is known to have used is {h}."),
+        None => "This cluster has no known backup yet.".to_string(),
+    };
+
+    view! {
+        <section class="card" id="plan">
+            <h2>"2. Backup ID and plan"</h2>
+            <label class="field" for="backup-id">"Backup ID"</label>
+            <input id="backup-id" class="mono" inputmode="numeric" autocomplete="off"
+                prop:value=move || id_text.get()
+                on:input=move |ev| id_text.set(event_target_value(&ev))
+                aria-invalid=move || checked.get().is_err().then_some("true")
+                aria-describedby="backup-id-help"/>
+            {move || checked.get().err().map(|e| view! { <p class="field-error" id="backup-id-error" role="alert">{e}</p> })}
+            <div class="explain" id="backup-id-help">
+                <p>"Proposed: the current Unix time in seconds, or one above the highest known ID if that is later. "{highest_note}</p>
+                <p>"Zeebe only accepts an ID greater than every ID it has ever used, including deleted backups, and the web apps and Optimize refuse an ID they already hold. An ID can therefore never be reused: a failed or cancelled run spends its ID, and the next run gets a new one."</p>
+            </div>
+            <h3>"What will happen, in this order"</h3>
+            <ol class="plan-steps" id="plan-steps">{steps}</ol>
+            {skipped}
+            <p class="subtle">"Exporting stays soft-paused only between the pause and the resume: records keep flowing, but brokers cannot compact their logs. The console resumes exporting whatever happens."</p>
+            {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
+            <div class="actions">
+                <button class="btn" id="back" on:click=move |_| on_back.run(())>"Back"</button>
+                <button class="btn btn-primary" id="start-backup"
+                    disabled=move || checked.get().is_err() || starting.get()
+                    on:click=start>
+                    {move || if starting.get() { "Starting…" } else { "Start backup" }}
+                </button>
+            </div>
+        </section>
+    }
+}
+
+/// The open `EventSource` and its listeners; dropping it closes the stream.
+struct LiveStream {
+    source: web_sys::EventSource,
+    _on_report: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// Steps 3 and 4: a run on the server, streamed live until it ends.
+#[component]
+fn RunWatch(run_id: i64) -> impl IntoView {
+    let ClusterContext { name, history } = expect_context();
+    let auth: AuthContext = expect_context();
+    let navigate = use_navigate();
+    let meta = LocalResource::new(move || async move { api::run(run_id).await });
+    let report = RwSignal::new(None::<RunReport>);
+    let stream_trouble = RwSignal::new(false);
+    let now = RwSignal::new(now_ms());
+    let stream = StoredValue::new_local(None::<LiveStream>);
+
+    // The first answer fills the page even if the stream is slow to open.
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = meta.get()
+            && report.with_untracked(Option::is_none)
+        {
+            report.set(Some(view.report));
+        }
+    });
+
+    let open = move || -> Result<(), wasm_bindgen::JsValue> {
+        let source = web_sys::EventSource::new(&api::run_events_url(run_id))?;
+        let on_report = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                let Some(data) = event.data().as_string() else {
+                    return;
+                };
+                if let Ok(next) = serde_json::from_str::<RunReport>(&data) {
+                    let finished = next.outcome.is_finished();
+                    stream_trouble.set(false);
+                    report.set(Some(next));
+                    if finished {
+                        // Otherwise the browser reconnects to a stream that has nothing more to say.
+                        stream.update_value(|s| *s = None);
+                        history.refetch();
+                    }
+                }
+            },
+        );
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            // The browser reconnects by itself; say so rather than freeze silently.
+            if report.with_untracked(|r| r.as_ref().is_none_or(|r| !r.outcome.is_finished())) {
+                stream_trouble.set(true);
+                meta.refetch();
+            }
+        });
+        source.add_event_listener_with_callback("report", on_report.as_ref().unchecked_ref())?;
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        stream.set_value(Some(LiveStream {
+            source,
+            _on_report: on_report,
+            _on_error: on_error,
+        }));
+        Ok(())
+    };
+    if open().is_err() {
+        stream_trouble.set(true);
+    }
+    let ticker = set_interval_with_handle(
+        move || now.set(now_ms()),
+        std::time::Duration::from_millis(100),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(t) = ticker {
+            t.clear();
+        }
+    });
+
+    let stage = Signal::derive(move || {
+        if report.with(|r| r.as_ref().is_some_and(|r| r.outcome.is_finished())) {
+            Stage::Result
+        } else {
+            Stage::Progress
+        }
+    });
+    let confirm_cancel = RwSignal::new(false);
+    let cancelling = RwSignal::new(false);
+    let cancel_error = RwSignal::new(None::<ApiError>);
+    let cancel = move |_| {
+        let csrf = auth
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
+            .unwrap_or_default();
+        cancelling.set(true);
+        cancel_error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = api::cancel_run(run_id, &csrf).await {
+                cancel_error.set(Some(e));
+                cancelling.set(false);
+            }
+            confirm_cancel.set(false);
+        });
+    };
+    let another = move |_| {
+        navigate(
+            &format!("/clusters/{}/backup", name.get_untracked()),
+            Default::default(),
+        )
+    };
+
+    view! {
+        <Stepper stage=stage/>
+        {move || match (meta.get(), report.get()) {
+            (Some(Err(e)), None) => view! { <ErrorAlert error=e retry=Callback::new(move |_| meta.refetch())/> }.into_any(),
+            (_, None) => view! { <Loading what="the backup run"/> }.into_any(),
+            (m, Some(r)) => {
+                let run = m.and_then(|m| m.ok());
+                view! { <RunHeader run_id=run_id run=run report=r.clone() now=now/> }.into_any()
+            }
+        }}
+        <Show when=move || stream_trouble.get() && stage.get() == Stage::Progress>
+            <p class="unknown" id="stream-trouble">"The live connection to the console server was interrupted; reconnecting. The run goes on on the server either way."</p>
+        </Show>
+        {move || report.get().map(|r| view! { <StepTable report=r now=now/> })}
+        <Show when=move || stage.get() == Stage::Progress>
+            <div class="actions" id="run-controls">
+                {move || if confirm_cancel.get() {
+                    view! {
+                        <div class="confirm" role="alertdialog" aria-label="Cancel the backup">
+                            <p><strong>"Cancel this backup?"</strong>" The run stops after the request in flight, and exporting is resumed if it was paused. The backup ID is spent."</p>
+                            <button class="btn btn-primary" id="confirm-cancel" disabled=move || cancelling.get() on:click=cancel>"Cancel the backup"</button>
+                            <button class="btn" on:click=move |_| confirm_cancel.set(false)>"Keep running"</button>
+                        </div>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button class="btn" id="cancel-run" disabled=move || cancelling.get() on:click=move |_| confirm_cancel.set(true)>
+                            {move || if cancelling.get() { "Cancelling…" } else { "Cancel" }}
+                        </button>
+                    }.into_any()
+                }}
+            </div>
+            {move || cancel_error.get().map(|e| view! { <ErrorAlert error=e/> })}
+        </Show>
+        <Show when=move || stage.get() == Stage::Result>
+            <div class="actions" id="result-actions">
+                <a class="btn" id="download-script" href=api::run_script_url(run_id) download="">"Download the curl script"</a>
+                <button class="btn" id="another" on:click=another.clone()>"Start another backup"</button>
+            </div>
+        </Show>
+    }
+}
+
+/// The run's identity, its outcome once it has one, and the pause counter.
+#[component]
+fn RunHeader(
+    run_id: i64,
+    run: Option<RunView>,
+    report: RunReport,
+    now: RwSignal<i64>,
+) -> impl IntoView {
+    let ClusterContext { name, .. } = expect_context();
+    let backup_id = report.backup_id;
+    let started = run.as_ref().map(|r| {
+        format!(
+            "started by {} at {}",
+            r.started_by,
+            format_utc(r.started_ms)
+        )
+    });
+    let paused_now = report.exporting_paused() && !report.outcome.is_finished();
+    let pause_report = report.clone();
+    let pause_label = match (report.paused_ms, report.resumed_ms) {
+        (None, _) => "Exporting",
+        (Some(_), Some(_)) => "Exporting was soft-paused for",
+        (Some(_), None) => "Exporting soft-paused for",
+    };
+    let pause = move || {
+        pause_report
+            .pause_window_ms(now.get())
+            .map(format_elapsed)
+            .unwrap_or_else(|| "not paused".into())
+    };
+    let history_link = format!("/clusters/{}/backups?id={backup_id}", name.get_untracked());
+    let outcome = match report.outcome.clone() {
+        RunOutcome::Running => None,
+        RunOutcome::Completed => Some(view! {
+            <div class="alert alert-success" role="status" id="run-outcome" data-outcome="completed">
+                <strong>{format!("Backup {backup_id} completed")}</strong>
+                <p>"Every component finished its part and exporting was resumed. "
+                    <A href=history_link.clone()>"See the new set in the history"</A></p>
+            </div>
+        }.into_any()),
+        RunOutcome::Failed { step, reason } => Some(view! {
+            <div class="alert alert-error" role="alert" id="run-outcome" data-outcome="failed">
+                <strong>{format!("Backup {backup_id} failed at: {step}")}</strong>
+                <p>{reason}</p>
+                <p>{resumed_note(&report)}" The ID is spent: the next backup gets a new one. "
+                    <A href=history_link.clone()>"See what was left in the history"</A></p>
+            </div>
+        }.into_any()),
+        RunOutcome::Cancelled { step, by } => Some(view! {
+            <div class="alert alert-alarm" role="status" id="run-outcome" data-outcome="cancelled">
+                <strong>{format!("Backup {backup_id} cancelled by {by} during: {step}")}</strong>
+                <p>{resumed_note(&report)}" The ID is spent: the next backup gets a new one."</p>
+            </div>
+        }.into_any()),
+        RunOutcome::ExportingStillPaused { reason } => Some(view! {
+            <div class="alert alert-alarm" role="alert" id="run-outcome" data-outcome="exporting_still_paused">
+                <strong>"Exporting may still be paused"</strong>
+                <p>{reason}" Brokers cannot compact their logs while it is: resume it now."</p>
+                <ManagementActions actions=vec![ManagementAction::Resume]/>
+            </div>
+        }.into_any()),
+        RunOutcome::Interrupted { reason } => Some(view! {
+            <div class="alert alert-alarm" role="status" id="run-outcome" data-outcome="interrupted">
+                <strong>{format!("Backup {backup_id} was interrupted")}</strong>
+                <p>{reason}" The ID is spent: the next backup gets a new one."</p>
+            </div>
+        }.into_any()),
+    };
+    view! {
+        {outcome}
+        <div class="stats">
+            <div class="stat">
+                <span class="stat-label">"Backup ID"</span>
+                <span class="stat-value mono" id="run-backup-id">{backup_id}</span>
+                <span class="stat-note">{format!("run {run_id}")}{started.map(|s| format!(", {s}"))}</span>
+            </div>
+            <div class=if paused_now { "stat stat-warn" } else { "stat" } id="pause-counter">
+                <span class="stat-label">{pause_label}</span>
+                <span class="stat-value mono">{pause}</span>
+                <span class="stat-note">{if paused_now { "Brokers cannot compact their logs until it is resumed" } else { "Paused only between the pause and resume steps" }}</span>
+            </div>
+        </div>
+    }
+}
+
+fn resumed_note(report: &RunReport) -> &'static str {
+    match (report.paused_ms, report.resumed_ms) {
+        (None, _) => "Exporting was never paused.",
+        (Some(_), Some(_)) => "Exporting was resumed.",
+        (Some(_), None) => "Exporting may still be paused.",
+    }
+}
+
+#[component]
+fn StepTable(report: RunReport, now: RwSignal<i64>) -> impl IntoView {
+    let rows = report
+        .steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (class, label) = match s.state {
+                StepState::Pending => ("badge state-unknown", "waiting"),
+                StepState::Running => ("badge state-in-progress", "running"),
+                StepState::Done => ("badge state-completed", "done"),
+                StepState::Failed => ("badge state-failed", "failed"),
+                StepState::NotRun => ("badge state-missing", "not run"),
+            };
+            let elapsed = move || {
+                s.started_ms
+                    .map(|start| format_elapsed(s.ended_ms.unwrap_or_else(|| now.get()) - start))
+            };
+            view! {
+                <tr data-state=label>
+                    <td class="nowrap">{i + 1}</td>
+                    <td>{s.description}</td>
+                    <td><span class=class>{label}</span></td>
+                    <td class="nowrap mono">{elapsed}</td>
+                    <td class="why">{s.detail}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let skipped = report.skipped;
+    view! {
+        <section class="card">
+            <h2>"Steps"</h2>
+            <div class="table-scroll">
+                <table class="table" id="run-steps">
+                    <thead><tr><th>"#"</th><th>"Step"</th><th>"State"</th><th>"Elapsed"</th><th>"Progress"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            {(!skipped.is_empty()).then(|| view! {
+                <p class="subtle">"Left out: "{skipped.join("; ")}</p>
+            })}
+        </section>
+    }
+}
