@@ -73,10 +73,8 @@ pub async fn app_for(
         auth.store.clone(),
         RunSettings::from_config(&config.procedure),
     ));
-    let recovered = runs.recover(&clusters).await?;
-    if recovered > 0 {
-        tracing::warn!(recovered, "unfinished backup runs found; recovering them");
-    }
+    // Runs a killed console or CLI left behind: exporting resumed, then marked interrupted.
+    runs.spawn_reaper(clusters.clone());
     Ok(app(
         AppState {
             clusters,

@@ -10,21 +10,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn phases(sim: &backup_console::sim::SimCluster) -> Vec<String> {
-    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["exporting"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn state(run: &Value) -> &str {
     run["report"]["outcome"]["outcome"]
         .as_str()
@@ -229,8 +214,16 @@ async fn a_run_interrupted_after_the_pause_is_resumed_and_marked_at_restart() {
         let store = backup_console::store::Store::open(&db).unwrap();
         let report = json!({"backup_id": 77, "steps": [], "outcome": {"outcome": "running"}, "paused_ms": 1});
         store
-            .create_run("test".into(), 77, "operator".into(), 1, report.to_string())
+            .create_run(
+                "test".into(),
+                77,
+                "operator".into(),
+                1,
+                report.to_string(),
+                "a killed process".into(),
+            )
             .await
+            .unwrap()
             .unwrap();
     }
     control(&sim, "/sim/exporting", json!({"phase": "SOFT_PAUSED"})).await;
@@ -545,4 +538,110 @@ async fn zeebes_409_reveals_its_latest_id_and_the_next_proposal_goes_above_it() 
     assert_eq!(status, 202, "{started}");
     let run = run_ends(&console, started["run_id"].as_i64().unwrap()).await;
     assert_eq!(state(&run), "completed", "{run}");
+}
+
+#[tokio::test]
+async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_once_it_falls_silent()
+ {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let (auth, db) = auth_section("");
+    // Another process sharing the database (a `backup` CLI run) is mid-run, exporting paused.
+    let store = backup_console::store::Store::open(&db).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let report =
+        json!({"backup_id": 88, "steps": [], "outcome": {"outcome": "running"}, "paused_ms": now});
+    let other = store
+        .create_run(
+            "test".into(),
+            88,
+            "cli".into(),
+            now,
+            report.to_string(),
+            "the other process".into(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    control(&sim, "/sim/exporting", json!({"phase": "SOFT_PAUSED"})).await;
+    let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
+    let beating = store.clone();
+    let (cancel_tx, cancel_seen) = tokio::sync::oneshot::channel::<String>();
+    let heart = tokio::spawn(async move {
+        let mut cancel_tx = Some(cancel_tx);
+        loop {
+            let now = chrono::Utc::now().timestamp_millis();
+            if let Ok(Some(by)) = beating.heartbeat(other, now).await
+                && let Some(tx) = cancel_tx.take()
+            {
+                let _ = tx.send(by);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(300)) => {}
+                _ = &mut stop => return,
+            }
+        }
+    });
+
+    let console = start_console_with(&format!("{auth}{cluster}")).await;
+    // Alive: not recovered, and it holds the cluster.
+    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    assert_eq!(
+        phases(&sim).await,
+        vec!["SOFT_PAUSED"; 3],
+        "a live run is left alone"
+    );
+    let (_, preflight) = console.get("/api/clusters/test/preflight").await;
+    assert_eq!(preflight["running_run"], other);
+    let (status, body) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("run {other}")),
+        "{body}"
+    );
+    // A cancel from the console reaches the other process through the database.
+    let (status, _) = console
+        .call(
+            Method::POST,
+            &format!("/api/runs/{other}/cancel"),
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let by = tokio::time::timeout(Duration::from_secs(3), cancel_seen)
+        .await
+        .expect("the other process hears the cancel")
+        .unwrap();
+    assert_eq!(by, "admin");
+
+    // Silent (killed without finishing): recovered, exporting resumed.
+    let _ = stop_tx.send(());
+    heart.await.unwrap();
+    let silent = std::time::Instant::now();
+    eventually(Duration::from_secs(8), || async {
+        (phases(&sim).await == vec!["EXPORTING"; 3]).then_some(())
+    })
+    .await;
+    assert!(
+        silent.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        silent.elapsed()
+    );
+    let run = eventually(Duration::from_secs(5), || async {
+        let (_, run) = console.get(&format!("/api/runs/{other}")).await;
+        (state(&run) == "interrupted").then_some(run)
+    })
+    .await;
+    assert_eq!(run["backup_id"], 88);
 }

@@ -163,6 +163,8 @@ pub async fn events(
     enum Phase {
         First(RunReport, Option<tokio::sync::watch::Receiver<RunReport>>),
         Live(tokio::sync::watch::Receiver<RunReport>),
+        /// Run by another process sharing the database (a `backup` CLI run): read from there.
+        Stored(RunReport),
         Done,
     }
     // The transcript stays out of the stream: it only grows, and `script` serves it whole.
@@ -173,27 +175,51 @@ pub async fn events(
             .json_data(&report)
             .unwrap_or_else(|_| Event::default().event("error").data("unserializable"))
     };
-    let stream = futures_util::stream::unfold(Phase::First(first, live), move |phase| async move {
-        match phase {
-            Phase::First(report, live) => {
-                let next = match live {
-                    Some(rx) if !report.outcome.is_finished() => Phase::Live(rx),
-                    _ => Phase::Done,
-                };
-                Some((Ok(event(report)), next))
+    let stream = futures_util::stream::unfold(Phase::First(first, live), move |phase| {
+        let state = state.clone();
+        async move {
+            match phase {
+                Phase::First(report, live) => {
+                    let next = match live {
+                        _ if report.outcome.is_finished() => Phase::Done,
+                        Some(rx) => Phase::Live(rx),
+                        None => Phase::Stored(report.clone()),
+                    };
+                    Some((Ok(event(report)), next))
+                }
+                Phase::Stored(last) => {
+                    // Its owner writes every change within 100 ms; a stream that ends (the row is
+                    // gone, the database fails) lets the browser reconnect and try again.
+                    let report = loop {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        let Ok(Some(row)) = state.auth.store.run(id).await else {
+                            return None;
+                        };
+                        let report = view(&state, row).report;
+                        if report != last {
+                            break report;
+                        }
+                    };
+                    let next = if report.outcome.is_finished() {
+                        Phase::Done
+                    } else {
+                        Phase::Stored(report.clone())
+                    };
+                    Some((Ok(event(report)), next))
+                }
+                Phase::Live(mut rx) => {
+                    // The runner drops its sender once the run has ended; the last value is final.
+                    let more = rx.changed().await.is_ok();
+                    let report = rx.borrow_and_update().clone();
+                    let next = if more && !report.outcome.is_finished() {
+                        Phase::Live(rx)
+                    } else {
+                        Phase::Done
+                    };
+                    Some((Ok(event(report)), next))
+                }
+                Phase::Done => None,
             }
-            Phase::Live(mut rx) => {
-                // The runner drops its sender once the run has ended; the last value is final.
-                let more = rx.changed().await.is_ok();
-                let report = rx.borrow_and_update().clone();
-                let next = if more && !report.outcome.is_finished() {
-                    Phase::Live(rx)
-                } else {
-                    Phase::Done
-                };
-                Some((Ok(event(report)), next))
-            }
-            Phase::Done => None,
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

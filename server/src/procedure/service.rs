@@ -57,7 +57,14 @@ pub struct RunService {
     slots: Mutex<HashMap<String, Slot>>,
     settings: RunSettings,
     store: Store,
+    /// This process among those sharing the database (the server, a `backup` CLI run).
+    owner: String,
 }
+
+/// How often the process running a run says so in the database.
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// A running run whose process has been silent this long is recovered by another process.
+pub const STALE_AFTER_MS: i64 = 3_000;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -77,6 +84,11 @@ impl RunService {
             slots: Mutex::new(HashMap::new()),
             settings,
             store,
+            owner: format!(
+                "pid {} {}",
+                std::process::id(),
+                &crate::auth::random_token()[..8]
+            ),
         }
     }
 
@@ -122,7 +134,24 @@ impl RunService {
             }
             _ => None,
         });
-        let (cluster, backup_id) = found.ok_or(CancelError::NotRunning(run_id))?;
+        let (cluster, backup_id) = match found {
+            Some(found) => found,
+            // Run by another process sharing the database: its heartbeat picks the request up.
+            None => {
+                let row = self
+                    .store
+                    .run(run_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|r| r.state == "running")
+                    .ok_or(CancelError::NotRunning(run_id))?;
+                match self.store.request_cancel(run_id, user.to_string()).await {
+                    Ok(true) => (row.cluster, row.backup_id),
+                    _ => return Err(CancelError::NotRunning(run_id)),
+                }
+            }
+        };
         self.audit(
             user,
             client,
@@ -171,7 +200,17 @@ impl RunService {
             })
             .collect();
         checks.push(exporting_check(&history.exporting));
-        let running_run = self.running_on(&cluster.name);
+        let running_run = match self.running_on(&cluster.name) {
+            Some(local) => Some(local),
+            // Another process sharing the database (a `backup` CLI run) may hold the cluster.
+            None => self
+                .store
+                .running_run(cluster.name.clone())
+                .await
+                .ok()
+                .flatten()
+                .map(Some),
+        };
         checks.push(match running_run {
             None => PreflightCheck {
                 name: "No other backup run on this cluster".into(),
@@ -240,6 +279,12 @@ impl RunService {
         client: &str,
         requested: Option<i64>,
     ) -> Result<Started, StartError> {
+        // Another process sharing the database may be running one (create_run checks again).
+        if let Some(running) = self.store.running_run(cluster.name.clone()).await? {
+            return Err(StartError::InProgress {
+                run_id: Some(running),
+            });
+        }
         let (preflight, history) = self.preflight(cluster).await;
         // This start holds the slot itself, so only the component and exporting checks count.
         if let Some(failed) = preflight
@@ -288,10 +333,15 @@ impl RunService {
                 user.to_string(),
                 now_ms(),
                 to_json(&initial),
+                self.owner.clone(),
             )
-            .await?;
+            .await?
+            .map_err(|running| StartError::InProgress {
+                run_id: Some(running),
+            })?;
         let (tx, rx) = watch::channel(initial);
         let (cancel_tx, cancel) = CancelSignal::new();
+        let remote_cancel = cancel_tx.clone();
         self.slots().insert(
             cluster.name.clone(),
             Slot::Running {
@@ -321,6 +371,13 @@ impl RunService {
         tokio::spawn(async move {
             let (stop_tx, stop) = tokio::sync::oneshot::channel();
             let persister = tokio::spawn(persist(service.store.clone(), run_id, rx, stop));
+            let (alive_tx, alive) = tokio::sync::oneshot::channel();
+            let heartbeat = tokio::spawn(heartbeat(
+                service.store.clone(),
+                run_id,
+                Some(remote_cancel),
+                alive,
+            ));
             let report = runner::run(
                 cluster.clone(),
                 run_plan,
@@ -333,6 +390,8 @@ impl RunService {
             // Stop the persister between two writes, so its last write cannot land after the end.
             let _ = stop_tx.send(());
             let _ = persister.await;
+            let _ = alive_tx.send(());
+            let _ = heartbeat.await;
             service
                 .finish(&cluster.name, run_id, &report, &user, &client)
                 .await;
@@ -433,14 +492,40 @@ impl RunService {
         }
     }
 
-    /// Runs left unfinished by a previous process: exporting is resumed first where the run had
-    /// reached the pause, then the run is marked interrupted (its ID is spent).
+    /// Checks for abandoned runs now and then every second, for as long as the process lives.
+    pub fn spawn_reaper(self: &Arc<Self>, clusters: Arc<Clusters>) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match service.recover(&clusters).await {
+                    Ok(handles) if !handles.is_empty() => {
+                        tracing::warn!(
+                            count = handles.len(),
+                            "unfinished backup runs found; recovering them"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "could not look for abandoned runs"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    /// Runs whose process stopped (killed, crashed, restarted) without finishing them: exporting
+    /// is resumed first where the run had reached the pause, then the run is marked interrupted
+    /// (its ID is spent). A run is abandoned once its process has not said it is alive for
+    /// [`STALE_AFTER_MS`]; each is claimed by exactly one process.
     pub async fn recover(
         self: &Arc<Self>,
         clusters: &Clusters,
-    ) -> Result<usize, crate::store::StoreError> {
-        let unfinished = self.store.unfinished_runs().await?;
-        let count = unfinished.len();
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::store::StoreError> {
+        let now = now_ms();
+        let unfinished = self
+            .store
+            .claim_stale_runs(self.owner.clone(), now, now - STALE_AFTER_MS)
+            .await?;
+        let mut handles = Vec::new();
         for row in unfinished {
             let cluster = clusters.get(&row.cluster).cloned();
             let profile = cluster.as_ref().map_or(VersionProfile::V88, |c| c.profile);
@@ -450,7 +535,10 @@ impl RunService {
             let readable: Option<RunReport> = serde_json::from_value(row.report.clone()).ok();
             let paused = readable.as_ref().is_none_or(RunReport::exporting_paused);
             let service = self.clone();
-            tokio::spawn(async move {
+            handles.push(tokio::spawn(async move {
+                // Claimed: say so while resuming, or another process would claim it too.
+                let (alive_tx, alive) = tokio::sync::oneshot::channel();
+                let heartbeat = tokio::spawn(heartbeat(service.store.clone(), row.id, None, alive));
                 let resumed = match (paused, &cluster) {
                     (false, _) => Ok(None),
                     (true, None) => Err(format!(
@@ -487,6 +575,8 @@ impl RunService {
                         s.state = StepState::NotRun;
                     }
                 }
+                let _ = alive_tx.send(());
+                let _ = heartbeat.await;
                 let text = to_json(&report);
                 let still_paused = resumed.is_err();
                 if let Err(error) = service
@@ -519,9 +609,9 @@ impl RunService {
                     )
                     .await;
                 tracing::warn!(run = row.id, cluster = %row.cluster, state = outcome.state_name(), "recovered an unfinished backup run");
-            });
+            }));
         }
-        Ok(count)
+        Ok(handles)
     }
 }
 
@@ -576,6 +666,33 @@ fn outcome_of_state(state: &str) -> RunOutcome {
             step: "-".into(),
             reason: reason(),
         },
+    }
+}
+
+/// Says the run's process is alive, until `stop`; passes on a cancel asked through another
+/// process sharing the database.
+async fn heartbeat(
+    store: Store,
+    run_id: i64,
+    cancel: Option<watch::Sender<Option<String>>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        match store.heartbeat(run_id, now_ms()).await {
+            Ok(Some(by)) => {
+                if let Some(cancel) = &cancel
+                    && cancel.borrow().is_none()
+                {
+                    cancel.send_replace(Some(by));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, run_id, "could not record the run's heartbeat"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+            _ = &mut stop => return,
+        }
     }
 }
 

@@ -110,6 +110,44 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+/// Columns added to `runs` after its first version: the process running it (`owner`), when that
+/// process last said it was alive (`heartbeat_ms`), and a cancel asked through another process.
+fn migrate_runs(conn: &Connection) -> rusqlite::Result<()> {
+    let mut st = conn.prepare("SELECT name FROM pragma_table_info('runs')")?;
+    let columns: Vec<String> = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, kind) in [
+        ("owner", "TEXT"),
+        ("heartbeat_ms", "INTEGER"),
+        ("cancel_by", "TEXT"),
+    ] {
+        if !columns.iter().any(|c| c == name) {
+            conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {name} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` inside `BEGIN IMMEDIATE`: the write lock is taken first, so two processes sharing the
+/// database cannot both read "no run in progress" and both start one.
+fn immediate<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    match f(c) {
+        Ok(value) => {
+            c.execute_batch("COMMIT")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
@@ -122,6 +160,7 @@ impl Store {
             source,
         })?;
         conn.execute_batch(SCHEMA)?;
+        migrate_runs(&conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -312,6 +351,8 @@ impl Store {
         .await
     }
 
+    /// Records a new run owned by `owner`, unless the cluster already has one running, in this
+    /// process or another sharing the database: then `Err` holds that run's ID.
     pub async fn create_run(
         &self,
         cluster: String,
@@ -319,13 +360,69 @@ impl Store {
         user: String,
         now_ms: i64,
         report: String,
-    ) -> Result<i64, StoreError> {
+        owner: String,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        self.call(move |c| {
+            immediate(c, |c| {
+                let running: Option<i64> = c
+                    .query_row(
+                        "SELECT id FROM runs WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
+                        params![cluster],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = running {
+                    return Ok(Err(id));
+                }
+                c.execute(
+                    "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report, owner, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?4)",
+                    params![cluster, backup_id as i64, user, now_ms, report, owner],
+                )?;
+                Ok(Ok(c.last_insert_rowid()))
+            })
+        })
+        .await
+    }
+
+    /// The owner of a run says it is alive; the answer is who asked to cancel it, if anyone did.
+    pub async fn heartbeat(&self, id: i64, now_ms: i64) -> Result<Option<String>, StoreError> {
         self.call(move |c| {
             c.execute(
-                "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                params![cluster, backup_id as i64, user, now_ms, report],
+                "UPDATE runs SET heartbeat_ms = ?2 WHERE id = ?1",
+                params![id, now_ms],
             )?;
-            Ok(c.last_insert_rowid())
+            c.query_row(
+                "SELECT cancel_by FROM runs WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+        .await
+    }
+
+    /// Asks the process running `id` to cancel it; false if the run is not running.
+    pub async fn request_cancel(&self, id: i64, by: String) -> Result<bool, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET cancel_by = COALESCE(cancel_by, ?2) WHERE id = ?1 AND state = 'running'",
+                params![id, by],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    /// The run in progress on `cluster`, whichever process runs it.
+    pub async fn running_run(&self, cluster: String) -> Result<Option<i64>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT id FROM runs WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
+                params![cluster],
+                |r| r.get(0),
+            )
+            .optional()
         })
         .await
     }
@@ -393,15 +490,32 @@ impl Store {
         .await
     }
 
-    /// Runs a previous process left unfinished (it stopped or was killed mid-run).
-    pub async fn unfinished_runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        self.call(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {} FROM runs WHERE state = 'running' ORDER BY id",
-                Self::RUN_COLUMNS
-            ))?;
-            let rows = st.query_map([], Self::run_from)?;
-            rows.collect()
+    /// Takes over the runs whose process stopped saying it was alive before `stale_before_ms`
+    /// (it stopped or was killed mid-run): they become `owner`'s to recover, and only its.
+    pub async fn claim_stale_runs(
+        &self,
+        owner: String,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        self.call(move |c| {
+            immediate(c, |c| {
+                let mut st = c.prepare(&format!(
+                    "SELECT {} FROM runs WHERE state = 'running' AND (owner IS NULL OR owner != ?1) \
+                     AND COALESCE(heartbeat_ms, 0) < ?2 ORDER BY id",
+                    Self::RUN_COLUMNS
+                ))?;
+                let rows: Vec<RunRow> = st
+                    .query_map(params![owner, stale_before_ms], Self::run_from)?
+                    .collect::<rusqlite::Result<_>>()?;
+                for row in &rows {
+                    c.execute(
+                        "UPDATE runs SET owner = ?2, heartbeat_ms = ?3 WHERE id = ?1",
+                        params![row.id, owner, now_ms],
+                    )?;
+                }
+                Ok(rows)
+            })
         })
         .await
     }
