@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use backup_domain::api::{Role, VersionProfile};
@@ -254,6 +254,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The embedded database: `[auth] database`, or `backup-console.db` in the working directory
+    /// (the `backup` CLI needs one even when the file has no `[auth]`).
+    pub fn database_path(&self) -> PathBuf {
+        self.auth.as_ref().map_or_else(
+            || PathBuf::from("backup-console.db"),
+            |a| a.database.clone(),
+        )
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),

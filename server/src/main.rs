@@ -1,4 +1,4 @@
-//! `backup-console`: `demo`, `serve --config FILE`, `sim`.
+//! `backup-console`: `demo`, `serve --config FILE`, `backup`, `hash-password`, `sim`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +48,26 @@ enum Command {
         listen: Option<SocketAddr>,
         #[arg(long, default_value = "dist", env = "BACKUP_CONSOLE_UI_DIR")]
         ui_dir: PathBuf,
+    },
+    /// Take a backup of one cluster with the console's engine, for cron jobs and scripts.
+    ///
+    /// Exit codes: 0 completed (or started, without --wait), 1 error, 2 bad arguments or ID,
+    /// 3 another run in progress, 4 preflight failed, 5 a step failed, 6 cancelled,
+    /// 7 exporting may still be paused. SIGINT/SIGTERM cancel the run and resume exporting.
+    Backup {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        cluster: String,
+        /// The backup ID; proposed as the wizard does when omitted.
+        #[arg(long)]
+        id: Option<i64>,
+        /// Stay until the run ends and exit with its outcome. Without it, the run goes on in a
+        /// detached process and this one exits once the run has started.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, hide = true)]
+        detached: bool,
     },
     /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
     HashPassword,
@@ -117,6 +137,44 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    if let Command::Backup {
+        config,
+        cluster,
+        id,
+        wait,
+        detached,
+    } = cli.command
+    {
+        let args = backup_console::cli::BackupArgs {
+            config,
+            cluster,
+            id,
+            wait,
+            detached,
+        };
+        let detached = args.detached;
+        return match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => match rt.block_on(backup_console::cli::backup(args)) {
+                Ok(exit) => exit.into(),
+                Err(e) => {
+                    // A detached child's only channel is its standard output.
+                    if detached {
+                        println!("{e}");
+                    }
+                    eprintln!("error: {e}");
+                    e.exit().into()
+                }
+            },
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -139,6 +197,8 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), RunError> {
     match command {
+        // Handled in `main`, before this runtime: it maps outcomes to exit codes.
+        Command::Backup { .. } => Ok(()),
         Command::Demo {
             listen,
             seed,

@@ -5,22 +5,7 @@ mod common;
 use backup_domain::api::VersionProfile;
 use common::*;
 use reqwest::Method;
-use serde_json::{Value, json};
-
-async fn phases(sim: &backup_console::sim::SimCluster) -> Vec<String> {
-    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["exporting"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn an_operator_pauses_and_resumes_exporting_and_each_action_is_audited() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use backup_console::procedure::resume::{Backoff, resume_until_confirmed};
 use backup_domain::api::VersionProfile;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn quick() -> Backoff {
     Backoff {
@@ -29,21 +29,6 @@ async fn zeebe_client(
     let config = backup_console::config::Config::parse(&text, "t", &|_| None).unwrap();
     let clusters = backup_console::cluster::Clusters::from_config(&config).unwrap();
     clusters.get("t").unwrap().zeebe.clone()
-}
-
-async fn phases(sim: &backup_console::sim::SimCluster) -> Vec<String> {
-    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["exporting"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test]

@@ -13,27 +13,12 @@ use backup_console::procedure::runner::{
 use backup_domain::api::VersionProfile;
 use backup_domain::procedure::plan;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn clusters(sim: &backup_console::sim::SimCluster) -> Clusters {
     let text = sim.endpoints.console_config("t");
     let text = text.replacen("\n[clusters.", "\nrequest_timeout_secs = 1\n[clusters.", 1);
     Clusters::from_config(&Config::parse(&text, "t", &|_| None).unwrap()).unwrap()
-}
-
-async fn phases(sim: &backup_console::sim::SimCluster) -> Vec<String> {
-    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["exporting"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect()
 }
 
 async fn run_once(

@@ -318,3 +318,21 @@ pub fn component<'a>(set: &'a Value, name: &str) -> &'a Value {
         .and_then(|cs| cs.iter().find(|c| c["component"] == name))
         .unwrap_or_else(|| panic!("component {name} not in set"))
 }
+
+/// The simulator's exporter phase per partition.
+pub async fn phases(sim: &SimCluster) -> Vec<String> {
+    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
+        .await
+        .expect("sim answers")
+        .json()
+        .await
+        .expect("sim state is JSON");
+    state["exporting"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

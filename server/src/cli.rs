@@ -1,0 +1,388 @@
+//! `backup-console backup`: one backup from a cron job or a script, on the same engine as the
+//! console (the same runner, the same database, so the run shows in the console and one run per
+//! cluster holds across both). The exit code tells the outcome; SIGINT or SIGTERM cancel the run,
+//! which still resumes exporting before the process exits.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+
+use backup_domain::listing::format_elapsed;
+use backup_domain::run::{RunOutcome, RunReport, StepState};
+
+use crate::cluster::Clusters;
+use crate::config::{Config, ConfigError};
+use crate::procedure::runner::RunSettings;
+use crate::procedure::service::{RunService, StartError};
+use crate::store::{Store, StoreError};
+
+/// What the exit code means, for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// The backup completed (with `--wait`), or the run started (without).
+    Completed = 0,
+    /// The configuration, the database or the process itself failed; nothing was started.
+    Error = 1,
+    /// Bad arguments, an unknown cluster or a refused backup ID; nothing was started.
+    Usage = 2,
+    /// Another run is in progress on the cluster.
+    InProgress = 3,
+    /// A preflight check failed (a component down, no backup storage, exporting not running).
+    Preflight = 4,
+    /// A step failed; exporting was resumed.
+    Failed = 5,
+    /// Cancelled (a signal, or from the console); exporting was resumed.
+    Cancelled = 6,
+    /// The run ended and resuming exporting could not be confirmed: resume it by hand now.
+    ExportingStillPaused = 7,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("no cluster named `{0}` in the configuration")]
+    UnknownCluster(String),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("cannot start the detached run: {0}")]
+    Detach(std::io::Error),
+    #[error("the detached run ended before it started: {0}")]
+    DetachedEnded(String),
+}
+
+impl CliError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::UnknownCluster(_) | CliError::Start(StartError::BadId(_)) => Exit::Usage,
+            CliError::Start(StartError::InProgress { .. }) => Exit::InProgress,
+            CliError::Start(StartError::Preflight(_)) => Exit::Preflight,
+            _ => Exit::Error,
+        }
+    }
+}
+
+pub struct BackupArgs {
+    pub config: PathBuf,
+    pub cluster: String,
+    pub id: Option<i64>,
+    pub wait: bool,
+    /// Internal: the child a run without `--wait` leaves behind; prints only its start line.
+    pub detached: bool,
+}
+
+/// The exit code an outcome maps to.
+pub fn exit_for(outcome: &RunOutcome) -> Exit {
+    match outcome {
+        RunOutcome::Completed => Exit::Completed,
+        RunOutcome::Failed { .. } => Exit::Failed,
+        RunOutcome::Cancelled { .. } => Exit::Cancelled,
+        RunOutcome::ExportingStillPaused { .. } => Exit::ExportingStillPaused,
+        RunOutcome::Interrupted { .. } | RunOutcome::Running => Exit::Error,
+    }
+}
+
+/// One line for the end of a run: what happened, and how long exporting was paused.
+pub fn summary(cluster: &str, report: &RunReport) -> String {
+    let id = report.backup_id;
+    let what = match &report.outcome {
+        RunOutcome::Completed => format!("backup {id} of {cluster} completed"),
+        RunOutcome::Failed { step, reason } => {
+            format!("backup {id} of {cluster} failed at \"{step}\": {reason}")
+        }
+        RunOutcome::Cancelled { step, by } => {
+            format!("backup {id} of {cluster} cancelled by {by} during \"{step}\"")
+        }
+        RunOutcome::ExportingStillPaused { reason } => format!(
+            "backup {id} of {cluster} ended, and EXPORTING MAY STILL BE PAUSED: {reason}; resume it now"
+        ),
+        RunOutcome::Interrupted { reason } => format!("backup {id} of {cluster}: {reason}"),
+        RunOutcome::Running => format!("backup {id} of {cluster} is still running"),
+    };
+    match (report.paused_ms, report.resumed_ms) {
+        (Some(p), Some(r)) => format!(
+            "{what}; exporting was soft-paused for {}",
+            format_elapsed(r - p)
+        ),
+        _ => what,
+    }
+}
+
+pub async fn backup(args: BackupArgs) -> Result<Exit, CliError> {
+    if !args.wait && !args.detached {
+        return detach(&args);
+    }
+    let config = Config::load(&args.config)?;
+    let clusters = Arc::new(Clusters::from_config(&config)?);
+    let cluster = clusters
+        .get(&args.cluster)
+        .cloned()
+        .ok_or_else(|| CliError::UnknownCluster(args.cluster.clone()))?;
+    let store = Store::open(&config.database_path())?;
+    let service = Arc::new(RunService::new(
+        store,
+        RunSettings::from_config(&config.procedure),
+    ));
+    // A run a killed CLI or console left behind on any cluster is recovered first.
+    for handle in service.recover(&clusters).await? {
+        let _ = handle.await;
+    }
+    let user = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    let started = service.start(&cluster, &user, "cli", args.id).await?;
+    say_stdout(&format!(
+        "started run {}: backup {} of {}",
+        started.run_id, started.backup_id, cluster.name
+    ));
+    let Some(mut progress) = service.subscribe(started.run_id) else {
+        return Err(CliError::DetachedEnded("the run vanished".into()));
+    };
+    let mut signals = Signals::new();
+    let mut last_states: Vec<StepState> = Vec::new();
+    let mut cancelled = false;
+    loop {
+        let report = progress.borrow_and_update().clone();
+        if !args.detached {
+            print_changes(&report, &mut last_states);
+        }
+        if report.outcome.is_finished() {
+            if !args.detached {
+                say_stdout(&summary(&cluster.name, &report));
+            }
+            return Ok(exit_for(&report.outcome));
+        }
+        tokio::select! {
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    // The sender is gone: its last value is the final report.
+                    let report = progress.borrow().clone();
+                    if !args.detached {
+                        print_changes(&report, &mut last_states);
+                        say_stdout(&summary(&cluster.name, &report));
+                    }
+                    return Ok(exit_for(&report.outcome));
+                }
+            }
+            name = signals.next() => {
+                if !cancelled {
+                    cancelled = true;
+                    if !args.detached {
+                        eprintln!("{name}: cancelling after the request in flight; exporting is resumed before exit");
+                    }
+                    let _ = service.cancel(started.run_id, &format!("signal {name}"), "cli").await;
+                } else if !args.detached {
+                    eprintln!("{name}: still resuming exporting, please wait");
+                }
+            }
+        }
+    }
+}
+
+fn say_stdout(line: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (the parent of a detached run has gone) must not stop the run.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn print_changes(report: &RunReport, last: &mut Vec<StepState>) {
+    if last.len() != report.steps.len() {
+        *last = vec![StepState::Pending; report.steps.len()];
+    }
+    for (step, seen) in report.steps.iter().zip(last.iter_mut()) {
+        if step.state != *seen {
+            *seen = step.state;
+            let state = match step.state {
+                StepState::Pending => continue,
+                StepState::Running => "started",
+                StepState::Done => "done",
+                StepState::Failed => "FAILED",
+                StepState::NotRun => "not run",
+            };
+            let detail = step
+                .detail
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            eprintln!("  {}: {state}{detail}", step.description);
+        }
+    }
+}
+
+/// SIGINT, SIGTERM (cancel the run) and SIGHUP (ignored: a closed terminal must not stop a
+/// backup half-way).
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match &mut self.term {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let hup = async {
+                if let Some(s) = &mut self.hup {
+                    loop {
+                        s.recv().await;
+                    }
+                }
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                () = term => "SIGTERM",
+                () = hup => unreachable!("the hangup loop never ends"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// Without `--wait`: the run goes on in a detached child of this program (its own process group,
+/// so the terminal's Ctrl-C or hangup cannot stop it half-way); this process prints the child's
+/// start line and exits 0, or the child's error and its exit code.
+fn detach(args: &BackupArgs) -> Result<Exit, CliError> {
+    let exe = std::env::current_exe().map_err(CliError::Detach)?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("backup")
+        .arg("--config")
+        .arg(absolute(&args.config))
+        .arg("--cluster")
+        .arg(&args.cluster)
+        .arg("--detached");
+    if let Some(id) = args.id {
+        command.arg("--id").arg(id.to_string());
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command.spawn().map_err(CliError::Detach)?;
+    let Some(stdout) = child.stdout.take() else {
+        return Err(CliError::DetachedEnded("no output".into()));
+    };
+    let mut first = String::new();
+    let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+    let first = first.trim_end();
+    if first.starts_with("started run ") {
+        println!("{first} (continuing in process {})", child.id());
+        return Ok(Exit::Completed);
+    }
+    let code = child.wait().map_err(CliError::Detach)?.code();
+    eprintln!("error: {first}");
+    Ok(match code {
+        Some(2) => Exit::Usage,
+        Some(3) => Exit::InProgress,
+        Some(4) => Exit::Preflight,
+        _ => Exit::Error,
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backup_domain::api::VersionProfile;
+
+    fn report(outcome: RunOutcome, paused: Option<(i64, i64)>) -> RunReport {
+        RunReport {
+            backup_id: 42,
+            profile: VersionProfile::V88,
+            steps: Vec::new(),
+            skipped: Vec::new(),
+            outcome,
+            paused_ms: paused.map(|p| p.0),
+            resumed_ms: paused.map(|p| p.1),
+            transcript: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_outcome_has_its_own_exit_code() {
+        let outcomes = [
+            RunOutcome::Completed,
+            RunOutcome::Failed {
+                step: "s".into(),
+                reason: "r".into(),
+            },
+            RunOutcome::Cancelled {
+                step: "s".into(),
+                by: "b".into(),
+            },
+            RunOutcome::ExportingStillPaused { reason: "r".into() },
+        ];
+        let codes: Vec<u8> = outcomes.iter().map(|o| exit_for(o) as u8).collect();
+        assert_eq!(codes, vec![0, 5, 6, 7]);
+    }
+
+    #[test]
+    fn the_summary_names_the_outcome_and_the_pause_window() {
+        let done = summary("prod", &report(RunOutcome::Completed, Some((1_000, 3_500))));
+        assert_eq!(
+            done,
+            "backup 42 of prod completed; exporting was soft-paused for 2.5 s"
+        );
+        let paused = summary(
+            "prod",
+            &report(
+                RunOutcome::ExportingStillPaused {
+                    reason: "no answer".into(),
+                },
+                None,
+            ),
+        );
+        assert!(paused.contains("EXPORTING MAY STILL BE PAUSED"), "{paused}");
+    }
+}
