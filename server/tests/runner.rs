@@ -224,3 +224,157 @@ async fn an_unconfirmable_resume_ends_the_run_as_exporting_still_paused() {
         "the report matches the cluster"
     );
 }
+
+/// A TCP gate in front of one simulated component. Open, it forwards; closed, nothing listens on
+/// its port (a real "connection refused") and every connection it forwarded is cut.
+struct Gate {
+    addr: std::net::SocketAddr,
+    target: String,
+    accept: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Gate {
+    async fn new(target_url: &str) -> Gate {
+        let target = target_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gate = Gate {
+            addr: listener.local_addr().unwrap(),
+            target,
+            accept: std::sync::Mutex::new(None),
+        };
+        gate.serve(listener);
+        gate
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let target = self.target.clone();
+        let task = tokio::spawn(async move {
+            // Dropped with the task: aborting the accept loop cuts every forwarded connection.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        *self.accept.lock().unwrap() = Some(task);
+    }
+
+    fn close(&self) {
+        if let Some(task) = self.accept.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+
+    async fn open(&self) {
+        if self.accept.lock().unwrap().is_some() {
+            return;
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_at_every_step_fails_it_and_exporting_is_resumed() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let e = sim.endpoints.clone();
+    let optimize = e.optimize.clone().unwrap();
+    // 8.8 serves Zeebe, exporting and the web apps' backupHistory on one management port.
+    // (step index in the 8.8 plan, its component's URL, close the gate before the run or once
+    // this earlier step is done, when the gate's previous use is over)
+    let cases: [(usize, &str, Option<usize>); 8] = [
+        (0, &e.zeebe, None),         // Soft-pause Zeebe exporting
+        (1, &e.zeebe, Some(0)),      // Start the Web apps backup
+        (2, &optimize, None),        // Start the Optimize backup
+        (3, &e.zeebe, Some(1)),      // Wait until the Web apps backup completes
+        (4, &optimize, Some(2)),     // Wait until the Optimize backup completes
+        (5, &e.elasticsearch, None), // Snapshot the zeebe-record indices
+        (6, &e.zeebe, Some(3)),      // Start the Zeebe backup
+        (7, &e.zeebe, Some(6)),      // Wait until the Zeebe backup completes
+    ];
+    let mut id = 5000;
+    for (index, url, close_after) in cases {
+        id += 1;
+        let gate = std::sync::Arc::new(Gate::new(url).await);
+        let text = sim
+            .endpoints
+            .console_config("t")
+            .replace(url, &format!("http://{}", gate.addr))
+            .replacen("\n[clusters.", "\nrequest_timeout_secs = 1\n[clusters.", 1);
+        let clusters =
+            Clusters::from_config(&Config::parse(&text, "t", &|_| None).unwrap()).unwrap();
+        let cluster = clusters.get("t").unwrap().clone();
+        let p = plan(cluster.profile, &cluster.components());
+        let step = p.steps[index].describe();
+        let (tx, mut rx) = tokio::sync::watch::channel(initial_report(&p, id));
+        if close_after.is_none() {
+            gate.close();
+        }
+        // Closes the gate once the component's previous use is over, and opens it again once the
+        // step has failed, so that the resume can get through and be confirmed.
+        let watcher = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let mut closed = close_after.is_none();
+                while rx.changed().await.is_ok() {
+                    let (before_done, failed) = {
+                        let r = rx.borrow_and_update();
+                        (
+                            close_after.is_some_and(|j| r.steps[j].state == StepState::Done),
+                            r.steps[index].state == StepState::Failed,
+                        )
+                    };
+                    if !closed && before_done {
+                        gate.close();
+                        closed = true;
+                    }
+                    if failed {
+                        gate.open().await;
+                        return;
+                    }
+                }
+            })
+        };
+        let report = run(
+            cluster,
+            p,
+            id,
+            quick_settings(Duration::from_millis(1500)),
+            CancelSignal::never(),
+            tx,
+        )
+        .await;
+        watcher.abort();
+        match &report.outcome {
+            RunOutcome::Failed {
+                step: failed,
+                reason,
+            } => {
+                assert_eq!(failed, &step, "{reason}");
+                // Closed right after its previous request, the gate also cuts the connection
+                // the client kept alive: that request sees a reset rather than a refusal.
+                let cut_mid_use = close_after == index.checked_sub(1) && index > 0;
+                assert!(
+                    reason.contains("cannot connect")
+                        || (cut_mid_use && reason.contains("connection failed")),
+                    "{step}: {reason}"
+                );
+            }
+            other => panic!("{step}: {other:?}"),
+        }
+        assert!(report.resumed_ms.is_some(), "{step}: resume confirmed");
+        assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3], "{step}");
+        settle().await;
+    }
+}
