@@ -7,9 +7,10 @@
 //!    none, where the simulated components compete with the console for the same two cores.
 //! 2. The resident memory of the release server at idle, before and after serving history.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use backup_console::config::Config;
 use backup_console::sim::state::Timings;
 use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
@@ -42,48 +43,6 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-/// The console with one admin user, logged in; returns its URL and the session cookie.
-async fn start_console(config_text: &str) -> (String, String, tokio::task::JoinHandle<()>) {
-    let hash = backup_console::auth::password::hash_password("bench").expect("hash");
-    let db = std::env::temp_dir().join(format!(
-        "bc-bench-console-{}-{}.db",
-        std::process::id(),
-        config_text.len()
-    ));
-    let _ = std::fs::remove_file(&db);
-    let auth = format!(
-        "[auth]\ndatabase = {:?}\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
-        db.display().to_string()
-    );
-    let config =
-        Config::parse(&format!("{auth}{config_text}"), "bench", &|_| None).expect("config");
-    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), false)
-        .await
-        .expect("console");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        let _ = backup_console::web::serve(listener, app, std::future::pending()).await;
-    });
-    let login = reqwest::Client::new()
-        .post(format!("{base}/api/login"))
-        .header("x-requested-with", "backup-console")
-        .json(&serde_json::json!({"username": "bench", "password": "bench"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    (base, cookie, task)
-}
-
 async fn timed_get(client: &reqwest::Client, url: &str, cookie: &str) -> (Duration, usize) {
     let start = Instant::now();
     let response = client
@@ -106,7 +65,12 @@ async fn history_run(label: &'static str, timings: Timings) -> Run {
     config.seed_count = SETS;
     config.timings = timings;
     let sim = SimCluster::start(config).await.expect("sim");
-    let (base, cookie, console) = start_console(&sim.endpoints.console_config("bench")).await;
+    let common::BenchConsole {
+        base,
+        cookie,
+        task: console,
+        ..
+    } = common::start_console(&sim.endpoints.console_config("bench"), "viewer").await;
     let e = &sim.endpoints;
     let upstream = [
         format!("{}/actuator/backups", e.zeebe),

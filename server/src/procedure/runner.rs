@@ -24,8 +24,8 @@ use crate::upstream::{Recorder, recording};
 pub struct RunSettings {
     /// Polling of a component's backup; its `timeout` is every step's timeout.
     pub poll: PollPolicy,
-    /// The longest wait between two polls while exporting is soft-paused, so that the pause ends
-    /// within this long of the backup completing.
+    /// The longest wait between two polls while exporting is soft-paused (100 ms), so that the
+    /// pause ends within this long of the backup completing (BENCHMARKS.md: the pause window).
     pub paused_poll_max: Duration,
     pub resume: Backoff,
 }
@@ -34,7 +34,7 @@ impl Default for RunSettings {
     fn default() -> Self {
         RunSettings {
             poll: PollPolicy::default(),
-            paused_poll_max: Duration::from_millis(200),
+            paused_poll_max: Duration::from_millis(100),
             resume: Backoff::default(),
         }
     }
