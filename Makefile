@@ -16,3 +16,4 @@ ui:
 
 bench: setup
 	cargo bench -p backup-console --bench history
+	cargo bench -p backup-console --bench procedure
