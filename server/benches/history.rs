@@ -112,6 +112,7 @@ async fn history_run(label: &'static str, timings: Timings) -> Run {
     }
     let body: serde_json::Value = client
         .get(&history)
+        .header("cookie", &cookie)
         .send()
         .await
         .expect("answer")
