@@ -236,6 +236,15 @@ impl BackupSet {
         self.components.iter().find(|c| c.component == component)
     }
 
+    /// The components holding an artifact under this ID (an ID they would refuse to reuse).
+    pub fn holders(&self) -> Vec<Component> {
+        self.components
+            .iter()
+            .filter(|c| c.state != ComponentState::Missing)
+            .map(|c| c.component)
+            .collect()
+    }
+
     /// True when some configured component has no artifact under this ID while another has one.
     pub fn is_orphan(&self) -> bool {
         self.components

@@ -10,6 +10,18 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// `POST /api/clusters/test/runs` as `session`.
+async fn start_run(console: &Console, session: &Session, body: Value) -> (u16, Value) {
+    console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(session),
+            Some(body),
+        )
+        .await
+}
+
 fn state(run: &Value) -> &str {
     run["report"]["outcome"]["outcome"]
         .as_str()
@@ -29,14 +41,7 @@ async fn an_operator_runs_a_backup_on_the_server_to_a_restorable_set() {
     let sim = start_sim(VersionProfile::V87, 3).await;
     let console = console_for(&sim).await;
     let operator = console.login("operator", PASSWORD).await.unwrap();
-    let (status, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&operator),
-            Some(json!({})),
-        )
-        .await;
+    let (status, started) = start_run(&console, &operator, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let backup_id = started["backup_id"].as_u64().unwrap();
     let now = chrono::Utc::now().timestamp() as u64;
@@ -133,28 +138,14 @@ async fn ids_and_preflight_are_checked_before_any_call() {
     let (_, history) = console.get("/api/clusters/test/backups").await;
     let highest = history["highest_backup_id"].as_u64().unwrap();
     for id in [json!(0), json!(highest), json!(highest - 10)] {
-        let (status, body) = console
-            .call(
-                Method::POST,
-                "/api/clusters/test/runs",
-                Some(&console.session),
-                Some(json!({"backup_id": id})),
-            )
-            .await;
+        let (status, body) = start_run(&console, &console.session, json!({"backup_id": id})).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (400, Some("bad_request")),
             "{id}: {body}"
         );
     }
-    let (_, body) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({"backup_id": highest})),
-        )
-        .await;
+    let (_, body) = start_run(&console, &console.session, json!({"backup_id": highest})).await;
     assert!(
         body["error"]["message"]
             .as_str()
@@ -166,14 +157,7 @@ async fn ids_and_preflight_are_checked_before_any_call() {
     assert!(latest.is_null(), "nothing was started");
 
     control(&sim, "/sim/exporting", json!({"phase": "SOFT_PAUSED"})).await;
-    let (status, body) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
+    let (status, body) = start_run(&console, &console.session, json!({})).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("preflight_failed")),
@@ -187,14 +171,7 @@ async fn ids_and_preflight_are_checked_before_any_call() {
     );
     control(&sim, "/sim/exporting", json!({"phase": "EXPORTING"})).await;
     control(&sim, "/sim/faults", json!({"component": "optimize", "operation": "list", "action": {"kind": "status", "status": 502}})).await;
-    let (status, body) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
+    let (status, body) = start_run(&console, &console.session, json!({})).await;
     assert_eq!(status, 409);
     assert!(
         body["error"]["message"].as_str().unwrap().starts_with(
@@ -292,14 +269,7 @@ async fn a_cancelled_run_stops_and_resumes_exporting() {
     control(&sim, "/sim/settings", json!({"timings": slow})).await;
     let console = console_for(&sim).await;
     let operator = console.login("operator", PASSWORD).await.unwrap();
-    let (status, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&operator),
-            Some(json!({})),
-        )
-        .await;
+    let (status, started) = start_run(&console, &operator, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let run_id = started["run_id"].as_i64().unwrap();
     // Wait until it is waiting for Zeebe, with exporting soft-paused.
@@ -402,14 +372,7 @@ async fn progress_streams_live_and_the_transcript_becomes_a_curl_script() {
     slow.zeebe_backup_ms = 3_000;
     control(&sim, "/sim/settings", json!({"timings": slow})).await;
     let console = console_for(&sim).await;
-    let (_, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
+    let (_, started) = start_run(&console, &console.session, json!({})).await;
     let run_id = started["run_id"].as_i64().unwrap();
     let events = read_events(&console, run_id).await;
     assert!(
@@ -506,14 +469,7 @@ async fn zeebes_409_reveals_its_latest_id_and_the_next_proposal_goes_above_it() 
     let proposed = preflight["proposed_backup_id"].as_u64().unwrap();
     assert!(proposed < hidden, "the console cannot know yet");
 
-    let (status, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
+    let (status, started) = start_run(&console, &console.session, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let run = run_ends(&console, started["run_id"].as_i64().unwrap()).await;
     assert_eq!(state(&run), "failed");
@@ -527,14 +483,7 @@ async fn zeebes_409_reveals_its_latest_id_and_the_next_proposal_goes_above_it() 
     assert_eq!(preflight["highest_known_id"].as_u64(), Some(hidden));
     assert_eq!(preflight["proposed_backup_id"].as_u64(), Some(hidden + 1));
     settle().await;
-    let (status, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
+    let (status, started) = start_run(&console, &console.session, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let run = run_ends(&console, started["run_id"].as_i64().unwrap()).await;
     assert_eq!(state(&run), "completed", "{run}");
@@ -593,14 +542,7 @@ async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_o
     );
     let (_, preflight) = console.get("/api/clusters/test/preflight").await;
     assert_eq!(preflight["running_run"], other);
-    let (status, body) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
+    let (status, body) = start_run(&console, &console.session, json!({})).await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body["error"]["message"]

@@ -25,3 +25,23 @@ pub fn ErrorAlert(
 pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     view! { <div class="loading" aria-busy="true"><span class="spinner"></span>{format!("Loading {what}…")}</div> }
 }
+
+/// Components whose listing failed: what is shown for them is unknown, never healthy.
+#[component]
+pub fn ComponentErrors(
+    errors: Vec<backup_domain::api::ComponentError>,
+    consequence: &'static str,
+) -> impl IntoView {
+    (!errors.is_empty()).then(|| {
+        let items = errors
+            .into_iter()
+            .map(|e| view! { <li><strong>{e.component.label()}</strong>": "{e.message}</li> })
+            .collect_view();
+        view! {
+            <div class="alert alert-error" role="alert">
+                <strong>{format!("Some components could not be listed: {consequence}")}</strong>
+                <ul>{items}</ul>
+            </div>
+        }
+    })
+}

@@ -12,7 +12,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api;
 use crate::app::ClusterContext;
-use crate::components::alert::{ErrorAlert, Loading};
+use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{StateBadge, VerdictBadge};
 use crate::components::now_ms;
 
@@ -146,19 +146,7 @@ fn BackupTable(
             </button>
         }
     };
-    let errors = (!history.component_errors.is_empty()).then(|| {
-        let items = history
-            .component_errors
-            .iter()
-            .map(|e| view! { <li><strong>{e.component.label()}</strong>": "{e.message.clone()}</li> })
-            .collect_view();
-        view! {
-            <div class="alert alert-error" role="alert">
-                <strong>"Some components could not be listed: their column reads unknown"</strong>
-                <ul>{items}</ul>
-            </div>
-        }
-    });
+    let errors = view! { <ComponentErrors errors=history.component_errors.clone() consequence="their column reads unknown"/> };
     let header = components
         .iter()
         .map(|c| view! { <th>{c.label()}</th> })

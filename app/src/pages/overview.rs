@@ -9,7 +9,7 @@ use leptos_router::components::A;
 
 use crate::api::ManagementAction;
 use crate::app::{ClusterContext, ClustersContext};
-use crate::components::alert::{ErrorAlert, Loading};
+use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{PhaseBadge, ReachabilityBadge, VerdictBadge};
 use crate::components::management::ManagementActions;
 
@@ -108,19 +108,7 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
             }
         })
         .collect_view();
-    let errors = (!history.component_errors.is_empty()).then(|| {
-        let items = history
-            .component_errors
-            .iter()
-            .map(|e| view! { <li><strong>{e.component.label()}</strong>": "{e.message.clone()}</li> })
-            .collect_view();
-        view! {
-            <div class="alert alert-error" role="alert">
-                <strong>"Some components could not be listed; their state is unknown"</strong>
-                <ul>{items}</ul>
-            </div>
-        }
-    });
+    let errors = view! { <ComponentErrors errors=history.component_errors.clone() consequence="their state is unknown"/> };
     view! {
         {errors}
         <ExportingAlarm exporting=history.exporting.clone()/>

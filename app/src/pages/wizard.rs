@@ -3,13 +3,13 @@
 //! closing the tab changes nothing, and opening this page again shows the run where it is.
 //! The run being watched is in the URL (`?run=ID`), so a reload or a shared link lands on it.
 
+use backup_domain::BackupSet;
 use backup_domain::api::Role;
 use backup_domain::listing::{format_elapsed, format_utc};
 use backup_domain::procedure::validate_backup_id;
 use backup_domain::run::{
     CheckStatus, Preflight, PreflightCheck, RunOutcome, RunReport, RunView, StepState,
 };
-use backup_domain::{BackupSet, ComponentState};
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
@@ -198,13 +198,7 @@ fn CheckRow(check: PreflightCheck) -> impl IntoView {
 fn used_by(sets: &[BackupSet], id: i64) -> Vec<backup_domain::Component> {
     sets.iter()
         .find(|s| s.backup_id as i64 == id)
-        .map(|s| {
-            s.components
-                .iter()
-                .filter(|c| c.state != ComponentState::Missing)
-                .map(|c| c.component)
-                .collect()
-        })
+        .map(BackupSet::holders)
         .unwrap_or_default()
 }
 

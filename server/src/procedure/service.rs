@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use backup_domain::api::{HistoryResponse, VersionProfile};
-use backup_domain::backup_set::ComponentState;
 use backup_domain::procedure::{self, ProcedurePlan};
 use backup_domain::run::{
     CheckStatus, Preflight, PreflightCheck, StepState, component_check, exporting_check,
@@ -306,17 +305,11 @@ impl RunService {
         }
         let backup_id = match requested {
             Some(id) => {
-                let used_by: Vec<_> = history
+                let used_by = history
                     .sets
                     .iter()
                     .find(|s| s.backup_id as i64 == id)
-                    .map(|s| {
-                        s.components
-                            .iter()
-                            .filter(|c| c.state != ComponentState::Missing)
-                            .map(|c| c.component)
-                            .collect()
-                    })
+                    .map(|s| s.holders())
                     .unwrap_or_default();
                 procedure::validate_backup_id(id, preflight.highest_known_id, &used_by)
                     .map_err(|p| StartError::BadId(p.explain()))?
