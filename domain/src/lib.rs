@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod backup_set;
+pub mod cron;
 pub mod listing;
 pub mod naming;
 pub mod procedure;
+pub mod retention;
 pub mod run;
 pub mod upstream_state;
 

@@ -1,0 +1,656 @@
+//! Retention: which backup sets a policy deletes, which it keeps, and why. [`plan`] is the one
+//! function both sides use: the browser computes the preview with it, the server recomputes it on
+//! fresh data before deleting anything and refuses when the two differ.
+//!
+//! Deleting a set means deleting its ID in every component that holds it (contract §8.1 step 5):
+//! the Zeebe backup, the Operate and Tasklist (or 8.8 web apps) snapshots, the Optimize snapshots
+//! and the records snapshot.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backup_set::{BackupSet, Component, ComponentState, Verdict};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A cluster's retention policy. Rules that keep win: a restorable set is deleted only when every
+/// configured rule lets it go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    /// Keep the N newest restorable sets; `None`: no count limit.
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    /// Sets older than this many days may go; `None`: no age limit.
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
+    /// Always keep at least this many restorable sets; 1 at the least, whatever is configured.
+    pub min_restorable: u32,
+    /// Keep this many of the newest failed or incomplete sets, for diagnosis.
+    pub keep_failed: u32,
+    /// When to run the cleanup by itself: a five-field cron expression in UTC; `None`: never.
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+impl Default for RetentionPolicy {
+    /// Conservative: two weeks of daily backups, a floor of 3, the last 3 failures kept, no schedule.
+    fn default() -> Self {
+        RetentionPolicy {
+            keep_last: Some(14),
+            max_age_days: None,
+            min_restorable: 3,
+            keep_failed: 3,
+            schedule: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{field}: {message}")]
+pub struct PolicyError {
+    pub field: String,
+    pub message: String,
+}
+
+impl RetentionPolicy {
+    /// The floor actually applied: the newest restorable set is never deleted.
+    pub fn floor(&self) -> u32 {
+        self.min_restorable.max(1)
+    }
+
+    /// Refuses a policy that cannot mean what the administrator wants.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let err = |field: &str, message: &str| {
+            Err(PolicyError {
+                field: field.into(),
+                message: message.into(),
+            })
+        };
+        if self.min_restorable < 1 {
+            return err(
+                "min_restorable",
+                "at least 1: the newest restorable set is always kept",
+            );
+        }
+        if self.keep_last == Some(0) {
+            return err(
+                "keep_last",
+                "0 would keep no restorable set by count; leave it empty for no count limit",
+            );
+        }
+        if self.max_age_days == Some(0) {
+            return err(
+                "max_age_days",
+                "0 days would let every set go at once; leave it empty for no age limit",
+            );
+        }
+        if let Some(expr) = &self.schedule
+            && let Err(e) = crate::cron::Schedule::parse(expr)
+        {
+            return err("schedule", &e.to_string());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Keep,
+    Delete,
+}
+
+/// What the plan does with one set, and why, in words an administrator reads in the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetDecision {
+    pub backup_id: u64,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<i64>,
+    pub decision: Decision,
+    pub reason: String,
+    /// A rule forbids deleting it at all (pinned, running, the newest restorable set...), so it
+    /// cannot be selected by hand either.
+    pub protected: bool,
+    /// Some component lacks this ID while another holds it.
+    pub orphan: bool,
+}
+
+/// Every set of the history, newest first, each kept or deleted with its reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPlan {
+    pub decisions: Vec<SetDecision>,
+}
+
+impl RetentionPlan {
+    pub fn to_delete(&self) -> Vec<u64> {
+        self.decisions
+            .iter()
+            .filter(|d| d.decision == Decision::Delete)
+            .map(|d| d.backup_id)
+            .collect()
+    }
+
+    /// Orphans the plan keeps and no rule protects: the preview offers them for deletion.
+    pub fn selectable_orphans(&self) -> Vec<u64> {
+        self.decisions
+            .iter()
+            .filter(|d| d.orphan && d.decision == Decision::Keep && !d.protected)
+            .map(|d| d.backup_id)
+            .collect()
+    }
+
+    pub fn decision(&self, backup_id: u64) -> Option<&SetDecision> {
+        self.decisions.iter().find(|d| d.backup_id == backup_id)
+    }
+}
+
+/// What else the planner must know besides the sets: pins and the backup running now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Protections {
+    pub pinned: BTreeSet<u64>,
+    /// The ID of the backup a run is taking right now, if any.
+    #[serde(default)]
+    pub running: Option<u64>,
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// The plan for `sets` under `policy` at `now_ms`. Pure: the same input gives the same plan.
+///
+/// Never deleted: a pinned set, a set in progress or of the running backup, a set whose state is
+/// unknown (a component did not answer), the newest restorable set, and enough restorable sets to
+/// hold the floor.
+pub fn plan(
+    sets: &[BackupSet],
+    policy: &RetentionPolicy,
+    protections: &Protections,
+    now_ms: i64,
+) -> RetentionPlan {
+    let mut sorted: Vec<&BackupSet> = sets.iter().collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.backup_id));
+    sorted.dedup_by_key(|s| s.backup_id);
+    let newest_restorable = sorted
+        .iter()
+        .find(|s| s.verdict == Verdict::Restorable)
+        .map(|s| s.backup_id);
+    let (mut restorable_rank, mut failed_rank) = (0u32, 0u32);
+    let mut decisions: Vec<SetDecision> = sorted
+        .iter()
+        .map(|set| {
+            let id = set.backup_id;
+            let keep = |reason: String, protected: bool| (Decision::Keep, reason, protected);
+            let (decision, reason, protected) = if protections.running == Some(id) {
+                keep("the backup being taken right now".into(), true)
+            } else if set.verdict == Verdict::InProgress {
+                keep("still in progress".into(), true)
+            } else if protections.pinned.contains(&id) {
+                keep("pinned".into(), true)
+            } else if set.verdict == Verdict::Unknown {
+                keep(
+                    "a component did not answer: its state is unknown, so it is never deleted"
+                        .into(),
+                    true,
+                )
+            } else if newest_restorable == Some(id) {
+                restorable_rank += 1;
+                keep("the newest restorable set".into(), true)
+            } else if set.verdict == Verdict::Restorable {
+                let rank = restorable_rank;
+                restorable_rank += 1;
+                restorable_decision(set, rank, policy, now_ms)
+            } else {
+                let rank = failed_rank;
+                failed_rank += 1;
+                if rank < policy.keep_failed {
+                    let reason = if policy.keep_failed == 1 {
+                        "the newest failed or incomplete set, kept for diagnosis".to_string()
+                    } else {
+                        format!(
+                            "among the {} newest failed or incomplete sets, kept for diagnosis",
+                            policy.keep_failed
+                        )
+                    };
+                    keep(reason, false)
+                } else {
+                    (
+                        Decision::Delete,
+                        match policy.keep_failed {
+                            0 => "not restorable, and the policy keeps no failed set".to_string(),
+                            k => format!(
+                                "not restorable, and older than the {} kept for diagnosis",
+                                plural(k, "newest failed set", "newest failed sets")
+                            ),
+                        },
+                        false,
+                    )
+                }
+            };
+            SetDecision {
+                backup_id: id,
+                verdict: set.verdict,
+                started_at_ms: set.started_at_ms,
+                decision,
+                reason,
+                protected,
+                orphan: set.is_orphan(),
+            }
+        })
+        .collect();
+
+    // The floor: restorable sets the rules would delete are kept again, newest first.
+    let floor = policy.floor() as usize;
+    let mut kept_restorable = decisions
+        .iter()
+        .filter(|d| d.verdict == Verdict::Restorable && d.decision == Decision::Keep)
+        .count();
+    for d in decisions.iter_mut() {
+        if kept_restorable >= floor {
+            break;
+        }
+        if d.verdict == Verdict::Restorable && d.decision == Decision::Delete {
+            d.decision = Decision::Keep;
+            d.protected = true;
+            d.reason = format!(
+                "kept to hold the floor of {}",
+                plural(policy.floor(), "restorable set", "restorable sets")
+            );
+            kept_restorable += 1;
+        }
+    }
+    RetentionPlan { decisions }
+}
+
+fn restorable_decision(
+    set: &BackupSet,
+    rank: u32,
+    policy: &RetentionPolicy,
+    now_ms: i64,
+) -> (Decision, String, bool) {
+    if policy.keep_last.is_none() && policy.max_age_days.is_none() {
+        return (
+            Decision::Keep,
+            "the policy sets no count or age limit".into(),
+            false,
+        );
+    }
+    if let Some(n) = policy.keep_last
+        && rank < n
+    {
+        return (
+            Decision::Keep,
+            format!("among the {n} newest restorable sets"),
+            false,
+        );
+    }
+    let age_ms = set.started_at_ms.map(|t| now_ms - t);
+    if let Some(days) = policy.max_age_days {
+        match age_ms {
+            Some(age) if age > i64::from(days) * DAY_MS => {}
+            Some(_) => {
+                return (
+                    Decision::Keep,
+                    format!("younger than {}", plural(days, "day", "days")),
+                    false,
+                );
+            }
+            // Without a start time its age cannot be shown to be over the limit.
+            None => {
+                return (
+                    Decision::Keep,
+                    "its age is unknown (no component reported a start time)".into(),
+                    false,
+                );
+            }
+        }
+    }
+    let mut why = Vec::new();
+    if let Some(n) = policy.keep_last {
+        why.push(if n == 1 {
+            "not the newest restorable set".to_string()
+        } else {
+            format!("older than the {n} newest restorable sets")
+        });
+    }
+    if let Some(days) = policy.max_age_days {
+        why.push(format!("older than {}", plural(days, "day", "days")));
+    }
+    (Decision::Delete, why.join(", and "), false)
+}
+
+/// Why the sets picked by hand (orphans from the preview, one set from the history) may not be
+/// deleted, one line per refused set; empty when all may go. The plan's own deletions are counted
+/// too, so that the floor holds over both together.
+pub fn refuse_selection(plan: &RetentionPlan, selected: &[u64], floor: u32) -> Vec<(u64, String)> {
+    let mut refused = Vec::new();
+    let chosen: BTreeSet<u64> = selected.iter().copied().collect();
+    for &id in &chosen {
+        match plan.decision(id) {
+            None => refused.push((id, "no such backup set".to_string())),
+            Some(d) if d.protected => refused.push((id, format!("protected: {}", d.reason))),
+            Some(_) => {}
+        }
+    }
+    let remaining = plan
+        .decisions
+        .iter()
+        .filter(|d| d.verdict == Verdict::Restorable)
+        .filter(|d| d.decision == Decision::Keep && !chosen.contains(&d.backup_id))
+        .count();
+    if remaining < floor as usize {
+        for &id in &chosen {
+            if plan
+                .decision(id)
+                .is_some_and(|d| d.verdict == Verdict::Restorable && !d.protected)
+                && !refused.iter().any(|(r, _)| *r == id)
+            {
+                refused.push((
+                    id,
+                    format!(
+                        "deleting it would leave fewer than {}",
+                        plural(floor, "restorable set", "restorable sets")
+                    ),
+                ));
+            }
+        }
+    }
+    refused
+}
+
+/// How the administrator's confirmed list and a fresh plan differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDifference {
+    /// The fresh plan deletes these, the confirmed one did not.
+    pub added: Vec<u64>,
+    /// The confirmed plan deleted these, the fresh one keeps them (or they are gone).
+    pub removed: Vec<u64>,
+}
+
+impl PlanDifference {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+pub fn difference(confirmed: &[u64], fresh: &RetentionPlan) -> PlanDifference {
+    let confirmed: BTreeSet<u64> = confirmed.iter().copied().collect();
+    let fresh: BTreeSet<u64> = fresh.to_delete().into_iter().collect();
+    PlanDifference {
+        added: fresh.difference(&confirmed).copied().collect(),
+        removed: confirmed.difference(&fresh).copied().collect(),
+    }
+}
+
+/// One thing to delete: an ID in one component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub backup_id: u64,
+    pub component: Component,
+    /// What it is, as the preview shows it: "3 partitions", "6 snapshots", the snapshot's name.
+    pub description: String,
+}
+
+/// Every artifact of `set`: one per component that holds its ID.
+pub fn artifacts(set: &BackupSet) -> Vec<Artifact> {
+    set.components
+        .iter()
+        .filter(|c| c.state != ComponentState::Missing)
+        .map(|c| {
+            let count = c.progress.map(|p| p.total);
+            let description = match (c.component, count) {
+                (Component::RecordsSnapshot, _) => {
+                    crate::naming::records_snapshot_name(set.backup_id)
+                }
+                (Component::Zeebe, Some(n)) => format!("backup {}, {n} partitions", set.backup_id),
+                (Component::Zeebe, None) => format!("backup {}", set.backup_id),
+                (_, Some(n)) => format!("{n} snapshots of backup {}", set.backup_id),
+                (_, None) => format!("the snapshots of backup {}", set.backup_id),
+            };
+            Artifact {
+                backup_id: set.backup_id,
+                component: c.component,
+                description,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup_set::ComponentBackup;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn set(id: u64, verdict: Verdict, age_days: i64) -> BackupSet {
+        BackupSet {
+            backup_id: id,
+            started_at_ms: Some(NOW - age_days * DAY_MS),
+            verdict,
+            reasons: Vec::new(),
+            notes: Vec::new(),
+            components: vec![ComponentBackup::new(
+                Component::Zeebe,
+                ComponentState::Completed,
+            )],
+        }
+    }
+
+    fn policy(
+        keep_last: Option<u32>,
+        max_age_days: Option<u32>,
+        min: u32,
+        failed: u32,
+    ) -> RetentionPolicy {
+        RetentionPolicy {
+            keep_last,
+            max_age_days,
+            min_restorable: min,
+            keep_failed: failed,
+            schedule: None,
+        }
+    }
+
+    fn deleted(p: &RetentionPlan) -> Vec<u64> {
+        p.to_delete()
+    }
+
+    #[test]
+    fn keep_last_deletes_older_restorable_sets_and_says_why() {
+        let sets: Vec<_> = (1..=5)
+            .map(|i| set(i, Verdict::Restorable, 10 - i as i64))
+            .collect();
+        let p = plan(
+            &sets,
+            &policy(Some(2), None, 1, 0),
+            &Protections::default(),
+            NOW,
+        );
+        assert_eq!(deleted(&p), vec![3, 2, 1]);
+        assert_eq!(p.decision(5).unwrap().reason, "the newest restorable set");
+        assert_eq!(
+            p.decision(4).unwrap().reason,
+            "among the 2 newest restorable sets"
+        );
+        assert_eq!(
+            p.decision(1).unwrap().reason,
+            "older than the 2 newest restorable sets"
+        );
+    }
+
+    #[test]
+    fn a_set_goes_only_when_every_configured_rule_lets_it_go() {
+        // Ages 0..5 days; keep the last 2 and everything younger than 3 days.
+        let sets: Vec<_> = (1..=6)
+            .map(|i| set(i, Verdict::Restorable, 6 - i as i64))
+            .collect();
+        let p = plan(
+            &sets,
+            &policy(Some(2), Some(3), 1, 0),
+            &Protections::default(),
+            NOW,
+        );
+        assert_eq!(deleted(&p), vec![2, 1], "ages 4 and 5 days");
+        assert_eq!(p.decision(3).unwrap().reason, "younger than 3 days");
+        assert_eq!(
+            p.decision(1).unwrap().reason,
+            "older than the 2 newest restorable sets, and older than 3 days"
+        );
+    }
+
+    #[test]
+    fn the_floor_keeps_restorable_sets_the_age_rule_would_delete() {
+        let sets: Vec<_> = (1..=4).map(|i| set(i, Verdict::Restorable, 100)).collect();
+        let p = plan(
+            &sets,
+            &policy(None, Some(30), 3, 0),
+            &Protections::default(),
+            NOW,
+        );
+        assert_eq!(deleted(&p), vec![1]);
+        assert!(
+            p.decision(2)
+                .unwrap()
+                .reason
+                .contains("floor of 3 restorable sets")
+        );
+        assert!(p.decision(2).unwrap().protected);
+    }
+
+    #[test]
+    fn a_floor_of_zero_still_keeps_the_newest_restorable_set() {
+        let policy = policy(None, Some(1), 0, 0);
+        assert!(policy.validate().is_err());
+        let sets: Vec<_> = (1..=3).map(|i| set(i, Verdict::Restorable, 50)).collect();
+        let p = plan(&sets, &policy, &Protections::default(), NOW);
+        assert_eq!(deleted(&p), vec![2, 1]);
+    }
+
+    #[test]
+    fn protected_sets_stay_whatever_the_rules_say() {
+        let sets = vec![
+            set(9, Verdict::InProgress, 0),
+            set(8, Verdict::NotRestorable, 1),
+            set(7, Verdict::Restorable, 2),
+            set(6, Verdict::Unknown, 300),
+            set(5, Verdict::Restorable, 300),
+            set(4, Verdict::Restorable, 300),
+            set(3, Verdict::NotRestorable, 300),
+        ];
+        let protections = Protections {
+            pinned: [4].into_iter().collect(),
+            running: Some(8),
+        };
+        let p = plan(&sets, &policy(Some(1), Some(1), 1, 0), &protections, NOW);
+        assert_eq!(deleted(&p), vec![5, 3]);
+        assert_eq!(p.decision(9).unwrap().reason, "still in progress");
+        assert_eq!(
+            p.decision(8).unwrap().reason,
+            "the backup being taken right now"
+        );
+        assert_eq!(p.decision(4).unwrap().reason, "pinned");
+        assert!(p.decision(6).unwrap().reason.contains("unknown"));
+    }
+
+    #[test]
+    fn failed_sets_keep_the_newest_k_for_diagnosis() {
+        let sets: Vec<_> = (1..=4).map(|i| set(i, Verdict::NotRestorable, 0)).collect();
+        let p = plan(
+            &sets,
+            &policy(Some(5), None, 1, 2),
+            &Protections::default(),
+            NOW,
+        );
+        assert_eq!(deleted(&p), vec![2, 1]);
+        assert_eq!(
+            p.decision(3).unwrap().reason,
+            "among the 2 newest failed or incomplete sets, kept for diagnosis"
+        );
+    }
+
+    #[test]
+    fn no_limits_keep_every_restorable_set() {
+        let sets: Vec<_> = (1..=3).map(|i| set(i, Verdict::Restorable, 1000)).collect();
+        let p = plan(
+            &sets,
+            &policy(None, None, 1, 0),
+            &Protections::default(),
+            NOW,
+        );
+        assert!(deleted(&p).is_empty());
+    }
+
+    #[test]
+    fn a_hand_selection_cannot_touch_protected_sets_or_break_the_floor() {
+        let sets: Vec<_> = (1..=3).map(|i| set(i, Verdict::Restorable, 0)).collect();
+        let p = plan(
+            &sets,
+            &policy(None, None, 2, 0),
+            &Protections::default(),
+            NOW,
+        );
+        assert_eq!(refuse_selection(&p, &[2], 2), vec![]);
+        let refused = refuse_selection(&p, &[3, 2, 1], 2);
+        assert!(
+            refused
+                .iter()
+                .any(|(id, why)| *id == 3 && why.contains("newest restorable"))
+        );
+        assert!(
+            refused
+                .iter()
+                .any(|(id, why)| *id == 2 && why.contains("fewer than 2"))
+        );
+        assert_eq!(refuse_selection(&p, &[42], 2)[0].1, "no such backup set");
+    }
+
+    #[test]
+    fn the_difference_names_what_changed_since_the_preview() {
+        let sets: Vec<_> = (1..=4).map(|i| set(i, Verdict::Restorable, 0)).collect();
+        let fresh = plan(
+            &sets,
+            &policy(Some(2), None, 1, 0),
+            &Protections::default(),
+            NOW,
+        );
+        assert!(difference(&[2, 1], &fresh).is_empty());
+        let d = difference(&[1, 7], &fresh);
+        assert_eq!(d.added, vec![2]);
+        assert_eq!(d.removed, vec![7]);
+    }
+
+    #[test]
+    fn artifacts_cover_every_component_holding_the_id() {
+        let mut s = set(12, Verdict::NotRestorable, 0);
+        s.components.push(ComponentBackup::new(
+            Component::Operate,
+            ComponentState::Failed,
+        ));
+        s.components.push(ComponentBackup::new(
+            Component::Optimize,
+            ComponentState::Missing,
+        ));
+        s.components.push(ComponentBackup::new(
+            Component::RecordsSnapshot,
+            ComponentState::Completed,
+        ));
+        let a = artifacts(&s);
+        let components: Vec<_> = a.iter().map(|a| a.component).collect();
+        assert_eq!(
+            components,
+            vec![
+                Component::Zeebe,
+                Component::Operate,
+                Component::RecordsSnapshot
+            ]
+        );
+        assert_eq!(a[2].description, "camunda_zeebe_records_backup_12");
+    }
+}

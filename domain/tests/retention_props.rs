@@ -1,0 +1,157 @@
+//! Properties of the retention planner over arbitrary histories and policies: whatever the input,
+//! no protected set is ever deleted and the floor holds.
+
+use std::collections::BTreeSet;
+
+use backup_domain::retention::{Decision, Protections, RetentionPolicy, plan};
+use backup_domain::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};
+use proptest::prelude::*;
+
+const NOW: i64 = 1_800_000_000_000;
+const DAY_MS: i64 = 86_400_000;
+
+fn verdict() -> impl Strategy<Value = Verdict> {
+    prop_oneof![
+        4 => Just(Verdict::Restorable),
+        1 => Just(Verdict::InProgress),
+        2 => Just(Verdict::NotRestorable),
+        1 => Just(Verdict::Unknown),
+    ]
+}
+
+fn history() -> impl Strategy<Value = Vec<BackupSet>> {
+    let row = (
+        verdict(),
+        prop::option::weighted(0.9, 0i64..400 * DAY_MS),
+        any::<bool>(),
+    );
+    // One set per ID, as the merge of the listings gives.
+    prop::collection::btree_map(1u64..400, row, 0..60).prop_map(|rows| {
+        rows.into_iter()
+            .map(|(id, (verdict, age, orphan))| {
+                let mut components = vec![ComponentBackup::new(
+                    Component::Zeebe,
+                    ComponentState::Completed,
+                )];
+                if orphan {
+                    components.push(ComponentBackup::new(
+                        Component::Operate,
+                        ComponentState::Missing,
+                    ));
+                }
+                BackupSet {
+                    backup_id: id,
+                    started_at_ms: age.map(|a| NOW - a),
+                    verdict,
+                    reasons: Vec::new(),
+                    notes: Vec::new(),
+                    components,
+                }
+            })
+            .collect()
+    })
+}
+
+fn policy() -> impl Strategy<Value = RetentionPolicy> {
+    (
+        prop::option::of(0u32..20),
+        prop::option::of(0u32..120),
+        0u32..10,
+        0u32..6,
+    )
+        .prop_map(
+            |(keep_last, max_age_days, min_restorable, keep_failed)| RetentionPolicy {
+                keep_last,
+                max_age_days,
+                min_restorable,
+                keep_failed,
+                schedule: None,
+            },
+        )
+}
+
+/// Some of the history's IDs pinned, and maybe one of them being taken right now.
+fn protections(ids: Vec<u64>) -> impl Strategy<Value = Protections> {
+    let most = ids.len().min(5);
+    let candidates = if ids.is_empty() { vec![0] } else { ids.clone() };
+    (
+        prop::sample::subsequence(ids, 0..=most),
+        prop::option::of(prop::sample::select(candidates)),
+    )
+        .prop_map(|(pinned, running)| Protections {
+            pinned: pinned.into_iter().collect(),
+            running,
+        })
+}
+
+fn case() -> impl Strategy<Value = (Vec<BackupSet>, RetentionPolicy, Protections)> {
+    (history(), policy()).prop_flat_map(|(sets, policy)| {
+        let ids: BTreeSet<u64> = sets.iter().map(|s| s.backup_id).collect();
+        (
+            Just(sets),
+            Just(policy),
+            protections(ids.into_iter().collect()),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn no_protected_set_is_ever_deleted((sets, policy, protections) in case()) {
+        let p = plan(&sets, &policy, &protections, NOW);
+        let deleted: BTreeSet<u64> = p.to_delete().into_iter().collect();
+        let newest_restorable = sets
+            .iter()
+            .filter(|s| s.verdict == Verdict::Restorable)
+            .map(|s| s.backup_id)
+            .max();
+        if let Some(newest) = newest_restorable {
+            prop_assert!(!deleted.contains(&newest), "the newest restorable set {} was deleted", newest);
+        }
+        for id in &protections.pinned {
+            prop_assert!(!deleted.contains(id), "pinned {} deleted", id);
+        }
+        if let Some(running) = protections.running {
+            prop_assert!(!deleted.contains(&running), "running {} deleted", running);
+        }
+        for d in &p.decisions {
+            if matches!(d.verdict, Verdict::InProgress | Verdict::Unknown) {
+                prop_assert_eq!(d.decision, Decision::Keep, "{:?} {} deleted", d.verdict, d.backup_id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_floor_always_holds((sets, policy, protections) in case()) {
+        let p = plan(&sets, &policy, &protections, NOW);
+        let restorable = p.decisions.iter().filter(|d| d.verdict == Verdict::Restorable).count();
+        let kept = p
+            .decisions
+            .iter()
+            .filter(|d| d.verdict == Verdict::Restorable && d.decision == Decision::Keep)
+            .count();
+        let floor = policy.min_restorable.max(1) as usize;
+        prop_assert!(kept >= restorable.min(floor), "{} restorable kept of {}, floor {}", kept, restorable, floor);
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_plan_in_any_order((sets, policy, protections) in case()) {
+        let first = plan(&sets, &policy, &protections, NOW);
+        prop_assert_eq!(&first, &plan(&sets, &policy, &protections, NOW));
+        let mut reversed = sets.clone();
+        reversed.reverse();
+        prop_assert_eq!(&first, &plan(&reversed, &policy, &protections, NOW));
+    }
+
+    #[test]
+    fn every_set_gets_exactly_one_decision_with_a_reason((sets, policy, protections) in case()) {
+        let p = plan(&sets, &policy, &protections, NOW);
+        let ids: BTreeSet<u64> = sets.iter().map(|s| s.backup_id).collect();
+        let decided: Vec<u64> = p.decisions.iter().map(|d| d.backup_id).collect();
+        prop_assert_eq!(decided.len(), ids.len());
+        prop_assert_eq!(decided.iter().copied().collect::<BTreeSet<_>>(), ids);
+        prop_assert!(p.decisions.iter().all(|d| !d.reason.is_empty()));
+    }
+}
