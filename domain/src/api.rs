@@ -188,6 +188,9 @@ pub struct ApiErrorDetail {
     /// Stable, machine-readable: `cluster_not_found`, `backup_not_found`, `bad_request`, ...
     pub code: String,
     pub message: String,
+    /// Structured detail for some codes (`plan_changed`: what the fresh plan does differently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// What a user may do. Ordered: each role can do everything the one before it can.

@@ -422,6 +422,169 @@ pub fn artifacts(set: &BackupSet) -> Vec<Artifact> {
         .collect()
 }
 
+/// Where the policy in force comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PolicySource {
+    /// Nothing configured: [`RetentionPolicy::default`].
+    Default,
+    /// `[clusters.retention]` of the configuration file.
+    ConfigFile,
+    /// Saved from the console by an admin; it overrides the file.
+    Saved { by: String, at_ms: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    pub backup_id: u64,
+    pub pinned_by: String,
+    pub pinned_ms: i64,
+}
+
+/// `GET /api/clusters/{name}/retention`: everything the preview needs besides the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionState {
+    pub policy: RetentionPolicy,
+    pub source: PolicySource,
+    pub pins: Vec<Pin>,
+    /// The backup a run is taking right now: never deleted.
+    #[serde(default)]
+    pub running_backup_id: Option<u64>,
+    #[serde(default)]
+    pub last_cleanup: Option<CleanupView>,
+    /// When the schedule fires next, if there is one.
+    #[serde(default)]
+    pub next_scheduled_ms: Option<i64>,
+}
+
+impl RetentionState {
+    pub fn protections(&self) -> Protections {
+        Protections {
+            pinned: self.pins.iter().map(|p| p.backup_id).collect(),
+            running: self.running_backup_id,
+        }
+    }
+}
+
+/// `POST /api/clusters/{name}/cleanups`: what the administrator confirmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupRequest {
+    /// The sets the previewed plan deletes; the server's fresh plan must delete exactly these.
+    #[serde(default)]
+    pub delete: Vec<u64>,
+    /// Sets picked by hand: orphans from the preview, or one set from the history.
+    #[serde(default)]
+    pub selected: Vec<u64>,
+    /// The number of sets typed to confirm: must equal the number of sets deleted.
+    pub confirm: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactState {
+    Pending,
+    Deleted,
+    /// The component no longer had it (404): as good as deleted.
+    AlreadyGone,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactResult {
+    #[serde(flatten)]
+    pub artifact: Artifact,
+    pub state: ArtifactState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanupOutcome {
+    Running,
+    /// Every artifact is gone.
+    Completed,
+    /// Some artifacts could not be deleted; "retry failed" tries those again.
+    Partial,
+    /// The console stopped before the cleanup ended; what is left can be retried.
+    Interrupted,
+}
+
+impl CleanupOutcome {
+    pub fn state_name(self) -> &'static str {
+        match self {
+            CleanupOutcome::Running => "running",
+            CleanupOutcome::Completed => "completed",
+            CleanupOutcome::Partial => "partial",
+            CleanupOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    pub sets: Vec<u64>,
+    pub items: Vec<ArtifactResult>,
+    pub outcome: CleanupOutcome,
+}
+
+impl CleanupReport {
+    pub fn new(sets: Vec<u64>, artifacts: Vec<Artifact>) -> Self {
+        CleanupReport {
+            sets,
+            items: artifacts
+                .into_iter()
+                .map(|artifact| ArtifactResult {
+                    artifact,
+                    state: ArtifactState::Pending,
+                    error: None,
+                })
+                .collect(),
+            outcome: CleanupOutcome::Running,
+        }
+    }
+
+    pub fn count(&self, state: ArtifactState) -> usize {
+        self.items.iter().filter(|i| i.state == state).count()
+    }
+
+    pub fn failed(&self) -> Vec<&ArtifactResult> {
+        self.items
+            .iter()
+            .filter(|i| i.state == ArtifactState::Failed)
+            .collect()
+    }
+
+    /// The outcome once no artifact is pending.
+    pub fn settle(&mut self) {
+        self.outcome = if self.items.iter().any(|i| i.state == ArtifactState::Failed) {
+            CleanupOutcome::Partial
+        } else {
+            CleanupOutcome::Completed
+        };
+    }
+}
+
+/// A cleanup as `GET /api/cleanups/{id}` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupView {
+    pub id: i64,
+    pub cluster: String,
+    pub started_by: String,
+    pub started_ms: i64,
+    #[serde(default)]
+    pub ended_ms: Option<i64>,
+    pub report: CleanupReport,
+}
+
+/// `POST /api/clusters/{name}/cleanups` answers 202 with this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupStarted {
+    pub cleanup_id: i64,
+    pub sets: usize,
+    pub artifacts: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

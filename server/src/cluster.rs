@@ -21,6 +21,8 @@ pub struct Cluster {
     pub webapps: Vec<WebappsClient>,
     pub optimize: Option<OptimizeClient>,
     pub records: Option<RecordsRepository>,
+    /// `[clusters.retention]` of the file; a policy saved from the console overrides it.
+    pub retention: Option<backup_domain::retention::RetentionPolicy>,
 }
 
 impl Cluster {
@@ -53,6 +55,7 @@ impl Cluster {
         Cluster {
             name: config.name.clone(),
             profile: config.profile,
+            retention: config.retention.clone(),
             zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label), brokers, config.profile),
             webapps,
             optimize: config

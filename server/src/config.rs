@@ -49,7 +49,16 @@ struct FileConfig {
     #[serde(default)]
     procedure: FileProcedure,
     #[serde(default)]
+    retention: FileRetentionSettings,
+    #[serde(default)]
     clusters: Vec<FileCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetentionSettings {
+    /// How many DELETE calls a cleanup runs at once, 8 by default.
+    concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +123,18 @@ struct FileCluster {
     tasklist: Option<FileEndpoint>,
     optimize: Option<FileEndpoint>,
     elasticsearch: Option<FileElasticsearch>,
+    retention: Option<FileRetention>,
+}
+
+/// `[clusters.retention]`: the policy until an admin saves another from the console.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    keep_last: Option<u32>,
+    max_age_days: Option<u32>,
+    min_restorable: Option<u32>,
+    keep_failed: Option<u32>,
+    schedule: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +240,8 @@ pub struct ClusterConfig {
     pub tasklist: Option<Endpoint>,
     pub optimize: Option<Endpoint>,
     pub elasticsearch: Option<ElasticsearchConfig>,
+    /// The policy of `[clusters.retention]`, if the file has one.
+    pub retention: Option<backup_domain::retention::RetentionPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -246,6 +269,8 @@ impl Default for ProcedureConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub procedure: ProcedureConfig,
+    /// `[retention] concurrency`: DELETE calls a cleanup runs at once.
+    pub retention_concurrency: usize,
     pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
     /// `None` when the file has no `[auth]` section; `serve` refuses to start without one.
@@ -513,7 +538,25 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
                 })
             }
         };
+        let retention = match c.retention {
+            None => None,
+            Some(r) => {
+                let defaults = backup_domain::retention::RetentionPolicy::default();
+                let policy = backup_domain::retention::RetentionPolicy {
+                    keep_last: r.keep_last,
+                    max_age_days: r.max_age_days,
+                    min_restorable: r.min_restorable.unwrap_or(defaults.min_restorable),
+                    keep_failed: r.keep_failed.unwrap_or(defaults.keep_failed),
+                    schedule: r.schedule.filter(|s| !s.trim().is_empty()),
+                };
+                policy
+                    .validate()
+                    .map_err(|e| invalid(format!("{at}.retention.{}", e.field), e.message))?;
+                Some(policy)
+            }
+        };
         clusters.push(ClusterConfig {
+            retention,
             name: c.name,
             profile,
             zeebe,
@@ -542,7 +585,13 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
             defaults.resume_deadline,
         )?,
     };
+    let retention_concurrency = match file.retention.concurrency {
+        None => 8,
+        Some(n @ 1..=64) => n,
+        Some(_) => return Err(invalid("retention.concurrency", "must be between 1 and 64")),
+    };
     Ok(Config {
+        retention_concurrency,
         procedure,
         listen,
         tls,

@@ -17,6 +17,7 @@ use crate::cluster::Clusters;
 use crate::config::Config;
 use crate::procedure::runner::RunSettings;
 use crate::procedure::service::RunService;
+use crate::retention::RetentionService;
 use crate::store::{Store, StoreError};
 
 /// The wasm app needs `'wasm-unsafe-eval'` to compile its module; nothing inline is allowed.
@@ -75,11 +76,29 @@ pub async fn app_for(
     ));
     // Runs a killed console or CLI left behind: exporting resumed, then marked interrupted.
     runs.spawn_reaper(clusters.clone());
+    let interrupted = auth
+        .store
+        .interrupt_running_cleanups(chrono::Utc::now().timestamp_millis())
+        .await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "cleanups left running by a stopped console; retry them from the Retention page"
+        );
+    }
+    let retention = Arc::new(RetentionService::new(
+        auth.store.clone(),
+        clusters.clone(),
+        runs.clone(),
+        config.retention_concurrency,
+    ));
+    retention.spawn_scheduler();
     Ok(app(
         AppState {
             clusters,
             auth: Arc::new(auth),
             runs,
+            retention,
         },
         ui_dir,
     ))

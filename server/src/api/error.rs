@@ -32,6 +32,12 @@ pub enum ApiError {
     RunNotFound(i64),
     #[error("run {0} is not running on this console")]
     RunNotRunning(i64),
+    #[error("{}", describe_difference(.0))]
+    PlanChanged(backup_domain::retention::PlanDifference),
+    #[error("{}", .0.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "))]
+    SelectionRefused(Vec<(u64, String)>),
+    #[error("no cleanup {0}")]
+    CleanupNotFound(i64),
     /// A component refused or failed the action; its own message is passed on.
     #[error("{0}")]
     Upstream(String),
@@ -59,6 +65,9 @@ impl ApiError {
             ApiError::Preflight(_) => (StatusCode::CONFLICT, "preflight_failed"),
             ApiError::RunNotFound(_) => (StatusCode::NOT_FOUND, "run_not_found"),
             ApiError::RunNotRunning(_) => (StatusCode::CONFLICT, "run_not_running"),
+            ApiError::PlanChanged(_) => (StatusCode::CONFLICT, "plan_changed"),
+            ApiError::SelectionRefused(_) => (StatusCode::CONFLICT, "selection_refused"),
+            ApiError::CleanupNotFound(_) => (StatusCode::NOT_FOUND, "cleanup_not_found"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -74,6 +83,10 @@ impl IntoResponse for ApiError {
             error: ApiErrorDetail {
                 code: code.to_string(),
                 message: self.to_string(),
+                details: match &self {
+                    ApiError::PlanChanged(d) => serde_json::to_value(d).ok(),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -84,4 +97,21 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+fn describe_difference(d: &backup_domain::retention::PlanDifference) -> String {
+    let list = |ids: &[u64]| {
+        ids.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = vec!["the plan changed since the preview; nothing was deleted".to_string()];
+    if !d.added.is_empty() {
+        parts.push(format!("it now also deletes {}", list(&d.added)));
+    }
+    if !d.removed.is_empty() {
+        parts.push(format!("it no longer deletes {}", list(&d.removed)));
+    }
+    parts.join("; ")
 }

@@ -7,6 +7,7 @@ mod clusters;
 mod error;
 mod guard;
 mod management;
+mod retention;
 mod runs;
 mod session;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use backup_domain::api::Role;
 
 use crate::auth::AuthConfig;
@@ -97,6 +98,46 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/runs/{id}/cancel",
         Access::Role(Role::Operator),
     ),
+    (
+        Method::GET,
+        "/api/clusters/{name}/retention",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::PUT,
+        "/api/clusters/{name}/retention",
+        Access::Role(Role::Admin),
+    ),
+    (
+        Method::GET,
+        "/api/clusters/{name}/cleanup-plan",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::PUT,
+        "/api/clusters/{name}/pins/{id}",
+        Access::Role(Role::Admin),
+    ),
+    (
+        Method::DELETE,
+        "/api/clusters/{name}/pins/{id}",
+        Access::Role(Role::Admin),
+    ),
+    (
+        Method::POST,
+        "/api/clusters/{name}/cleanups",
+        Access::Role(Role::Admin),
+    ),
+    (
+        Method::GET,
+        "/api/cleanups/{id}",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::POST,
+        "/api/cleanups/{id}/retry",
+        Access::Role(Role::Admin),
+    ),
     (Method::GET, "/api/audit", Access::Role(Role::Admin)),
 ];
 
@@ -125,6 +166,16 @@ pub struct AppState {
     pub clusters: Arc<Clusters>,
     pub auth: Arc<AuthState>,
     pub runs: Arc<crate::procedure::service::RunService>,
+    pub retention: Arc<crate::retention::RetentionService>,
+}
+
+impl AppState {
+    /// The configured cluster `name`, or the 404 every cluster route answers.
+    pub fn cluster(&self, name: &str) -> Result<&crate::cluster::Cluster, ApiError> {
+        self.clusters
+            .get(name)
+            .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -155,6 +206,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(runs::events))
         .route("/api/runs/{id}/script", get(runs::script))
         .route("/api/runs/{id}/cancel", post(runs::cancel))
+        .route(
+            "/api/clusters/{name}/retention",
+            get(retention::state).put(retention::save_policy),
+        )
+        .route("/api/clusters/{name}/cleanup-plan", get(retention::plan))
+        .route(
+            "/api/clusters/{name}/pins/{id}",
+            put(retention::pin).delete(retention::unpin),
+        )
+        .route("/api/clusters/{name}/cleanups", post(retention::start))
+        .route("/api/cleanups/{id}", get(retention::get))
+        .route("/api/cleanups/{id}/retry", post(retention::retry))
         .route("/api/audit", get(audit::list))
         .route("/api/{*rest}", any(not_found))
         .route_layer(axum::middleware::from_fn_with_state(

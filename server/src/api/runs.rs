@@ -20,10 +20,7 @@ use crate::store::RunRow;
 use backup_domain::api::VersionProfile;
 
 fn cluster<'a>(state: &'a AppState, name: &str) -> Result<&'a Cluster, ApiError> {
-    state
-        .clusters
-        .get(name)
-        .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))
+    state.cluster(name)
 }
 
 /// `GET /api/clusters/{name}/preflight`: the checks, the proposed ID and the plan. No side effect.

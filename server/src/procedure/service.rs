@@ -120,6 +120,19 @@ impl RunService {
         }
     }
 
+    /// The backup ID a run on `cluster` is taking now, in this process or another.
+    pub async fn running_backup(&self, cluster: &str) -> Option<u64> {
+        let local = self.slots().get(cluster).and_then(|slot| match slot {
+            Slot::Running { progress, .. } => Some(progress.borrow().backup_id),
+            Slot::Starting => None,
+        });
+        if local.is_some() {
+            return local;
+        }
+        let id = self.store.running_run(cluster.to_string()).await.ok()??;
+        self.store.run(id).await.ok()?.map(|row| row.backup_id)
+    }
+
     /// Asks a run to stop after the request in flight; it resumes exporting if it paused it.
     pub async fn cancel(&self, run_id: i64, user: &str, client: &str) -> Result<(), CancelError> {
         let found = self.slots().iter().find_map(|(cluster, slot)| match slot {

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use backup_domain::api::{AuditEntry, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod retention;
+pub use retention::{CleanupRow, StoredPolicy};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -49,6 +52,28 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retention_policies (
+    cluster     TEXT PRIMARY KEY,
+    policy      TEXT NOT NULL,
+    updated_by  TEXT NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pins (
+    cluster    TEXT NOT NULL,
+    backup_id  INTEGER NOT NULL,
+    pinned_by  TEXT NOT NULL,
+    pinned_ms  INTEGER NOT NULL,
+    PRIMARY KEY (cluster, backup_id)
+);
+CREATE TABLE IF NOT EXISTS cleanups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster     TEXT NOT NULL,
+    started_by  TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    ended_ms    INTEGER,
+    state       TEXT NOT NULL,
+    report      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     cluster     TEXT NOT NULL,

@@ -1,0 +1,139 @@
+//! Retention: the policy and pins of a cluster, the server's plan, and cleanups (admin to change
+//! or delete, viewer to read).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use backup_domain::retention::{
+    CleanupRequest, CleanupStarted, CleanupView, RetentionPlan, RetentionPolicy, RetentionState,
+};
+
+use super::{ApiError, AppState};
+use crate::auth::Principal;
+use crate::retention::CleanupError;
+
+impl From<CleanupError> for ApiError {
+    fn from(e: CleanupError) -> Self {
+        match e {
+            CleanupError::BadRequest(m) => ApiError::BadRequest(m),
+            CleanupError::PlanChanged(d) => ApiError::PlanChanged(d),
+            CleanupError::Refused(r) => ApiError::SelectionRefused(r),
+            CleanupError::NotFound(id) => ApiError::CleanupNotFound(id),
+            CleanupError::Store(s) => ApiError::Store(s),
+        }
+    }
+}
+
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// `GET /api/clusters/{name}/retention`: policy, its source, pins, the running backup, the last
+/// cleanup and the next scheduled one.
+pub async fn state(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<RetentionState>, ApiError> {
+    let cluster = state.cluster(&name)?;
+    Ok(Json(state.retention.state(cluster).await?))
+}
+
+/// `PUT /api/clusters/{name}/retention`: saves the policy (it overrides the file's).
+pub async fn save_policy(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    policy: Result<Json<RetentionPolicy>, JsonRejection>,
+) -> Result<Json<RetentionState>, ApiError> {
+    let cluster = state.cluster(&name)?;
+    let policy = body(policy)?;
+    state
+        .retention
+        .save_policy(cluster, policy, &p.user, &p.client)
+        .await?;
+    Ok(Json(state.retention.state(cluster).await?))
+}
+
+/// `GET /api/clusters/{name}/cleanup-plan`: the plan of the policy in force, on fresh data.
+pub async fn plan(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<RetentionPlan>, ApiError> {
+    let cluster = state.cluster(&name)?;
+    Ok(Json(state.retention.fresh_plan(cluster).await?.0))
+}
+
+async fn set_pin(
+    state: AppState,
+    p: Principal,
+    name: String,
+    id: String,
+    pinned: bool,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let cluster = state.cluster(&name)?;
+    let backup_id: u64 = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a backup ID")))?;
+    let changed = state
+        .retention
+        .set_pin(cluster, backup_id, pinned, &p.user, &p.client)
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "backup_id": backup_id, "pinned": pinned, "changed": changed }),
+    ))
+}
+
+/// `PUT /api/clusters/{name}/pins/{id}`: the set is never deleted while pinned.
+pub async fn pin(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_pin(state, p, name, id, true).await
+}
+
+/// `DELETE /api/clusters/{name}/pins/{id}`.
+pub async fn unpin(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_pin(state, p, name, id, false).await
+}
+
+/// `POST /api/clusters/{name}/cleanups`: 202, or 409 `plan_changed` with the difference, or 409
+/// `selection_refused` with why.
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    request: Result<Json<CleanupRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<CleanupStarted>), ApiError> {
+    let cluster = state.cluster(&name)?;
+    let request = body(request)?;
+    let started = state
+        .retention
+        .start(cluster, request, &p.user, &p.client)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}
+
+/// `GET /api/cleanups/{id}`: per-artifact results, live while it runs.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<CleanupView>, ApiError> {
+    Ok(Json(state.retention.get(id).await?))
+}
+
+/// `POST /api/cleanups/{id}/retry`: a new cleanup of what that one could not delete.
+pub async fn retry(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<CleanupStarted>), ApiError> {
+    let (started, _) = state.retention.retry(id, &p.user, &p.client).await?;
+    Ok((StatusCode::ACCEPTED, Json(started)))
+}

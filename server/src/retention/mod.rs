@@ -1,0 +1,635 @@
+//! Retention cleanup: the policy in force per cluster, pins, and deleting backup sets across every
+//! component. The plan itself is `backup_domain::retention::plan`, the same function the browser
+//! previews with; before deleting anything the server recomputes it on fresh data and refuses when
+//! it differs from what the administrator confirmed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backup_domain::cron::Schedule;
+use backup_domain::retention::{
+    self as planner, Artifact, ArtifactState, CleanupOutcome, CleanupReport, CleanupRequest,
+    CleanupStarted, CleanupView, PolicySource, RetentionPlan, RetentionPolicy, RetentionState,
+};
+use backup_domain::{BackupSet, Component};
+use tokio::sync::{Semaphore, watch};
+
+use crate::cluster::{Cluster, Clusters};
+use crate::procedure::service::RunService;
+use crate::store::{AuditRecord, CleanupRow, Store, StoreError};
+use crate::upstream::UpstreamError;
+
+/// Who the scheduler acts as, in the cleanups table and the audit log.
+pub const SCHEDULE_USER: &str = "schedule";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the plan changed since the preview")]
+    PlanChanged(planner::PlanDifference),
+    #[error("some selected sets may not be deleted")]
+    Refused(Vec<(u64, String)>),
+    #[error("no cleanup {0}")]
+    NotFound(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct RetentionService {
+    store: Store,
+    clusters: Arc<Clusters>,
+    runs: Arc<RunService>,
+    /// How many DELETE calls run at once.
+    concurrency: usize,
+    live: Mutex<HashMap<i64, watch::Receiver<CleanupReport>>>,
+    /// Schedules only fire for times after this process started.
+    started_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+}
+
+impl RetentionService {
+    pub fn new(
+        store: Store,
+        clusters: Arc<Clusters>,
+        runs: Arc<RunService>,
+        concurrency: usize,
+    ) -> Self {
+        RetentionService {
+            store,
+            clusters,
+            runs,
+            concurrency: concurrency.max(1),
+            live: Mutex::new(HashMap::new()),
+            started_ms: now_ms(),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<i64, watch::Receiver<CleanupReport>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The policy in force: saved from the console, else the file's, else the default.
+    pub async fn policy(
+        &self,
+        cluster: &Cluster,
+    ) -> Result<(RetentionPolicy, PolicySource), StoreError> {
+        if let Some(saved) = self.store.policy(cluster.name.clone()).await? {
+            return Ok((
+                saved.policy,
+                PolicySource::Saved {
+                    by: saved.updated_by,
+                    at_ms: saved.updated_ms,
+                },
+            ));
+        }
+        Ok(match &cluster.retention {
+            Some(p) => (p.clone(), PolicySource::ConfigFile),
+            None => (RetentionPolicy::default(), PolicySource::Default),
+        })
+    }
+
+    pub async fn state(&self, cluster: &Cluster) -> Result<RetentionState, StoreError> {
+        let (policy, source) = self.policy(cluster).await?;
+        let pins = self.store.pins(cluster.name.clone()).await?;
+        let running_backup_id = self.runs.running_backup(&cluster.name).await;
+        let last_cleanup = self
+            .store
+            .latest_cleanup(cluster.name.clone(), None)
+            .await?
+            .map(|row| self.view(row));
+        let next_scheduled_ms = match policy.schedule.as_deref().map(Schedule::parse) {
+            Some(Ok(schedule)) => schedule.next_after(now_ms()),
+            _ => None,
+        };
+        Ok(RetentionState {
+            policy,
+            source,
+            pins,
+            running_backup_id,
+            last_cleanup,
+            next_scheduled_ms,
+        })
+    }
+
+    pub async fn save_policy(
+        &self,
+        cluster: &Cluster,
+        policy: RetentionPolicy,
+        user: &str,
+        client: &str,
+    ) -> Result<(), CleanupError> {
+        policy
+            .validate()
+            .map_err(|e| CleanupError::BadRequest(e.to_string()))?;
+        self.store
+            .save_policy(cluster.name.clone(), &policy, user.to_string(), now_ms())
+            .await?;
+        self.audit(
+            user,
+            client,
+            "policy_changed",
+            &cluster.name,
+            None,
+            "success",
+            Some(to_json(&policy)),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub async fn set_pin(
+        &self,
+        cluster: &Cluster,
+        backup_id: u64,
+        pinned: bool,
+        user: &str,
+        client: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .store
+            .set_pin(
+                cluster.name.clone(),
+                backup_id,
+                pinned,
+                user.to_string(),
+                now_ms(),
+            )
+            .await?;
+        let action = if pinned {
+            "backup_pinned"
+        } else {
+            "backup_unpinned"
+        };
+        self.audit(
+            user,
+            client,
+            action,
+            &cluster.name,
+            Some(backup_id.to_string()),
+            "success",
+            (!changed).then(|| "no change".to_string()),
+        )
+        .await;
+        Ok(changed)
+    }
+
+    /// The plan of the policy in force on fresh data, with the history it was computed from.
+    pub async fn fresh_plan(
+        &self,
+        cluster: &Cluster,
+    ) -> Result<(RetentionPlan, RetentionPolicy, Vec<BackupSet>), StoreError> {
+        let history = crate::history::history(cluster).await;
+        let state = self.state(cluster).await?;
+        let plan = planner::plan(&history.sets, &state.policy, &state.protections(), now_ms());
+        Ok((plan, state.policy, history.sets))
+    }
+
+    /// Checks what the administrator confirmed against a fresh plan, then deletes it.
+    pub async fn start(
+        self: &Arc<Self>,
+        cluster: &Cluster,
+        request: CleanupRequest,
+        user: &str,
+        client: &str,
+    ) -> Result<CleanupStarted, CleanupError> {
+        let (plan, policy, sets) = self.fresh_plan(cluster).await?;
+        let difference = planner::difference(&request.delete, &plan);
+        if !difference.is_empty() {
+            return Err(CleanupError::PlanChanged(difference));
+        }
+        let refused = planner::refuse_selection(&plan, &request.selected, policy.floor());
+        if !refused.is_empty() {
+            return Err(CleanupError::Refused(refused));
+        }
+        let ids: BTreeSet<u64> = request
+            .delete
+            .iter()
+            .chain(&request.selected)
+            .copied()
+            .collect();
+        if ids.is_empty() {
+            return Err(CleanupError::BadRequest("nothing to delete".into()));
+        }
+        if request.confirm != ids.len() {
+            return Err(CleanupError::BadRequest(format!(
+                "type the number of sets to delete, {}, to confirm",
+                ids.len()
+            )));
+        }
+        let artifacts = sets
+            .iter()
+            .filter(|s| ids.contains(&s.backup_id))
+            .flat_map(planner::artifacts)
+            .collect();
+        self.launch(
+            cluster,
+            ids.into_iter().rev().collect(),
+            artifacts,
+            user,
+            client,
+        )
+        .await
+    }
+
+    /// Tries again what a cleanup could not delete (failed, or left pending by an interruption).
+    pub async fn retry(
+        self: &Arc<Self>,
+        cleanup_id: i64,
+        user: &str,
+        client: &str,
+    ) -> Result<(CleanupStarted, String), CleanupError> {
+        let row = self
+            .store
+            .cleanup(cleanup_id)
+            .await?
+            .ok_or(CleanupError::NotFound(cleanup_id))?;
+        let previous = self.view(row);
+        let cluster = self
+            .clusters
+            .get(&previous.cluster)
+            .cloned()
+            .ok_or_else(|| {
+                CleanupError::BadRequest("that cluster is no longer configured".into())
+            })?;
+        let left: Vec<Artifact> = previous
+            .report
+            .items
+            .iter()
+            .filter(|i| matches!(i.state, ArtifactState::Failed | ArtifactState::Pending))
+            .map(|i| i.artifact.clone())
+            .collect();
+        if left.is_empty() {
+            return Err(CleanupError::BadRequest(
+                "nothing failed in that cleanup".into(),
+            ));
+        }
+        // Protections may have changed since (a pin, a run): a protected set is not retried.
+        let (plan, _, _) = self.fresh_plan(&cluster).await?;
+        let sets: BTreeSet<u64> = left.iter().map(|a| a.backup_id).collect();
+        let refused: Vec<(u64, String)> = sets
+            .iter()
+            .filter_map(|id| {
+                plan.decision(*id)
+                    .filter(|d| d.protected)
+                    .map(|d| (*id, format!("protected: {}", d.reason)))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(CleanupError::Refused(refused));
+        }
+        let started = self
+            .launch(
+                &cluster,
+                sets.into_iter().rev().collect(),
+                left,
+                user,
+                client,
+            )
+            .await?;
+        Ok((started, cluster.name))
+    }
+
+    async fn launch(
+        self: &Arc<Self>,
+        cluster: &Cluster,
+        sets: Vec<u64>,
+        artifacts: Vec<Artifact>,
+        user: &str,
+        client: &str,
+    ) -> Result<CleanupStarted, CleanupError> {
+        let report = CleanupReport::new(sets.clone(), artifacts);
+        let started = CleanupStarted {
+            cleanup_id: 0,
+            sets: sets.len(),
+            artifacts: report.items.len(),
+        };
+        let id = self
+            .store
+            .create_cleanup(
+                cluster.name.clone(),
+                user.to_string(),
+                now_ms(),
+                to_json(&report),
+            )
+            .await?;
+        self.audit(
+            user,
+            client,
+            "cleanup_started",
+            &cluster.name,
+            Some(id_list(&sets)),
+            "success",
+            Some(format!(
+                "cleanup {id}: {} sets, {} artifacts",
+                started.sets, started.artifacts
+            )),
+        )
+        .await;
+        let (tx, rx) = watch::channel(report);
+        self.live().insert(id, rx.clone());
+        let service = self.clone();
+        let (cluster, user, client) = (cluster.clone(), user.to_string(), client.to_string());
+        tokio::spawn(async move {
+            let (stop_tx, stop) = tokio::sync::oneshot::channel();
+            let persister = tokio::spawn(persist(service.store.clone(), id, rx, stop));
+            let report = execute(&cluster, tx.clone(), service.concurrency).await;
+            let _ = stop_tx.send(());
+            let _ = persister.await;
+            if let Err(error) = service
+                .store
+                .update_cleanup(
+                    id,
+                    report.outcome.state_name(),
+                    Some(now_ms()),
+                    to_json(&report),
+                )
+                .await
+            {
+                tracing::error!(%error, id, "could not store the end of a cleanup");
+            }
+            let failed = report.count(ArtifactState::Failed);
+            service
+                .audit(
+                    &user,
+                    &client,
+                    "cleanup_finished",
+                    &cluster.name,
+                    Some(id_list(&report.sets)),
+                    if failed == 0 { "success" } else { "failure" },
+                    Some(format!(
+                        "cleanup {id}: {} deleted, {} already gone, {failed} failed",
+                        report.count(ArtifactState::Deleted),
+                        report.count(ArtifactState::AlreadyGone)
+                    )),
+                )
+                .await;
+            service.live().remove(&id);
+            tx.send_replace(report);
+        });
+        Ok(CleanupStarted {
+            cleanup_id: id,
+            ..started
+        })
+    }
+
+    /// A cleanup as stored, or live while this process runs it.
+    pub fn view(&self, row: CleanupRow) -> CleanupView {
+        let live = self.live().get(&row.id).map(|rx| rx.borrow().clone());
+        let report = live.unwrap_or_else(|| {
+            let mut report: CleanupReport =
+                serde_json::from_value(row.report.clone()).unwrap_or(CleanupReport {
+                    sets: Vec::new(),
+                    items: Vec::new(),
+                    outcome: CleanupOutcome::Interrupted,
+                });
+            if row.state == "interrupted" {
+                report.outcome = CleanupOutcome::Interrupted;
+            }
+            report
+        });
+        CleanupView {
+            id: row.id,
+            cluster: row.cluster,
+            started_by: row.started_by,
+            started_ms: row.started_ms,
+            ended_ms: row.ended_ms,
+            report,
+        }
+    }
+
+    pub async fn get(&self, id: i64) -> Result<CleanupView, CleanupError> {
+        let row = self
+            .store
+            .cleanup(id)
+            .await?
+            .ok_or(CleanupError::NotFound(id))?;
+        Ok(self.view(row))
+    }
+
+    /// Runs the cleanup of every cluster whose schedule has come due since its last scheduled run
+    /// (or since this process started). Returns the cleanups started.
+    pub async fn run_due_schedules(self: &Arc<Self>, now: i64) -> Vec<i64> {
+        let mut started = Vec::new();
+        for cluster in self.clusters.all() {
+            let Ok((policy, _)) = self.policy(cluster).await else {
+                continue;
+            };
+            let Some(Ok(schedule)) = policy.schedule.as_deref().map(Schedule::parse) else {
+                continue;
+            };
+            // The due time last fired (kept in the database, so a restart does not fire it again).
+            let key = format!("retention_schedule_fired:{}", cluster.name);
+            let fired = self
+                .store
+                .get_setting(key.clone())
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse::<i64>().ok());
+            let since = fired.map_or(self.started_ms, |f| f.max(self.started_ms));
+            let Some(due) = schedule.next_after(since).filter(|due| *due <= now) else {
+                continue;
+            };
+            // Every due time that passed while the console was down counts as this one.
+            let due = std::iter::successors(Some(due), |d| schedule.next_after(*d))
+                .take_while(|d| *d <= now)
+                .last()
+                .unwrap_or(due);
+            if let Err(error) = self.store.put_setting(key, due.to_string()).await {
+                tracing::error!(cluster = %cluster.name, %error, "could not record the scheduled run");
+                continue;
+            }
+            match self.scheduled_cleanup(cluster).await {
+                Ok(id) => started.push(id),
+                Err(error) => {
+                    tracing::error!(cluster = %cluster.name, %error, "scheduled cleanup failed")
+                }
+            }
+        }
+        started
+    }
+
+    async fn scheduled_cleanup(self: &Arc<Self>, cluster: &Cluster) -> Result<i64, CleanupError> {
+        let (plan, _, sets) = self.fresh_plan(cluster).await?;
+        let ids: BTreeSet<u64> = plan.to_delete().into_iter().collect();
+        let artifacts = sets
+            .iter()
+            .filter(|s| ids.contains(&s.backup_id))
+            .flat_map(planner::artifacts)
+            .collect();
+        // Recorded even when there is nothing to delete: the page shows when it last ran.
+        let started = self
+            .launch(
+                cluster,
+                ids.into_iter().rev().collect(),
+                artifacts,
+                SCHEDULE_USER,
+                "-",
+            )
+            .await?;
+        Ok(started.cleanup_id)
+    }
+
+    /// Checks the schedules every 20 seconds for as long as the process lives.
+    pub fn spawn_scheduler(self: &Arc<Self>) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                service.run_due_schedules(now_ms()).await;
+            }
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        user: &str,
+        client: &str,
+        action: &str,
+        cluster: &str,
+        target: Option<String>,
+        outcome: &str,
+        detail: Option<String>,
+    ) {
+        let record = AuditRecord {
+            at_ms: now_ms(),
+            user: user.to_string(),
+            client: client.to_string(),
+            action: action.to_string(),
+            cluster: Some(cluster.to_string()),
+            target,
+            outcome: outcome.to_string(),
+            detail,
+        };
+        if let Err(error) = self.store.append_audit(record).await {
+            tracing::error!(%error, action, "could not write the audit log");
+        }
+    }
+}
+
+/// "12, 11, 10" (cut after 20 IDs, with how many more).
+fn id_list(ids: &[u64]) -> String {
+    let shown: Vec<String> = ids.iter().take(20).map(u64::to_string).collect();
+    match ids.len().saturating_sub(20) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// Deletes one artifact. A 404 means it is already gone: deleting is idempotent (Zeebe itself
+/// answers 204 for an unknown ID, contract §3.5; Elasticsearch 404s, §7.4; web apps 404, §5.1).
+async fn delete_one(cluster: &Cluster, artifact: &Artifact) -> (ArtifactState, Option<String>) {
+    let id = artifact.backup_id;
+    let result = match artifact.component {
+        Component::Zeebe => cluster.zeebe.delete(id).await,
+        Component::Operate | Component::Tasklist | Component::Webapps => {
+            match cluster
+                .webapps
+                .iter()
+                .find(|w| w.component() == artifact.component)
+            {
+                Some(app) => app.delete(id).await,
+                None => return not_configured(artifact.component),
+            }
+        }
+        Component::Optimize => match &cluster.optimize {
+            Some(optimize) => optimize.delete(id).await,
+            None => return not_configured(Component::Optimize),
+        },
+        Component::RecordsSnapshot => match &cluster.records {
+            Some(records) => records.delete(id).await,
+            None => return not_configured(Component::RecordsSnapshot),
+        },
+    };
+    match result {
+        Ok(()) => (ArtifactState::Deleted, None),
+        Err(UpstreamError::Status { status: 404, .. }) => (ArtifactState::AlreadyGone, None),
+        Err(e) => (ArtifactState::Failed, Some(e.to_string())),
+    }
+}
+
+fn not_configured(component: Component) -> (ArtifactState, Option<String>) {
+    (
+        ArtifactState::Failed,
+        Some(format!("{} is not configured", component.label())),
+    )
+}
+
+/// Deletes every pending artifact of the report, `concurrency` at a time, publishing each result.
+async fn execute(
+    cluster: &Cluster,
+    progress: watch::Sender<CleanupReport>,
+    concurrency: usize,
+) -> CleanupReport {
+    let items: Vec<(usize, Artifact)> = progress
+        .borrow()
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.state == ArtifactState::Pending)
+        .map(|(n, i)| (n, i.artifact.clone()))
+        .collect();
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, artifact) in items {
+        let (cluster, permits) = (cluster.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (index, delete_one(&cluster, &artifact).await)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        // A panicked delete leaves its artifact pending: counted as failed below.
+        if let Ok((index, (state, error))) = joined {
+            progress.send_modify(|r| {
+                r.items[index].state = state;
+                r.items[index].error = error;
+            });
+        }
+    }
+    let mut report = progress.borrow().clone();
+    for item in &mut report.items {
+        if item.state == ArtifactState::Pending {
+            item.state = ArtifactState::Failed;
+            item.error = Some("the delete did not finish".into());
+        }
+    }
+    report.settle();
+    report
+}
+
+/// Stores the cleanup's progress at most every 200 ms, so that a reload shows it.
+async fn persist(
+    store: Store,
+    id: i64,
+    mut progress: watch::Receiver<CleanupReport>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            changed = progress.changed() => if changed.is_err() { return },
+            _ = &mut stop => return,
+        }
+        let report = progress.borrow_and_update().clone();
+        if let Err(error) = store
+            .update_cleanup(id, "running", None, to_json(&report))
+            .await
+        {
+            tracing::error!(%error, id, "could not store cleanup progress");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = &mut stop => return,
+        }
+    }
+}

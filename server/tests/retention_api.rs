@@ -1,0 +1,417 @@
+//! Retention cleanup against the simulator over real HTTP: the preview is exactly what gets
+//! deleted, a stale preview is refused, a partial failure is retried to completion, orphans are
+//! found and removed, protected sets cannot be picked, and schedules fire when due.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backup_console::cluster::Clusters;
+use backup_console::config::Config;
+use backup_console::procedure::runner::RunSettings;
+use backup_console::procedure::service::RunService;
+use backup_console::retention::RetentionService;
+use backup_domain::api::{HistoryResponse, VersionProfile};
+use backup_domain::retention::{self, CleanupView, RetentionPlan, RetentionState};
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn plan_as_the_browser_computes_it(console: &Console) -> RetentionPlan {
+    let (_, history) = console.get("/api/clusters/test/backups").await;
+    let history: HistoryResponse = serde_json::from_value(history).unwrap();
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    let state: RetentionState = serde_json::from_value(state).unwrap();
+    retention::plan(
+        &history.sets,
+        &state.policy,
+        &state.protections(),
+        chrono::Utc::now().timestamp_millis(),
+    )
+}
+
+async fn listed_ids(console: &Console) -> BTreeSet<u64> {
+    let (_, history) = console.get("/api/clusters/test/backups").await;
+    history["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["backup_id"].as_u64().unwrap())
+        .collect()
+}
+
+async fn put_policy(console: &Console, policy: Value) -> (u16, Value) {
+    console
+        .call(
+            Method::PUT,
+            "/api/clusters/test/retention",
+            Some(&console.session),
+            Some(policy),
+        )
+        .await
+}
+
+async fn start_cleanup(
+    console: &Console,
+    delete: &[u64],
+    selected: &[u64],
+    confirm: usize,
+) -> (u16, Value) {
+    console
+        .call(
+            Method::POST,
+            "/api/clusters/test/cleanups",
+            Some(&console.session),
+            Some(json!({"delete": delete, "selected": selected, "confirm": confirm})),
+        )
+        .await
+}
+
+async fn finished(console: &Console, id: i64) -> CleanupView {
+    eventually(Duration::from_secs(20), || async {
+        let (_, view) = console.get(&format!("/api/cleanups/{id}")).await;
+        let view: CleanupView = serde_json::from_value(view).ok()?;
+        (view.report.outcome.state_name() != "running").then_some(view)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_preview_is_exactly_what_gets_deleted_across_every_component() {
+    let sim = start_sim(VersionProfile::V87, 40).await;
+    let console = console_for(&sim).await;
+    let (status, body) = put_policy(
+        &console,
+        json!({"keep_last": 5, "min_restorable": 2, "keep_failed": 1}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source"]["kind"], "saved");
+
+    let preview = plan_as_the_browser_computes_it(&console).await;
+    let (_, server_plan) = console.get("/api/clusters/test/cleanup-plan").await;
+    let server_plan: RetentionPlan = serde_json::from_value(server_plan).unwrap();
+    assert_eq!(
+        preview, server_plan,
+        "browser and server compute the same plan"
+    );
+    let delete = preview.to_delete();
+    assert!(
+        delete.len() > 10,
+        "the seeded history has plenty to delete: {}",
+        delete.len()
+    );
+    let before = listed_ids(&console).await;
+
+    // A wrong confirmation count deletes nothing.
+    let (status, body) = start_cleanup(&console, &delete, &[], delete.len() - 1).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&delete.len().to_string())
+    );
+
+    let (status, started) = start_cleanup(&console, &delete, &[], delete.len()).await;
+    assert_eq!(status, 202, "{started}");
+    let view = finished(&console, started["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(
+        view.report.outcome.state_name(),
+        "completed",
+        "{:?}",
+        view.report.failed()
+    );
+    assert_eq!(view.report.sets.len(), delete.len());
+    let components: BTreeSet<_> = view
+        .report
+        .items
+        .iter()
+        .map(|i| i.artifact.component)
+        .collect();
+    assert!(
+        components.len() >= 4,
+        "Zeebe, web apps, Optimize and records snapshots: {components:?}"
+    );
+
+    settle().await;
+    let after = listed_ids(&console).await;
+    let deleted: BTreeSet<u64> = delete.iter().copied().collect();
+    assert!(
+        after.is_disjoint(&deleted),
+        "left over: {:?}",
+        after.intersection(&deleted).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        after,
+        before.difference(&deleted).copied().collect(),
+        "nothing else was touched"
+    );
+
+    // A second pass finds nothing more under the same policy.
+    assert!(
+        plan_as_the_browser_computes_it(&console)
+            .await
+            .to_delete()
+            .is_empty()
+    );
+    let (_, audit) = console.get("/api/audit?action=cleanup_finished").await;
+    assert_eq!(audit["entries"][0]["outcome"], "success");
+}
+
+#[tokio::test]
+async fn a_preview_made_stale_by_a_pin_is_refused_with_the_difference() {
+    let sim = start_sim(VersionProfile::V88, 20).await;
+    let console = console_for(&sim).await;
+    put_policy(
+        &console,
+        json!({"keep_last": 3, "min_restorable": 1, "keep_failed": 0}),
+    )
+    .await;
+    let preview = plan_as_the_browser_computes_it(&console).await;
+    let delete = preview.to_delete();
+    let pinned = delete[0];
+    let (status, _) = console
+        .call(
+            Method::PUT,
+            &format!("/api/clusters/test/pins/{pinned}"),
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = start_cleanup(&console, &delete, &[], delete.len()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "plan_changed");
+    assert_eq!(body["error"]["details"]["removed"], json!([pinned]));
+    assert!(
+        listed_ids(&console).await.contains(&pinned),
+        "nothing was deleted"
+    );
+    let (_, audit) = console.get("/api/audit?action=backup_pinned").await;
+    assert_eq!(audit["entries"][0]["target"], pinned.to_string());
+}
+
+#[tokio::test]
+async fn a_partial_failure_is_reported_per_artifact_and_a_retry_completes_it() {
+    let sim = start_sim(VersionProfile::V87, 12).await;
+    let console = console_for(&sim).await;
+    put_policy(
+        &console,
+        json!({"keep_last": 2, "min_restorable": 1, "keep_failed": 0}),
+    )
+    .await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "optimize", "operation": "delete", "action": {"kind": "status", "status": 500}}),
+    )
+    .await;
+    let delete = plan_as_the_browser_computes_it(&console).await.to_delete();
+    let (_, started) = start_cleanup(&console, &delete, &[], delete.len()).await;
+    let first = finished(&console, started["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(first.report.outcome.state_name(), "partial");
+    let failed = first.report.failed();
+    assert!(!failed.is_empty());
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.artifact.component == backup_domain::Component::Optimize)
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.error.as_deref().unwrap_or_default().contains("500"))
+    );
+    assert!(
+        first
+            .report
+            .items
+            .iter()
+            .filter(|i| i.artifact.component != backup_domain::Component::Optimize)
+            .all(|i| i.state != retention::ArtifactState::Failed)
+    );
+
+    let r = reqwest::Client::new()
+        .delete(format!("{}/sim/faults", sim.endpoints.control))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (status, retried) = console
+        .call(
+            Method::POST,
+            &format!("/api/cleanups/{}/retry", first.id),
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{retried}");
+    assert_eq!(retried["artifacts"], failed.len());
+    let second = finished(&console, retried["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(second.report.outcome.state_name(), "completed");
+    settle().await;
+    let after = listed_ids(&console).await;
+    assert!(
+        delete.iter().all(|id| !after.contains(id)),
+        "the sets are gone everywhere"
+    );
+}
+
+#[tokio::test]
+async fn orphans_are_offered_and_removed_and_protected_sets_cannot_be_picked() {
+    let sim = start_sim(VersionProfile::V87, 0).await;
+    let console = console_for(&sim).await;
+    // Two complete sets, and one whose ID only Zeebe and Operate hold.
+    let everything: &[&str] = &["operate", "tasklist", "optimize", "records", "zeebe"];
+    for (id, components) in [
+        (100, everything),
+        (150, &["operate", "zeebe"]),
+        (200, everything),
+    ] {
+        take_backup(&sim, id, components).await;
+        // The web apps run one backup at a time (contract §5.3).
+        settle().await;
+    }
+    eventually(Duration::from_secs(10), || async {
+        let (_, h) = console.get("/api/clusters/test/backups").await;
+        (h["counts"]["restorable"] == 2).then_some(())
+    })
+    .await;
+    put_policy(&console, json!({"min_restorable": 1, "keep_failed": 5})).await;
+    let preview = plan_as_the_browser_computes_it(&console).await;
+    assert!(preview.to_delete().is_empty());
+    assert_eq!(preview.selectable_orphans(), vec![150]);
+
+    // The newest restorable set is protected; the other may go, but not both at once.
+    let (status, body) = start_cleanup(&console, &[], &[200], 1).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "selection_refused");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the newest restorable set")
+    );
+
+    let (status, started) = start_cleanup(&console, &[], &[150], 1).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["artifacts"], 2, "Zeebe and Operate hold it");
+    let view = finished(&console, started["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(view.report.outcome.state_name(), "completed");
+    settle().await;
+    assert_eq!(listed_ids(&console).await, BTreeSet::from([100, 200]));
+}
+
+#[tokio::test]
+async fn policies_are_validated_and_the_file_policy_applies_until_one_is_saved() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let config = sim.endpoints.console_config("test").replacen(
+        "\n[clusters.",
+        "\n[clusters.retention]\nkeep_last = 9\nschedule = \"0 3 * * *\"\n\n[clusters.",
+        1,
+    );
+    let console = start_console(&config).await;
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    assert_eq!(state["source"]["kind"], "config_file");
+    assert_eq!(state["policy"]["keep_last"], 9);
+    assert!(state["next_scheduled_ms"].as_i64().is_some());
+
+    for (policy, field) in [
+        (
+            json!({"min_restorable": 0, "keep_failed": 1}),
+            "min_restorable",
+        ),
+        (
+            json!({"keep_last": 0, "min_restorable": 1, "keep_failed": 1}),
+            "keep_last",
+        ),
+        (
+            json!({"min_restorable": 1, "keep_failed": 1, "schedule": "61 * * * *"}),
+            "schedule",
+        ),
+    ] {
+        let (status, body) = put_policy(&console, policy).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(field),
+            "{body}"
+        );
+    }
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    assert_eq!(
+        state["source"]["kind"], "config_file",
+        "a refused policy changes nothing"
+    );
+    // Admin only.
+    let viewer = console.login("viewer", PASSWORD).await.unwrap();
+    let (status, _) = console
+        .call(
+            Method::PUT,
+            "/api/clusters/test/retention",
+            Some(&viewer),
+            Some(json!({"min_restorable": 1, "keep_failed": 1})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_due_schedule_cleans_up_once_and_records_its_run() {
+    let sim = start_sim(VersionProfile::V88, 15).await;
+    let (auth, db) = auth_section("");
+    let text = format!("{auth}{}", sim.endpoints.console_config("test"));
+    let config = Config::parse(&text, "t", &|_| None).unwrap();
+    let clusters = Arc::new(Clusters::from_config(&config).unwrap());
+    let store = backup_console::store::Store::open(&db).unwrap();
+    let runs = Arc::new(RunService::new(store.clone(), RunSettings::default()));
+    let service = Arc::new(RetentionService::new(
+        store.clone(),
+        clusters.clone(),
+        runs,
+        4,
+    ));
+    let cluster = clusters.get("test").unwrap();
+    let policy = backup_domain::retention::RetentionPolicy {
+        keep_last: Some(3),
+        max_age_days: None,
+        min_restorable: 1,
+        keep_failed: 0,
+        schedule: Some("*/5 * * * *".into()),
+    };
+    service
+        .save_policy(cluster, policy, "admin", "test")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        service.run_due_schedules(now).await.is_empty(),
+        "not due yet"
+    );
+    let expected = service.fresh_plan(cluster).await.unwrap().0.to_delete();
+    assert!(!expected.is_empty());
+    let later = now + 6 * 60_000;
+    let started = service.run_due_schedules(later).await;
+    assert_eq!(started.len(), 1);
+    let view = eventually(Duration::from_secs(20), || async {
+        let v = service.get(started[0]).await.ok()?;
+        (v.report.outcome.state_name() != "running").then_some(v)
+    })
+    .await;
+    assert_eq!(view.started_by, "schedule");
+    assert_eq!(view.report.outcome.state_name(), "completed");
+    let mut sets = view.report.sets.clone();
+    sets.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(sets, expected);
+    assert!(
+        service.run_due_schedules(later).await.is_empty(),
+        "once per due time"
+    );
+    let state = service.state(cluster).await.unwrap();
+    assert_eq!(state.last_cleanup.unwrap().id, started[0]);
+}
