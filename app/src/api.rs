@@ -5,6 +5,9 @@ use backup_domain::api::{
     ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, HistoryResponse,
     LoginRequest, SessionInfo,
 };
+use backup_domain::retention::{
+    CleanupRequest, CleanupStarted, CleanupView, RetentionPolicy, RetentionState,
+};
 use backup_domain::run::{Preflight, RunStarted, RunView, StartRunRequest};
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
@@ -61,7 +64,15 @@ async fn post_json<T: DeserializeOwned>(
     csrf: &str,
     body: Option<&str>,
 ) -> Result<T, ApiError> {
-    let request = Request::post(path)
+    send_json(Request::post(path), csrf, body).await
+}
+
+async fn send_json<T: DeserializeOwned>(
+    request: gloo_net::http::RequestBuilder,
+    csrf: &str,
+    body: Option<&str>,
+) -> Result<T, ApiError> {
+    let request = request
         .header("Accept", "application/json")
         .header("X-CSRF-Token", csrf)
         .header("X-Requested-With", "backup-console");
@@ -298,4 +309,58 @@ pub fn run_events_url(run_id: i64) -> String {
 /// The run's transcript as an equivalent curl script, served as a download.
 pub fn run_script_url(run_id: i64) -> String {
     format!("/api/runs/{run_id}/script")
+}
+
+pub async fn retention_state(cluster: &str) -> Result<RetentionState, ApiError> {
+    get_json(&format!("/api/clusters/{}/retention", segment(cluster)?)).await
+}
+
+pub async fn save_policy(
+    cluster: &str,
+    policy: &RetentionPolicy,
+    csrf: &str,
+) -> Result<RetentionState, ApiError> {
+    let body = serde_json::to_string(policy).map_err(|e| ApiError::Decode(e.to_string()))?;
+    let path = format!("/api/clusters/{}/retention", segment(cluster)?);
+    send_json(Request::put(&path), csrf, Some(&body)).await
+}
+
+/// Pins (never deleted while pinned) or unpins a set.
+pub async fn set_pin(
+    cluster: &str,
+    backup_id: u64,
+    pinned: bool,
+    csrf: &str,
+) -> Result<(), ApiError> {
+    let path = format!("/api/clusters/{}/pins/{backup_id}", segment(cluster)?);
+    let request = if pinned {
+        Request::put(&path)
+    } else {
+        Request::delete(&path)
+    };
+    send_json::<serde_json::Value>(request, csrf, None)
+        .await
+        .map(|_| ())
+}
+
+pub async fn start_cleanup(
+    cluster: &str,
+    request: &CleanupRequest,
+    csrf: &str,
+) -> Result<CleanupStarted, ApiError> {
+    let body = serde_json::to_string(request).map_err(|e| ApiError::Decode(e.to_string()))?;
+    post_json(
+        &format!("/api/clusters/{}/cleanups", segment(cluster)?),
+        csrf,
+        Some(&body),
+    )
+    .await
+}
+
+pub async fn cleanup(id: i64) -> Result<CleanupView, ApiError> {
+    get_json(&format!("/api/cleanups/{id}")).await
+}
+
+pub async fn retry_cleanup(id: i64, csrf: &str) -> Result<CleanupStarted, ApiError> {
+    post_json(&format!("/api/cleanups/{id}/retry"), csrf, None).await
 }

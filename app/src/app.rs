@@ -13,7 +13,7 @@ use crate::components::alert::Loading;
 use crate::components::layout::Shell;
 use crate::pages::{
     audit::AuditPage, backups::Backups, home::Home, login::Login, not_found::NotFound,
-    overview::Overview, wizard::Wizard,
+    overview::Overview, retention::Retention, wizard::Wizard,
 };
 
 pub type Loaded<T> = LocalResource<Result<T, ApiError>>;
@@ -29,6 +29,13 @@ pub struct AuthContext {
 impl AuthContext {
     pub fn role(&self) -> Option<backup_domain::api::Role> {
         self.session.with(|s| s.as_ref().map(|s| s.role))
+    }
+
+    /// The session's anti-CSRF token, for a mutating call (empty when logged out: refused).
+    pub fn csrf(&self) -> String {
+        self.session
+            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
+            .unwrap_or_default()
     }
 }
 
@@ -77,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=Overview/>
                     <Route path=path!("backups") view=Backups/>
                     <Route path=path!("backup") view=Wizard/>
+                    <Route path=path!("retention") view=Retention/>
                     <Route path=path!("audit") view=AuditPage/>
                 </ParentRoute>
             </Routes>

@@ -491,7 +491,6 @@ pub enum ArtifactState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactResult {
-    #[serde(flatten)]
     pub artifact: Artifact,
     pub state: ArtifactState,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -61,6 +61,8 @@ pub enum CliError {
     Detach(std::io::Error),
     #[error("the detached run ended before it started: {0}")]
     DetachedEnded(String),
+    #[error("cleanup refused: {0}")]
+    Cleanup(String),
 }
 
 impl CliError {
@@ -190,6 +192,119 @@ pub async fn backup(args: BackupArgs) -> Result<Exit, CliError> {
             }
         }
     }
+}
+
+pub struct CleanupArgs {
+    pub config: PathBuf,
+    pub cluster: String,
+    pub dry_run: bool,
+}
+
+/// `backup-console cleanup`: the plan of the cluster's policy in force (saved from the console,
+/// else the file's), printed; then, unless `--dry-run`, deleted like the console does. Exit 0 when
+/// everything planned is gone, 5 when some artifacts could not be deleted.
+pub async fn cleanup(args: CleanupArgs) -> Result<Exit, CliError> {
+    use backup_domain::retention::{ArtifactState, CleanupRequest, Decision};
+
+    let config = Config::load(&args.config)?;
+    let clusters = Arc::new(Clusters::from_config(&config)?);
+    let cluster = clusters
+        .get(&args.cluster)
+        .cloned()
+        .ok_or_else(|| CliError::UnknownCluster(args.cluster.clone()))?;
+    let store = Store::open(&config.database_path())?;
+    let runs = Arc::new(RunService::new(
+        store.clone(),
+        RunSettings::from_config(&config.procedure),
+    ));
+    let service = Arc::new(crate::retention::RetentionService::new(
+        store,
+        clusters.clone(),
+        runs,
+        config.retention_concurrency,
+    ));
+    let (plan, policy, sets) = service.fresh_plan(&cluster).await?;
+    let delete = plan.to_delete();
+    for d in plan
+        .decisions
+        .iter()
+        .filter(|d| d.decision == Decision::Delete)
+    {
+        let artifacts: Vec<String> = sets
+            .iter()
+            .find(|s| s.backup_id == d.backup_id)
+            .map(|s| {
+                backup_domain::retention::artifacts(s)
+                    .into_iter()
+                    .map(|a| a.component.label().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        say_stdout(&format!(
+            "delete {} ({}): {}",
+            d.backup_id,
+            artifacts.join(", "),
+            d.reason
+        ));
+    }
+    let kept = plan.decisions.len() - delete.len();
+    let policy_text = serde_json::to_string(&policy).unwrap_or_default();
+    if args.dry_run || delete.is_empty() {
+        say_stdout(&format!(
+            "{} {} sets, keeps {kept} (policy {policy_text})",
+            if args.dry_run {
+                "would delete"
+            } else {
+                "deletes"
+            },
+            delete.len()
+        ));
+        return Ok(Exit::Completed);
+    }
+    let user = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    let request = CleanupRequest {
+        confirm: delete.len(),
+        delete,
+        selected: Vec::new(),
+    };
+    let started = service
+        .start(&cluster, request, &user, "cli")
+        .await
+        .map_err(|e| CliError::Cleanup(e.to_string()))?;
+    let view = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let view = service
+            .get(started.cleanup_id)
+            .await
+            .map_err(|e| CliError::Cleanup(e.to_string()))?;
+        if view.report.outcome.state_name() != "running" {
+            break view;
+        }
+    };
+    for item in view.report.failed() {
+        eprintln!(
+            "  failed: {} {}: {}",
+            item.artifact.backup_id,
+            item.artifact.component.label(),
+            item.error.as_deref().unwrap_or_default()
+        );
+    }
+    let failed = view.report.count(ArtifactState::Failed);
+    say_stdout(&format!(
+        "cleanup {}: {} sets, {} artifacts deleted, {} already gone, {failed} failed",
+        view.id,
+        view.report.sets.len(),
+        view.report.count(ArtifactState::Deleted),
+        view.report.count(ArtifactState::AlreadyGone)
+    ));
+    Ok(if failed == 0 {
+        Exit::Completed
+    } else {
+        Exit::Failed
+    })
 }
 
 fn say_stdout(line: &str) {

@@ -69,6 +69,16 @@ enum Command {
         #[arg(long, hide = true)]
         detached: bool,
     },
+    /// Delete what the cluster's retention policy plans, as the console would; `--dry-run` only
+    /// prints the plan. Exit 0 when all is deleted, 5 when some artifacts failed.
+    Cleanup {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
     HashPassword,
     /// Run a simulated Camunda cluster alone and print where each component listens.
@@ -137,44 +147,70 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    if let Command::Backup {
-        config,
-        cluster,
-        id,
-        wait,
-        detached,
-    } = cli.command
-    {
-        let args = backup_console::cli::BackupArgs {
+    match cli.command {
+        Command::Cleanup {
+            config,
+            cluster,
+            dry_run,
+        } => {
+            let args = backup_console::cli::CleanupArgs {
+                config,
+                cluster,
+                dry_run,
+            };
+            run_cli(backup_console::cli::cleanup(args), false)
+        }
+        Command::Backup {
             config,
             cluster,
             id,
             wait,
             detached,
-        };
-        let detached = args.detached;
-        return match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => match rt.block_on(backup_console::cli::backup(args)) {
-                Ok(exit) => exit.into(),
-                Err(e) => {
-                    // A detached child's only channel is its standard output.
-                    if detached {
-                        println!("{e}");
-                    }
-                    eprintln!("error: {e}");
-                    e.exit().into()
-                }
-            },
-            Err(e) => {
-                eprintln!("error: cannot start the runtime: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        } => {
+            let args = backup_console::cli::BackupArgs {
+                config,
+                cluster,
+                id,
+                wait,
+                detached,
+            };
+            run_cli(backup_console::cli::backup(args), detached)
+        }
+        command => run_server(command),
     }
+}
+
+/// A CLI command on its own runtime; its outcome is the exit code.
+fn run_cli(
+    command: impl std::future::Future<
+        Output = Result<backup_console::cli::Exit, backup_console::cli::CliError>,
+    >,
+    detached: bool,
+) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => match rt.block_on(command) {
+            Ok(exit) => exit.into(),
+            Err(e) => {
+                // A detached child's only channel is its standard output.
+                if detached {
+                    println!("{e}");
+                }
+                eprintln!("error: {e}");
+                e.exit().into()
+            }
+        },
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_server(command: Command) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -186,7 +222,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -198,7 +234,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<(), RunError> {
     match command {
         // Handled in `main`, before this runtime: it maps outcomes to exit codes.
-        Command::Backup { .. } => Ok(()),
+        Command::Backup { .. } | Command::Cleanup { .. } => Ok(()),
         Command::Demo {
             listen,
             seed,

@@ -309,3 +309,57 @@ async fn a_console_killed_while_exporting_is_paused_resumes_it_within_5_s_of_res
     console.kill().unwrap();
     let _ = console.wait();
 }
+
+#[tokio::test]
+async fn the_cleanup_cli_previews_with_dry_run_then_deletes_the_plan() {
+    let sim = start_sim(VersionProfile::V88, 12).await;
+    let (auth, _db) = auth_section("");
+    let path = _db.with_file_name("console.toml");
+    let cluster = sim.endpoints.console_config("test").replacen(
+        "\n[clusters.",
+        "\n[clusters.retention]\nkeep_last = 2\nmin_restorable = 1\nkeep_failed = 0\n\n[clusters.",
+        1,
+    );
+    std::fs::write(&path, format!("{auth}{cluster}")).unwrap();
+    // On the blocking pool: the simulator answers from this test's own runtime meanwhile.
+    let run = |extra: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["cleanup", "--config"])
+            .arg(&path)
+            .args(["--cluster", "test"])
+            .args(extra);
+        async move {
+            tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let listed = |sim: &SimCluster| {
+        let url = format!("{}/actuator/backupRuntime", sim.endpoints.zeebe);
+        async move {
+            let list: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            list.as_array().map_or(0, Vec::len)
+        }
+    };
+    let before = listed(&sim).await;
+    let dry = run(&["--dry-run"]).await;
+    assert_eq!(dry.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&dry.stdout).into_owned();
+    let planned = text.lines().filter(|l| l.starts_with("delete ")).count();
+    assert!(planned > 3, "{text}");
+    assert!(
+        text.contains(&format!("would delete {planned} sets")),
+        "{text}"
+    );
+    assert_eq!(listed(&sim).await, before, "a dry run deletes nothing");
+
+    let real = run(&[]).await;
+    let text = String::from_utf8_lossy(&real.stdout).into_owned();
+    assert_eq!(real.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!(": {planned} sets,")), "{text}");
+    assert!(text.contains(" 0 failed"), "{text}");
+    assert!(listed(&sim).await < before);
+    let again = run(&["--dry-run"]).await;
+    assert!(String::from_utf8_lossy(&again.stdout).contains("would delete 0 sets"));
+}

@@ -19,10 +19,7 @@ pub fn Shell() -> impl IntoView {
     let navigate = use_navigate();
     let after_logout = navigate.clone();
     let logout = move |_| {
-        let csrf = auth
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
-            .unwrap_or_default();
+        let csrf = auth.csrf();
         let navigate = after_logout.clone();
         leptos::task::spawn_local(async move {
             // Whatever the answer, this browser forgets the session.
@@ -87,6 +84,7 @@ pub fn Shell() -> impl IntoView {
                     <Show when=is_operator>
                         <li><A href=move || format!("/clusters/{}/backup", name.get())>"New backup"</A></li>
                     </Show>
+                    <li><A href=move || format!("/clusters/{}/retention", name.get())>"Retention"</A></li>
                     <Show when=is_admin>
                         <li><A href=move || format!("/clusters/{}/audit", name.get())>"Audit"</A></li>
                     </Show>

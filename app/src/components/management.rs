@@ -16,10 +16,7 @@ pub fn ManagementActions(actions: Vec<ManagementAction>) -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let run = move |action: ManagementAction| {
-        let csrf = auth
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
-            .unwrap_or_default();
+        let csrf = auth.csrf();
         let cluster = name.get_untracked();
         busy.set(true);
         error.set(None);

@@ -3,15 +3,16 @@
 //! link can be shared. Only one page of rows is ever rendered, whatever the number of sets.
 
 use backup_domain::Verdict;
-use backup_domain::api::HistoryResponse;
+use backup_domain::api::{HistoryResponse, Role};
 use backup_domain::backup_set::{BackupSet, Component, ComponentBackup};
 use backup_domain::listing::{ListQuery, format_age, format_utc, list_page};
+use backup_domain::retention::CleanupRequest;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api;
-use crate::app::ClusterContext;
+use crate::api::{self, ApiError};
+use crate::app::{AuthContext, ClusterContext};
 use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{StateBadge, VerdictBadge};
 use crate::components::now_ms;
@@ -282,6 +283,7 @@ fn DetailPanel(
                 <h2>"Backup "<span class="mono">{backup_id}</span></h2>
                 <button class="btn" id="close-detail" on:click=move |_| on_close()>"Close"</button>
             </header>
+            <SetActions backup_id=backup_id/>
             {move || match detail.get() {
                 None => view! { <Loading what="every partition and part"/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| detail.refetch())/> }.into_any(),
@@ -394,5 +396,79 @@ fn ComponentDetail(component: ComponentBackup) -> impl IntoView {
             {partitions}
             {parts}
         </section>
+    }
+}
+
+/// Admins pin or unpin the set, or delete it in every component (the same path as a cleanup).
+#[component]
+fn SetActions(backup_id: u64) -> impl IntoView {
+    let ClusterContext { name, .. } = expect_context();
+    let auth: AuthContext = expect_context();
+    let navigate = use_navigate();
+    let state = LocalResource::new(move || {
+        let cluster = name.get();
+        async move { api::retention_state(&cluster).await }
+    });
+    let confirming = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let pinned = move || {
+        state
+            .get()
+            .and_then(|s| s.ok())
+            .map(|s| s.pins.iter().any(|p| p.backup_id == backup_id))
+    };
+    let toggle_pin = move |_| {
+        let Some(now_pinned) = pinned() else { return };
+        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
+        leptos::task::spawn_local(async move {
+            match api::set_pin(&cluster, backup_id, !now_pinned, &csrf).await {
+                Ok(()) => state.refetch(),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let delete = Callback::new(move |_: ()| {
+        let request = CleanupRequest {
+            delete: Vec::new(),
+            selected: vec![backup_id],
+            confirm: typed.get_untracked().trim().parse().unwrap_or(0),
+        };
+        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
+        let navigate = navigate.clone();
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::start_cleanup(&cluster, &request, &csrf).await {
+                Ok(started) => navigate(
+                    &format!(
+                        "/clusters/{cluster}/retention?cleanup={}",
+                        started.cleanup_id
+                    ),
+                    Default::default(),
+                ),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    });
+    let is_admin = move || auth.role() == Some(Role::Admin);
+    view! {
+        <Show when=is_admin>
+            <div class="actions set-actions">
+                {move || pinned().map(|p| view! {
+                    <button class="btn" id="toggle-pin" on:click=toggle_pin>{if p { "Unpin" } else { "Pin" }}</button>
+                    {p.then(|| view! { <span class="badge state-completed" id="pinned-badge">"pinned: never deleted"</span> })}
+                })}
+                <button class="btn btn-danger" id="delete-set" on:click=move |_| confirming.set(true)>"Delete this set"</button>
+            </div>
+            <Show when=move || confirming.get()>
+                <div class="confirm" role="alertdialog" aria-label="Delete this set">
+                    <p><strong>{format!("Delete backup {backup_id} in every component?")}</strong>" It cannot be undone. Type 1 to confirm."</p>
+                    <input id="confirm-delete-set" inputmode="numeric" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
+                    <button class="btn btn-danger" id="confirm-delete" disabled=move || typed.get().trim() != "1" on:click=move |_| delete.run(())>"Delete"</button>
+                    <button class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </div>
+            </Show>
+            {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
+        </Show>
     }
 }

@@ -234,10 +234,7 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         let Ok(id) = checked.get_untracked() else {
             return;
         };
-        let csrf = auth
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
-            .unwrap_or_default();
+        let csrf = auth.csrf();
         let cluster = name.get_untracked();
         let navigate = navigate.clone();
         starting.set(true);
@@ -402,10 +399,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
     let cancelling = RwSignal::new(false);
     let cancel_error = RwSignal::new(None::<ApiError>);
     let cancel = move |_| {
-        let csrf = auth
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.csrf_token.clone()))
-            .unwrap_or_default();
+        let csrf = auth.csrf();
         cancelling.set(true);
         cancel_error.set(None);
         leptos::task::spawn_local(async move {

@@ -1,0 +1,509 @@
+//! Retention: the policy, a live preview of exactly what it deletes (computed here with the same
+//! planner the server runs before deleting), orphans to pick, a typed confirmation, then the
+//! cleanup's result per artifact with "retry failed". The cleanup being watched is in the URL
+//! (`?cleanup=ID`).
+
+use std::collections::BTreeSet;
+
+use backup_domain::BackupSet;
+use backup_domain::api::{HistoryResponse, Role};
+use backup_domain::cron::Schedule;
+use backup_domain::listing::{format_age, format_utc};
+use backup_domain::retention::{
+    self as planner, ArtifactState, CleanupRequest, CleanupView, Decision, PolicySource,
+    RetentionPlan, RetentionPolicy, RetentionState,
+};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{self, ApiError};
+use crate::app::{AuthContext, ClusterContext};
+use crate::components::alert::{ErrorAlert, Loading};
+use crate::components::badge::VerdictBadge;
+use crate::components::now_ms;
+
+#[component]
+pub fn Retention() -> impl IntoView {
+    let query = use_query_map();
+    let cleanup = Memo::new(move |_| {
+        query
+            .read()
+            .get("cleanup")
+            .and_then(|c| c.parse::<i64>().ok())
+    });
+    view! {
+        <header class="page-head">
+            <div>
+                <h1>"Retention"</h1>
+                <p class="subtle">"Which backup sets to keep, and deleting the rest in every component"</p>
+            </div>
+        </header>
+        {move || match cleanup.get() {
+            Some(id) => view! { <CleanupProgress cleanup_id=id/> }.into_any(),
+            None => view! { <PolicyAndPreview/> }.into_any(),
+        }}
+    }
+}
+
+/// The form's text fields; a number field left empty means "no limit".
+#[derive(Clone, PartialEq, Eq)]
+struct PolicyForm {
+    keep_last: String,
+    max_age_days: String,
+    min_restorable: String,
+    keep_failed: String,
+    schedule: String,
+}
+
+impl PolicyForm {
+    fn from(p: &RetentionPolicy) -> Self {
+        let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+        PolicyForm {
+            keep_last: opt(p.keep_last),
+            max_age_days: opt(p.max_age_days),
+            min_restorable: p.min_restorable.to_string(),
+            keep_failed: p.keep_failed.to_string(),
+            schedule: p.schedule.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The policy it describes, or what is wrong with it.
+    fn policy(&self) -> Result<RetentionPolicy, String> {
+        let number = |text: &str, name: &str| -> Result<Option<u32>, String> {
+            let t = text.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<u32>()
+                .map(Some)
+                .map_err(|_| format!("{name}: a whole number, or empty"))
+        };
+        let policy = RetentionPolicy {
+            keep_last: number(&self.keep_last, "keep the last")?,
+            max_age_days: number(&self.max_age_days, "older than")?,
+            min_restorable: number(&self.min_restorable, "always keep at least")?.unwrap_or(1),
+            keep_failed: number(&self.keep_failed, "failed sets kept")?.unwrap_or(0),
+            schedule: Some(self.schedule.trim().to_string()).filter(|s| !s.is_empty()),
+        };
+        policy.validate().map_err(|e| e.to_string())?;
+        Ok(policy)
+    }
+}
+
+#[component]
+fn PolicyAndPreview() -> impl IntoView {
+    let ClusterContext { name, history } = expect_context();
+    // The history may be minutes old: the preview must show what is there now.
+    history.refetch();
+    let state = LocalResource::new(move || {
+        let cluster = name.get();
+        async move { api::retention_state(&cluster).await }
+    });
+    view! {
+        {move || match (state.get(), history.get()) {
+            (Some(Err(e)), _) => view! { <ErrorAlert error=e retry=Callback::new(move |_| state.refetch())/> }.into_any(),
+            (_, Some(Err(e))) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
+            (Some(Ok(s)), Some(Ok(h))) => view! { <Editor state=s history=h on_saved=Callback::new(move |_| state.refetch())/> }.into_any(),
+            _ => view! { <Loading what="the retention policy and the history"/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Editor(
+    state: RetentionState,
+    history: HistoryResponse,
+    on_saved: Callback<()>,
+) -> impl IntoView {
+    let ClusterContext { name, .. } = expect_context();
+    let auth: AuthContext = expect_context();
+    let navigate = use_navigate();
+    let is_admin = move || auth.role() == Some(Role::Admin);
+    let saved_form = PolicyForm::from(&state.policy);
+    let form = RwSignal::new(saved_form.clone());
+    let protections = state.protections();
+    let sets = StoredValue::new(history.sets.clone());
+    let unknown_components = !history.component_errors.is_empty();
+    let now = now_ms();
+
+    let parsed = Memo::new(move |_| form.with(PolicyForm::policy));
+    let plan = Memo::new(move |_| {
+        parsed
+            .get()
+            .ok()
+            .map(|policy| sets.with_value(|sets| planner::plan(sets, &policy, &protections, now)))
+    });
+    let dirty = {
+        let saved_form = saved_form.clone();
+        Memo::new(move |_| form.with(|f| *f != saved_form))
+    };
+    let picked = RwSignal::new(BTreeSet::<u64>::new());
+    let typed = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+
+    let save = move |_| {
+        let Ok(policy) = parsed.get_untracked() else {
+            return;
+        };
+        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::save_policy(&cluster, &policy, &csrf).await {
+                Ok(_) => on_saved.run(()),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let to_delete = move || plan.get().map(|p| p.to_delete()).unwrap_or_default();
+    let count = move || to_delete().len() + picked.with(BTreeSet::len);
+    let delete = Callback::new(move |_: ()| {
+        let request = CleanupRequest {
+            delete: to_delete(),
+            selected: picked.get_untracked().into_iter().collect(),
+            confirm: typed.get_untracked().trim().parse().unwrap_or(0),
+        };
+        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
+        let navigate = navigate.clone();
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::start_cleanup(&cluster, &request, &csrf).await {
+                Ok(started) => navigate(
+                    &format!(
+                        "/clusters/{cluster}/retention?cleanup={}",
+                        started.cleanup_id
+                    ),
+                    Default::default(),
+                ),
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    });
+
+    let source = match &state.source {
+        PolicySource::Default => "the default policy (nothing configured)".to_string(),
+        PolicySource::ConfigFile => "from the configuration file".to_string(),
+        PolicySource::Saved { by, at_ms } => format!("saved by {by} at {}", format_utc(*at_ms)),
+    };
+    let last = state.last_cleanup.clone().map(|c| {
+        let href = format!("/clusters/{}/retention?cleanup={}", c.cluster, c.id);
+        let text = format!(
+            "Last cleanup: {} by {} at {}, {} sets. ",
+            c.report.outcome.state_name(),
+            c.started_by,
+            format_utc(c.started_ms),
+            c.report.sets.len()
+        );
+        view! { <p class="subtle" id="last-cleanup">{text}<A href=href>"Details"</A></p> }
+    });
+    let field = move |label: &'static str,
+                      id: &'static str,
+                      hint: &'static str,
+                      get: fn(&PolicyForm) -> String,
+                      set: fn(&mut PolicyForm, String)| {
+        view! {
+            <label class="policy-field">
+                <span>{label}</span>
+                <input id=id prop:value=move || form.with(get) disabled=move || !is_admin()
+                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| set(f, v)); picked.set(BTreeSet::new()); }/>
+                <small>{hint}</small>
+            </label>
+        }
+    };
+    let next_run = move || {
+        let text = form.with(|f| f.schedule.trim().to_string());
+        if text.is_empty() {
+            return "Not scheduled: cleanups run only from here or the CLI.".to_string();
+        }
+        match Schedule::parse(&text) {
+            Ok(s) => match s.next_after(now_ms()) {
+                Some(next) => format!("Next scheduled run: {} (UTC)", format_utc(next)),
+                None => "This schedule never matches a real date.".into(),
+            },
+            Err(e) => e.to_string(),
+        }
+    };
+
+    view! {
+        <section class="card" id="policy">
+            <h2>"Policy"</h2>
+            <p class="subtle" id="policy-source">{source}</p>
+            <div class="policy-grid">
+                {field("Keep the last", "keep-last", "restorable sets; empty: no count limit", |f| f.keep_last.clone(), |f, v| f.keep_last = v)}
+                {field("Delete sets older than", "max-age-days", "days; empty: no age limit", |f| f.max_age_days.clone(), |f, v| f.max_age_days = v)}
+                {field("Always keep at least", "min-restorable", "restorable sets, 1 at the least", |f| f.min_restorable.clone(), |f, v| f.min_restorable = v)}
+                {field("Keep failed or incomplete", "keep-failed", "newest, for diagnosis", |f| f.keep_failed.clone(), |f, v| f.keep_failed = v)}
+                {field("Schedule (cron, UTC)", "schedule", "e.g. 0 3 * * *; empty: off", |f| f.schedule.clone(), |f, v| f.schedule = v)}
+            </div>
+            <p class="subtle" id="next-run">{next_run}</p>
+            <p class="explain">"A restorable set is deleted only when every rule you set lets it go. Never deleted: the newest restorable set, pinned sets, sets in progress or being taken, and sets whose state is unknown."</p>
+            {move || parsed.get().err().map(|e| view! { <p class="field-error" id="policy-error" role="alert">{e}</p> })}
+            <Show when=is_admin>
+                <div class="actions">
+                    <button class="btn btn-primary" id="save-policy" disabled=move || !dirty.get() || parsed.get().is_err() || busy.get() on:click=save>"Save policy"</button>
+                </div>
+            </Show>
+            {last}
+        </section>
+        {unknown_components.then(|| view! {
+            <div class="alert alert-alarm" role="alert">
+                <strong>"Some components did not answer"</strong>
+                <p>"Sets whose state is unknown are kept, and their artifacts in the silent component cannot be deleted now."</p>
+            </div>
+        })}
+        {move || plan.get().map(|p| view! { <Preview plan=p sets=sets picked=picked/> })}
+        <Show when=is_admin>
+            <section class="card" id="confirm-cleanup">
+                <h2>"Delete"</h2>
+                {move || {
+                    let n = count();
+                    if dirty.get() {
+                        view! { <p class="subtle">"Save the policy first: the server deletes what the saved policy plans."</p> }.into_any()
+                    } else if n == 0 {
+                        view! { <p class="subtle" id="nothing-to-delete">"Nothing to delete."</p> }.into_any()
+                    } else {
+                        view! {
+                            <p>{format!("This deletes {n} backup set{} in every component that holds them. It cannot be undone. Type {n} to confirm.", if n == 1 { "" } else { "s" })}</p>
+                            <div class="actions">
+                                <input id="confirm-count" inputmode="numeric" autocomplete="off" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
+                                <button class="btn btn-danger" id="delete-sets"
+                                    disabled=move || busy.get() || typed.get().trim() != count().to_string()
+                                    on:click=move |_| delete.run(())>{format!("Delete {n} set{}", if n == 1 { "" } else { "s" })}</button>
+                            </div>
+                        }.into_any()
+                    }
+                }}
+            </section>
+        </Show>
+        {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
+    }
+}
+
+/// What the plan deletes, artifact by artifact; the orphans to pick; what it keeps and why.
+#[component]
+fn Preview(
+    plan: RetentionPlan,
+    sets: StoredValue<Vec<BackupSet>>,
+    picked: RwSignal<BTreeSet<u64>>,
+) -> impl IntoView {
+    let now = now_ms();
+    let set_of = move |id: u64| sets.with_value(|s| s.iter().find(|s| s.backup_id == id).cloned());
+    let artifact_list = move |id: u64| {
+        set_of(id)
+            .map(|s| {
+                planner::artifacts(&s)
+                    .into_iter()
+                    .map(|a| view! { <li><strong>{a.component.label()}</strong>": "{a.description}</li> })
+                    .collect_view()
+            })
+    };
+    let age = move |started: Option<i64>| {
+        started
+            .map(|t| format!("{} ago", format_age((now - t) / 1000)))
+            .unwrap_or_else(|| "-".into())
+    };
+    let deleted: Vec<_> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.decision == Decision::Delete)
+        .cloned()
+        .collect();
+    let kept: Vec<_> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.decision == Decision::Keep)
+        .cloned()
+        .collect();
+    let orphans = plan.selectable_orphans();
+    let (n_delete, n_keep) = (deleted.len(), kept.len());
+    let delete_rows = deleted
+        .into_iter()
+        .map(|d| {
+            view! {
+                <tr data-backup-id=d.backup_id>
+                    <td class="mono">{d.backup_id}</td>
+                    <td class="nowrap">{age(d.started_at_ms)}</td>
+                    <td><VerdictBadge verdict=d.verdict/></td>
+                    <td class="why">{d.reason}</td>
+                    <td><ul class="artifacts">{artifact_list(d.backup_id)}</ul></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let orphan_rows = orphans
+        .iter()
+        .map(|&id| {
+            let reason = plan.decision(id).map(|d| d.reason.clone()).unwrap_or_default();
+            view! {
+                <tr data-backup-id=id>
+                    <td><input type="checkbox" class="pick-orphan" value=id
+                        prop:checked=move || picked.with(|p| p.contains(&id))
+                        on:change=move |_| picked.update(|p| if !p.remove(&id) { p.insert(id); })/></td>
+                    <td class="mono">{id}</td>
+                    <td class="why">{format!("kept by the policy: {reason}")}</td>
+                    <td><ul class="artifacts">{artifact_list(id)}</ul></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let keep_rows = kept
+        .into_iter()
+        .map(|d| {
+            view! {
+                <tr data-backup-id=d.backup_id>
+                    <td class="mono">{d.backup_id}</td>
+                    <td class="nowrap">{age(d.started_at_ms)}</td>
+                    <td><VerdictBadge verdict=d.verdict/></td>
+                    <td class="why">{d.reason}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let has_orphans = !orphans.is_empty();
+    view! {
+        <section class="card" id="preview">
+            <h2>{format!("Preview: {n_delete} to delete, {n_keep} kept")}</h2>
+            {if n_delete == 0 {
+                view! { <p class="subtle">"The policy deletes nothing now."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table class="table" id="preview-delete">
+                            <thead><tr><th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why"</th><th>"Artifacts deleted"</th></tr></thead>
+                            <tbody>{delete_rows}</tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            {has_orphans.then(|| view! {
+                <h3>"Orphans"</h3>
+                <p class="subtle">"Sets whose ID some components lack: the policy keeps them, tick those to delete as well."</p>
+                <div class="table-scroll">
+                    <table class="table" id="preview-orphans">
+                        <thead><tr><th></th><th>"Backup ID"</th><th>"Why kept"</th><th>"Artifacts"</th></tr></thead>
+                        <tbody>{orphan_rows}</tbody>
+                    </table>
+                </div>
+            })}
+            <details>
+                <summary>{format!("Kept ({n_keep})")}</summary>
+                <div class="table-scroll">
+                    <table class="table compact" id="preview-keep">
+                        <thead><tr><th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why kept"</th></tr></thead>
+                        <tbody>{keep_rows}</tbody>
+                    </table>
+                </div>
+            </details>
+        </section>
+    }
+}
+
+/// A cleanup on the server, polled until it ends; "retry failed" starts a new one.
+#[component]
+fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
+    let ClusterContext { name, history } = expect_context();
+    let auth: AuthContext = expect_context();
+    let navigate = use_navigate();
+    let view_signal = RwSignal::new(None::<Result<CleanupView, ApiError>>);
+    let alive = StoredValue::new(true);
+    on_cleanup(move || alive.set_value(false));
+    leptos::task::spawn_local(async move {
+        loop {
+            let answer = api::cleanup(cleanup_id).await;
+            let done = answer
+                .as_ref()
+                .map(|v| v.report.outcome.state_name() != "running")
+                .unwrap_or(true);
+            if !alive.try_get_value().unwrap_or(false) {
+                return;
+            }
+            view_signal.set(Some(answer));
+            if done {
+                history.refetch();
+                return;
+            }
+            gloo_timers::future::TimeoutFuture::new(400).await;
+        }
+    });
+    let error = RwSignal::new(None::<ApiError>);
+    let retry = move |_| {
+        let csrf = auth.csrf();
+        let navigate = navigate.clone();
+        let cluster = name.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::retry_cleanup(cleanup_id, &csrf).await {
+                Ok(started) => navigate(
+                    &format!(
+                        "/clusters/{cluster}/retention?cleanup={}",
+                        started.cleanup_id
+                    ),
+                    Default::default(),
+                ),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let is_admin = move || auth.role() == Some(Role::Admin);
+    view! {
+        <p><A href=move || format!("/clusters/{}/retention", name.get())>"Back to the policy"</A></p>
+        {move || match view_signal.get() {
+            None => view! { <Loading what="the cleanup"/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorAlert error=e/> }.into_any(),
+            Some(Ok(v)) => {
+                let r = &v.report;
+                let outcome = r.outcome.state_name();
+                let summary = format!(
+                    "{} sets, {} artifacts: {} deleted, {} already gone, {} failed, {} pending",
+                    r.sets.len(),
+                    r.items.len(),
+                    r.count(ArtifactState::Deleted),
+                    r.count(ArtifactState::AlreadyGone),
+                    r.count(ArtifactState::Failed),
+                    r.count(ArtifactState::Pending),
+                );
+                let can_retry = matches!(outcome, "partial" | "interrupted");
+                let rows = r.items.iter().map(|i| {
+                    let (class, label) = match i.state {
+                        ArtifactState::Pending => ("badge state-in-progress", "pending"),
+                        ArtifactState::Deleted => ("badge state-completed", "deleted"),
+                        ArtifactState::AlreadyGone => ("badge state-completed", "already gone"),
+                        ArtifactState::Failed => ("badge state-failed", "failed"),
+                    };
+                    view! {
+                        <tr data-state=label>
+                            <td class="mono">{i.artifact.backup_id}</td>
+                            <td>{i.artifact.component.label()}</td>
+                            <td>{i.artifact.description.clone()}</td>
+                            <td><span class=class>{label}</span></td>
+                            <td class="why">{i.error.clone().unwrap_or_default()}</td>
+                        </tr>
+                    }
+                }).collect_view();
+                view! {
+                    <section class="card" id="cleanup" data-outcome=outcome>
+                        <h2>{format!("Cleanup {}: {outcome}", v.id)}</h2>
+                        <p class="subtle">{format!("Started by {} at {}", v.started_by, format_utc(v.started_ms))}</p>
+                        <p id="cleanup-summary">{summary}</p>
+                        {(can_retry && is_admin()).then(|| view! {
+                            <div class="actions"><button class="btn btn-primary" id="retry-failed" on:click=retry.clone()>"Retry failed"</button></div>
+                        })}
+                        <div class="table-scroll">
+                            <table class="table compact" id="cleanup-items">
+                                <thead><tr><th>"Backup ID"</th><th>"Component"</th><th>"Artifact"</th><th>"Result"</th><th>"Error"</th></tr></thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                        </div>
+                    </section>
+                }.into_any()
+            }
+        }}
+        {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
+    }
+}
