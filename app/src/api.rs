@@ -49,13 +49,11 @@ impl ApiError {
     }
 }
 
+// Only the final decode is generic: the request, the answer and the error envelope are handled
+// once, not once per answer type (it keeps the wasm small).
+
 async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let response = Request::get(path)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    read(response).await
+    decode(&fetch(Request::get(path), None, None).await?)
 }
 
 /// A mutating call: the session's CSRF token goes in its header (the server refuses it otherwise).
@@ -72,10 +70,21 @@ async fn send_json<T: DeserializeOwned>(
     csrf: &str,
     body: Option<&str>,
 ) -> Result<T, ApiError> {
-    let request = request
-        .header("Accept", "application/json")
-        .header("X-CSRF-Token", csrf)
-        .header("X-Requested-With", "backup-console");
+    decode(&fetch(request, Some(csrf), body).await?)
+}
+
+/// Sends the request and returns the body of a 2xx answer, or the server's error.
+async fn fetch(
+    request: gloo_net::http::RequestBuilder,
+    csrf: Option<&str>,
+    body: Option<&str>,
+) -> Result<String, ApiError> {
+    let mut request = request.header("Accept", "application/json");
+    if let Some(csrf) = csrf {
+        request = request
+            .header("X-CSRF-Token", csrf)
+            .header("X-Requested-With", "backup-console");
+    }
     let sent = match body {
         Some(b) => request
             .header("Content-Type", "application/json")
@@ -87,39 +96,35 @@ async fn send_json<T: DeserializeOwned>(
         .send()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
-    read(response).await
-}
-
-async fn read<T: DeserializeOwned>(response: gloo_net::http::Response) -> Result<T, ApiError> {
     let status = response.status();
     let text = response
         .text()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
     if (200..300).contains(&status) {
-        // 204 No Content reads as JSON null, which `()` accepts.
-        let text = if text.is_empty() {
-            "null"
-        } else {
-            text.as_str()
-        };
-        return serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()));
+        return Ok(text);
     }
-    match serde_json::from_str::<ApiErrorBody>(&text) {
-        Ok(body) => Err(ApiError::Server {
+    Err(match serde_json::from_str::<ApiErrorBody>(&text) {
+        Ok(body) => ApiError::Server {
             status,
             code: body.error.code,
             message: body.error.message,
-        }),
-        Err(_) => Err(ApiError::Server {
+        },
+        Err(_) => ApiError::Server {
             status,
             code: "http_error".into(),
             message: format!(
                 "HTTP {status} {}",
                 text.chars().take(200).collect::<String>()
             ),
-        }),
-    }
+        },
+    })
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    // 204 No Content reads as JSON null, which `()` accepts.
+    let text = if text.is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// Path segments are cluster names from the configuration (letters, digits, `-`, `_`) and
@@ -338,7 +343,7 @@ pub async fn set_pin(
     } else {
         Request::delete(&path)
     };
-    send_json::<serde_json::Value>(request, csrf, None)
+    send_json::<serde::de::IgnoredAny>(request, csrf, None)
         .await
         .map(|_| ())
 }

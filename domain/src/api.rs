@@ -189,7 +189,9 @@ pub struct ApiErrorDetail {
     pub code: String,
     pub message: String,
     /// Structured detail for some codes (`plan_changed`: what the fresh plan does differently).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written by the server for automation; the UI reads `message`, so it is never decoded (a
+    /// JSON value decoder would weigh on the wasm).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }
 

@@ -12,7 +12,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
-use crate::app::{AuthContext, ClusterContext};
+use crate::app::{AuthContext, ClusterContext, Fetched};
 use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{StateBadge, VerdictBadge};
 use crate::components::now_ms;
@@ -273,7 +273,7 @@ fn DetailPanel(
     backup_id: u64,
     on_close: impl Fn() + Send + Sync + 'static,
 ) -> impl IntoView {
-    let detail = LocalResource::new(move || {
+    let detail = Fetched::new(move || {
         let cluster = cluster.clone();
         async move { api::backup_detail(&cluster, backup_id).await }
     });
@@ -286,7 +286,7 @@ fn DetailPanel(
             <SetActions backup_id=backup_id/>
             {move || match detail.get() {
                 None => view! { <Loading what="every partition and part"/> }.into_any(),
-                Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| detail.refetch())/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| detail.reload())/> }.into_any(),
                 Some(Ok(d)) => view! { <DetailBody set=d.set/> }.into_any(),
             }}
         </aside>
@@ -405,25 +405,29 @@ fn SetActions(backup_id: u64) -> impl IntoView {
     let ClusterContext { name, .. } = expect_context();
     let auth: AuthContext = expect_context();
     let navigate = use_navigate();
-    let state = LocalResource::new(move || {
-        let cluster = name.get();
+    let state = Fetched::new(move || {
+        let cluster = name.get_untracked();
         async move { api::retention_state(&cluster).await }
     });
+    // Whether the set is pinned; `None` until known (the button waits for it).
+    let pinned = move || {
+        state.value.with(|s| {
+            s.as_ref()
+                .and_then(|s| s.as_ref().ok())
+                .map(|s| s.pins.iter().any(|p| p.backup_id == backup_id))
+        })
+    };
+    let error = RwSignal::new(None::<ApiError>);
     let confirming = RwSignal::new(false);
     let typed = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
-    let pinned = move || {
-        state
-            .get()
-            .and_then(|s| s.ok())
-            .map(|s| s.pins.iter().any(|p| p.backup_id == backup_id))
-    };
     let toggle_pin = move |_| {
-        let Some(now_pinned) = pinned() else { return };
+        let Some(now_pinned) = untrack(pinned) else {
+            return;
+        };
         let (cluster, csrf) = (name.get_untracked(), auth.csrf());
         leptos::task::spawn_local(async move {
             match api::set_pin(&cluster, backup_id, !now_pinned, &csrf).await {
-                Ok(()) => state.refetch(),
+                Ok(()) => state.reload(),
                 Err(e) => error.set(Some(e)),
             }
         });

@@ -218,9 +218,12 @@ fn HealthTable(cluster: ClusterSummary) -> impl IntoView {
 #[component]
 fn LatestRun() -> impl IntoView {
     let ClusterContext { name, .. } = expect_context();
-    let latest = LocalResource::new(move || {
+    let latest = RwSignal::new(None);
+    Effect::new(move |_| {
         let cluster = name.get();
-        async move { crate::api::latest_run(&cluster).await }
+        leptos::task::spawn_local(async move {
+            latest.set(Some(crate::api::latest_run(&cluster).await));
+        });
     });
     move || match latest.get() {
         None | Some(Ok(None)) => None,

@@ -11,14 +11,14 @@ use backup_domain::cron::Schedule;
 use backup_domain::listing::{format_age, format_utc};
 use backup_domain::retention::{
     self as planner, ArtifactState, CleanupRequest, CleanupView, Decision, PolicySource,
-    RetentionPlan, RetentionPolicy, RetentionState,
+    RetentionPlan, RetentionPolicy, RetentionState, SetDecision,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
-use crate::app::{AuthContext, ClusterContext};
+use crate::app::{AuthContext, ClusterContext, Fetched};
 use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::VerdictBadge;
 use crate::components::now_ms;
@@ -96,15 +96,15 @@ fn PolicyAndPreview() -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
     // The history may be minutes old: the preview must show what is there now.
     history.refetch();
-    let state = LocalResource::new(move || {
-        let cluster = name.get();
+    let state = Fetched::new(move || {
+        let cluster = name.get_untracked();
         async move { api::retention_state(&cluster).await }
     });
     view! {
         {move || match (state.get(), history.get()) {
-            (Some(Err(e)), _) => view! { <ErrorAlert error=e retry=Callback::new(move |_| state.refetch())/> }.into_any(),
+            (Some(Err(e)), _) => view! { <ErrorAlert error=e retry=Callback::new(move |_| state.reload())/> }.into_any(),
             (_, Some(Err(e))) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
-            (Some(Ok(s)), Some(Ok(h))) => view! { <Editor state=s history=h on_saved=Callback::new(move |_| state.refetch())/> }.into_any(),
+            (Some(Ok(s)), Some(Ok(h))) => view! { <Editor state=s history=h on_saved=Callback::new(move |_| state.reload())/> }.into_any(),
             _ => view! { <Loading what="the retention policy and the history"/> }.into_any(),
         }}
     }
@@ -294,111 +294,77 @@ fn Preview(
     picked: RwSignal<BTreeSet<u64>>,
 ) -> impl IntoView {
     let now = now_ms();
-    let set_of = move |id: u64| sets.with_value(|s| s.iter().find(|s| s.backup_id == id).cloned());
-    let artifact_list = move |id: u64| {
-        set_of(id)
-            .map(|s| {
-                planner::artifacts(&s)
-                    .into_iter()
-                    .map(|a| view! { <li><strong>{a.component.label()}</strong>": "{a.description}</li> })
-                    .collect_view()
-            })
-    };
-    let age = move |started: Option<i64>| {
-        started
-            .map(|t| format!("{} ago", format_age((now - t) / 1000)))
-            .unwrap_or_else(|| "-".into())
-    };
-    let deleted: Vec<_> = plan
-        .decisions
-        .iter()
-        .filter(|d| d.decision == Decision::Delete)
-        .cloned()
-        .collect();
-    let kept: Vec<_> = plan
-        .decisions
-        .iter()
-        .filter(|d| d.decision == Decision::Keep)
-        .cloned()
-        .collect();
-    let orphans = plan.selectable_orphans();
-    let (n_delete, n_keep) = (deleted.len(), kept.len());
-    let delete_rows = deleted
-        .into_iter()
-        .map(|d| {
-            view! {
-                <tr data-backup-id=d.backup_id>
-                    <td class="mono">{d.backup_id}</td>
-                    <td class="nowrap">{age(d.started_at_ms)}</td>
-                    <td><VerdictBadge verdict=d.verdict/></td>
-                    <td class="why">{d.reason}</td>
-                    <td><ul class="artifacts">{artifact_list(d.backup_id)}</ul></td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let orphan_rows = orphans
-        .iter()
-        .map(|&id| {
-            let reason = plan.decision(id).map(|d| d.reason.clone()).unwrap_or_default();
-            view! {
-                <tr data-backup-id=id>
+    let orphans: BTreeSet<u64> = plan.selectable_orphans().into_iter().collect();
+    let n_delete = plan.to_delete().len();
+    let n_keep = plan.decisions.len() - n_delete;
+    // One row shape for the three tables: a tick box for orphans, artifacts where they go.
+    let rows = |which: fn(&SetDecision, &BTreeSet<u64>) -> bool, pick: bool, artifacts: bool| {
+        plan.decisions
+            .iter()
+            .filter(|d| which(d, &orphans))
+            .map(|d| {
+                let id = d.backup_id;
+                let age = d
+                    .started_at_ms
+                    .map(|t| format!("{} ago", format_age((now - t) / 1000)))
+                    .unwrap_or_else(|| "-".into());
+                let listed = artifacts.then(|| {
+                    let items = sets
+                        .with_value(|s| s.iter().find(|s| s.backup_id == id).map(planner::artifacts))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| format!("{}: {}", a.component.label(), a.description))
+                        .collect::<Vec<_>>();
+                    view! { <td><ul class="artifacts">{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul></td> }
+                });
+                let tick = pick.then(|| view! {
                     <td><input type="checkbox" class="pick-orphan" value=id
                         prop:checked=move || picked.with(|p| p.contains(&id))
                         on:change=move |_| picked.update(|p| if !p.remove(&id) { p.insert(id); })/></td>
-                    <td class="mono">{id}</td>
-                    <td class="why">{format!("kept by the policy: {reason}")}</td>
-                    <td><ul class="artifacts">{artifact_list(id)}</ul></td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let keep_rows = kept
-        .into_iter()
-        .map(|d| {
-            view! {
-                <tr data-backup-id=d.backup_id>
-                    <td class="mono">{d.backup_id}</td>
-                    <td class="nowrap">{age(d.started_at_ms)}</td>
-                    <td><VerdictBadge verdict=d.verdict/></td>
-                    <td class="why">{d.reason}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    let has_orphans = !orphans.is_empty();
+                });
+                view! {
+                    <tr data-backup-id=id>
+                        {tick}
+                        <td class="mono">{id}</td>
+                        <td class="nowrap">{age}</td>
+                        <td><VerdictBadge verdict=d.verdict/></td>
+                        <td class="why">{d.reason.clone()}</td>
+                        {listed}
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    let delete_rows = rows(|d, _| d.decision == Decision::Delete, false, true);
+    let orphan_rows = rows(|d, o| o.contains(&d.backup_id), true, true);
+    let keep_rows = rows(|d, _| d.decision == Decision::Keep, false, false);
+    let head = |tick: bool, artifacts: Option<&'static str>| {
+        view! {
+            <thead><tr>
+                {tick.then(|| view! { <th></th> })}
+                <th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why"</th>
+                {artifacts.map(|a| view! { <th>{a}</th> })}
+            </tr></thead>
+        }
+    };
     view! {
         <section class="card" id="preview">
             <h2>{format!("Preview: {n_delete} to delete, {n_keep} kept")}</h2>
-            {if n_delete == 0 {
-                view! { <p class="subtle">"The policy deletes nothing now."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-scroll">
-                        <table class="table" id="preview-delete">
-                            <thead><tr><th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why"</th><th>"Artifacts deleted"</th></tr></thead>
-                            <tbody>{delete_rows}</tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            }}
-            {has_orphans.then(|| view! {
+            <p class="subtle" class:hidden=move || n_delete != 0>"The policy deletes nothing now."</p>
+            <div class="table-scroll" class:hidden=move || n_delete == 0>
+                <table class="table" id="preview-delete">{head(false, Some("Artifacts deleted"))}<tbody>{delete_rows}</tbody></table>
+            </div>
+            <div class:hidden=orphans.is_empty()>
                 <h3>"Orphans"</h3>
                 <p class="subtle">"Sets whose ID some components lack: the policy keeps them, tick those to delete as well."</p>
                 <div class="table-scroll">
-                    <table class="table" id="preview-orphans">
-                        <thead><tr><th></th><th>"Backup ID"</th><th>"Why kept"</th><th>"Artifacts"</th></tr></thead>
-                        <tbody>{orphan_rows}</tbody>
-                    </table>
+                    <table class="table" id="preview-orphans">{head(true, Some("Artifacts"))}<tbody>{orphan_rows}</tbody></table>
                 </div>
-            })}
+            </div>
             <details>
                 <summary>{format!("Kept ({n_keep})")}</summary>
                 <div class="table-scroll">
-                    <table class="table compact" id="preview-keep">
-                        <thead><tr><th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why kept"</th></tr></thead>
-                        <tbody>{keep_rows}</tbody>
-                    </table>
+                    <table class="table compact" id="preview-keep">{head(false, None)}<tbody>{keep_rows}</tbody></table>
                 </div>
             </details>
         </section>

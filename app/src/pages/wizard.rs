@@ -18,7 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::api::{self, ApiError, ManagementAction};
-use crate::app::{AuthContext, ClusterContext};
+use crate::app::{AuthContext, ClusterContext, Fetched};
 use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
@@ -103,8 +103,8 @@ fn Stepper(#[prop(into)] stage: Signal<Stage>) -> impl IntoView {
 fn Prepare() -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
     let navigate = use_navigate();
-    let preflight = LocalResource::new(move || {
-        let cluster = name.get();
+    let preflight = Fetched::new(move || {
+        let cluster = name.get_untracked();
         async move { api::preflight(&cluster).await }
     });
     let stage = RwSignal::new(Stage::Preflight);
@@ -128,15 +128,15 @@ fn Prepare() -> impl IntoView {
         <Stepper stage=stage/>
         {move || match preflight.get() {
             None => view! { <Loading what="preflight checks"/> }.into_any(),
-            Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| preflight.refetch())/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| preflight.reload())/> }.into_any(),
             Some(Ok(p)) => {
                 if stage.get() == Stage::Preflight {
                     view! {
-                        <PreflightCard preflight=p on_recheck=Callback::new(move |_| { history.refetch(); preflight.refetch(); })
+                        <PreflightCard preflight=p on_recheck=Callback::new(move |_| { history.refetch(); preflight.reload(); })
                             on_next=Callback::new(move |_| stage.set(Stage::Plan))/>
                     }.into_any()
                 } else {
-                    view! { <PlanCard preflight=p on_back=Callback::new(move |_| { stage.set(Stage::Preflight); preflight.refetch(); })/> }.into_any()
+                    view! { <PlanCard preflight=p on_back=Callback::new(move |_| { stage.set(Stage::Preflight); preflight.reload(); })/> }.into_any()
                 }
             }
         }}
@@ -324,7 +324,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
     let auth: AuthContext = expect_context();
     let navigate = use_navigate();
-    let meta = LocalResource::new(move || async move { api::run(run_id).await });
+    let meta = Fetched::new(move || api::run(run_id));
     let report = RwSignal::new(None::<RunReport>);
     let stream_trouble = RwSignal::new(false);
     let now = RwSignal::new(now_ms());
@@ -362,7 +362,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
             // The browser reconnects by itself; say so rather than freeze silently.
             if report.with_untracked(|r| r.as_ref().is_none_or(|r| !r.outcome.is_finished())) {
                 stream_trouble.set(true);
-                meta.refetch();
+                meta.reload();
             }
         });
         source.add_event_listener_with_callback("report", on_report.as_ref().unchecked_ref())?;
@@ -420,7 +420,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
     view! {
         <Stepper stage=stage/>
         {move || match (meta.get(), report.get()) {
-            (Some(Err(e)), None) => view! { <ErrorAlert error=e retry=Callback::new(move |_| meta.refetch())/> }.into_any(),
+            (Some(Err(e)), None) => view! { <ErrorAlert error=e retry=Callback::new(move |_| meta.reload())/> }.into_any(),
             (_, None) => view! { <Loading what="the backup run"/> }.into_any(),
             (m, Some(r)) => {
                 let run = m.and_then(|m| m.ok());
@@ -491,43 +491,55 @@ fn RunHeader(
             .unwrap_or_else(|| "not paused".into())
     };
     let history_link = format!("/clusters/{}/backups?id={backup_id}", name.get_untracked());
-    let outcome = match report.outcome.clone() {
-        RunOutcome::Running => None,
-        RunOutcome::Completed => Some(view! {
-            <div class="alert alert-success" role="status" id="run-outcome" data-outcome="completed">
-                <strong>{format!("Backup {backup_id} completed")}</strong>
-                <p>"Every component finished its part and exporting was resumed. "
-                    <A href=history_link.clone()>"See the new set in the history"</A></p>
-            </div>
-        }.into_any()),
-        RunOutcome::Failed { step, reason } => Some(view! {
-            <div class="alert alert-error" role="alert" id="run-outcome" data-outcome="failed">
-                <strong>{format!("Backup {backup_id} failed at: {step}")}</strong>
-                <p>{reason}</p>
-                <p>{resumed_note(&report)}" The ID is spent: the next backup gets a new one. "
-                    <A href=history_link.clone()>"See what was left in the history"</A></p>
-            </div>
-        }.into_any()),
-        RunOutcome::Cancelled { step, by } => Some(view! {
-            <div class="alert alert-alarm" role="status" id="run-outcome" data-outcome="cancelled">
-                <strong>{format!("Backup {backup_id} cancelled by {by} during: {step}")}</strong>
-                <p>{resumed_note(&report)}" The ID is spent: the next backup gets a new one."</p>
-            </div>
-        }.into_any()),
-        RunOutcome::ExportingStillPaused { reason } => Some(view! {
-            <div class="alert alert-alarm" role="alert" id="run-outcome" data-outcome="exporting_still_paused">
-                <strong>"Exporting may still be paused"</strong>
-                <p>{reason}" Brokers cannot compact their logs while it is: resume it now."</p>
-                <ManagementActions actions=vec![ManagementAction::Resume]/>
-            </div>
-        }.into_any()),
-        RunOutcome::Interrupted { reason } => Some(view! {
-            <div class="alert alert-alarm" role="status" id="run-outcome" data-outcome="interrupted">
-                <strong>{format!("Backup {backup_id} was interrupted")}</strong>
-                <p>{reason}" The ID is spent: the next backup gets a new one."</p>
-            </div>
-        }.into_any()),
+    // One alert for every outcome: (class, title, text, history link, offer a resume).
+    let spent = "The ID is spent: the next backup gets a new one.";
+    let (class, title, text, link, resume) = match report.outcome.clone() {
+        RunOutcome::Running => ("", String::new(), String::new(), None, false),
+        RunOutcome::Completed => (
+            "alert alert-success",
+            format!("Backup {backup_id} completed"),
+            "Every component finished its part and exporting was resumed.".to_string(),
+            Some("See the new set in the history"),
+            false,
+        ),
+        RunOutcome::Failed { step, reason } => (
+            "alert alert-error",
+            format!("Backup {backup_id} failed at: {step}"),
+            format!("{reason} {} {spent}", resumed_note(&report)),
+            Some("See what was left in the history"),
+            false,
+        ),
+        RunOutcome::Cancelled { step, by } => (
+            "alert alert-alarm",
+            format!("Backup {backup_id} cancelled by {by} during: {step}"),
+            format!("{} {spent}", resumed_note(&report)),
+            None,
+            false,
+        ),
+        RunOutcome::ExportingStillPaused { reason } => (
+            "alert alert-alarm",
+            "Exporting may still be paused".to_string(),
+            format!("{reason} Brokers cannot compact their logs while it is: resume it now."),
+            None,
+            true,
+        ),
+        RunOutcome::Interrupted { reason } => (
+            "alert alert-alarm",
+            format!("Backup {backup_id} was interrupted"),
+            format!("{reason} {spent}"),
+            None,
+            false,
+        ),
     };
+    let outcome = report.outcome.is_finished().then(|| {
+        view! {
+            <div class=class role="alert" id="run-outcome" data-outcome=report.outcome.state_name()>
+                <strong>{title}</strong>
+                <p>{text}" "{link.map(|l| view! { <A href=history_link.clone()>{l}</A> })}</p>
+                {resume.then(|| view! { <ManagementActions actions=vec![ManagementAction::Resume]/> })}
+            </div>
+        }
+    });
     view! {
         {outcome}
         <div class="stats">
