@@ -17,3 +17,4 @@ ui:
 bench: setup
 	cargo bench -p backup-console --bench history
 	cargo bench -p backup-console --bench procedure
+	cargo bench -p backup-console --bench retention

@@ -73,19 +73,6 @@ fn field(text: &str, min: u32, max: u32, name: &str) -> Result<(u64, bool), Stri
     Ok((bits, text != "*"))
 }
 
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31) (Howard Hinnant's civil algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
 impl Schedule {
     pub fn parse(expression: &str) -> Result<Schedule, CronError> {
         let error = |problem: String| CronError {
@@ -138,7 +125,7 @@ impl Schedule {
         let limit = minute + 5 * 366 * 24 * 60;
         while minute < limit {
             let day_number = minute.div_euclid(1_440);
-            let (_, month, day) = civil(day_number);
+            let (_, month, day) = crate::listing::civil_date(day_number);
             if self.months & (1 << month) == 0 || !self.day_matches(day_number, day) {
                 minute = (day_number + 1) * 1_440;
                 continue;

@@ -122,21 +122,47 @@ pub fn summary(cluster: &str, report: &RunReport) -> String {
     }
 }
 
+/// What every command opens: the configuration, its clusters, the one named, the database and
+/// the run engine on it.
+struct Opened {
+    config: Config,
+    clusters: Arc<Clusters>,
+    cluster: crate::cluster::Cluster,
+    store: Store,
+    runs: Arc<RunService>,
+}
+
+fn open(path: &Path, name: &str) -> Result<Opened, CliError> {
+    let config = Config::load(path)?;
+    let clusters = Arc::new(Clusters::from_config(&config)?);
+    let cluster = clusters
+        .get(name)
+        .cloned()
+        .ok_or_else(|| CliError::UnknownCluster(name.to_string()))?;
+    let store = Store::open(&config.database_path())?;
+    let runs = Arc::new(RunService::new(
+        store.clone(),
+        RunSettings::from_config(&config.procedure),
+    ));
+    Ok(Opened {
+        config,
+        clusters,
+        cluster,
+        store,
+        runs,
+    })
+}
+
 pub async fn backup(args: BackupArgs) -> Result<Exit, CliError> {
     if !args.wait && !args.detached {
         return detach(&args);
     }
-    let config = Config::load(&args.config)?;
-    let clusters = Arc::new(Clusters::from_config(&config)?);
-    let cluster = clusters
-        .get(&args.cluster)
-        .cloned()
-        .ok_or_else(|| CliError::UnknownCluster(args.cluster.clone()))?;
-    let store = Store::open(&config.database_path())?;
-    let service = Arc::new(RunService::new(
-        store,
-        RunSettings::from_config(&config.procedure),
-    ));
+    let Opened {
+        clusters,
+        cluster,
+        runs: service,
+        ..
+    } = open(&args.config, &args.cluster)?;
     // A run a killed CLI or console left behind on any cluster is recovered first.
     for handle in service.recover(&clusters).await? {
         let _ = handle.await;
@@ -206,17 +232,13 @@ pub struct CleanupArgs {
 pub async fn cleanup(args: CleanupArgs) -> Result<Exit, CliError> {
     use backup_domain::retention::{ArtifactState, CleanupRequest, Decision};
 
-    let config = Config::load(&args.config)?;
-    let clusters = Arc::new(Clusters::from_config(&config)?);
-    let cluster = clusters
-        .get(&args.cluster)
-        .cloned()
-        .ok_or_else(|| CliError::UnknownCluster(args.cluster.clone()))?;
-    let store = Store::open(&config.database_path())?;
-    let runs = Arc::new(RunService::new(
-        store.clone(),
-        RunSettings::from_config(&config.procedure),
-    ));
+    let Opened {
+        config,
+        clusters,
+        cluster,
+        store,
+        runs,
+    } = open(&args.config, &args.cluster)?;
     let service = Arc::new(crate::retention::RetentionService::new(
         store,
         clusters.clone(),

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod config;
 pub mod history;
 pub mod procedure;
+pub mod progress;
 pub mod retention;
 pub mod sim;
 pub mod store;

@@ -438,21 +438,14 @@ fn SetActions(backup_id: u64) -> impl IntoView {
             selected: vec![backup_id],
             confirm: typed.get_untracked().trim().parse().unwrap_or(0),
         };
-        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
-        let navigate = navigate.clone();
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::start_cleanup(&cluster, &request, &csrf).await {
-                Ok(started) => navigate(
-                    &format!(
-                        "/clusters/{cluster}/retention?cleanup={}",
-                        started.cleanup_id
-                    ),
-                    Default::default(),
-                ),
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        crate::pages::retention::start_cleanup(
+            name.get_untracked(),
+            request,
+            auth.csrf(),
+            navigate.clone(),
+            error,
+            RwSignal::new(false),
+        );
     });
     let is_admin = move || auth.role() == Some(Role::Admin);
     view! {

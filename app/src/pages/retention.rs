@@ -166,25 +166,15 @@ fn Editor(
             selected: picked.get_untracked().into_iter().collect(),
             confirm: typed.get_untracked().trim().parse().unwrap_or(0),
         };
-        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
-        let navigate = navigate.clone();
         busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match api::start_cleanup(&cluster, &request, &csrf).await {
-                Ok(started) => navigate(
-                    &format!(
-                        "/clusters/{cluster}/retention?cleanup={}",
-                        started.cleanup_id
-                    ),
-                    Default::default(),
-                ),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
-            }
-        });
+        start_cleanup(
+            name.get_untracked(),
+            request,
+            auth.csrf(),
+            navigate.clone(),
+            error,
+            busy,
+        );
     });
 
     let source = match &state.source {
@@ -472,4 +462,32 @@ fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
         }}
         {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
     }
+}
+
+/// Starts a cleanup (from this page or the history panel) and follows it on this page; an error
+/// stays shown where it was asked.
+pub fn start_cleanup(
+    cluster: String,
+    request: CleanupRequest,
+    csrf: String,
+    navigate: impl Fn(&str, leptos_router::NavigateOptions) + 'static,
+    error: RwSignal<Option<ApiError>>,
+    busy: RwSignal<bool>,
+) {
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match api::start_cleanup(&cluster, &request, &csrf).await {
+            Ok(started) => navigate(
+                &format!(
+                    "/clusters/{cluster}/retention?cleanup={}",
+                    started.cleanup_id
+                ),
+                Default::default(),
+            ),
+            Err(e) => {
+                error.set(Some(e));
+                busy.set(false);
+            }
+        }
+    });
 }

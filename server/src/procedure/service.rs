@@ -376,7 +376,26 @@ impl RunService {
         );
         tokio::spawn(async move {
             let (stop_tx, stop) = tokio::sync::oneshot::channel();
-            let persister = tokio::spawn(persist(service.store.clone(), run_id, rx, stop));
+            // Every progress change is stored (at most every 100 ms), so that a reopened tab or
+            // a restarted console sees the run.
+            let store = service.store.clone();
+            let persister = tokio::spawn(crate::progress::persist_changes(
+                rx,
+                stop,
+                std::time::Duration::from_millis(100),
+                move |report: RunReport| {
+                    let store = store.clone();
+                    async move {
+                        let paused = report.exporting_paused();
+                        if let Err(error) = store
+                            .update_run(run_id, "running", paused, None, to_json(&report))
+                            .await
+                        {
+                            tracing::error!(%error, run_id, "could not store run progress");
+                        }
+                    }
+                },
+            ));
             let (alive_tx, alive) = tokio::sync::oneshot::channel();
             let heartbeat = tokio::spawn(heartbeat(
                 service.store.clone(),
@@ -697,39 +716,6 @@ async fn heartbeat(
         }
         tokio::select! {
             () = tokio::time::sleep(HEARTBEAT_EVERY) => {}
-            _ = &mut stop => return,
-        }
-    }
-}
-
-/// Stores every progress change, so that a reopened tab or a restarted console sees the run.
-/// Changes are written at most every 100 ms; the last one always is.
-async fn persist(
-    store: Store,
-    run_id: i64,
-    mut progress: watch::Receiver<RunReport>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    loop {
-        tokio::select! {
-            changed = progress.changed() => if changed.is_err() { return },
-            _ = &mut stop => return,
-        }
-        let report = progress.borrow_and_update().clone();
-        if let Err(error) = store
-            .update_run(
-                run_id,
-                "running",
-                report.exporting_paused(),
-                None,
-                to_json(&report),
-            )
-            .await
-        {
-            tracing::error!(%error, run_id, "could not store run progress");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
             _ = &mut stop => return,
         }
     }

@@ -340,7 +340,24 @@ impl RetentionService {
         let (cluster, user, client) = (cluster.clone(), user.to_string(), client.to_string());
         tokio::spawn(async move {
             let (stop_tx, stop) = tokio::sync::oneshot::channel();
-            let persister = tokio::spawn(persist(service.store.clone(), id, rx, stop));
+            // Progress stored at most every 200 ms, so that a reload shows it.
+            let store = service.store.clone();
+            let persister = tokio::spawn(crate::progress::persist_changes(
+                rx,
+                stop,
+                Duration::from_millis(200),
+                move |report: CleanupReport| {
+                    let store = store.clone();
+                    async move {
+                        if let Err(error) = store
+                            .update_cleanup(id, "running", None, to_json(&report))
+                            .await
+                        {
+                            tracing::error!(%error, id, "could not store cleanup progress");
+                        }
+                    }
+                },
+            ));
             let report = execute(&cluster, tx.clone(), service.concurrency).await;
             let _ = stop_tx.send(());
             let _ = persister.await;
@@ -606,30 +623,4 @@ async fn execute(
     }
     report.settle();
     report
-}
-
-/// Stores the cleanup's progress at most every 200 ms, so that a reload shows it.
-async fn persist(
-    store: Store,
-    id: i64,
-    mut progress: watch::Receiver<CleanupReport>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    loop {
-        tokio::select! {
-            changed = progress.changed() => if changed.is_err() { return },
-            _ = &mut stop => return,
-        }
-        let report = progress.borrow_and_update().clone();
-        if let Err(error) = store
-            .update_cleanup(id, "running", None, to_json(&report))
-            .await
-        {
-            tracing::error!(%error, id, "could not store cleanup progress");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-            _ = &mut stop => return,
-        }
-    }
 }

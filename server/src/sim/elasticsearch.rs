@@ -269,6 +269,10 @@ async fn delete(State(sim): State<Sim>, Path((repo, name)): Path<(String, String
     if let Some(fault) = injected_fault(&sim, ES, Operation::Delete).await {
         return fault;
     }
+    let latency = sim.read().timings.delete_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency as u64)).await;
+    }
     let now = now_ms();
     let mut s = sim.write();
     if let Some(response) = repository_missing(&s, &repo) {

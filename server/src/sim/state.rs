@@ -42,6 +42,10 @@ pub struct Timings {
     pub webapps_list_ms: i64,
     pub optimize_list_ms: i64,
     pub es_list_ms: i64,
+    /// Time each DELETE takes, standing in for the component's own work (0 by default; a real
+    /// Elasticsearch snapshot delete rewrites the repository's metadata).
+    #[serde(default)]
+    pub delete_ms: i64,
 }
 
 impl Default for Timings {
@@ -62,6 +66,7 @@ impl Default for Timings {
             webapps_list_ms: 0,
             optimize_list_ms: 0,
             es_list_ms: 0,
+            delete_ms: 0,
         }
     }
 }

@@ -327,6 +327,10 @@ async fn delete(State(app): State<App>, Path(id): Path<String>) -> Response {
     if let Some(fault) = injected_fault(&app.sim, app.component, Operation::Delete).await {
         return fault;
     }
+    let latency = app.sim.read().timings.delete_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency as u64)).await;
+    }
     let now = now_ms();
     let mut s = app.sim.write();
     let Ok(id) = id.parse::<u64>() else {

@@ -259,6 +259,10 @@ async fn delete(State(sim): State<Sim>, Path(arg): Path<String>) -> Response {
     if let Some(fault) = injected_fault(&sim, Z, Operation::Delete).await {
         return fault;
     }
+    let latency = sim.read().timings.delete_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency as u64)).await;
+    }
     let mut s = sim.write();
     let Ok(id) = arg.parse::<i64>() else {
         return spring_bad_request(&format!("{}/{arg}", backup_path(s.profile)));
