@@ -415,3 +415,61 @@ async fn a_due_schedule_cleans_up_once_and_records_its_run() {
     let state = service.state(cluster).await.unwrap();
     assert_eq!(state.last_cleanup.unwrap().id, started[0]);
 }
+
+#[tokio::test]
+async fn an_artifact_already_gone_counts_as_deleted() {
+    let sim = start_sim(VersionProfile::V87, 8).await;
+    let console = console_for(&sim).await;
+    put_policy(
+        &console,
+        json!({"keep_last": 1, "min_restorable": 1, "keep_failed": 0}),
+    )
+    .await;
+    // Elasticsearch refuses every delete: the records snapshots fail.
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "elasticsearch", "operation": "delete", "action": {"kind": "status", "status": 503}}),
+    )
+    .await;
+    let delete = plan_as_the_browser_computes_it(&console).await.to_delete();
+    let (_, started) = start_cleanup(&console, &delete, &[], delete.len()).await;
+    let first = finished(&console, started["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(first.report.outcome.state_name(), "partial");
+    let gone = first.report.failed()[0].artifact.backup_id;
+    let r = reqwest::Client::new()
+        .delete(format!("{}/sim/faults", sim.endpoints.control))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    // Someone deletes one of them by hand before the retry.
+    let r = reqwest::Client::new()
+        .delete(format!(
+            "{}/_snapshot/{}/camunda_zeebe_records_backup_{gone}",
+            sim.endpoints.elasticsearch, sim.endpoints.repository
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (status, retried) = console
+        .call(
+            Method::POST,
+            &format!("/api/cleanups/{}/retry", first.id),
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{retried}");
+    let second = finished(&console, retried["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(second.report.outcome.state_name(), "completed");
+    let item = second
+        .report
+        .items
+        .iter()
+        .find(|i| i.artifact.backup_id == gone)
+        .expect("retried");
+    assert_eq!(item.state, retention::ArtifactState::AlreadyGone);
+    assert!(second.report.count(retention::ArtifactState::Deleted) > 0);
+}
