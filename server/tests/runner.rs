@@ -36,6 +36,7 @@ async fn run_once(
         quick_settings(timeout),
         CancelSignal::never(),
         tx,
+        None,
     )
     .await
 }
@@ -212,7 +213,7 @@ async fn an_unconfirmable_resume_ends_the_run_as_exporting_still_paused() {
     let mut settings = quick_settings(Duration::from_secs(10));
     settings.resume.deadline = Duration::from_millis(500);
     let (tx, _rx) = tokio::sync::watch::channel(initial_report(&p, 4000));
-    let report = run(cluster, p, 4000, settings, CancelSignal::never(), tx).await;
+    let report = run(cluster, p, 4000, settings, CancelSignal::never(), tx, None).await;
     assert!(
         matches!(report.outcome, RunOutcome::ExportingStillPaused { .. }),
         "{:?}",
@@ -353,6 +354,7 @@ async fn connection_refused_at_every_step_fails_it_and_exporting_is_resumed() {
             quick_settings(Duration::from_millis(1500)),
             CancelSignal::never(),
             tx,
+            None,
         )
         .await;
         watcher.abort();

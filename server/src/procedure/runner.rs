@@ -120,6 +120,15 @@ enum Stop {
     Cancelled { step: String, by: String },
 }
 
+/// Awaited with the report just before the pause request is sent: the caller stores that the
+/// run may pause exporting, so that a process killed right after the request still resumes it
+/// at recovery (a throttled progress write could lag behind the request).
+pub type PauseCheckpoint = Arc<
+    dyn Fn(RunReport) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Runs `plan` for `backup_id` in its own task, so that a panic cannot skip the resume. Every
 /// upstream call lands in the report's transcript; progress goes to `progress`, the final report
 /// is returned.
@@ -130,6 +139,7 @@ pub async fn run(
     settings: RunSettings,
     cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
+    before_pause: Option<PauseCheckpoint>,
 ) -> RunReport {
     let paused = Arc::new(AtomicBool::new(false));
     progress.send_replace(initial_report(&plan, backup_id));
@@ -147,6 +157,7 @@ pub async fn run(
             cancel,
             progress.clone(),
             paused.clone(),
+            before_pause,
         ),
     ));
     let result = inner.await;
@@ -189,6 +200,7 @@ pub async fn run(
     report
 }
 
+#[allow(clippy::too_many_arguments)] // One run's state, passed once into its own task.
 async fn run_steps(
     cluster: Cluster,
     plan: ProcedurePlan,
@@ -197,6 +209,7 @@ async fn run_steps(
     mut cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
     paused: Arc<AtomicBool>,
+    before_pause: Option<PauseCheckpoint>,
 ) -> Result<(), Stop> {
     for (index, step) in plan.steps.iter().enumerate() {
         // The resume is never skipped by a cancel: the run's own resume step or the run's
@@ -215,6 +228,10 @@ async fn run_steps(
             // A failed pause can leave some partitions paused (§4.1): resume is owed either way.
             paused.store(true, Ordering::SeqCst);
             progress.send_modify(|r| r.paused_ms = Some(now_ms()));
+            if let Some(checkpoint) = &before_pause {
+                let snapshot = progress.borrow().clone();
+                checkpoint(snapshot).await;
+            }
         }
         let mut step_settings = settings;
         if paused.load(Ordering::SeqCst) {

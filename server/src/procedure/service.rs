@@ -403,6 +403,19 @@ impl RunService {
                 Some(remote_cancel),
                 alive,
             ));
+            // The pause is on record before its request leaves, whatever the persister's pace.
+            let store = service.store.clone();
+            let checkpoint: runner::PauseCheckpoint = Arc::new(move |report: RunReport| {
+                let store = store.clone();
+                Box::pin(async move {
+                    if let Err(error) = store
+                        .update_run(run_id, "running", true, None, to_json(&report))
+                        .await
+                    {
+                        tracing::error!(%error, run_id, "could not record the coming pause");
+                    }
+                })
+            });
             let report = runner::run(
                 cluster.clone(),
                 run_plan,
@@ -410,6 +423,7 @@ impl RunService {
                 service.settings,
                 cancel,
                 tx.clone(),
+                Some(checkpoint),
             )
             .await;
             // Stop the persister between two writes, so its last write cannot land after the end.
@@ -517,7 +531,7 @@ impl RunService {
         }
     }
 
-    /// Checks for abandoned runs now and then every second, for as long as the process lives.
+    /// Checks for abandoned runs now and then every half second, for as long as the process lives.
     pub fn spawn_reaper(self: &Arc<Self>, clusters: Arc<Clusters>) {
         let service = self.clone();
         tokio::spawn(async move {
@@ -532,7 +546,7 @@ impl RunService {
                     Ok(_) => {}
                     Err(error) => tracing::error!(%error, "could not look for abandoned runs"),
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
         });
     }
