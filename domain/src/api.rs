@@ -78,6 +78,9 @@ pub struct ExportingStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct VerdictCounts {
     pub restorable: usize,
+    /// Restorable except in components that have nothing under the ID.
+    #[serde(default)]
+    pub restorable_partial: usize,
     pub in_progress: usize,
     pub not_restorable: usize,
     pub unknown: usize,
@@ -95,6 +98,7 @@ impl VerdictCounts {
     pub fn get(&self, verdict: Verdict) -> usize {
         match verdict {
             Verdict::Restorable => self.restorable,
+            Verdict::RestorablePartial => self.restorable_partial,
             Verdict::InProgress => self.in_progress,
             Verdict::NotRestorable => self.not_restorable,
             Verdict::Unknown => self.unknown,
@@ -104,6 +108,7 @@ impl VerdictCounts {
     fn get_mut(&mut self, verdict: Verdict) -> &mut usize {
         match verdict {
             Verdict::Restorable => &mut self.restorable,
+            Verdict::RestorablePartial => &mut self.restorable_partial,
             Verdict::InProgress => &mut self.in_progress,
             Verdict::NotRestorable => &mut self.not_restorable,
             Verdict::Unknown => &mut self.unknown,

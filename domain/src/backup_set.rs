@@ -60,6 +60,9 @@ pub enum ComponentState {
     Missing,
     /// The component did not answer: nothing is known, so nothing is assumed.
     Unknown,
+    /// The component was added to the cluster after this backup (`since_backup_id`): the set is
+    /// not expected to hold it, so its absence is neither a gap nor an artifact.
+    NotExpected,
 }
 
 impl ComponentState {
@@ -72,6 +75,7 @@ impl ComponentState {
             ComponentState::Incompatible => "incompatible",
             ComponentState::Missing => "missing",
             ComponentState::Unknown => "unknown",
+            ComponentState::NotExpected => "not expected",
         }
     }
 }
@@ -156,6 +160,15 @@ impl ComponentBackup {
         }
     }
 
+    /// Whether the component holds an artifact under the set's ID (something to delete, an ID it
+    /// would refuse to reuse).
+    pub fn holds(&self) -> bool {
+        !matches!(
+            self.state,
+            ComponentState::Missing | ComponentState::NotExpected
+        )
+    }
+
     /// Drops the per-part and per-partition lists, keeping the counts; the history list sends this
     /// thin form and the detail endpoint the full one.
     pub fn thin(mut self) -> Self {
@@ -176,6 +189,11 @@ pub struct Progress {
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Restorable,
+    /// Zeebe's backup completed and every component holding the ID completed, but some
+    /// configured component has nothing under it (say Optimize, deployed after the backup). A
+    /// restore brings back everything except those components; never counted as the latest
+    /// restorable backup, and never deleted as if it had failed.
+    RestorablePartial,
     InProgress,
     NotRestorable,
     /// A component did not answer and nothing else rules the set out.
@@ -183,8 +201,9 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [
+    pub const ALL: [Verdict; 5] = [
         Verdict::Restorable,
+        Verdict::RestorablePartial,
         Verdict::InProgress,
         Verdict::NotRestorable,
         Verdict::Unknown,
@@ -193,6 +212,7 @@ impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Restorable => "restorable",
+            Verdict::RestorablePartial => "partially restorable",
             Verdict::InProgress => "in progress",
             Verdict::NotRestorable => "not restorable",
             Verdict::Unknown => "unknown",
@@ -202,6 +222,7 @@ impl Verdict {
     pub fn slug(self) -> &'static str {
         match self {
             Verdict::Restorable => "restorable",
+            Verdict::RestorablePartial => "restorable_partial",
             Verdict::InProgress => "in_progress",
             Verdict::NotRestorable => "not_restorable",
             Verdict::Unknown => "unknown",
@@ -240,9 +261,26 @@ impl BackupSet {
     pub fn holders(&self) -> Vec<Component> {
         self.components
             .iter()
-            .filter(|c| c.state != ComponentState::Missing)
+            .filter(|c| c.holds())
             .map(|c| c.component)
             .collect()
+    }
+
+    /// The configured components that answered and have nothing under this ID.
+    pub fn missing(&self) -> Vec<Component> {
+        self.components
+            .iter()
+            .filter(|c| c.state == ComponentState::Missing)
+            .map(|c| c.component)
+            .collect()
+    }
+
+    /// Restorable in every component that holds it, fully or partially.
+    pub fn is_recoverable(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Restorable | Verdict::RestorablePartial
+        )
     }
 
     /// True when some configured component has no artifact under this ID while another has one.
@@ -264,10 +302,12 @@ impl BackupSet {
 
 /// The verdict and its reasons, from the state of every configured component.
 ///
-/// Precedence: a set with any component failed, incomplete, incompatible or (when nothing is still
-/// running) missing cannot be restored, whatever the others say; otherwise anything running makes it
-/// in progress; otherwise a component that did not answer makes it unknown (never restorable); only
-/// when every component completed, with consistent versions, is it restorable.
+/// Precedence: a set with any component failed, incomplete or incompatible cannot be restored,
+/// whatever the others say; otherwise anything running makes it in progress; otherwise a component
+/// that did not answer makes it unknown (never restorable). A component that answered and lacks
+/// the ID (missing) makes the set partially restorable when Zeebe's backup completed, and not
+/// restorable (an orphaned set) when Zeebe's did not. Only when every component completed, with
+/// consistent versions, is it restorable.
 pub fn assess(components: &[ComponentBackup]) -> (Verdict, Vec<String>, Vec<String>) {
     let mut blocking = Vec::new();
     let mut running = Vec::new();
@@ -302,6 +342,7 @@ pub fn assess(components: &[ComponentBackup]) -> (Verdict, Vec<String>, Vec<Stri
             ComponentState::Missing => {
                 missing.push(format!("{name} has no backup with this ID (orphaned set)"))
             }
+            ComponentState::NotExpected => {}
             ComponentState::Unknown => unknown.push(match &c.error {
                 Some(error) => format!("{name} could not be checked: {error}"),
                 None => format!("{name} could not be checked"),
@@ -312,18 +353,31 @@ pub fn assess(components: &[ComponentBackup]) -> (Verdict, Vec<String>, Vec<Stri
     let mut notes = Vec::new();
     version_checks(components, &mut blocking, &mut notes);
 
+    let zeebe_completed = components
+        .iter()
+        .any(|c| c.component == Component::Zeebe && c.state == ComponentState::Completed);
     // A component missing while another is still running is normal mid-backup, not an orphan.
-    if running.is_empty() {
-        blocking.extend(missing);
-    } else {
+    // Missing beside a completed Zeebe backup is a gap, not a failure: the set is partially
+    // restorable if nothing else is wrong. Without Zeebe's backup there is nothing to restore.
+    let mut partial = Vec::new();
+    if !running.is_empty() {
         running.extend(
             missing
                 .into_iter()
                 .map(|m| m.replace(" (orphaned set)", " yet")),
         );
+    } else if zeebe_completed {
+        partial.extend(
+            missing
+                .into_iter()
+                .map(|m| m.replace(" (orphaned set)", ": a restore leaves it out")),
+        );
+    } else {
+        blocking.extend(missing);
     }
 
     if !blocking.is_empty() {
+        blocking.extend(partial);
         blocking.extend(unknown);
         return (Verdict::NotRestorable, blocking, notes);
     }
@@ -332,7 +386,11 @@ pub fn assess(components: &[ComponentBackup]) -> (Verdict, Vec<String>, Vec<Stri
         return (Verdict::InProgress, running, notes);
     }
     if !unknown.is_empty() {
+        unknown.extend(partial);
         return (Verdict::Unknown, unknown, notes);
+    }
+    if !partial.is_empty() {
+        return (Verdict::RestorablePartial, partial, notes);
     }
     (Verdict::Restorable, Vec::new(), notes)
 }
@@ -413,6 +471,21 @@ pub type ComponentListing = Result<Vec<(u64, ComponentBackup)>, String>;
 /// number of artifacts apart from that sort. A component whose listing failed is `Unknown` in every
 /// set, with its error; a component that answered but lacks an ID is `Missing` in that set.
 pub fn merge_listings(listings: Vec<(Component, ComponentListing)>) -> Vec<BackupSet> {
+    merge_listings_expecting(listings, &[])
+}
+
+/// [`merge_listings`] for a cluster where some components were added later: `(component, N)`
+/// says sets with an ID below N are not expected to hold that component, so they read
+/// [`ComponentState::NotExpected`] there instead of missing.
+pub fn merge_listings_expecting(
+    listings: Vec<(Component, ComponentListing)>,
+    since: &[(Component, u64)],
+) -> Vec<BackupSet> {
+    let added_after = |component: Component, id: u64| {
+        since
+            .iter()
+            .any(|&(c, first)| c == component && id < first)
+    };
     let configured: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
     let mut errors: HashMap<Component, String> = HashMap::new();
     let mut by_id: HashMap<u64, Vec<ComponentBackup>> = HashMap::new();
@@ -445,6 +518,9 @@ pub fn merge_listings(listings: Vec<(Component, ComponentListing)>) -> Vec<Backu
                     }
                     match found.iter().position(|c| c.component == component) {
                         Some(i) => found.swap_remove(i),
+                        None if added_after(component, id) => {
+                            ComponentBackup::new(component, ComponentState::NotExpected)
+                        }
                         None => ComponentBackup::new(component, ComponentState::Missing),
                     }
                 })
@@ -516,8 +592,8 @@ mod tests {
             ),
             (
                 Missing,
-                Verdict::NotRestorable,
-                "Operate has no backup with this ID (orphaned set)",
+                Verdict::RestorablePartial,
+                "Operate has no backup with this ID: a restore leaves it out",
             ),
             (Unknown, Verdict::Unknown, "Operate could not be checked"),
         ];
@@ -630,6 +706,8 @@ mod tests {
             sets[2].component(Component::RecordsSnapshot).unwrap().state,
             Missing
         );
+        assert_eq!(sets[2].verdict, Verdict::RestorablePartial);
+        assert_eq!(sets[2].missing(), vec![Component::RecordsSnapshot]);
         // Components stay in the configured order.
         let order: Vec<Component> = sets[3].components.iter().map(|c| c.component).collect();
         assert_eq!(

@@ -166,8 +166,11 @@ fn plural(n: u32, one: &str, many: &str) -> String {
 /// The plan for `sets` under `policy` at `now_ms`. Pure: the same input gives the same plan.
 ///
 /// Never deleted: a pinned set, a set in progress or of the running backup, a set whose state is
-/// unknown (a component did not answer), the newest restorable set, and enough restorable sets to
-/// hold the floor.
+/// unknown (a component did not answer), the newest restorable set, the newest partially
+/// restorable set when it is newer, enough restorable sets to hold the floor, and enough
+/// restorable and partially restorable sets together to hold it again. Partially restorable sets
+/// follow the count and age rules of restorable ones, never the rule for failed sets. An orphaned
+/// set (Zeebe has nothing under its ID) is kept unless an administrator ticks it.
 pub fn plan(
     sets: &[BackupSet],
     policy: &RetentionPolicy,
@@ -181,11 +184,17 @@ pub fn plan(
         .iter()
         .find(|s| s.verdict == Verdict::Restorable)
         .map(|s| s.backup_id);
+    let newest_partial = sorted
+        .iter()
+        .find(|s| s.is_recoverable())
+        .filter(|s| s.verdict == Verdict::RestorablePartial)
+        .map(|s| s.backup_id);
     let (mut restorable_rank, mut failed_rank) = (0u32, 0u32);
     let mut decisions: Vec<SetDecision> = sorted
         .iter()
         .map(|set| {
             let id = set.backup_id;
+            let orphan = set.verdict == Verdict::NotRestorable && set.is_orphan();
             let keep = |reason: String, protected: bool| (Decision::Keep, reason, protected);
             let (decision, reason, protected) = if protections.running == Some(id) {
                 keep("the backup being taken right now".into(), true)
@@ -202,10 +211,23 @@ pub fn plan(
             } else if newest_restorable == Some(id) {
                 restorable_rank += 1;
                 keep("the newest restorable set".into(), true)
-            } else if set.verdict == Verdict::Restorable {
+            } else if newest_partial == Some(id) {
+                restorable_rank += 1;
+                keep("the newest partially restorable set".into(), true)
+            } else if set.is_recoverable() {
                 let rank = restorable_rank;
                 restorable_rank += 1;
                 restorable_decision(set, rank, policy, now_ms)
+            } else if orphan {
+                let missing: Vec<&str> = set.missing().into_iter().map(Component::label).collect();
+                keep(
+                    format!(
+                        "orphaned: {} {} nothing under this ID; deleted only when you tick it",
+                        missing.join(", "),
+                        if missing.len() == 1 { "has" } else { "have" }
+                    ),
+                    false,
+                )
             } else {
                 let rank = failed_rank;
                 failed_rank += 1;
@@ -240,32 +262,102 @@ pub fn plan(
                 decision,
                 reason,
                 protected,
-                orphan: set.is_orphan(),
+                orphan,
             }
         })
         .collect();
 
-    // The floor: restorable sets the rules would delete are kept again, newest first.
-    let floor = policy.floor() as usize;
-    let mut kept_restorable = decisions
+    // The floors: sets the rules would delete are kept again, newest first. First of fully
+    // restorable sets (today's guarantee), then of restorable and partial ones together.
+    let floor = policy.floor();
+    hold_floor(&mut decisions, floor, |v| v == Verdict::Restorable, || {
+        format!(
+            "kept to hold the floor of {}",
+            plural(floor, "restorable set", "restorable sets")
+        )
+    });
+    hold_floor(&mut decisions, floor, is_recoverable, || {
+        format!(
+            "kept to hold the floor of {}, partially restorable ones included",
+            plural(floor, "restorable set", "restorable sets")
+        )
+    });
+    RetentionPlan { decisions }
+}
+
+/// Fully or partially restorable.
+fn is_recoverable(verdict: Verdict) -> bool {
+    matches!(verdict, Verdict::Restorable | Verdict::RestorablePartial)
+}
+
+/// Turns deletions of sets `counts` back into protected keeps, newest first, until `floor` of
+/// them are kept (or none is left to keep).
+fn hold_floor(
+    decisions: &mut [SetDecision],
+    floor: u32,
+    counts: impl Fn(Verdict) -> bool,
+    reason: impl Fn() -> String,
+) {
+    let mut kept = decisions
         .iter()
-        .filter(|d| d.verdict == Verdict::Restorable && d.decision == Decision::Keep)
+        .filter(|d| counts(d.verdict) && d.decision == Decision::Keep)
         .count();
     for d in decisions.iter_mut() {
-        if kept_restorable >= floor {
+        if kept >= floor as usize {
             break;
         }
-        if d.verdict == Verdict::Restorable && d.decision == Decision::Delete {
+        if counts(d.verdict) && d.decision == Decision::Delete {
             d.decision = Decision::Keep;
             d.protected = true;
-            d.reason = format!(
-                "kept to hold the floor of {}",
-                plural(policy.floor(), "restorable set", "restorable sets")
-            );
-            kept_restorable += 1;
+            d.reason = reason();
+            kept += 1;
         }
     }
-    RetentionPlan { decisions }
+}
+
+/// Why a cleanup nobody confirmed (the scheduler, or the CLI without `--allow-large`) must not
+/// run on this plan; `None` when it may. An administrator confirming the preview sees the same
+/// words as a warning.
+///
+/// Two signs that the history, not the backups, is wrong: a configured component holds none of
+/// the IDs the others hold (just added, pointed at the wrong instance, or its repository lost),
+/// or the plan deletes more than half of the settled sets (restorable, partially restorable or
+/// not restorable; in progress and unknown ones are never deleted anyway).
+pub fn unattended_refusal(sets: &[BackupSet], plan: &RetentionPlan) -> Option<String> {
+    let mut components: Vec<Component> = sets
+        .iter()
+        .flat_map(|s| s.components.iter().map(|c| c.component))
+        .collect();
+    components.sort();
+    components.dedup();
+    for component in components {
+        let expected: Vec<ComponentState> = sets
+            .iter()
+            .filter_map(|s| s.component(component))
+            .map(|c| c.state)
+            .filter(|state| *state != ComponentState::NotExpected)
+            .collect();
+        if !expected.is_empty() && expected.iter().all(|state| *state == ComponentState::Missing) {
+            return Some(format!(
+                "{} holds none of the {} backups the other components hold: check its \
+                 configuration, or set since_backup_id on it if it was added later",
+                component.label(),
+                expected.len()
+            ));
+        }
+    }
+    let deleting = plan.to_delete().len();
+    let settled = plan
+        .decisions
+        .iter()
+        .filter(|d| !matches!(d.verdict, Verdict::InProgress | Verdict::Unknown))
+        .count();
+    if deleting > 0 && deleting * 2 > settled {
+        return Some(format!(
+            "it would delete {deleting} of {settled} backup sets, more than half of them"
+        ));
+    }
+    None
 }
 
 fn restorable_decision(
@@ -338,29 +430,38 @@ pub fn refuse_selection(plan: &RetentionPlan, selected: &[u64], floor: u32) -> V
             Some(_) => {}
         }
     }
-    let remaining = plan
-        .decisions
-        .iter()
-        .filter(|d| d.verdict == Verdict::Restorable)
-        .filter(|d| d.decision == Decision::Keep && !chosen.contains(&d.backup_id))
-        .count();
-    if remaining < floor as usize {
+    let floor_of = |counts: &dyn Fn(Verdict) -> bool, label: &str, refused: &mut Vec<(u64, String)>| {
+        let remaining = plan
+            .decisions
+            .iter()
+            .filter(|d| counts(d.verdict))
+            .filter(|d| d.decision == Decision::Keep && !chosen.contains(&d.backup_id))
+            .count();
+        if remaining >= floor as usize {
+            return;
+        }
         for &id in &chosen {
             if plan
                 .decision(id)
-                .is_some_and(|d| d.verdict == Verdict::Restorable && !d.protected)
+                .is_some_and(|d| counts(d.verdict) && !d.protected)
                 && !refused.iter().any(|(r, _)| *r == id)
             {
                 refused.push((
                     id,
                     format!(
                         "deleting it would leave fewer than {}",
-                        plural(floor, "restorable set", "restorable sets")
+                        plural(floor, label, label)
                     ),
                 ));
             }
         }
-    }
+    };
+    floor_of(&|v| v == Verdict::Restorable, "restorable sets", &mut refused);
+    floor_of(
+        &is_recoverable,
+        "restorable sets, partial ones included",
+        &mut refused,
+    );
     refused
 }
 
@@ -401,7 +502,7 @@ pub struct Artifact {
 pub fn artifacts(set: &BackupSet) -> Vec<Artifact> {
     set.components
         .iter()
-        .filter(|c| c.state != ComponentState::Missing)
+        .filter(|c| c.holds())
         .map(|c| {
             let count = c.progress.map(|p| p.total);
             let description = match (c.component, count) {
@@ -622,6 +723,129 @@ mod tests {
 
     fn deleted(p: &RetentionPlan) -> Vec<u64> {
         p.to_delete()
+    }
+
+    /// A set assessed from its components, as the merge of the listings builds it.
+    fn built(id: u64, age_days: i64, missing: &[Component]) -> BackupSet {
+        let components = [
+            Component::Zeebe,
+            Component::Operate,
+            Component::Tasklist,
+            Component::Optimize,
+            Component::RecordsSnapshot,
+        ]
+        .into_iter()
+        .map(|c| {
+            let state = if missing.contains(&c) {
+                ComponentState::Missing
+            } else {
+                ComponentState::Completed
+            };
+            let mut backup = ComponentBackup::new(c, state);
+            backup.started_at_ms = Some(NOW - age_days * DAY_MS);
+            backup
+        })
+        .collect();
+        crate::backup_set::build_set(id, components)
+    }
+
+    #[test]
+    fn a_component_lacking_every_backup_does_not_wipe_the_history() {
+        // Optimize was just added to the configuration: it holds none of the 10 IDs.
+        let sets: Vec<_> = (1..=10)
+            .map(|i| built(i, 20 - i as i64, &[Component::Optimize]))
+            .collect();
+        assert!(
+            sets.iter()
+                .all(|s| s.verdict == Verdict::RestorablePartial)
+        );
+        let p = plan(
+            &sets,
+            &policy(Some(3), None, 3, 0),
+            &Protections::default(),
+            NOW,
+        );
+        let gone = deleted(&p);
+        assert!(!gone.contains(&10), "the newest partial set was deleted");
+        let kept = p.decisions.len() - gone.len();
+        assert!(kept >= 3, "only {kept} kept: {gone:?}");
+        assert_eq!(gone, vec![7, 6, 5, 4, 3, 2, 1]);
+        // The guard that keeps such a plan from running unattended.
+        let refusal = unattended_refusal(&sets, &p).expect("refused");
+        assert!(refusal.contains("Optimize"), "{refusal}");
+    }
+
+    #[test]
+    fn partial_sets_sit_on_top_of_the_guarantees_of_full_ones() {
+        // Newest: two partial sets (records missing), then full restorable sets.
+        let mut sets: Vec<_> = (1..=5).map(|i| built(i, 30 - i as i64, &[])).collect();
+        sets.push(built(6, 2, &[Component::RecordsSnapshot]));
+        sets.push(built(7, 1, &[Component::RecordsSnapshot]));
+        let p = plan(
+            &sets,
+            &policy(Some(1), None, 2, 0),
+            &Protections::default(),
+            NOW,
+        );
+        let gone = deleted(&p);
+        // The newest full set and the floor of full sets stay, and so does the newest partial one.
+        assert!(!gone.contains(&5) && !gone.contains(&4), "{gone:?}");
+        assert!(!gone.contains(&7), "{gone:?}");
+        assert_eq!(p.decision(7).unwrap().reason, "the newest partially restorable set");
+        assert!(p.decision(7).unwrap().protected);
+    }
+
+    #[test]
+    fn orphans_and_partial_sets_never_go_by_the_failed_rule() {
+        let mut sets = vec![built(9, 1, &[])];
+        // Zeebe has nothing for 3 and 4: orphaned web-app snapshots.
+        sets.push(built(4, 5, &[Component::Zeebe]));
+        sets.push(built(3, 6, &[Component::Zeebe]));
+        sets.push(built(2, 7, &[Component::Optimize]));
+        let p = plan(&sets, &policy(None, None, 1, 0), &Protections::default(), NOW);
+        assert!(deleted(&p).is_empty(), "{:?}", deleted(&p));
+        assert_eq!(p.selectable_orphans(), vec![4, 3]);
+        assert!(p.decision(4).unwrap().reason.contains("tick"));
+    }
+
+    #[test]
+    fn a_component_added_later_is_not_expected_in_older_sets() {
+        let listings = vec![
+            (
+                Component::Zeebe,
+                Ok((1..=4)
+                    .map(|id| (id, ComponentBackup::new(Component::Zeebe, ComponentState::Completed)))
+                    .collect()),
+            ),
+            (
+                Component::Optimize,
+                Ok(vec![(
+                    4,
+                    ComponentBackup::new(Component::Optimize, ComponentState::Completed),
+                )]),
+            ),
+        ];
+        let since = [(Component::Optimize, 3u64)];
+        let sets = crate::backup_set::merge_listings_expecting(listings, &since);
+        let verdict = |id: u64| sets.iter().find(|s| s.backup_id == id).unwrap().verdict;
+        assert_eq!(verdict(4), Verdict::Restorable);
+        assert_eq!(verdict(3), Verdict::RestorablePartial, "3 is after the component was added");
+        assert_eq!(verdict(2), Verdict::Restorable, "2 predates Optimize");
+        assert_eq!(verdict(1), Verdict::Restorable);
+        let older = sets.iter().find(|s| s.backup_id == 1).unwrap();
+        assert!(older.holders() == vec![Component::Zeebe]);
+        assert_eq!(artifacts(older).len(), 1);
+    }
+
+    #[test]
+    fn an_unattended_cleanup_refuses_to_delete_most_of_the_history() {
+        let sets: Vec<_> = (1..=10).map(|i| built(i, 20 - i as i64, &[])).collect();
+        let p = plan(&sets, &policy(Some(3), None, 1, 0), &Protections::default(), NOW);
+        assert_eq!(deleted(&p).len(), 7);
+        let why = unattended_refusal(&sets, &p).expect("more than half goes");
+        assert!(why.contains("7 of"), "{why}");
+        let p = plan(&sets, &policy(Some(8), None, 1, 0), &Protections::default(), NOW);
+        assert_eq!(unattended_refusal(&sets, &p), None);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Properties of the retention planner over arbitrary histories and policies: whatever the input,
-//! no protected set is ever deleted and the floor holds.
+//! no protected set is ever deleted and the floor holds, also when any component may be missing
+//! from any set.
 
 use std::collections::BTreeSet;
 
 use backup_domain::retention::{Decision, Protections, RetentionPolicy, plan};
+use backup_domain::backup_set::build_set;
 use backup_domain::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};
 use proptest::prelude::*;
 
@@ -13,6 +15,7 @@ const DAY_MS: i64 = 86_400_000;
 fn verdict() -> impl Strategy<Value = Verdict> {
     prop_oneof![
         4 => Just(Verdict::Restorable),
+        2 => Just(Verdict::RestorablePartial),
         1 => Just(Verdict::InProgress),
         2 => Just(Verdict::NotRestorable),
         1 => Just(Verdict::Unknown),
@@ -47,6 +50,49 @@ fn history() -> impl Strategy<Value = Vec<BackupSet>> {
                     notes: Vec::new(),
                     components,
                 }
+            })
+            .collect()
+    })
+}
+
+fn component_state() -> impl Strategy<Value = ComponentState> {
+    prop_oneof![
+        8 => Just(ComponentState::Completed),
+        4 => Just(ComponentState::Missing),
+        1 => Just(ComponentState::Failed),
+        1 => Just(ComponentState::Incomplete),
+        1 => Just(ComponentState::InProgress),
+        1 => Just(ComponentState::Unknown),
+    ]
+}
+
+/// Histories assessed from their components, as the console builds them, where any component
+/// may be missing from any set (a component added later, a listing that answers `[]`).
+fn assessed_history() -> impl Strategy<Value = Vec<BackupSet>> {
+    const COMPONENTS: [Component; 5] = [
+        Component::Zeebe,
+        Component::Operate,
+        Component::Tasklist,
+        Component::Optimize,
+        Component::RecordsSnapshot,
+    ];
+    let row = (
+        prop::collection::vec(component_state(), COMPONENTS.len()),
+        prop::option::weighted(0.9, 0i64..400 * DAY_MS),
+    );
+    prop::collection::btree_map(1u64..400, row, 0..60).prop_map(|rows| {
+        rows.into_iter()
+            .map(|(id, (states, age))| {
+                let components = COMPONENTS
+                    .iter()
+                    .zip(states)
+                    .map(|(&component, state)| {
+                        let mut c = ComponentBackup::new(component, state);
+                        c.started_at_ms = age.map(|a| NOW - a);
+                        c
+                    })
+                    .collect();
+                build_set(id, components)
             })
             .collect()
     })
@@ -153,5 +199,59 @@ proptest! {
         prop_assert_eq!(decided.len(), ids.len());
         prop_assert_eq!(decided.iter().copied().collect::<BTreeSet<_>>(), ids);
         prop_assert!(p.decisions.iter().all(|d| !d.reason.is_empty()));
+    }
+
+    #[test]
+    fn a_missing_component_never_costs_the_newest_usable_backup(
+        sets in assessed_history(),
+        policy in policy(),
+    ) {
+        let p = plan(&sets, &policy, &Protections::default(), NOW);
+        let deleted: BTreeSet<u64> = p.to_delete().into_iter().collect();
+        // Usable: Zeebe's backup completed and every component holding the ID completed.
+        let usable: Vec<u64> = sets
+            .iter()
+            .filter(|s| {
+                s.component(Component::Zeebe).is_some_and(|z| z.state == ComponentState::Completed)
+                    && s.components.iter().all(|c| {
+                        matches!(c.state, ComponentState::Completed | ComponentState::Missing)
+                    })
+            })
+            .map(|s| s.backup_id)
+            .collect();
+        if let Some(newest) = usable.iter().max() {
+            prop_assert!(!deleted.contains(newest), "the newest usable set {} was deleted", newest);
+        }
+        let kept = usable.iter().filter(|id| !deleted.contains(id)).count();
+        let floor = policy.min_restorable.max(1) as usize;
+        prop_assert!(kept >= usable.len().min(floor), "{} usable kept of {}, floor {}", kept, usable.len(), floor);
+        // The guarantees for fully restorable sets are as they were.
+        let full: Vec<u64> = sets.iter().filter(|s| s.verdict == Verdict::Restorable).map(|s| s.backup_id).collect();
+        if let Some(newest) = full.iter().max() {
+            prop_assert!(!deleted.contains(newest), "the newest restorable set {} was deleted", newest);
+        }
+        let kept_full = full.iter().filter(|id| !deleted.contains(id)).count();
+        prop_assert!(kept_full >= full.len().min(floor));
+        // Orphans go only when ticked, and partial sets never by the failed-sets rule.
+        for d in &p.decisions {
+            if d.orphan {
+                prop_assert_eq!(d.decision, Decision::Keep, "orphan {} deleted by a rule", d.backup_id);
+            }
+            if d.verdict == Verdict::RestorablePartial && d.decision == Decision::Delete {
+                prop_assert!(!d.reason.contains("not restorable"), "{}", d.reason);
+            }
+        }
+    }
+
+    #[test]
+    fn an_unattended_cleanup_never_deletes_most_of_a_history(
+        sets in assessed_history(),
+        policy in policy(),
+    ) {
+        let p = plan(&sets, &policy, &Protections::default(), NOW);
+        if backup_domain::retention::unattended_refusal(&sets, &p).is_none() {
+            let settled = p.decisions.iter().filter(|d| !matches!(d.verdict, Verdict::InProgress | Verdict::Unknown)).count();
+            prop_assert!(p.to_delete().len() * 2 <= settled);
+        }
     }
 }
