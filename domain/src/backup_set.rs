@@ -482,9 +482,7 @@ pub fn merge_listings_expecting(
     since: &[(Component, u64)],
 ) -> Vec<BackupSet> {
     let added_after = |component: Component, id: u64| {
-        since
-            .iter()
-            .any(|&(c, first)| c == component && id < first)
+        since.iter().any(|&(c, first)| c == component && id < first)
     };
     let configured: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
     let mut errors: HashMap<Component, String> = HashMap::new();

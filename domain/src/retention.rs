@@ -270,12 +270,17 @@ pub fn plan(
     // The floors: sets the rules would delete are kept again, newest first. First of fully
     // restorable sets (today's guarantee), then of restorable and partial ones together.
     let floor = policy.floor();
-    hold_floor(&mut decisions, floor, |v| v == Verdict::Restorable, || {
-        format!(
-            "kept to hold the floor of {}",
-            plural(floor, "restorable set", "restorable sets")
-        )
-    });
+    hold_floor(
+        &mut decisions,
+        floor,
+        |v| v == Verdict::Restorable,
+        || {
+            format!(
+                "kept to hold the floor of {}",
+                plural(floor, "restorable set", "restorable sets")
+            )
+        },
+    );
     hold_floor(&mut decisions, floor, is_recoverable, || {
         format!(
             "kept to hold the floor of {}, partially restorable ones included",
@@ -283,6 +288,30 @@ pub fn plan(
         )
     });
     RetentionPlan { decisions }
+}
+
+/// The plan when no policy is configured: nothing is deleted by a rule. Protections are worked out
+/// as under a policy without limits, so that a set picked by hand is refused for the same reasons.
+pub fn plan_unconfigured(
+    sets: &[BackupSet],
+    protections: &Protections,
+    now_ms: i64,
+) -> RetentionPlan {
+    let keep_everything = RetentionPolicy {
+        keep_last: None,
+        max_age_days: None,
+        keep_failed: u32::MAX,
+        ..RetentionPolicy::default()
+    };
+    let mut plan = plan(sets, &keep_everything, protections, now_ms);
+    for d in plan
+        .decisions
+        .iter_mut()
+        .filter(|d| !d.protected && !d.orphan)
+    {
+        d.reason = "no retention policy is configured: nothing is deleted".into();
+    }
+    plan
 }
 
 /// Fully or partially restorable.
@@ -337,7 +366,11 @@ pub fn unattended_refusal(sets: &[BackupSet], plan: &RetentionPlan) -> Option<St
             .map(|c| c.state)
             .filter(|state| *state != ComponentState::NotExpected)
             .collect();
-        if !expected.is_empty() && expected.iter().all(|state| *state == ComponentState::Missing) {
+        if !expected.is_empty()
+            && expected
+                .iter()
+                .all(|state| *state == ComponentState::Missing)
+        {
             return Some(format!(
                 "{} holds none of the {} backups the other components hold: check its \
                  configuration, or set since_backup_id on it if it was added later",
@@ -430,33 +463,38 @@ pub fn refuse_selection(plan: &RetentionPlan, selected: &[u64], floor: u32) -> V
             Some(_) => {}
         }
     }
-    let floor_of = |counts: &dyn Fn(Verdict) -> bool, label: &str, refused: &mut Vec<(u64, String)>| {
-        let remaining = plan
-            .decisions
-            .iter()
-            .filter(|d| counts(d.verdict))
-            .filter(|d| d.decision == Decision::Keep && !chosen.contains(&d.backup_id))
-            .count();
-        if remaining >= floor as usize {
-            return;
-        }
-        for &id in &chosen {
-            if plan
-                .decision(id)
-                .is_some_and(|d| counts(d.verdict) && !d.protected)
-                && !refused.iter().any(|(r, _)| *r == id)
-            {
-                refused.push((
-                    id,
-                    format!(
-                        "deleting it would leave fewer than {}",
-                        plural(floor, label, label)
-                    ),
-                ));
+    let floor_of =
+        |counts: &dyn Fn(Verdict) -> bool, label: &str, refused: &mut Vec<(u64, String)>| {
+            let remaining = plan
+                .decisions
+                .iter()
+                .filter(|d| counts(d.verdict))
+                .filter(|d| d.decision == Decision::Keep && !chosen.contains(&d.backup_id))
+                .count();
+            if remaining >= floor as usize {
+                return;
             }
-        }
-    };
-    floor_of(&|v| v == Verdict::Restorable, "restorable sets", &mut refused);
+            for &id in &chosen {
+                if plan
+                    .decision(id)
+                    .is_some_and(|d| counts(d.verdict) && !d.protected)
+                    && !refused.iter().any(|(r, _)| *r == id)
+                {
+                    refused.push((
+                        id,
+                        format!(
+                            "deleting it would leave fewer than {}",
+                            plural(floor, label, label)
+                        ),
+                    ));
+                }
+            }
+        };
+    floor_of(
+        &|v| v == Verdict::Restorable,
+        "restorable sets",
+        &mut refused,
+    );
     floor_of(
         &is_recoverable,
         "restorable sets, partial ones included",
@@ -527,7 +565,8 @@ pub fn artifacts(set: &BackupSet) -> Vec<Artifact> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum PolicySource {
-    /// Nothing configured: [`RetentionPolicy::default`].
+    /// Nothing configured: nothing is deleted by a rule; [`RetentionPolicy::default`] is only
+    /// offered as a starting point to review and save.
     Default,
     /// `[clusters.retention]` of the configuration file.
     ConfigFile,
@@ -556,6 +595,51 @@ pub struct RetentionState {
     /// When the schedule fires next, if there is one.
     #[serde(default)]
     pub next_scheduled_ms: Option<i64>,
+    /// Who confirmed the policy in force in this console's database; a schedule fires only once
+    /// someone has (a policy saved from the console counts as confirmed).
+    #[serde(default)]
+    pub confirmed: Option<PolicyConfirmation>,
+    /// Why the last scheduled cleanup refused to run, if it did.
+    #[serde(default)]
+    pub schedule_refusal: Option<ScheduleRefusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyConfirmation {
+    pub policy: RetentionPolicy,
+    pub by: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleRefusal {
+    pub at_ms: i64,
+    pub reason: String,
+}
+
+impl RetentionState {
+    /// A policy is in force: saved, or in the configuration file.
+    pub fn is_configured(&self) -> bool {
+        self.source != PolicySource::Default
+    }
+
+    /// Whether the schedule may fire: the policy in force is the one confirmed here.
+    pub fn is_confirmed(&self) -> bool {
+        matches!(self.source, PolicySource::Saved { .. })
+            || self
+                .confirmed
+                .as_ref()
+                .is_some_and(|c| c.policy == self.policy)
+    }
+
+    /// The plan of the policy in force: none configured, nothing planned.
+    pub fn plan(&self, sets: &[BackupSet], now_ms: i64) -> RetentionPlan {
+        if self.is_configured() {
+            plan(sets, &self.policy, &self.protections(), now_ms)
+        } else {
+            plan_unconfigured(sets, &self.protections(), now_ms)
+        }
+    }
 }
 
 impl RetentionState {
@@ -755,10 +839,7 @@ mod tests {
         let sets: Vec<_> = (1..=10)
             .map(|i| built(i, 20 - i as i64, &[Component::Optimize]))
             .collect();
-        assert!(
-            sets.iter()
-                .all(|s| s.verdict == Verdict::RestorablePartial)
-        );
+        assert!(sets.iter().all(|s| s.verdict == Verdict::RestorablePartial));
         let p = plan(
             &sets,
             &policy(Some(3), None, 3, 0),
@@ -791,7 +872,10 @@ mod tests {
         // The newest full set and the floor of full sets stay, and so does the newest partial one.
         assert!(!gone.contains(&5) && !gone.contains(&4), "{gone:?}");
         assert!(!gone.contains(&7), "{gone:?}");
-        assert_eq!(p.decision(7).unwrap().reason, "the newest partially restorable set");
+        assert_eq!(
+            p.decision(7).unwrap().reason,
+            "the newest partially restorable set"
+        );
         assert!(p.decision(7).unwrap().protected);
     }
 
@@ -802,7 +886,12 @@ mod tests {
         sets.push(built(4, 5, &[Component::Zeebe]));
         sets.push(built(3, 6, &[Component::Zeebe]));
         sets.push(built(2, 7, &[Component::Optimize]));
-        let p = plan(&sets, &policy(None, None, 1, 0), &Protections::default(), NOW);
+        let p = plan(
+            &sets,
+            &policy(None, None, 1, 0),
+            &Protections::default(),
+            NOW,
+        );
         assert!(deleted(&p).is_empty(), "{:?}", deleted(&p));
         assert_eq!(p.selectable_orphans(), vec![4, 3]);
         assert!(p.decision(4).unwrap().reason.contains("tick"));
@@ -814,7 +903,12 @@ mod tests {
             (
                 Component::Zeebe,
                 Ok((1..=4)
-                    .map(|id| (id, ComponentBackup::new(Component::Zeebe, ComponentState::Completed)))
+                    .map(|id| {
+                        (
+                            id,
+                            ComponentBackup::new(Component::Zeebe, ComponentState::Completed),
+                        )
+                    })
                     .collect()),
             ),
             (
@@ -829,7 +923,11 @@ mod tests {
         let sets = crate::backup_set::merge_listings_expecting(listings, &since);
         let verdict = |id: u64| sets.iter().find(|s| s.backup_id == id).unwrap().verdict;
         assert_eq!(verdict(4), Verdict::Restorable);
-        assert_eq!(verdict(3), Verdict::RestorablePartial, "3 is after the component was added");
+        assert_eq!(
+            verdict(3),
+            Verdict::RestorablePartial,
+            "3 is after the component was added"
+        );
         assert_eq!(verdict(2), Verdict::Restorable, "2 predates Optimize");
         assert_eq!(verdict(1), Verdict::Restorable);
         let older = sets.iter().find(|s| s.backup_id == 1).unwrap();
@@ -840,12 +938,39 @@ mod tests {
     #[test]
     fn an_unattended_cleanup_refuses_to_delete_most_of_the_history() {
         let sets: Vec<_> = (1..=10).map(|i| built(i, 20 - i as i64, &[])).collect();
-        let p = plan(&sets, &policy(Some(3), None, 1, 0), &Protections::default(), NOW);
+        let p = plan(
+            &sets,
+            &policy(Some(3), None, 1, 0),
+            &Protections::default(),
+            NOW,
+        );
         assert_eq!(deleted(&p).len(), 7);
         let why = unattended_refusal(&sets, &p).expect("more than half goes");
         assert!(why.contains("7 of"), "{why}");
-        let p = plan(&sets, &policy(Some(8), None, 1, 0), &Protections::default(), NOW);
+        let p = plan(
+            &sets,
+            &policy(Some(8), None, 1, 0),
+            &Protections::default(),
+            NOW,
+        );
         assert_eq!(unattended_refusal(&sets, &p), None);
+    }
+
+    #[test]
+    fn no_policy_configured_plans_nothing() {
+        let mut sets: Vec<_> = (1..=6).map(|i| set(i, Verdict::Restorable, 400)).collect();
+        sets.push(set(7, Verdict::NotRestorable, 1));
+        let p = plan_unconfigured(&sets, &Protections::default(), NOW);
+        assert!(deleted(&p).is_empty());
+        assert_eq!(p.decisions.len(), 7);
+        assert!(
+            p.decision(6).unwrap().protected,
+            "the newest restorable set stays protected"
+        );
+        assert_eq!(
+            p.decision(1).unwrap().reason,
+            "no retention policy is configured: nothing is deleted"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use backup_domain::retention::{Decision, Protections, RetentionPolicy, plan};
 use backup_domain::backup_set::build_set;
+use backup_domain::retention::{Decision, Protections, RetentionPolicy, plan};
 use backup_domain::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};
 use proptest::prelude::*;
 

@@ -23,6 +23,10 @@ pub struct Cluster {
     pub records: Option<RecordsRepository>,
     /// `[clusters.retention]` of the file; a policy saved from the console overrides it.
     pub retention: Option<backup_domain::retention::RetentionPolicy>,
+    /// `[clusters.retention] pinned`.
+    pub pinned: Vec<u64>,
+    /// Components added later, with the first backup ID expected to hold them.
+    pub expected_since: Vec<(Component, u64)>,
 }
 
 impl Cluster {
@@ -56,6 +60,8 @@ impl Cluster {
             name: config.name.clone(),
             profile: config.profile,
             retention: config.retention.clone(),
+            pinned: config.pinned.clone(),
+            expected_since: config.expected_since.clone(),
             zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label), brokers, config.profile),
             webapps,
             optimize: config

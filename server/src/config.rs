@@ -135,6 +135,9 @@ struct FileRetention {
     min_restorable: Option<u32>,
     keep_failed: Option<u32>,
     schedule: Option<String>,
+    /// Sets never deleted, whatever the database says (its pins are lost with it).
+    #[serde(default)]
+    pinned: Vec<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +148,8 @@ struct FileEndpoint {
     /// Broker management URLs for `/actuator/partitions` when the gateway does not serve it.
     #[serde(default)]
     brokers: Vec<String>,
+    /// The first backup ID this component was part of: older sets are not expected to hold it.
+    since_backup_id: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +161,8 @@ struct FileElasticsearch {
     #[serde(default = "default_records_pattern")]
     records_index_pattern: String,
     auth: Option<FileAuth>,
+    /// The first backup ID with a records snapshot: older sets are not expected to hold one.
+    since_backup_id: Option<u64>,
 }
 
 fn default_repository() -> String {
@@ -242,6 +249,11 @@ pub struct ClusterConfig {
     pub elasticsearch: Option<ElasticsearchConfig>,
     /// The policy of `[clusters.retention]`, if the file has one.
     pub retention: Option<backup_domain::retention::RetentionPolicy>,
+    /// `[clusters.retention] pinned`: never deleted, beside the pins saved in the database.
+    pub pinned: Vec<u64>,
+    /// Components added after the cluster had backups (`since_backup_id`): sets below the ID
+    /// are not expected to hold them.
+    pub expected_since: Vec<(backup_domain::Component, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -337,6 +349,7 @@ fn apply_env_overrides(file: &mut FileConfig, env: &dyn Fn(&str) -> Option<Strin
                             url,
                             auth: None,
                             brokers: Vec::new(),
+                            since_backup_id: None,
                         })
                     }
                 }
@@ -360,6 +373,7 @@ fn apply_env_overrides(file: &mut FileConfig, env: &dyn Fn(&str) -> Option<Strin
                         repository: default_repository(),
                         records_index_pattern: default_records_pattern(),
                         auth: None,
+                        since_backup_id: None,
                     })
                 }
             }
@@ -474,6 +488,12 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
                         "is required for version 8.7 (the Zeebe gateway management API, port 9600)",
                     )
                 })?;
+                if z.since_backup_id.is_some() {
+                    return Err(invalid(
+                        format!("{at}.zeebe.since_backup_id"),
+                        "does not apply: every backup has a Zeebe part",
+                    ));
+                }
                 ep(z, "zeebe")?
             }
             VersionProfile::V88 => {
@@ -490,6 +510,12 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
                     }
                 }
                 let o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
+                if o.since_backup_id.is_some() {
+                    return Err(invalid(
+                        format!("{at}.orchestration.since_backup_id"),
+                        "does not apply: every backup has an orchestration part",
+                    ));
+                }
                 ep(o, "orchestration")?
             }
         };
@@ -498,6 +524,30 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
                 e.map(|e| ep(e, key).map(|(endpoint, _)| endpoint))
                     .transpose()
             };
+        // `since_backup_id` is read before the endpoints are consumed.
+        let mut expected_since = Vec::new();
+        for (since, component) in [
+            (
+                c.operate.as_ref().and_then(|e| e.since_backup_id),
+                backup_domain::Component::Operate,
+            ),
+            (
+                c.tasklist.as_ref().and_then(|e| e.since_backup_id),
+                backup_domain::Component::Tasklist,
+            ),
+            (
+                c.optimize.as_ref().and_then(|e| e.since_backup_id),
+                backup_domain::Component::Optimize,
+            ),
+            (
+                c.elasticsearch.as_ref().and_then(|e| e.since_backup_id),
+                backup_domain::Component::RecordsSnapshot,
+            ),
+        ] {
+            if let Some(since) = since {
+                expected_since.push((component, since));
+            }
+        }
         let operate = single(c.operate, "operate")?;
         let tasklist = single(c.tasklist, "tasklist")?;
         if profile == VersionProfile::V87 && (operate.is_none() != tasklist.is_none()) {
@@ -538,8 +588,23 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
                 })
             }
         };
+        let pinned = c
+            .retention
+            .as_ref()
+            .map(|r| r.pinned.clone())
+            .unwrap_or_default();
         let retention = match c.retention {
             None => None,
+            // Only pins: no policy is configured.
+            Some(r)
+                if r.keep_last.is_none()
+                    && r.max_age_days.is_none()
+                    && r.min_restorable.is_none()
+                    && r.keep_failed.is_none()
+                    && r.schedule.is_none() =>
+            {
+                None
+            }
             Some(r) => {
                 let defaults = backup_domain::retention::RetentionPolicy::default();
                 let policy = backup_domain::retention::RetentionPolicy {
@@ -557,6 +622,8 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
         };
         clusters.push(ClusterConfig {
             retention,
+            pinned,
+            expected_since,
             name: c.name,
             profile,
             zeebe,

@@ -83,10 +83,11 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
         })
         .collect();
     let components = listings.iter().map(|(c, _)| *c).collect();
-    let sets: Vec<BackupSet> = backup_set::merge_listings(listings)
-        .into_iter()
-        .map(BackupSet::thin)
-        .collect();
+    let sets: Vec<BackupSet> =
+        backup_set::merge_listings_expecting(listings, &cluster.expected_since)
+            .into_iter()
+            .map(BackupSet::thin)
+            .collect();
     let now = now_ms();
     let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
     HistoryResponse {
@@ -187,10 +188,16 @@ pub async fn detail(cluster: &Cluster, backup_id: u64) -> Option<BackupDetailRes
     components.extend(webapps);
     components.extend(optimize);
     components.extend(records);
-    if components
-        .iter()
-        .all(|c| c.state == ComponentState::Missing)
-    {
+    for c in &mut components {
+        let added_later = cluster
+            .expected_since
+            .iter()
+            .any(|&(component, first)| component == c.component && backup_id < first);
+        if c.state == ComponentState::Missing && added_later {
+            c.state = ComponentState::NotExpected;
+        }
+    }
+    if components.iter().all(|c| !c.holds()) {
         return None;
     }
     Some(BackupDetailResponse {

@@ -264,11 +264,12 @@ async fn a_partial_failure_is_reported_per_artifact_and_a_retry_completes_it() {
 async fn orphans_are_offered_and_removed_and_protected_sets_cannot_be_picked() {
     let sim = start_sim(VersionProfile::V87, 0).await;
     let console = console_for(&sim).await;
-    // Two complete sets, and one whose ID only Zeebe and Operate hold.
+    // Two complete sets, and an orphan: only the web apps hold its ID, Zeebe has nothing (a set
+    // Zeebe holds with a component missing is partially restorable, not an orphan).
     let everything: &[&str] = &["operate", "tasklist", "optimize", "records", "zeebe"];
     for (id, components) in [
         (100, everything),
-        (150, &["operate", "zeebe"]),
+        (150, &["operate", "tasklist"]),
         (200, everything),
     ] {
         take_backup(&sim, id, components).await;
@@ -298,7 +299,7 @@ async fn orphans_are_offered_and_removed_and_protected_sets_cannot_be_picked() {
 
     let (status, started) = start_cleanup(&console, &[], &[150], 1).await;
     assert_eq!(status, 202, "{started}");
-    assert_eq!(started["artifacts"], 2, "Zeebe and Operate hold it");
+    assert_eq!(started["artifacts"], 2, "Operate and Tasklist hold it");
     let view = finished(&console, started["cleanup_id"].as_i64().unwrap()).await;
     assert_eq!(view.report.outcome.state_name(), "completed");
     settle().await;
@@ -377,7 +378,7 @@ async fn a_due_schedule_cleans_up_once_and_records_its_run() {
         4,
     ));
     let cluster = clusters.get("test").unwrap();
-    let policy = backup_domain::retention::RetentionPolicy {
+    let mut policy = backup_domain::retention::RetentionPolicy {
         keep_last: Some(3),
         max_age_days: None,
         min_restorable: 1,
@@ -385,10 +386,29 @@ async fn a_due_schedule_cleans_up_once_and_records_its_run() {
         schedule: Some("*/5 * * * *".into()),
     };
     service
+        .save_policy(cluster, policy.clone(), "admin", "test")
+        .await
+        .unwrap();
+    // Keeping 3 of 15 deletes most of the history: an unattended run refuses it.
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(service.run_due_schedules(now + 6 * 60_000).await.is_empty());
+    let refusal = service
+        .state(cluster)
+        .await
+        .unwrap()
+        .schedule_refusal
+        .unwrap();
+    assert!(
+        refusal.reason.contains("more than half"),
+        "{}",
+        refusal.reason
+    );
+    policy.keep_last = Some(10);
+    service
         .save_policy(cluster, policy, "admin", "test")
         .await
         .unwrap();
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = now + 6 * 60_000;
     assert!(
         service.run_due_schedules(now).await.is_empty(),
         "not due yet"
@@ -472,4 +492,209 @@ async fn an_artifact_already_gone_counts_as_deleted() {
         .expect("retried");
     assert_eq!(item.state, retention::ArtifactState::AlreadyGone);
     assert!(second.report.count(retention::ArtifactState::Deleted) > 0);
+}
+
+/// A service over the configuration text, as the scheduler in `serve` runs it.
+fn retention_service(
+    text: &str,
+) -> (
+    Arc<RetentionService>,
+    Arc<Clusters>,
+    backup_console::store::Store,
+) {
+    let (auth, db) = auth_section("");
+    let config = Config::parse(&format!("{auth}{text}"), "t", &|_| None).unwrap();
+    let clusters = Arc::new(Clusters::from_config(&config).unwrap());
+    let store = backup_console::store::Store::open(&db).unwrap();
+    let runs = Arc::new(RunService::new(store.clone(), RunSettings::default()));
+    let service = Arc::new(RetentionService::new(
+        store.clone(),
+        clusters.clone(),
+        runs,
+        4,
+    ));
+    (service, clusters, store)
+}
+
+fn due_policy(keep_last: u32) -> backup_domain::retention::RetentionPolicy {
+    backup_domain::retention::RetentionPolicy {
+        keep_last: Some(keep_last),
+        max_age_days: None,
+        min_restorable: 3,
+        keep_failed: 0,
+        schedule: Some("*/5 * * * *".into()),
+    }
+}
+
+async fn refusals(store: &backup_console::store::Store) -> Vec<backup_domain::api::AuditEntry> {
+    store
+        .audit(backup_console::store::AuditFilter {
+            action: Some("cleanup_refused".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_component_added_to_a_cluster_with_a_history_wipes_nothing() {
+    // Sixty sets taken without Optimize; then Optimize is deployed (a fresh one lists nothing)
+    // and added to the configuration.
+    let history = start_sim(VersionProfile::V88, 60).await;
+    let fresh = start_sim(VersionProfile::V88, 0).await;
+    let text = history.endpoints.console_config("test").replace(
+        history.endpoints.optimize.as_deref().unwrap(),
+        fresh.endpoints.optimize.as_deref().unwrap(),
+    );
+    let (service, clusters, store) = retention_service(&text);
+    let cluster = clusters.get("test").unwrap();
+    let zeebe_before = backup_console::history::history(cluster)
+        .await
+        .sets
+        .iter()
+        .filter(|s| {
+            s.component(backup_domain::Component::Zeebe)
+                .is_some_and(|c| c.holds())
+        })
+        .count();
+    assert!(zeebe_before > 30);
+
+    service
+        .save_policy(cluster, due_policy(3), "admin", "test")
+        .await
+        .unwrap();
+    // The plan an admin previews: partial sets, the newest and the floor kept.
+    let (plan, _, sets) = service.fresh_plan(cluster).await.unwrap();
+    let partial: Vec<u64> = sets
+        .iter()
+        .filter(|s| s.verdict == backup_domain::Verdict::RestorablePartial)
+        .map(|s| s.backup_id)
+        .collect();
+    assert!(partial.len() > 20, "{} partial sets", partial.len());
+    let newest = *partial.iter().max().unwrap();
+    assert_eq!(
+        plan.decision(newest).unwrap().decision,
+        retention::Decision::Keep
+    );
+    let kept_partial = partial
+        .iter()
+        .filter(|id| plan.decision(**id).unwrap().decision == retention::Decision::Keep)
+        .count();
+    assert!(kept_partial >= 3);
+    let warning = retention::unattended_refusal(&sets, &plan).expect("a warning");
+    assert!(warning.contains("Optimize"), "{warning}");
+
+    // The schedule comes due: it refuses, says why, and audits it; nothing is deleted.
+    let later = chrono::Utc::now().timestamp_millis() + 6 * 60_000;
+    assert!(service.run_due_schedules(later).await.is_empty());
+    let state = service.state(cluster).await.unwrap();
+    let refusal = state.schedule_refusal.expect("the refusal is recorded");
+    assert!(refusal.reason.contains("Optimize"), "{}", refusal.reason);
+    let audited = refusals(&store).await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].outcome, "refused");
+    settle().await;
+    let zeebe_after = backup_console::history::history(cluster)
+        .await
+        .sets
+        .iter()
+        .filter(|s| {
+            s.component(backup_domain::Component::Zeebe)
+                .is_some_and(|c| c.holds())
+        })
+        .count();
+    assert_eq!(zeebe_after, zeebe_before, "no Zeebe backup was deleted");
+}
+
+#[tokio::test]
+async fn a_component_declared_as_added_later_is_not_expected_in_older_sets() {
+    let history = start_sim(VersionProfile::V88, 10).await;
+    let fresh = start_sim(VersionProfile::V88, 0).await;
+    let first_new = 9_000_000_000u64;
+    let text = history
+        .endpoints
+        .console_config("test")
+        .replace(
+            history.endpoints.optimize.as_deref().unwrap(),
+            fresh.endpoints.optimize.as_deref().unwrap(),
+        )
+        .replacen(
+            &format!(
+                "url = \"{}\"\n",
+                fresh.endpoints.optimize.as_deref().unwrap()
+            ),
+            &format!(
+                "url = \"{}\"\nsince_backup_id = {first_new}\n",
+                fresh.endpoints.optimize.as_deref().unwrap()
+            ),
+            1,
+        );
+    assert!(text.contains("since_backup_id"));
+    let console = start_console(&text).await;
+    let (_, history) = console.get("/api/clusters/test/backups").await;
+    assert_eq!(
+        history["counts"]["restorable_partial"], 0,
+        "{}",
+        history["counts"]
+    );
+    assert!(history["counts"]["restorable"].as_u64().unwrap() > 3);
+    let any = &history["sets"][0];
+    assert_eq!(component(any, "optimize")["state"], "not_expected");
+}
+
+#[tokio::test]
+async fn a_schedule_waits_for_the_policy_to_be_confirmed_in_this_database() {
+    let sim = start_sim(VersionProfile::V88, 15).await;
+    let text = sim.endpoints.console_config("test").replacen(
+        "\n[clusters.",
+        "\n[clusters.retention]\nkeep_last = 12\nmin_restorable = 1\nkeep_failed = 0\nschedule = \"*/5 * * * *\"\npinned = [1]\n\n[clusters.",
+        1,
+    );
+    let (service, clusters, store) = retention_service(&text);
+    let cluster = clusters.get("test").unwrap();
+    let later = chrono::Utc::now().timestamp_millis() + 6 * 60_000;
+    assert!(service.run_due_schedules(later).await.is_empty());
+    let state = service.state(cluster).await.unwrap();
+    assert!(!state.is_confirmed());
+    assert!(state.schedule_refusal.unwrap().reason.contains("confirmed"));
+    assert_eq!(refusals(&store).await.len(), 1);
+    assert!(
+        state.pins.iter().any(|p| p.backup_id == 1),
+        "the file's pin is listed"
+    );
+
+    // An admin reviews the file's policy and confirms it; the next due time runs.
+    let mut changed = state.policy.clone();
+    changed.keep_last = Some(2);
+    assert!(
+        service
+            .confirm_policy(cluster, changed, "admin", "t")
+            .await
+            .is_err()
+    );
+    service
+        .confirm_policy(cluster, state.policy.clone(), "admin", "t")
+        .await
+        .unwrap();
+    let started = service.run_due_schedules(later + 6 * 60_000).await;
+    assert_eq!(
+        started.len(),
+        1,
+        "{:?}",
+        service.state(cluster).await.unwrap().schedule_refusal
+    );
+}
+
+#[tokio::test]
+async fn with_no_policy_nothing_is_planned() {
+    let sim = start_sim(VersionProfile::V87, 20).await;
+    let console = console_for(&sim).await;
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    assert_eq!(state["source"]["kind"], "default");
+    let (status, plan) = console.get("/api/clusters/test/cleanup-plan").await;
+    assert_eq!(status, 200);
+    let plan: RetentionPlan = serde_json::from_value(plan).unwrap();
+    assert!(plan.decisions.len() > 10);
+    assert!(plan.to_delete().is_empty(), "{:?}", plan.to_delete());
 }

@@ -38,6 +38,12 @@ pub enum ApiError {
     SelectionRefused(Vec<(u64, String)>),
     #[error("no cleanup {0}")]
     CleanupNotFound(i64),
+    /// A cleanup nobody confirmed would be unsafe (a component holds nothing, most sets go).
+    #[error("{0}")]
+    CleanupRefused(String),
+    /// The request conflicts with the current state; the message says how.
+    #[error("{0}")]
+    Conflict(String),
     /// A component refused or failed the action; its own message is passed on.
     #[error("{0}")]
     Upstream(String),
@@ -68,6 +74,8 @@ impl ApiError {
             ApiError::PlanChanged(_) => (StatusCode::CONFLICT, "plan_changed"),
             ApiError::SelectionRefused(_) => (StatusCode::CONFLICT, "selection_refused"),
             ApiError::CleanupNotFound(_) => (StatusCode::NOT_FOUND, "cleanup_not_found"),
+            ApiError::CleanupRefused(_) => (StatusCode::CONFLICT, "cleanup_refused"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -109,6 +109,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Role(Role::Admin),
     ),
     (
+        Method::POST,
+        "/api/clusters/{name}/retention/confirm",
+        Access::Role(Role::Admin),
+    ),
+    (
         Method::GET,
         "/api/clusters/{name}/cleanup-plan",
         Access::Role(Role::Viewer),
@@ -209,6 +214,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/clusters/{name}/retention",
             get(retention::state).put(retention::save_policy),
+        )
+        .route(
+            "/api/clusters/{name}/retention/confirm",
+            post(retention::confirm_policy),
         )
         .route("/api/clusters/{name}/cleanup-plan", get(retention::plan))
         .route(

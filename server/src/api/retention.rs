@@ -20,6 +20,8 @@ impl From<CleanupError> for ApiError {
             CleanupError::PlanChanged(d) => ApiError::PlanChanged(d),
             CleanupError::Refused(r) => ApiError::SelectionRefused(r),
             CleanupError::NotFound(id) => ApiError::CleanupNotFound(id),
+            CleanupError::Unattended(m) => ApiError::CleanupRefused(m),
+            CleanupError::Conflict(m) => ApiError::Conflict(m),
             CleanupError::Store(s) => ApiError::Store(s),
         }
     }
@@ -52,6 +54,23 @@ pub async fn save_policy(
     state
         .retention
         .save_policy(cluster, policy, &p.user, &p.client)
+        .await?;
+    Ok(Json(state.retention.state(cluster).await?))
+}
+
+/// `POST /api/clusters/{name}/retention/confirm`: the admin reviewed the policy in force (sent
+/// back as the body) and lets its schedule run from this database.
+pub async fn confirm_policy(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    policy: Result<Json<RetentionPolicy>, JsonRejection>,
+) -> Result<Json<RetentionState>, ApiError> {
+    let cluster = state.cluster(&name)?;
+    let policy = body(policy)?;
+    state
+        .retention
+        .confirm_policy(cluster, policy, &p.user, &p.client)
         .await?;
     Ok(Json(state.retention.state(cluster).await?))
 }

@@ -98,6 +98,7 @@ where
                     }
                     ComponentState::InProgress
                     | ComponentState::Missing
+                    | ComponentState::NotExpected
                     | ComponentState::Unknown => {}
                 }
                 last_error = None;

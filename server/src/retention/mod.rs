@@ -10,7 +10,8 @@ use std::time::Duration;
 use backup_domain::cron::Schedule;
 use backup_domain::retention::{
     self as planner, Artifact, ArtifactState, CleanupOutcome, CleanupReport, CleanupRequest,
-    CleanupStarted, CleanupView, PolicySource, RetentionPlan, RetentionPolicy, RetentionState,
+    CleanupStarted, CleanupView, Pin, PolicyConfirmation, PolicySource, RetentionPlan,
+    RetentionPolicy, RetentionState, ScheduleRefusal,
 };
 use backup_domain::{BackupSet, Component};
 use tokio::sync::{Semaphore, watch};
@@ -33,6 +34,11 @@ pub enum CleanupError {
     Refused(Vec<(u64, String)>),
     #[error("no cleanup {0}")]
     NotFound(i64),
+    /// A cleanup nobody confirmed was refused; the reason is recorded and audited.
+    #[error("cleanup refused: {0}")]
+    Unattended(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -99,7 +105,24 @@ impl RetentionService {
 
     pub async fn state(&self, cluster: &Cluster) -> Result<RetentionState, StoreError> {
         let (policy, source) = self.policy(cluster).await?;
-        let pins = self.store.pins(cluster.name.clone()).await?;
+        let mut pins = self.store.pins(cluster.name.clone()).await?;
+        // Pins of the file hold even on a new database.
+        for &backup_id in &cluster.pinned {
+            if !pins.iter().any(|p| p.backup_id == backup_id) {
+                pins.push(Pin {
+                    backup_id,
+                    pinned_by: FILE_PINNED_BY.into(),
+                    pinned_ms: 0,
+                });
+            }
+        }
+        pins.sort_by_key(|p| std::cmp::Reverse(p.backup_id));
+        let confirmed = self
+            .setting_json::<PolicyConfirmation>(confirmation_key(&cluster.name))
+            .await?;
+        let schedule_refusal = self
+            .setting_json::<ScheduleRefusal>(refusal_key(&cluster.name))
+            .await?;
         let running_backup_id = self.runs.running_backup(&cluster.name).await;
         let last_cleanup = self
             .store
@@ -117,7 +140,71 @@ impl RetentionService {
             running_backup_id,
             last_cleanup,
             next_scheduled_ms,
+            confirmed,
+            schedule_refusal,
         })
+    }
+
+    async fn setting_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: String,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self
+            .store
+            .get_setting(key)
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    async fn record_confirmation(
+        &self,
+        cluster: &Cluster,
+        policy: &RetentionPolicy,
+        user: &str,
+    ) -> Result<(), StoreError> {
+        let confirmation = PolicyConfirmation {
+            policy: policy.clone(),
+            by: user.to_string(),
+            at_ms: now_ms(),
+        };
+        self.store
+            .put_setting(confirmation_key(&cluster.name), to_json(&confirmation))
+            .await
+    }
+
+    /// An admin confirms the policy in force (the file's) in this database, so that its schedule
+    /// may fire. `seen` is the policy the admin reviewed: a file changed since is not confirmed.
+    pub async fn confirm_policy(
+        &self,
+        cluster: &Cluster,
+        seen: RetentionPolicy,
+        user: &str,
+        client: &str,
+    ) -> Result<(), CleanupError> {
+        let (policy, source) = self.policy(cluster).await?;
+        if source == PolicySource::Default {
+            return Err(CleanupError::Conflict(
+                "no policy is configured: save one instead".into(),
+            ));
+        }
+        if policy != seen {
+            return Err(CleanupError::Conflict(
+                "the policy in force changed since you reviewed it: reload and review it again"
+                    .into(),
+            ));
+        }
+        self.record_confirmation(cluster, &policy, user).await?;
+        self.audit(
+            user,
+            client,
+            "policy_confirmed",
+            &cluster.name,
+            None,
+            "success",
+            Some(to_json(&policy)),
+        )
+        .await;
+        Ok(())
     }
 
     pub async fn save_policy(
@@ -133,6 +220,7 @@ impl RetentionService {
         self.store
             .save_policy(cluster.name.clone(), &policy, user.to_string(), now_ms())
             .await?;
+        self.record_confirmation(cluster, &policy, user).await?;
         self.audit(
             user,
             client,
@@ -153,7 +241,12 @@ impl RetentionService {
         pinned: bool,
         user: &str,
         client: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, CleanupError> {
+        if !pinned && cluster.pinned.contains(&backup_id) {
+            return Err(CleanupError::Conflict(format!(
+                "backup {backup_id} is pinned in the configuration file: remove it there"
+            )));
+        }
         let changed = self
             .store
             .set_pin(
@@ -189,7 +282,7 @@ impl RetentionService {
     ) -> Result<(RetentionPlan, RetentionPolicy, Vec<BackupSet>), StoreError> {
         let history = crate::history::history(cluster).await;
         let state = self.state(cluster).await?;
-        let plan = planner::plan(&history.sets, &state.policy, &state.protections(), now_ms());
+        let plan = state.plan(&history.sets, now_ms());
         Ok((plan, state.policy, history.sets))
     }
 
@@ -361,6 +454,9 @@ impl RetentionService {
             let report = execute(&cluster, tx.clone(), service.concurrency).await;
             let _ = stop_tx.send(());
             let _ = persister.await;
+            // The live view shows the outcome before the row says the cleanup ended, so no
+            // answer can pair an end time with a running outcome.
+            tx.send_replace(report.clone());
             if let Err(error) = service
                 .store
                 .update_cleanup(
@@ -390,7 +486,6 @@ impl RetentionService {
                 )
                 .await;
             service.live().remove(&id);
-            tx.send_replace(report);
         });
         Ok(CleanupStarted {
             cleanup_id: id,
@@ -476,7 +571,26 @@ impl RetentionService {
     }
 
     async fn scheduled_cleanup(self: &Arc<Self>, cluster: &Cluster) -> Result<i64, CleanupError> {
+        let state = self.state(cluster).await?;
+        if !state.is_confirmed() {
+            return Err(self
+                .refuse_unattended(
+                    cluster,
+                    SCHEDULE_USER,
+                    "-",
+                    "the policy in force has not been confirmed in this console's database (a new \
+                     or restored database, or a policy changed in the file): an admin must review \
+                     it on the Retention page first"
+                        .into(),
+                )
+                .await);
+        }
         let (plan, _, sets) = self.fresh_plan(cluster).await?;
+        if let Some(reason) = planner::unattended_refusal(&sets, &plan) {
+            return Err(self
+                .refuse_unattended(cluster, SCHEDULE_USER, "-", reason)
+                .await);
+        }
         let ids: BTreeSet<u64> = plan.to_delete().into_iter().collect();
         let artifacts = sets
             .iter()
@@ -494,6 +608,39 @@ impl RetentionService {
             )
             .await?;
         Ok(started.cleanup_id)
+    }
+
+    /// Records and audits why a cleanup nobody confirmed did not run, and gives the error to return.
+    pub async fn refuse_unattended(
+        &self,
+        cluster: &Cluster,
+        user: &str,
+        client: &str,
+        reason: String,
+    ) -> CleanupError {
+        let refusal = ScheduleRefusal {
+            at_ms: now_ms(),
+            reason: reason.clone(),
+        };
+        if let Err(error) = self
+            .store
+            .put_setting(refusal_key(&cluster.name), to_json(&refusal))
+            .await
+        {
+            tracing::error!(cluster = %cluster.name, %error, "could not record a refused cleanup");
+        }
+        tracing::warn!(cluster = %cluster.name, %reason, "unattended cleanup refused");
+        self.audit(
+            user,
+            client,
+            "cleanup_refused",
+            &cluster.name,
+            None,
+            "refused",
+            Some(reason.clone()),
+        )
+        .await;
+        CleanupError::Unattended(reason)
     }
 
     /// Checks the schedules every 20 seconds for as long as the process lives.
@@ -532,6 +679,17 @@ impl RetentionService {
             tracing::error!(%error, action, "could not write the audit log");
         }
     }
+}
+
+/// Who a pin of the configuration file is shown as pinned by.
+pub const FILE_PINNED_BY: &str = "configuration file";
+
+fn confirmation_key(cluster: &str) -> String {
+    format!("retention_policy_confirmed:{cluster}")
+}
+
+fn refusal_key(cluster: &str) -> String {
+    format!("retention_schedule_refused:{cluster}")
 }
 
 /// "12, 11, 10" (cut after 20 IDs, with how many more).
