@@ -224,6 +224,8 @@ pub struct CleanupArgs {
     pub config: PathBuf,
     pub cluster: String,
     pub dry_run: bool,
+    /// Run even when an unattended cleanup would refuse (most of the history, a component empty).
+    pub allow_large: bool,
 }
 
 /// `backup-console cleanup`: the plan of the cluster's policy in force (saved from the console,
@@ -270,6 +272,22 @@ pub async fn cleanup(args: CleanupArgs) -> Result<Exit, CliError> {
         ));
     }
     let kept = plan.decisions.len() - delete.len();
+    if let Some(reason) = backup_domain::retention::unattended_refusal(&sets, &plan) {
+        if args.dry_run || args.allow_large {
+            eprintln!("warning: {reason}");
+        } else {
+            let user = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            service
+                .refuse_unattended(&cluster, &user, "cli", reason.clone())
+                .await;
+            return Err(CliError::Cleanup(format!(
+                "{reason}; check the plan with --dry-run, then pass --allow-large if it is right"
+            )));
+        }
+    }
     let policy_text = serde_json::to_string(&policy).unwrap_or_default();
     if args.dry_run || delete.is_empty() {
         say_stdout(&format!(

@@ -78,6 +78,10 @@ enum Command {
         cluster: String,
         #[arg(long)]
         dry_run: bool,
+        /// Run even when the plan deletes more than half of the sets, or a component holds
+        /// none of the IDs the others hold (without it the cleanup refuses, as a schedule does).
+        #[arg(long)]
+        allow_large: bool,
     },
     /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
     HashPassword,
@@ -152,11 +156,13 @@ fn main() -> ExitCode {
             config,
             cluster,
             dry_run,
+            allow_large,
         } => {
             let args = backup_console::cli::CleanupArgs {
                 config,
                 cluster,
                 dry_run,
+                allow_large,
             };
             run_cli(backup_console::cli::cleanup(args), false)
         }

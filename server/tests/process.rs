@@ -354,7 +354,18 @@ async fn the_cleanup_cli_previews_with_dry_run_then_deletes_the_plan() {
     );
     assert_eq!(listed(&sim).await, before, "a dry run deletes nothing");
 
-    let real = run(&[]).await;
+    // Keeping 2 of 12 deletes most of the history: without --allow-large it refuses.
+    let refused = run(&[]).await;
+    let err = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(err.contains("more than half"), "{err}");
+    assert_eq!(
+        listed(&sim).await,
+        before,
+        "a refused cleanup deletes nothing"
+    );
+
+    let real = run(&["--allow-large"]).await;
     let text = String::from_utf8_lossy(&real.stdout).into_owned();
     assert_eq!(real.status.code(), Some(0), "{text}");
     assert!(text.contains(&format!(": {planned} sets,")), "{text}");
