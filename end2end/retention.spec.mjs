@@ -28,6 +28,10 @@ test('an admin edits the policy, previews, confirms, and the sets are gone from 
 
   await page.goto(`/clusters/${CLUSTER}/retention`);
   await expect(page.locator('#policy')).toBeVisible();
+  // Nothing configured: nothing is planned, and the starting policy is offered, not in force.
+  await expect(page.locator('#policy-source')).toContainText('No retention policy is configured: nothing is deleted');
+  await expect(page.locator('#preview h2')).toContainText('not in force yet');
+  await expect(page.locator('#confirm-cleanup')).toContainText('Save the policy first');
   await page.fill('#keep-last', '10');
   await page.fill('#max-age-days', '');
   await page.fill('#min-restorable', '3');
@@ -48,6 +52,8 @@ test('an admin edits the policy, previews, confirms, and the sets are gone from 
   // Every set to delete lists its artifacts per component.
   await expect(rows.first().locator('.artifacts li').first()).toBeVisible();
 
+  // Most of the history goes: the warning a schedule would refuse with is shown first.
+  await expect(page.locator('#cleanup-warning')).toContainText('more than half');
   // The button waits for the exact count.
   const button = page.locator('#delete-sets');
   await page.fill('#confirm-count', String(count - 1));

@@ -330,6 +330,17 @@ pub async fn save_policy(
     send_json(Request::put(&path), csrf, Some(&body)).await
 }
 
+/// Confirms the policy in force (the file's, as reviewed) so that its schedule may run.
+pub async fn confirm_policy(
+    cluster: &str,
+    policy: &RetentionPolicy,
+    csrf: &str,
+) -> Result<RetentionState, ApiError> {
+    let body = serde_json::to_string(policy).map_err(|e| ApiError::Decode(e.to_string()))?;
+    let path = format!("/api/clusters/{}/retention/confirm", segment(cluster)?);
+    send_json(Request::post(&path), csrf, Some(&body)).await
+}
+
 /// Pins (never deleted while pinned) or unpins a set.
 pub async fn set_pin(
     cluster: &str,

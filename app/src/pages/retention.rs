@@ -134,9 +134,11 @@ fn Editor(
             .ok()
             .map(|policy| sets.with_value(|sets| planner::plan(sets, &policy, &protections, now)))
     });
+    // With nothing configured the form holds a starting policy: it must be saved to count.
+    let configured = state.is_configured();
     let dirty = {
         let saved_form = saved_form.clone();
-        Memo::new(move |_| form.with(|f| *f != saved_form))
+        Memo::new(move |_| !configured || form.with(|f| *f != saved_form))
     };
     let picked = RwSignal::new(BTreeSet::<u64>::new());
     let typed = RwSignal::new(String::new());
@@ -178,10 +180,42 @@ fn Editor(
     });
 
     let source = match &state.source {
-        PolicySource::Default => "the default policy (nothing configured)".to_string(),
+        PolicySource::Default => "No retention policy is configured: nothing is deleted. The values below are a starting policy; review them and save to put it in force.".to_string(),
         PolicySource::ConfigFile => "from the configuration file".to_string(),
         PolicySource::Saved { by, at_ms } => format!("saved by {by} at {}", format_utc(*at_ms)),
     };
+    // A file policy with a schedule waits for an admin to confirm it in this database.
+    let needs_confirmation = state.source == PolicySource::ConfigFile
+        && state.policy.schedule.is_some()
+        && !state.is_confirmed();
+    let in_force = state.policy.clone();
+    let confirm = move |_| {
+        let (cluster, csrf, policy) = (name.get_untracked(), auth.csrf(), in_force.clone());
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::confirm_policy(&cluster, &policy, &csrf).await {
+                Ok(_) => on_saved.run(()),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let held = needs_confirmation.then(|| view! {
+        <div class="alert alert-alarm" id="schedule-held" role="status">
+            <strong>"The schedule is held"</strong>
+            <p>"This policy comes from the configuration file and has not been confirmed in this console's database, so its schedule does not run. Review it and the preview below, then confirm it."</p>
+            <Show when=is_admin>
+                <button class="btn" id="confirm-policy" disabled=move || busy.get() on:click=confirm.clone()>"Confirm this policy"</button>
+            </Show>
+        </div>
+    });
+    let refusal = state.schedule_refusal.clone().map(|r| view! {
+        <div class="alert alert-alarm" id="schedule-refusal" role="status">
+            <strong>{format!("The scheduled cleanup of {} refused to run", format_utc(r.at_ms))}</strong>
+            <p>{r.reason}</p>
+        </div>
+    });
     let last = state.last_cleanup.clone().map(|c| {
         let href = format!("/clusters/{}/retention?cleanup={}", c.cluster, c.id);
         let text = format!(
@@ -233,7 +267,7 @@ fn Editor(
                 {field("Schedule (cron, UTC)", "schedule", "e.g. 0 3 * * *; empty: off", |f| f.schedule.clone(), |f, v| f.schedule = v)}
             </div>
             <p class="subtle" id="next-run">{next_run}</p>
-            <p class="explain">"A restorable set is deleted only when every rule you set lets it go. Never deleted: the newest restorable set, pinned sets, sets in progress or being taken, and sets whose state is unknown."</p>
+            <p class="explain">"A restorable set is deleted only when every rule you set lets it go. Partially restorable sets (Zeebe completed, some component has nothing under the ID) follow the same rules and floor, never the rule for failed sets. Never deleted: the newest restorable set, the newest partially restorable set, pinned sets, sets in progress or being taken, and sets whose state is unknown. Orphans (Zeebe has nothing under the ID) go only when you tick them."</p>
             {move || parsed.get().err().map(|e| view! { <p class="field-error" id="policy-error" role="alert">{e}</p> })}
             <Show when=is_admin>
                 <div class="actions">
@@ -242,24 +276,35 @@ fn Editor(
             </Show>
             {last}
         </section>
+        {held}
+        {refusal}
         {unknown_components.then(|| view! {
             <div class="alert alert-alarm" role="alert">
                 <strong>"Some components did not answer"</strong>
                 <p>"Sets whose state is unknown are kept, and their artifacts in the silent component cannot be deleted now."</p>
             </div>
         })}
-        {move || plan.get().map(|p| view! { <Preview plan=p sets=sets picked=picked/> })}
+        {move || plan.get().map(|p| view! { <Preview plan=p sets=sets picked=picked in_force=!dirty.get()/> })}
         <Show when=is_admin>
             <section class="card" id="confirm-cleanup">
                 <h2>"Delete"</h2>
                 {move || {
                     let n = count();
+                    // What a schedule would refuse, an admin sees before confirming.
+                    let warning = plan.get().and_then(|p| sets.with_value(|s| planner::unattended_refusal(s, &p)));
+                    let warning = warning.filter(|_| n > 0).map(|w| view! {
+                        <div class="alert alert-alarm" id="cleanup-warning" role="alert">
+                            <strong>"Check this plan before you confirm it"</strong>
+                            <p>{format!("A scheduled cleanup would refuse it: {w}.")}</p>
+                        </div>
+                    });
                     if dirty.get() {
                         view! { <p class="subtle">"Save the policy first: the server deletes what the saved policy plans."</p> }.into_any()
                     } else if n == 0 {
                         view! { <p class="subtle" id="nothing-to-delete">"Nothing to delete."</p> }.into_any()
                     } else {
                         view! {
+                            {warning}
                             <p>{format!("This deletes {n} backup set{} in every component that holds them. It cannot be undone. Type {n} to confirm.", if n == 1 { "" } else { "s" })}</p>
                             <div class="actions">
                                 <input id="confirm-count" inputmode="numeric" autocomplete="off" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
@@ -282,6 +327,8 @@ fn Preview(
     plan: RetentionPlan,
     sets: StoredValue<Vec<BackupSet>>,
     picked: RwSignal<BTreeSet<u64>>,
+    /// False while the previewed policy is not the one in force (edited, or nothing configured).
+    in_force: bool,
 ) -> impl IntoView {
     let now = now_ms();
     let orphans: BTreeSet<u64> = plan.selectable_orphans().into_iter().collect();
@@ -339,7 +386,12 @@ fn Preview(
     };
     view! {
         <section class="card" id="preview">
-            <h2>{format!("Preview: {n_delete} to delete, {n_keep} kept")}</h2>
+            <h2>{move || {
+                // Ticked orphans count as deleted, so the heading and the button agree.
+                let ticked = picked.with(BTreeSet::len);
+                let what = if in_force { "Preview" } else { "Preview of this policy, not in force yet" };
+                format!("{what}: {} to delete, {} kept", n_delete + ticked, n_keep.saturating_sub(ticked))
+            }}</h2>
             <p class="subtle" class:hidden=move || n_delete != 0>"The policy deletes nothing now."</p>
             <div class="table-scroll" class:hidden=move || n_delete == 0>
                 <table class="table" id="preview-delete">{head(false, Some("Artifacts deleted"))}<tbody>{delete_rows}</tbody></table>
