@@ -698,3 +698,53 @@ async fn with_no_policy_nothing_is_planned() {
     assert!(plan.decisions.len() > 10);
     assert!(plan.to_delete().is_empty(), "{:?}", plan.to_delete());
 }
+
+#[tokio::test]
+async fn a_retry_does_not_delete_what_the_policy_now_keeps() {
+    let sim = start_sim(VersionProfile::V87, 12).await;
+    let console = console_for(&sim).await;
+    put_policy(
+        &console,
+        json!({"keep_last": 2, "min_restorable": 1, "keep_failed": 0}),
+    )
+    .await;
+    // Zeebe refuses every delete: the sets stay, restorable from Zeebe's backup alone.
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "zeebe", "operation": "delete", "action": {"kind": "status", "status": 500}}),
+    )
+    .await;
+    let delete = plan_as_the_browser_computes_it(&console).await.to_delete();
+    let (_, started) = start_cleanup(&console, &delete, &[], delete.len()).await;
+    let first = finished(&console, started["cleanup_id"].as_i64().unwrap()).await;
+    assert_eq!(first.report.outcome.state_name(), "partial");
+    reqwest::Client::new()
+        .delete(format!("{}/sim/faults", sim.endpoints.control))
+        .send()
+        .await
+        .unwrap();
+    // The admin raises the limit: those sets are now kept, and a retry must not delete them.
+    put_policy(
+        &console,
+        json!({"keep_last": 50, "min_restorable": 1, "keep_failed": 0}),
+    )
+    .await;
+    let (status, body) = console
+        .call(
+            Method::POST,
+            &format!("/api/cleanups/{}/retry", first.id),
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "selection_refused");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("now keeps it"),
+        "{body}"
+    );
+}

@@ -13,7 +13,7 @@ use backup_domain::retention::{
     CleanupStarted, CleanupView, Pin, PolicyConfirmation, PolicySource, RetentionPlan,
     RetentionPolicy, RetentionState, ScheduleRefusal,
 };
-use backup_domain::{BackupSet, Component};
+use backup_domain::{BackupSet, Component, Verdict};
 use tokio::sync::{Semaphore, watch};
 
 use crate::cluster::{Cluster, Clusters};
@@ -370,10 +370,23 @@ impl RetentionService {
         let sets: BTreeSet<u64> = left.iter().map(|a| a.backup_id).collect();
         let refused: Vec<(u64, String)> = sets
             .iter()
-            .filter_map(|id| {
-                plan.decision(*id)
-                    .filter(|d| d.protected)
-                    .map(|d| (*id, format!("protected: {}", d.reason)))
+            .filter_map(|id| match plan.decision(*id) {
+                Some(d) if d.protected => Some((*id, format!("protected: {}", d.reason))),
+                // A set still usable that the policy in force now keeps (a limit raised since)
+                // is not deleted on the strength of an older plan.
+                Some(d)
+                    if d.decision == planner::Decision::Keep
+                        && matches!(
+                            d.verdict,
+                            Verdict::Restorable | Verdict::RestorablePartial
+                        ) =>
+                {
+                    Some((
+                        *id,
+                        format!("the policy in force now keeps it: {}", d.reason),
+                    ))
+                }
+                _ => None,
             })
             .collect();
         if !refused.is_empty() {
