@@ -52,6 +52,7 @@ test('an admin edits the policy, previews, confirms, and the sets are gone from 
   // Every set to delete lists its artifacts per component.
   await expect(rows.first().locator('.artifacts li').first()).toBeVisible();
 
+  await expect(page.locator('#preview-summary')).toContainText(`Deletes ${count} sets`);
   // Most of the history goes: the warning a schedule would refuse with is shown first.
   await expect(page.locator('#cleanup-warning')).toContainText('more than half');
   // The button waits for the exact count.

@@ -372,6 +372,7 @@ fn Preview(
             })
             .collect_view()
     };
+    let summary = summarize(&plan);
     let delete_rows = rows(|d, _| d.decision == Decision::Delete, false, true);
     let orphan_rows = rows(|d, o| o.contains(&d.backup_id), true, true);
     let keep_rows = rows(|d, _| d.decision == Decision::Keep, false, false);
@@ -393,6 +394,7 @@ fn Preview(
                 format!("{what}: {} to delete, {} kept", n_delete + ticked, n_keep.saturating_sub(ticked))
             }}</h2>
             <p class="subtle" class:hidden=move || n_delete != 0>"The policy deletes nothing now."</p>
+            <p id="preview-summary" class:hidden=move || n_delete == 0>{summary}</p>
             <div class="table-scroll" class:hidden=move || n_delete == 0>
                 <table class="table" id="preview-delete">{head(false, Some("Artifacts deleted"))}<tbody>{delete_rows}</tbody></table>
             </div>
@@ -411,6 +413,47 @@ fn Preview(
             </details>
         </section>
     }
+}
+
+/// One sentence over the whole plan: how many of each verdict go, their dates, the oldest kept.
+fn summarize(plan: &RetentionPlan) -> String {
+    use backup_domain::Verdict;
+    let deleted: Vec<&SetDecision> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.decision == Decision::Delete)
+        .collect();
+    let by_verdict: Vec<String> = Verdict::ALL
+        .into_iter()
+        .filter_map(|v| {
+            let n = deleted.iter().filter(|d| d.verdict == v).count();
+            (n > 0).then(|| format!("{n} {}", v.label()))
+        })
+        .collect();
+    let dates = {
+        let times: Vec<i64> = deleted.iter().filter_map(|d| d.started_at_ms).collect();
+        match (times.iter().min(), times.iter().max()) {
+            (Some(a), Some(b)) => format!(", taken {} to {}", format_utc(*a), format_utc(*b)),
+            _ => String::new(),
+        }
+    };
+    let kept: Vec<&SetDecision> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.decision == Decision::Keep)
+        .collect();
+    let oldest_kept = kept
+        .iter()
+        .filter(|d| matches!(d.verdict, Verdict::Restorable | Verdict::RestorablePartial))
+        .min_by_key(|d| d.backup_id)
+        .map(|d| format!("; the oldest restorable set kept is {}", d.backup_id))
+        .unwrap_or_default();
+    format!(
+        "Deletes {} sets ({}){dates}. Keeps {}{oldest_kept}.",
+        deleted.len(),
+        by_verdict.join(", "),
+        kept.len()
+    )
 }
 
 /// A cleanup on the server, polled until it ends; "retry failed" starts a new one.
