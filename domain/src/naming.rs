@@ -8,10 +8,15 @@ pub fn records_snapshot_name(backup_id: u64) -> String {
     format!("{RECORDS_SNAPSHOT_PREFIX}{backup_id}")
 }
 
-/// The backup ID of a records snapshot, or `None` for any other name.
+/// The backup ID of a records snapshot, or `None` for any other name. Only the exact name
+/// [`records_snapshot_name`] writes counts: a leading zero (`_042`) names another snapshot, which
+/// the console would neither find nor delete under ID 42.
 pub fn parse_records_snapshot(name: &str) -> Option<u64> {
     let digits = name.strip_prefix(RECORDS_SNAPSHOT_PREFIX)?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > 1 && digits.starts_with('0') {
         return None;
     }
     digits.parse().ok()
@@ -93,6 +98,17 @@ mod tests {
         );
         assert_eq!(
             parse_records_snapshot("camunda_operate_42_8.7.2_part_1_of_6"),
+            None
+        );
+        // Only the name the console writes maps to an ID: `_042` is not backup 42's snapshot,
+        // and deleting "42's" snapshot would not remove it (review L3).
+        assert_eq!(
+            parse_records_snapshot("camunda_zeebe_records_backup_042"),
+            None
+        );
+        assert_eq!(parse_records_snapshot("camunda_zeebe_records_backup_0"), Some(0));
+        assert_eq!(
+            parse_records_snapshot("camunda_zeebe_records_backup_+42"),
             None
         );
     }
