@@ -87,6 +87,30 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 ";
 
+/// The database holds session CSRF tokens, the proxy secret and the audit log: only the console's
+/// own user may read it. The file is created 0600 before SQLite opens it (SQLite gives its WAL
+/// and journal files the database file's mode), and an existing one is narrowed to 0600.
+fn restrict_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path);
+        if created.is_ok()
+            && let Err(error) =
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing::warn!(path = %path.display(), %error, "cannot restrict the database to its owner");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 /// A backup run as stored: its state and the last progress report (JSON).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRow {
@@ -180,6 +204,7 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        restrict_to_owner(path);
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
