@@ -90,3 +90,80 @@ async fn an_unconfirmable_resume_is_reported_as_still_paused() {
     assert_eq!(resume_until_confirmed(&zeebe, quick()).await.unwrap(), 1);
     assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
 }
+
+/// A resume that hangs cannot outlive the resume deadline, however long the request timeout is
+/// (review H2): each attempt gets what is left of the deadline at most.
+#[tokio::test]
+async fn a_hung_resume_attempt_is_cut_at_the_deadline() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let zeebe = zeebe_client(&sim, 60).await;
+    control(&sim, "/sim/exporting", json!({"phase": "SOFT_PAUSED"})).await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "exporting", "operation": "resume", "action": {"kind": "hang"}}),
+    )
+    .await;
+    let backoff = Backoff {
+        first: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        deadline: Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let err = resume_until_confirmed(&zeebe, backoff).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}: {err}");
+    assert!(err.to_string().contains("no answer within"), "{err}");
+    assert_eq!(phases(&sim).await, vec!["SOFT_PAUSED"; 3]);
+}
+
+/// The same through a whole run with the file's settings: a step fails after the pause, the
+/// resume hangs, and the run reports exporting still paused within about the deadline.
+#[tokio::test]
+async fn a_run_whose_resume_hangs_reports_still_paused_within_the_deadline() {
+    use backup_console::procedure::runner::{
+        CancelSignal, RunOutcome, RunSettings, initial_report, run,
+    };
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let text = format!(
+        "[procedure]\nstep_timeout_secs = 10\nresume_deadline_secs = 2\n{}",
+        sim.endpoints.console_config("t").replace(
+            "version = \"8.8\"",
+            "version = \"8.8\"\nrequest_timeout_secs = 60"
+        )
+    );
+    let config = backup_console::config::Config::parse(&text, "t", &|_| None).unwrap();
+    let clusters = backup_console::cluster::Clusters::from_config(&config).unwrap();
+    let cluster = clusters.get("t").unwrap().clone();
+    for (component, operation, action) in [
+        ("zeebe", "take", json!({"kind": "status", "status": 500})),
+        ("exporting", "resume", json!({"kind": "hang"})),
+    ] {
+        control(
+            &sim,
+            "/sim/faults",
+            json!({"component": component, "operation": operation, "action": action}),
+        )
+        .await;
+    }
+    let p = backup_domain::procedure::plan(cluster.profile, &cluster.components());
+    let (tx, _rx) = tokio::sync::watch::channel(initial_report(&p, 77));
+    let started = std::time::Instant::now();
+    let report = run(
+        cluster,
+        p,
+        77,
+        RunSettings::from_config(&config.procedure),
+        CancelSignal::never(),
+        tx,
+        None,
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        matches!(report.outcome, RunOutcome::ExportingStillPaused { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}

@@ -47,7 +47,25 @@ pub async fn resume_until_confirmed(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match zeebe.exporting(ExportingOperation::Resume).await {
+        // One hung attempt must not outlive the deadline: each gets the request timeout (set on
+        // the client) or what is left of the deadline, whichever is shorter.
+        let left = backoff.deadline.saturating_sub(started.elapsed());
+        let attempt = tokio::time::timeout(left, zeebe.exporting(ExportingOperation::Resume))
+            .await
+            .unwrap_or_else(|_| {
+                Err(UpstreamError::Timeout {
+                    call: format!(
+                        "{} POST {}",
+                        zeebe.http().component(),
+                        zeebe
+                            .http()
+                            .url(&["actuator", "exporting", "resume"], &[])
+                            .path()
+                    ),
+                    timeout_secs: left.as_secs().max(1),
+                })
+            });
+        match attempt {
             Ok(()) => {
                 if attempts > 1 {
                     tracing::info!(attempts, "exporting resumed after retries");
@@ -56,7 +74,7 @@ pub async fn resume_until_confirmed(
             }
             Err(last) => {
                 tracing::warn!(attempts, error = %last, "resuming exporting failed; retrying");
-                if started.elapsed() + wait > backoff.deadline {
+                if started.elapsed() + wait >= backoff.deadline {
                     return Err(StillPaused { attempts, last });
                 }
                 tokio::time::sleep(wait).await;
