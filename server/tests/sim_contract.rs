@@ -528,3 +528,50 @@ async fn faults_fire_for_the_chosen_calls_only() {
         .unwrap();
     assert_eq!(state["faults_fired"], 2);
 }
+
+/// §7.1–§7.3: a snapshot started without waiting answers at once, then reads IN_PROGRESS (GET)
+/// and STARTED (`_status`) until it ends SUCCESS in both.
+#[tokio::test]
+async fn a_snapshot_started_without_waiting_is_accepted_then_progresses() {
+    let sim = start_sim(VersionProfile::V87, 0).await;
+    control(
+        &sim,
+        "/sim/settings",
+        json!({"timings": {"records_snapshot_ms": 600}}),
+    )
+    .await;
+    let base = format!(
+        "{}/_snapshot/camunda/camunda_zeebe_records_backup_9",
+        sim.endpoints.elasticsearch
+    );
+    let started = std::time::Instant::now();
+    let (status, _, body) = raw(
+        reqwest::Method::PUT,
+        &format!("{base}?wait_for_completion=false"),
+        Some(json!({"indices": "zeebe-record*", "feature_states": ["none"]})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"accepted": true})
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "answered at once"
+    );
+    let read = |path: String| async move {
+        let (status, _, body) = raw(reqwest::Method::GET, &path, None, None).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["snapshots"][0]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(read(base.clone()).await, "IN_PROGRESS");
+    assert_eq!(read(format!("{base}/_status")).await, "STARTED");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(read(base.clone()).await, "SUCCESS");
+    assert_eq!(read(format!("{base}/_status")).await, "SUCCESS");
+}

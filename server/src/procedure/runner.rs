@@ -10,7 +10,6 @@ use backup_domain::backup_set::Component;
 use backup_domain::procedure::{ProcedurePlan, ProcedureStep};
 pub use backup_domain::run::{RunOutcome, RunReport, StepProgress, StepState};
 use backup_domain::run::{latest_id_from_conflict, record_exchange};
-use backup_domain::upstream_state::SnapshotState;
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
@@ -403,23 +402,27 @@ async fn execute(
                 .records
                 .as_ref()
                 .ok_or("Elasticsearch is not configured")?;
-            let created = tokio::time::timeout(settings.poll.timeout, records.create(id))
-                .await
-                .map_err(|_| {
-                    format!(
-                        "the records snapshot did not finish within {:?}",
-                        settings.poll.timeout
-                    )
-                })?
-                .map_err(failed)?;
-            // Verify what the repository says now, not only the create answer (§8.1 step 3.2).
-            let verified = records.get(id).await.map_err(failed)?;
-            let state = verified.as_ref().or(created.as_ref()).map(|s| s.state);
-            match state {
-                Some(SnapshotState::Success) => Ok(Some("SUCCESS".into())),
-                Some(other) => Err(format!("the records snapshot ended {other:?}").into()),
-                None => Err("the records snapshot is missing after its creation".into()),
+            // Started without waiting, then polled under the step's timeout: a snapshot of large
+            // indices takes longer than any single request may (review H2).
+            match records.start(id).await {
+                Ok(()) => {}
+                // No answer does not mean no snapshot: polling finds it, or fails the step once
+                // the registration grace has passed.
+                Err(e @ (UpstreamError::Timeout { .. } | UpstreamError::Transport { .. })) => {
+                    tracing::warn!(error = %e, "starting the records snapshot got no answer; polling");
+                }
+                Err(e) => return Err(failed(e)),
             }
+            let done = wait_until_completed(settings.poll, cancel, || async {
+                records
+                    .get(id)
+                    .await
+                    .map(|s| s.and_then(upstream::records_component).map(|(_, c)| c))
+            })
+            .await?;
+            Ok(Some(
+                done.upstream_state.unwrap_or_else(|| "SUCCESS".into()),
+            ))
         }
         ProcedureStep::StartZeebe => match cluster.zeebe.take(id).await {
             Ok(()) => Ok(None),

@@ -74,6 +74,8 @@ struct Settings {
     not_found_style: Option<NotFoundStyle>,
     stuck_queue: Option<Vec<SimComponent>>,
     timings: Option<Timings>,
+    /// Replaces the timings with [`Timings::realistic`] at this scale.
+    realistic_scale: Option<f64>,
 }
 
 async fn settings(State(sim): State<Sim>, Json(req): Json<Settings>) -> StatusCode {
@@ -95,6 +97,9 @@ async fn settings(State(sim): State<Sim>, Json(req): Json<Settings>) -> StatusCo
     }
     if let Some(v) = req.timings {
         s.timings = v;
+    }
+    if let Some(scale) = req.realistic_scale {
+        s.timings = Timings::realistic(scale);
     }
     StatusCode::NO_CONTENT
 }

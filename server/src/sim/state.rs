@@ -71,6 +71,39 @@ impl Default for Timings {
     }
 }
 
+impl Timings {
+    /// Durations of the order a production cluster shows, multiplied by `scale` (1.0 is real
+    /// time; CI uses 0.01 to 0.05): the records snapshot and each web-apps or Optimize part take
+    /// tens of seconds, Zeebe's backup minutes, listings and deletes a second or two. Hangs stay
+    /// long whatever the scale, so that a caller's timeout is what ends them.
+    pub fn realistic(scale: f64) -> Timings {
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        let s = |ms: i64| ((ms as f64) * scale).round().max(1.0) as i64;
+        Timings {
+            zeebe_registration_ms: s(5_000),
+            zeebe_backup_ms: s(180_000),
+            zeebe_checkpoint_ms: s(1_000),
+            webapps_part_ms: s(20_000),
+            webapps_gap_ms: s(2_000),
+            optimize_part_ms: s(30_000),
+            optimize_gap_ms: s(3_000),
+            records_snapshot_ms: s(30_000),
+            incomplete_check_timeout_ms: s(300_000),
+            async_delete_ms: s(2_000),
+            hang_ms: 600_000,
+            zeebe_list_ms: s(2_000),
+            webapps_list_ms: s(1_000),
+            optimize_list_ms: s(1_000),
+            es_list_ms: s(1_000),
+            delete_ms: s(1_000),
+        }
+    }
+}
+
 /// Simulated snapshot of the ES/OS repository, shared by web-apps, Optimize and the records backup.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -478,6 +511,18 @@ mod tests {
         );
         assert_eq!(states(3_300), vec![ZeebeState::Completed; 3]);
         assert_eq!(s.latest_checkpoint, 100);
+    }
+
+    #[test]
+    fn realistic_timings_scale() {
+        let real = Timings::realistic(1.0);
+        assert_eq!(real.records_snapshot_ms, 30_000);
+        assert_eq!(real.zeebe_backup_ms, 180_000);
+        let ci = Timings::realistic(0.01);
+        assert_eq!(ci.records_snapshot_ms, 300);
+        assert_eq!(ci.zeebe_backup_ms, 1_800);
+        assert_eq!(ci.hang_ms, real.hang_ms, "hangs are not shortened");
+        assert_eq!(Timings::realistic(-3.0).records_snapshot_ms, 30_000);
     }
 
     #[test]

@@ -35,11 +35,6 @@ struct SnapshotList {
     snapshots: Vec<SnapshotInfo>,
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateResponse {
-    snapshot: Option<SnapshotInfo>,
-}
-
 #[derive(Debug, Clone)]
 pub struct RecordsRepository {
     http: Http,
@@ -101,17 +96,23 @@ impl RecordsRepository {
         }
     }
 
-    /// `PUT _snapshot/{repo}/camunda_zeebe_records_backup_{id}?wait_for_completion=true` with the
-    /// records indices (§7.1, §8.1).
-    pub async fn create(&self, backup_id: u64) -> Result<Option<SnapshotInfo>, UpstreamError> {
+    /// `PUT _snapshot/{repo}/camunda_zeebe_records_backup_{id}?wait_for_completion=false` with the
+    /// records indices (§7.1, §8.1): Elasticsearch answers once the snapshot has started, so the
+    /// call fits in one request timeout however large the indices are. The caller then polls
+    /// [`RecordsRepository::get`] until the snapshot ends.
+    pub async fn start(&self, backup_id: u64) -> Result<(), UpstreamError> {
         let name = records_snapshot_name(backup_id);
         let url = self.http.url(
             &["_snapshot", &self.repository, &name],
-            &[("wait_for_completion", "true")],
+            &[("wait_for_completion", "false")],
         );
         let body = json!({ "indices": self.index_pattern, "feature_states": ["none"] });
-        let response: CreateResponse = self.http.json(Method::PUT, url, Some(&body)).await?;
-        Ok(response.snapshot)
+        // `{"accepted": true}` from Elasticsearch, a `SnapshotInfo` from some OpenSearch builds:
+        // only the 2xx matters, the state is read by polling.
+        self.http
+            .json::<Value>(Method::PUT, url, Some(&body))
+            .await
+            .map(|_| ())
     }
 
     pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
