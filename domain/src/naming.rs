@@ -106,7 +106,10 @@ mod tests {
             parse_records_snapshot("camunda_zeebe_records_backup_042"),
             None
         );
-        assert_eq!(parse_records_snapshot("camunda_zeebe_records_backup_0"), Some(0));
+        assert_eq!(
+            parse_records_snapshot("camunda_zeebe_records_backup_0"),
+            Some(0)
+        );
         assert_eq!(
             parse_records_snapshot("camunda_zeebe_records_backup_+42"),
             None

@@ -1,14 +1,12 @@
 //! One configured cluster: its clients, built once from the configuration, and its health.
 
-use std::time::Duration;
-
 use backup_domain::api::{ClusterSummary, ComponentHealth, Reachability, VersionProfile};
 use backup_domain::backup_set::Component;
 use reqwest::Method;
 
 use crate::config::{ClusterConfig, Config, Endpoint};
 use crate::upstream::{
-    Http, OptimizeClient, RecordsRepository, UpstreamError, WebappsClient, ZeebeClient,
+    self, Http, OptimizeClient, RecordsRepository, UpstreamError, WebappsClient, ZeebeClient,
 };
 
 /// The clients of one cluster, one per configured component.
@@ -30,23 +28,38 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(config: &ClusterConfig, client: &reqwest::Client) -> Cluster {
-        let http = |e: &Endpoint, label: &'static str| Http::new(client.clone(), e.clone(), label);
+    /// The clients of `config`; endpoints with their own TLS settings get their own client, the
+    /// others share `client`.
+    pub fn new(
+        config: &ClusterConfig,
+        client: &reqwest::Client,
+    ) -> Result<Cluster, reqwest::Error> {
+        let http = |e: &Endpoint, label: &'static str| -> Result<Http, reqwest::Error> {
+            if e.tls.is_default() {
+                return Ok(Http::new(client.clone(), e.clone(), label));
+            }
+            let (builder, url) = e.tls.apply(upstream::client_builder(), &e.url);
+            let endpoint = Endpoint { url, ..e.clone() };
+            Ok(Http::new(builder.build()?, endpoint, label))
+        };
         let (zeebe_label, webapps) = match config.profile {
             VersionProfile::V87 => {
                 let mut apps = Vec::new();
                 if let Some(e) = &config.operate {
-                    apps.push(WebappsClient::new(http(e, "Operate"), Component::Operate));
+                    apps.push(WebappsClient::new(http(e, "Operate")?, Component::Operate));
                 }
                 if let Some(e) = &config.tasklist {
-                    apps.push(WebappsClient::new(http(e, "Tasklist"), Component::Tasklist));
+                    apps.push(WebappsClient::new(
+                        http(e, "Tasklist")?,
+                        Component::Tasklist,
+                    ));
                 }
                 ("Zeebe", apps)
             }
             VersionProfile::V88 => (
                 "Orchestration",
                 vec![WebappsClient::new(
-                    http(&config.zeebe, "Web apps"),
+                    http(&config.zeebe, "Web apps")?,
                     Component::Webapps,
                 )],
             ),
@@ -55,27 +68,34 @@ impl Cluster {
             .brokers
             .iter()
             .map(|b| http(b, "Zeebe broker"))
-            .collect();
-        Cluster {
+            .collect::<Result<_, _>>()?;
+        Ok(Cluster {
             name: config.name.clone(),
             profile: config.profile,
             retention: config.retention.clone(),
             pinned: config.pinned.clone(),
             expected_since: config.expected_since.clone(),
-            zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label), brokers, config.profile),
+            zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
             webapps,
             optimize: config
                 .optimize
                 .as_ref()
-                .map(|e| OptimizeClient::new(http(e, "Optimize"))),
-            records: config.elasticsearch.as_ref().map(|es| {
-                RecordsRepository::new(
-                    http(&es.endpoint, "Elasticsearch"),
-                    es.repository.clone(),
-                    es.records_index_pattern.clone(),
-                )
-            }),
-        }
+                .map(|e| http(e, "Optimize").map(OptimizeClient::new))
+                .transpose()?,
+            records: config
+                .elasticsearch
+                .as_ref()
+                .map(|es| {
+                    http(&es.endpoint, "Elasticsearch").map(|h| {
+                        RecordsRepository::new(
+                            h,
+                            es.repository.clone(),
+                            es.records_index_pattern.clone(),
+                        )
+                    })
+                })
+                .transpose()?,
+        })
     }
 
     /// The components a complete backup needs here, in display (and procedure) order.
@@ -162,7 +182,10 @@ impl Cluster {
 
 fn unhealthy(component: Component, endpoint: String, error: &UpstreamError) -> ComponentHealth {
     let reachability = match error {
-        UpstreamError::Status { .. } | UpstreamError::Decode { .. } => Reachability::Degraded,
+        UpstreamError::Status { .. }
+        | UpstreamError::Decode { .. }
+        | UpstreamError::TooLarge { .. }
+        | UpstreamError::NotFoundElsewhere { .. } => Reachability::Degraded,
         _ => Reachability::Unreachable,
     };
     ComponentHealth {
@@ -181,17 +204,13 @@ pub struct Clusters {
 
 impl Clusters {
     pub fn from_config(config: &Config) -> Result<Clusters, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("backup-console/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = upstream::client_builder().build()?;
         Ok(Clusters {
             clusters: config
                 .clusters
                 .iter()
                 .map(|c| Cluster::new(c, &client))
-                .collect(),
+                .collect::<Result<_, _>>()?,
         })
     }
 

@@ -51,7 +51,21 @@ struct FileConfig {
     #[serde(default)]
     retention: FileRetentionSettings,
     #[serde(default)]
+    upstream: FileUpstream,
+    #[serde(default)]
     clusters: Vec<FileCluster>,
+}
+
+/// `[upstream]`: caps on what the console reads from components.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    /// Largest listing answer (every backup of a component), 268435456 (256 MiB) by default.
+    max_listing_bytes: Option<u64>,
+    /// Largest other answer (one backup's status, a mutation), 1048576 (1 MiB) by default.
+    max_answer_bytes: Option<u64>,
+    /// Timeout of listings when longer than the cluster's request timeout; unset, they keep it.
+    listing_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +164,10 @@ struct FileEndpoint {
     brokers: Vec<String>,
     /// The first backup ID this component was part of: older sets are not expected to hold it.
     since_backup_id: Option<u64>,
+    /// PEM file of CA certificates to trust for this endpoint's HTTPS, besides the web roots.
+    ca_file: Option<String>,
+    /// The name the server's certificate is checked against, when not the URL's host.
+    tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +181,8 @@ struct FileElasticsearch {
     auth: Option<FileAuth>,
     /// The first backup ID with a records snapshot: older sets are not expected to hold one.
     since_backup_id: Option<u64>,
+    ca_file: Option<String>,
+    tls_server_name: Option<String>,
 }
 
 fn default_repository() -> String {
@@ -227,6 +247,10 @@ pub struct Endpoint {
     pub url: Url,
     pub credentials: Option<Credentials>,
     pub timeout: Duration,
+    /// `[upstream]`: size caps and the listing timeout.
+    pub limits: crate::upstream::Limits,
+    /// `ca_file` and `tls_server_name`.
+    pub tls: crate::upstream::OutboundTls,
 }
 
 #[derive(Debug, Clone)]
@@ -350,6 +374,8 @@ fn apply_env_overrides(file: &mut FileConfig, env: &dyn Fn(&str) -> Option<Strin
                             auth: None,
                             brokers: Vec::new(),
                             since_backup_id: None,
+                            ca_file: None,
+                            tls_server_name: None,
                         })
                     }
                 }
@@ -374,6 +400,8 @@ fn apply_env_overrides(file: &mut FileConfig, env: &dyn Fn(&str) -> Option<Strin
                         records_index_pattern: default_records_pattern(),
                         auth: None,
                         since_backup_id: None,
+                        ca_file: None,
+                        tls_server_name: None,
                     })
                 }
             }
@@ -459,12 +487,18 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
             ));
         }
         let ep = |e: FileEndpoint, key: &str| -> Result<(Endpoint, Vec<Endpoint>), ConfigError> {
-            let endpoint = endpoint(
+            let mut endpoint = endpoint(
                 &e.url,
                 e.auth.as_ref(),
                 timeout,
                 &format!("{at}.{key}"),
                 env,
+            )?;
+            endpoint.tls = outbound_tls(
+                &endpoint.url,
+                e.ca_file.as_deref(),
+                e.tls_server_name.as_deref(),
+                &format!("{at}.{key}"),
             )?;
             let brokers = e
                 .brokers
@@ -575,14 +609,21 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
                         "must not be empty",
                     ));
                 }
+                let mut es_endpoint = endpoint(
+                    &es.url,
+                    es.auth.as_ref(),
+                    timeout,
+                    &format!("{at}.elasticsearch"),
+                    env,
+                )?;
+                es_endpoint.tls = outbound_tls(
+                    &es_endpoint.url,
+                    es.ca_file.as_deref(),
+                    es.tls_server_name.as_deref(),
+                    &format!("{at}.elasticsearch"),
+                )?;
                 Some(ElasticsearchConfig {
-                    endpoint: endpoint(
-                        &es.url,
-                        es.auth.as_ref(),
-                        timeout,
-                        &format!("{at}.elasticsearch"),
-                        env,
-                    )?,
+                    endpoint: es_endpoint,
                     repository: es.repository,
                     records_index_pattern: es.records_index_pattern,
                 })
@@ -657,6 +698,16 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
         Some(n @ 1..=64) => n,
         Some(_) => return Err(invalid("retention.concurrency", "must be between 1 and 64")),
     };
+    let limits = upstream_limits(&file.upstream)?;
+    for c in &mut clusters {
+        let endpoints = std::iter::once(&mut c.zeebe)
+            .chain(c.brokers.iter_mut())
+            .chain(c.operate.iter_mut())
+            .chain(c.tasklist.iter_mut())
+            .chain(c.optimize.iter_mut())
+            .chain(c.elasticsearch.iter_mut().map(|es| &mut es.endpoint));
+        endpoints.for_each(|e| e.limits = limits);
+    }
     Ok(Config {
         retention_concurrency,
         procedure,
@@ -843,6 +894,56 @@ fn endpoint(
         url,
         credentials,
         timeout,
+        limits: crate::upstream::Limits::default(),
+        tls: crate::upstream::OutboundTls::default(),
+    })
+}
+
+/// `[upstream]` with its defaults; every value must be positive.
+fn upstream_limits(file: &FileUpstream) -> Result<crate::upstream::Limits, ConfigError> {
+    let defaults = crate::upstream::Limits::default();
+    let positive = |value: Option<u64>, key: &str, default: u64| match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(format!("upstream.{key}"), "must be at least 1")),
+        Some(n) => Ok(n),
+    };
+    Ok(crate::upstream::Limits {
+        listing_bytes: positive(
+            file.max_listing_bytes,
+            "max_listing_bytes",
+            defaults.listing_bytes,
+        )?,
+        answer_bytes: positive(
+            file.max_answer_bytes,
+            "max_answer_bytes",
+            defaults.answer_bytes,
+        )?,
+        listing_timeout: match file.listing_timeout_secs {
+            None => defaults.listing_timeout,
+            Some(secs) => Some(Duration::from_secs(positive(
+                Some(secs),
+                "listing_timeout_secs",
+                0,
+            )?)),
+        },
+    })
+}
+
+/// An endpoint's `ca_file` and `tls_server_name`, read and checked now so that a bad file stops
+/// the start rather than the first backup.
+fn outbound_tls(
+    url: &Url,
+    ca_file: Option<&str>,
+    server_name: Option<&str>,
+    key: &str,
+) -> Result<crate::upstream::OutboundTls, ConfigError> {
+    crate::upstream::OutboundTls::load(url, ca_file.map(Path::new), server_name).map_err(|e| {
+        let field = match e {
+            crate::upstream::OutboundTlsError::BadServerName(_) => "tls_server_name",
+            crate::upstream::OutboundTlsError::NotHttps if ca_file.is_none() => "tls_server_name",
+            _ => "ca_file",
+        };
+        invalid(format!("{key}.{field}"), e.to_string())
     })
 }
 
@@ -852,6 +953,8 @@ fn endpoint_with(base: &Endpoint, url: &str, key: &str) -> Result<Endpoint, Conf
         url: parse_url(url, key)?,
         credentials: base.credentials.clone(),
         timeout: base.timeout,
+        limits: base.limits,
+        tls: base.tls.clone(),
     })
 }
 

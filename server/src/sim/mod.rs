@@ -37,6 +37,8 @@ pub struct SimConfig {
     pub with_optimize: bool,
     /// First port to use, one per component in a fixed order; `None` takes free ports.
     pub base_port: Option<u16>,
+    /// Serve Elasticsearch over HTTPS with this certificate and key, as ES 8 does by default.
+    pub elasticsearch_tls: Option<crate::config::TlsFiles>,
 }
 
 impl SimConfig {
@@ -49,6 +51,7 @@ impl SimConfig {
             seed: 7,
             with_optimize: true,
             base_port: None,
+            elasticsearch_tls: None,
         }
     }
 }
@@ -163,17 +166,38 @@ impl SimCluster {
         routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
         routers.push(("control", control::router(sim.clone())));
 
+        let es_acceptor = match &config.elasticsearch_tls {
+            Some(files) => Some(
+                crate::tls::acceptor(&files.cert, &files.key)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let mut urls = std::collections::HashMap::new();
         let mut tasks = Vec::new();
         for (i, (name, router)) in routers.into_iter().enumerate() {
             let port = config.base_port.map_or(0, |p| p + i as u16);
             let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-            urls.insert(name, format!("http://{}", listener.local_addr()?));
-            tasks.push(tokio::spawn(async move {
-                if let Err(error) = axum::serve(listener, router).await {
-                    tracing::error!(%error, "simulated component stopped");
+            let addr = listener.local_addr()?;
+            match es_acceptor.clone().filter(|_| name == "elasticsearch") {
+                Some(acceptor) => {
+                    urls.insert(name, format!("https://{addr}"));
+                    let listener = crate::tls::TlsListener::new(listener, acceptor);
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(error) = axum::serve(listener, router).await {
+                            tracing::error!(%error, "simulated component stopped");
+                        }
+                    }));
                 }
-            }));
+                None => {
+                    urls.insert(name, format!("http://{addr}"));
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(error) = axum::serve(listener, router).await {
+                            tracing::error!(%error, "simulated component stopped");
+                        }
+                    }));
+                }
+            }
         }
         let url = |name: &str| urls.get(name).cloned();
         let endpoints = SimEndpoints {

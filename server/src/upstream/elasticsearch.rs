@@ -12,7 +12,20 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{CallKind, Http, UpstreamError, decode, upstream_message};
+
+/// Whether an Elasticsearch error body says the snapshot itself is missing (§7.2, §7.4), rather
+/// than the repository or anything else.
+fn says_snapshot_missing(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/type")
+                .and_then(Value::as_str)
+                .map(|t| t == "snapshot_missing_exception")
+        })
+        .unwrap_or(false)
+}
 
 /// `SnapshotInfo` (§7.1, §7.2); OpenSearch omits some fields, hence the defaults.
 #[derive(Debug, Clone, Deserialize)]
@@ -72,21 +85,25 @@ impl RecordsRepository {
         let url = self
             .http
             .url(&["_snapshot", &self.repository, &pattern], &[]);
-        let list: SnapshotList = self.http.json(Method::GET, url, None).await?;
+        let list: SnapshotList = self
+            .http
+            .json_as(CallKind::Listing, Method::GET, url, None)
+            .await?;
         Ok(list.snapshots)
     }
 
-    /// One records snapshot; `None` for `snapshot_missing_exception` (§7.2).
+    /// One records snapshot; `None` for `snapshot_missing_exception` (§7.2). Any other 404 (the
+    /// repository is missing, the path is wrong) is an error, not an absent snapshot.
     pub async fn get(&self, backup_id: u64) -> Result<Option<SnapshotInfo>, UpstreamError> {
         let name = records_snapshot_name(backup_id);
         let url = self.http.url(&["_snapshot", &self.repository, &name], &[]);
         let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
         match status {
-            StatusCode::NOT_FOUND
-                if !String::from_utf8_lossy(&bytes).contains("repository_missing_exception") =>
-            {
-                Ok(None)
-            }
+            StatusCode::NOT_FOUND if says_snapshot_missing(&bytes) => Ok(None),
+            StatusCode::NOT_FOUND => Err(UpstreamError::NotFoundElsewhere {
+                call: format!("Elasticsearch GET {}", url.path()),
+                message: upstream_message(&bytes),
+            }),
             s if s.is_success() => {
                 let list: SnapshotList =
                     decode(&format!("Elasticsearch GET {}", url.path()), &bytes)?;
@@ -115,10 +132,23 @@ impl RecordsRepository {
             .map(|_| ())
     }
 
+    /// `DELETE _snapshot/{repo}/{name}` (§7.4). A 404 is `Status { status: 404 }` only when it
+    /// says the snapshot is missing (it is already gone); any other 404 is
+    /// [`UpstreamError::NotFoundElsewhere`], a failure (review L2).
     pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
         let name = records_snapshot_name(backup_id);
         let url = self.http.url(&["_snapshot", &self.repository, &name], &[]);
-        self.http.expect_success(Method::DELETE, url, None).await
+        let (status, bytes) = self.http.send(Method::DELETE, url.clone(), None).await?;
+        match status {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND if !says_snapshot_missing(&bytes) => {
+                Err(UpstreamError::NotFoundElsewhere {
+                    call: format!("Elasticsearch DELETE {}", url.path()),
+                    message: upstream_message(&bytes),
+                })
+            }
+            s => Err(self.http.status_error(&Method::DELETE, &url, s, &bytes)),
+        }
     }
 }
 
@@ -172,6 +202,52 @@ pub fn to_component(info: SnapshotInfo) -> Option<(u64, ComponentBackup)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn repository_of(sim: &crate::sim::SimCluster) -> RecordsRepository {
+        let endpoint = crate::config::Endpoint {
+            url: url::Url::parse(&sim.endpoints.elasticsearch).unwrap(),
+            credentials: None,
+            timeout: std::time::Duration::from_secs(5),
+            limits: Default::default(),
+            tls: Default::default(),
+        };
+        let client = crate::upstream::client_builder().build().unwrap();
+        RecordsRepository::new(
+            Http::new(client, endpoint, "Elasticsearch"),
+            "camunda".into(),
+            "zeebe-record*".into(),
+        )
+    }
+
+    /// Review L2: only a missing *snapshot* is "already gone"; a missing repository is not.
+    #[tokio::test]
+    async fn only_a_missing_snapshot_reads_as_gone() {
+        let mut config = crate::sim::SimConfig::new(backup_domain::api::VersionProfile::V87);
+        config.timings.records_snapshot_ms = 10;
+        let sim = crate::sim::SimCluster::start(config).await.unwrap();
+        let repo = repository_of(&sim).await;
+        let gone = repo.delete(404_404).await.unwrap_err();
+        assert!(
+            matches!(gone, UpstreamError::Status { status: 404, .. }),
+            "{gone}"
+        );
+        assert!(repo.get(404_404).await.unwrap().is_none());
+
+        sim.sim.write().repository = None;
+        let error = repo.delete(404_404).await.unwrap_err();
+        assert!(
+            matches!(error, UpstreamError::NotFoundElsewhere { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("repository_missing_exception"),
+            "{error}"
+        );
+        assert!(matches!(
+            repo.get(404_404).await,
+            Err(UpstreamError::NotFoundElsewhere { .. })
+        ));
+    }
 
     #[test]
     fn the_procedure_output_converts() {

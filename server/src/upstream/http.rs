@@ -1,5 +1,8 @@
 //! The HTTP plumbing every client shares: URL building under the configured base (context paths
-//! included), credentials, the timeout, and the classification of failures.
+//! included), credentials, the timeout and size cap of each kind of call, and the classification
+//! of failures.
+
+use std::time::Duration;
 
 use axum::body::Bytes;
 use reqwest::{Method, StatusCode};
@@ -28,13 +31,61 @@ pub enum UpstreamError {
     },
     #[error("{call}: unexpected answer: {reason}")]
     Decode { call: String, reason: String },
+    /// The answer was cut off at the configured cap rather than read into memory whole.
+    #[error(
+        "{call}: the answer is larger than {limit_bytes} bytes; raise [upstream] {key} if it is expected"
+    )]
+    TooLarge {
+        call: String,
+        limit_bytes: u64,
+        key: &'static str,
+    },
+    /// A 404 that does not say the artifact is missing: the snapshot repository does not exist
+    /// (`repository_missing_exception`, §7.1), or the path reached something else (a wrong
+    /// context path, a proxy's page). Nothing was found or deleted, so it is never "already gone".
+    #[error("{call}: HTTP 404, and not for a missing snapshot: {message}")]
+    NotFoundElsewhere { call: String, message: String },
 }
 
 impl UpstreamError {
     pub fn status(&self) -> Option<u16> {
         match self {
             UpstreamError::Status { status, .. } => Some(*status),
+            UpstreamError::NotFoundElsewhere { .. } => Some(404),
             _ => None,
+        }
+    }
+}
+
+/// What kind of answer a call expects: it sets the size cap and the timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// One backup's status, a mutation's answer, health: small and quick.
+    Answer,
+    /// Every backup of a component: grows with the history, and the component may scan its
+    /// whole store to answer (Zeebe reads every partition's backups, §3.4).
+    Listing,
+}
+
+/// Caps on upstream answers, `[upstream]` in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest listing read, 256 MiB by default: room for about 100,000 sets.
+    pub listing_bytes: u64,
+    /// Largest other answer, 1 MiB by default.
+    pub answer_bytes: u64,
+    /// A listing's timeout when it should be longer than the request timeout (a store with many
+    /// backups); `None`, the default, keeps the request timeout, so a hung component cannot hold
+    /// the history page longer than any other call.
+    pub listing_timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            listing_bytes: 256 * 1024 * 1024,
+            answer_bytes: 1024 * 1024,
+            listing_timeout: None,
         }
     }
 }
@@ -109,6 +160,19 @@ impl Http {
         format!("{} {method} {}", self.component, url.path())
     }
 
+    /// The timeout of a call of this kind: the request timeout, or for a listing the longer
+    /// listing timeout.
+    pub fn timeout(&self, kind: CallKind) -> Duration {
+        match kind {
+            CallKind::Answer => self.endpoint.timeout,
+            CallKind::Listing => self
+                .endpoint
+                .limits
+                .listing_timeout
+                .map_or(self.endpoint.timeout, |t| t.max(self.endpoint.timeout)),
+        }
+    }
+
     /// Sends a request and returns the status and body, whatever the status.
     pub async fn send(
         &self,
@@ -116,16 +180,28 @@ impl Http {
         url: Url,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Bytes), UpstreamError> {
+        self.send_as(CallKind::Answer, method, url, body).await
+    }
+
+    /// [`Http::send`] with the timeout and size cap of `kind`.
+    pub async fn send_as(
+        &self,
+        kind: CallKind,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), UpstreamError> {
         let call = self.call_name(&method, &url);
         let (method_name, url_text) = (method.to_string(), url.to_string());
-        let mut request = self
-            .client
-            .request(method, url)
-            .timeout(self.endpoint.timeout)
-            .header(
-                reqwest::header::ACCEPT,
-                "application/json, application/vnd.spring-boot.actuator.v3+json, */*",
-            );
+        let timeout = self.timeout(kind);
+        let (limit, key) = match kind {
+            CallKind::Answer => (self.endpoint.limits.answer_bytes, "max_answer_bytes"),
+            CallKind::Listing => (self.endpoint.limits.listing_bytes, "max_listing_bytes"),
+        };
+        let mut request = self.client.request(method, url).timeout(timeout).header(
+            reqwest::header::ACCEPT,
+            "application/json, application/vnd.spring-boot.actuator.v3+json, */*",
+        );
         request = match &self.endpoint.credentials {
             None => request,
             Some(Credentials::Basic { username, password }) => {
@@ -144,7 +220,7 @@ impl Http {
             if e.is_timeout() {
                 UpstreamError::Timeout {
                     call,
-                    timeout_secs: self.endpoint.timeout.as_secs().max(1),
+                    timeout_secs: timeout.as_secs().max(1),
                 }
             } else if e.is_connect() {
                 UpstreamError::Connect {
@@ -173,10 +249,20 @@ impl Http {
             repeats: 1,
         };
         let answer = async {
-            let response = request.send().await?;
+            let mut response = request.send().await.map_err(Read::Http)?;
             let status = response.status();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, bytes))
+            // Streamed against the cap, so a huge (or endless) answer never sits in memory.
+            if response.content_length().is_some_and(|n| n > limit) {
+                return Err(Read::TooLarge);
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(Read::Http)? {
+                if bytes.len() as u64 + chunk.len() as u64 > limit {
+                    return Err(Read::TooLarge);
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok((status, Bytes::from(bytes)))
         }
         .await;
         match answer {
@@ -185,11 +271,38 @@ impl Http {
                 Ok((status, bytes))
             }
             Err(e) => {
-                let error = classify(e, call);
+                let error = match e {
+                    Read::Http(e) => classify(e, call),
+                    Read::TooLarge => UpstreamError::TooLarge {
+                        call,
+                        limit_bytes: limit,
+                        key,
+                    },
+                };
                 record(|| recorded(None, &[], Some(error.to_string())));
                 Err(error)
             }
         }
+    }
+
+    /// [`Http::json`] with the timeout and size cap of `kind`.
+    pub async fn json_as<T: DeserializeOwned>(
+        &self,
+        kind: CallKind,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<T, UpstreamError> {
+        let call = self.call_name(&method, &url);
+        let (status, bytes) = self.send_as(kind, method, url, body).await?;
+        if !status.is_success() {
+            return Err(UpstreamError::Status {
+                call,
+                status: status.as_u16(),
+                message: upstream_message(&bytes),
+            });
+        }
+        decode(&call, &bytes)
     }
 
     /// A 2xx answer decoded as `T`; any other status is an error with the component's message.
@@ -199,16 +312,7 @@ impl Http {
         url: Url,
         body: Option<&Value>,
     ) -> Result<T, UpstreamError> {
-        let call = self.call_name(&method, &url);
-        let (status, bytes) = self.send(method, url, body).await?;
-        if !status.is_success() {
-            return Err(UpstreamError::Status {
-                call,
-                status: status.as_u16(),
-                message: upstream_message(&bytes),
-            });
-        }
-        decode(&call, &bytes)
+        self.json_as(CallKind::Answer, method, url, body).await
     }
 
     /// A call whose success has no body worth reading (DELETE 204, rebalance 200).
@@ -251,6 +355,12 @@ impl Http {
             reason,
         }
     }
+}
+
+/// Why reading an answer stopped.
+enum Read {
+    Http(reqwest::Error),
+    TooLarge,
 }
 
 pub fn decode<T: DeserializeOwned>(call: &str, bytes: &[u8]) -> Result<T, UpstreamError> {
@@ -365,6 +475,8 @@ mod tests {
                 url: url.clone(),
                 credentials,
                 timeout: Duration::from_secs(2),
+                limits: Limits::default(),
+                tls: Default::default(),
             };
             let http = Http::new(reqwest::Client::new(), endpoint, "Test");
             let target = http.url(&["actuator", "backups"], &[]);
@@ -385,6 +497,8 @@ mod tests {
             url: Url::parse(&format!("http://127.0.0.1:{closed}/ctx")).unwrap(),
             credentials: Some(Credentials::Bearer(Secret::new("supersecret".into()))),
             timeout: Duration::from_secs(2),
+            limits: Limits::default(),
+            tls: Default::default(),
         };
         let http = Http::new(reqwest::Client::new(), endpoint, "Optimize");
         let url = http.url(&["actuator", "backups"], &[]);
@@ -403,6 +517,143 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("supersecret") && !format!("{error:?}").contains("supersecret"));
+    }
+
+    /// A listener with a 2 MiB answer (with and without a length) and a DELETE that redirects
+    /// to a GET answering 200.
+    async fn stub() -> Url {
+        use axum::routing::get;
+        let big = || "x".repeat(2 * 1024 * 1024);
+        let app = axum::Router::new()
+            .route("/sized", get(move || async move { big() }))
+            .route(
+                "/streamed",
+                get(|| async {
+                    let chunks = (0..32).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 64 * 1024]));
+                    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            )
+            .route(
+                "/moved",
+                get(|| async { "{}" }).delete(|| async {
+                    (
+                        axum::http::StatusCode::MOVED_PERMANENTLY,
+                        [(axum::http::header::LOCATION, "/moved")],
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn stub_http(url: &Url) -> Http {
+        let endpoint = Endpoint {
+            url: url.clone(),
+            credentials: None,
+            timeout: Duration::from_secs(5),
+            limits: Limits::default(),
+            tls: Default::default(),
+        };
+        let client = crate::upstream::client_builder().build().unwrap();
+        Http::new(client, endpoint, "Stub")
+    }
+
+    #[tokio::test]
+    async fn answers_are_cut_at_the_cap_of_their_kind() {
+        let url = stub().await;
+        let http = stub_http(&url);
+        for path in ["sized", "streamed"] {
+            let target = http.url(&[path], &[]);
+            let error = http
+                .send_as(CallKind::Answer, Method::GET, target.clone(), None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    UpstreamError::TooLarge {
+                        limit_bytes: 1_048_576,
+                        key: "max_answer_bytes",
+                        ..
+                    }
+                ),
+                "{path}: {error}"
+            );
+            assert!(
+                error.to_string().contains("[upstream] max_answer_bytes"),
+                "{error}"
+            );
+            // A listing may be that large.
+            let (status, body) = http
+                .send_as(CallKind::Listing, Method::GET, target, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                (status.as_u16(), body.len()),
+                (200, 2 * 1024 * 1024),
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_not_followed() {
+        let url = stub().await;
+        let http = stub_http(&url);
+        let error = http
+            .expect_success(Method::DELETE, http.url(&["moved"], &[]), None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), Some(301), "{error}");
+    }
+
+    #[test]
+    fn upstream_limits_come_from_the_configuration() {
+        let cluster = "[[clusters]]\nname = \"t\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://127.0.0.1:9600\"\n[clusters.elasticsearch]\nurl = \"http://127.0.0.1:9200\"\n";
+        let text = format!(
+            "[upstream]\nmax_listing_bytes = 5000\nmax_answer_bytes = 100\nlisting_timeout_secs = 30\n{cluster}"
+        );
+        let config = crate::config::Config::parse(&text, "t", &|_| None).unwrap();
+        let expected = Limits {
+            listing_bytes: 5000,
+            answer_bytes: 100,
+            listing_timeout: Some(Duration::from_secs(30)),
+        };
+        let c = &config.clusters[0];
+        assert_eq!(c.zeebe.limits, expected);
+        assert_eq!(c.elasticsearch.as_ref().unwrap().endpoint.limits, expected);
+        let defaults = crate::config::Config::parse(cluster, "t", &|_| None).unwrap();
+        assert_eq!(defaults.clusters[0].zeebe.limits, Limits::default());
+        let zero = format!("[upstream]\nmax_answer_bytes = 0\n{cluster}");
+        let error = crate::config::Config::parse(&zero, "t", &|_| None).unwrap_err();
+        assert!(
+            error.to_string().contains("upstream.max_answer_bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_listing_gets_the_listing_timeout_only_when_configured_and_longer() {
+        let http = |listing: Option<u64>| {
+            let endpoint = Endpoint {
+                url: Url::parse("http://127.0.0.1:1/").unwrap(),
+                credentials: None,
+                timeout: Duration::from_secs(10),
+                limits: Limits {
+                    listing_timeout: listing.map(Duration::from_secs),
+                    ..Limits::default()
+                },
+                tls: Default::default(),
+            };
+            Http::new(reqwest::Client::new(), endpoint, "Stub")
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(http(None).timeout(CallKind::Listing), secs(10));
+        assert_eq!(http(Some(120)).timeout(CallKind::Listing), secs(120));
+        assert_eq!(http(Some(120)).timeout(CallKind::Answer), secs(10));
+        assert_eq!(http(Some(3)).timeout(CallKind::Listing), secs(10));
     }
 
     #[test]

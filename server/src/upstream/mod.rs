@@ -6,17 +6,31 @@
 mod elasticsearch;
 mod http;
 mod optimize;
+mod tls;
 mod webapps;
 mod zeebe;
 
 pub use elasticsearch::{RecordsRepository, SnapshotInfo, to_component as records_component};
-pub use http::{Http, Recorder, UpstreamError, recording, upstream_message};
+pub use http::{CallKind, Http, Limits, Recorder, UpstreamError, recording, upstream_message};
 pub use optimize::{OptimizeClient, to_component as optimize_component};
+pub use tls::{OutboundTls, OutboundTlsError};
 pub use webapps::{ArtifactInfo, WebappsClient, to_component as artifact_component};
 pub use zeebe::{
     ExportingOperation, ExportingPartition, ZeebeBackupInfo, ZeebeClient,
     to_component as zeebe_component,
 };
+
+/// The builder every outbound HTTP client of the console starts from. Redirects are not followed:
+/// reqwest would turn a redirected DELETE or POST into a GET whose 200 then reads as "deleted" or
+/// "resumed" (review L2); a 3xx is an error instead. Add an endpoint's TLS with
+/// [`OutboundTls::apply`].
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .user_agent(concat!("backup-console/", env!("CARGO_PKG_VERSION")))
+}
 
 /// Milliseconds since the epoch from the timestamp formats the components use: RFC 3339 with
 /// nanoseconds (Zeebe, §3.3) or `2025-06-03T07:55:15.685+0000` (web apps and Optimize, §5.2).

@@ -5,7 +5,7 @@ use backup_domain::backup_set::{Component, ComponentBackup};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{CallKind, Http, UpstreamError, decode};
 use super::webapps::{ArtifactInfo, to_component as artifact_component};
 
 pub const SNAPSHOT_PREFIX: &str = "camunda_optimize_";
@@ -26,7 +26,10 @@ impl OptimizeClient {
 
     pub async fn list(&self) -> Result<Vec<ArtifactInfo>, UpstreamError> {
         let url = self.http.url(&["actuator", "backups"], &[]);
-        self.http.json(Method::GET, url, None).await
+        // Grows with the history: the listing cap and timeout, not a status call's.
+        self.http
+            .json_as(CallKind::Listing, Method::GET, url, None)
+            .await
     }
 
     /// A single object, or `None` for its 404 `notFoundError` (§6).

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{CallKind, Http, UpstreamError, decode};
 use super::{distinct, parse_time_ms};
 
 /// A web-apps or Optimize backup (§5.1, §5.2, §6): same shape in both.
@@ -101,7 +101,10 @@ impl WebappsClient {
 
     pub async fn list(&self) -> Result<Vec<ArtifactInfo>, UpstreamError> {
         let url = self.http.url(&["actuator", self.path], &[]);
-        self.http.json(Method::GET, url, None).await
+        // Grows with the history: the listing cap and timeout, not a status call's.
+        self.http
+            .json_as(CallKind::Listing, Method::GET, url, None)
+            .await
     }
 
     /// One backup, `None` when the component has nothing under this ID. Before the fixes of

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{CallKind, Http, UpstreamError, decode};
 use super::{distinct, parse_time_ms};
 
 /// `BackupInfo` (§3.3); the list form lacks some partition fields (§3.4), hence the options.
@@ -101,7 +101,10 @@ impl ZeebeClient {
     /// `GET /actuator/{backups|backupRuntime}`: not sorted by contract, so not relied on (§3.4).
     pub async fn list(&self) -> Result<Vec<ZeebeBackupInfo>, UpstreamError> {
         let url = self.http.url(&["actuator", self.backups_path], &[]);
-        self.http.json(Method::GET, url, None).await
+        // Grows with the history: the listing cap and timeout, not a status call's.
+        self.http
+            .json_as(CallKind::Listing, Method::GET, url, None)
+            .await
     }
 
     /// `GET .../{id}`; `None` for the 404 of an ID no partition knows (§3.3).
