@@ -456,7 +456,7 @@ pub fn settle_transient(mut c: ComponentBackup, now_ms: i64) -> ComponentBackup 
         )
         .chain(c.started_at_ms)
         .max();
-    if last_activity.is_some_and(|t| now_ms - t < INCOMPLETE_GRACE_MS) {
+    if last_activity.is_some_and(|t| now_ms.saturating_sub(t) < INCOMPLETE_GRACE_MS) {
         c.state = ComponentState::InProgress;
     }
     c
@@ -481,6 +481,17 @@ pub fn merge_listings_expecting(
     listings: Vec<(Component, ComponentListing)>,
     since: &[(Component, u64)],
 ) -> Vec<BackupSet> {
+    // A declaration the listing contradicts (the component holds an older ID) is not trusted:
+    // the gap it would hide is shown instead.
+    let mut since: Vec<(Component, u64)> = since.to_vec();
+    since.retain(|&(component, first)| {
+        !listings.iter().any(|(c, listing)| {
+            *c == component
+                && listing
+                    .as_ref()
+                    .is_ok_and(|entries| entries.iter().any(|(id, _)| *id < first))
+        })
+    });
     let added_after = |component: Component, id: u64| {
         since.iter().any(|&(c, first)| c == component && id < first)
     };
@@ -492,7 +503,22 @@ pub fn merge_listings_expecting(
         match listing {
             Ok(entries) => {
                 for (id, entry) in entries {
-                    by_id.entry(id).or_default().push(entry);
+                    let found = by_id.entry(id).or_default();
+                    match found.iter_mut().find(|c| c.component == entry.component) {
+                        // Listed twice: one reading, and a cautious one when they disagree.
+                        Some(earlier) if earlier.state != entry.state => {
+                            let error = format!(
+                                "listed twice under this ID, as {} and as {}",
+                                earlier.state.label(),
+                                entry.state.label()
+                            );
+                            *earlier =
+                                ComponentBackup::new(entry.component, ComponentState::Unknown);
+                            earlier.error = Some(error);
+                        }
+                        Some(_) => {}
+                        None => found.push(entry),
+                    }
                 }
             }
             Err(error) => {

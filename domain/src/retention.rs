@@ -178,7 +178,15 @@ pub fn plan(
     now_ms: i64,
 ) -> RetentionPlan {
     let mut sorted: Vec<&BackupSet> = sets.iter().collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.backup_id));
+    // Newest first; of two copies of one ID the more cautious reading is kept, whatever the
+    // input order (merged listings never hold copies, but the planner does not rely on it).
+    sorted.sort_by_key(|s| {
+        (
+            std::cmp::Reverse(s.backup_id),
+            caution(s.verdict),
+            s.started_at_ms,
+        )
+    });
     sorted.dedup_by_key(|s| s.backup_id);
     let newest_restorable = sorted
         .iter()
@@ -314,6 +322,17 @@ pub fn plan_unconfigured(
     plan
 }
 
+/// How much a verdict keeps a set from being deleted, most first.
+fn caution(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::InProgress => 0,
+        Verdict::Unknown => 1,
+        Verdict::Restorable => 2,
+        Verdict::RestorablePartial => 3,
+        Verdict::NotRestorable => 4,
+    }
+}
+
 /// Fully or partially restorable.
 fn is_recoverable(verdict: Verdict) -> bool {
     matches!(verdict, Verdict::Restorable | Verdict::RestorablePartial)
@@ -350,8 +369,8 @@ fn hold_floor(
 ///
 /// Two signs that the history, not the backups, is wrong: a configured component holds none of
 /// the IDs the others hold (just added, pointed at the wrong instance, or its repository lost),
-/// or the plan deletes more than half of the settled sets (restorable, partially restorable or
-/// not restorable; in progress and unknown ones are never deleted anyway).
+/// or the plan deletes more than half of the deletable sets: those a rule may delete at all
+/// (settled, neither pinned nor orphaned; sets in progress or unknown are never deleted anyway).
 pub fn unattended_refusal(sets: &[BackupSet], plan: &RetentionPlan) -> Option<String> {
     let mut components: Vec<Component> = sets
         .iter()
@@ -360,34 +379,41 @@ pub fn unattended_refusal(sets: &[BackupSet], plan: &RetentionPlan) -> Option<St
     components.sort();
     components.dedup();
     for component in components {
-        let expected: Vec<ComponentState> = sets
+        // The sets some other component holds and this one is expected in.
+        let others_hold: Vec<&BackupSet> = sets
             .iter()
-            .filter_map(|s| s.component(component))
-            .map(|c| c.state)
-            .filter(|state| *state != ComponentState::NotExpected)
+            .filter(|s| {
+                s.component(component)
+                    .is_some_and(|c| c.state != ComponentState::NotExpected)
+                    && s.components
+                        .iter()
+                        .any(|c| c.component != component && c.holds())
+            })
             .collect();
-        if !expected.is_empty()
-            && expected
-                .iter()
-                .all(|state| *state == ComponentState::Missing)
-        {
+        let missing_from_all = !others_hold.is_empty()
+            && others_hold.iter().all(|s| {
+                s.component(component)
+                    .is_some_and(|c| c.state == ComponentState::Missing)
+            });
+        if missing_from_all {
             return Some(format!(
                 "{} holds none of the {} backups the other components hold: check its \
                  configuration, or set since_backup_id on it if it was added later",
                 component.label(),
-                expected.len()
+                others_hold.len()
             ));
         }
     }
     let deleting = plan.to_delete().len();
-    let settled = plan
+    let deletable = plan
         .decisions
         .iter()
         .filter(|d| !matches!(d.verdict, Verdict::InProgress | Verdict::Unknown))
+        .filter(|d| !d.orphan && d.reason != "pinned")
         .count();
-    if deleting > 0 && deleting * 2 > settled {
+    if deleting > 0 && deleting * 2 > deletable {
         return Some(format!(
-            "it would delete {deleting} of {settled} backup sets, more than half of them"
+            "it would delete {deleting} of {deletable} deletable backup sets, more than half of them"
         ));
     }
     None
@@ -415,7 +441,7 @@ fn restorable_decision(
             false,
         );
     }
-    let age_ms = set.started_at_ms.map(|t| now_ms - t);
+    let age_ms = set.started_at_ms.map(|t| now_ms.saturating_sub(t));
     if let Some(days) = policy.max_age_days {
         match age_ms {
             Some(age) if age > i64::from(days) * DAY_MS => {}
@@ -662,6 +688,9 @@ pub struct CleanupRequest {
     pub selected: Vec<u64>,
     /// The number of sets typed to confirm: must equal the number of sets deleted.
     pub confirm: usize,
+    /// The administrator saw the plan's warning ([`unattended_refusal`]) and deletes anyway.
+    #[serde(default)]
+    pub acknowledge_warning: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -309,6 +309,8 @@ pub async fn cleanup(args: CleanupArgs) -> Result<Exit, CliError> {
         confirm: delete.len(),
         delete,
         selected: Vec::new(),
+        // Reached with a warning only under --allow-large.
+        acknowledge_warning: args.allow_large,
     };
     let started = service
         .start(&cluster, request, &user, "cli")

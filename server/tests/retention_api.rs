@@ -64,7 +64,8 @@ async fn start_cleanup(
             Method::POST,
             "/api/clusters/test/cleanups",
             Some(&console.session),
-            Some(json!({"delete": delete, "selected": selected, "confirm": confirm})),
+            // As the page sends it, with its warning (if any) on screen beside the button.
+            Some(json!({"delete": delete, "selected": selected, "confirm": confirm, "acknowledge_warning": true})),
         )
         .await
 }
@@ -747,4 +748,37 @@ async fn a_retry_does_not_delete_what_the_policy_now_keeps() {
             .contains("now keeps it"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_cleanup_with_a_warning_runs_only_when_the_warning_was_acknowledged() {
+    let sim = start_sim(VersionProfile::V88, 15).await;
+    let console = console_for(&sim).await;
+    put_policy(
+        &console,
+        json!({"keep_last": 2, "min_restorable": 1, "keep_failed": 0}),
+    )
+    .await;
+    let before = listed_ids(&console).await;
+    let delete = plan_as_the_browser_computes_it(&console).await.to_delete();
+    let (status, body) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/cleanups",
+            Some(&console.session),
+            Some(json!({"delete": delete, "selected": [], "confirm": delete.len()})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "cleanup_warning");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than half"),
+        "{body}"
+    );
+    assert_eq!(listed_ids(&console).await, before, "nothing was deleted");
+    let (status, body) = start_cleanup(&console, &delete, &[], delete.len()).await;
+    assert_eq!(status, 202, "{body}");
 }

@@ -437,6 +437,7 @@ fn SetActions(backup_id: u64) -> impl IntoView {
             delete: Vec::new(),
             selected: vec![backup_id],
             confirm: typed.get_untracked().trim().parse().unwrap_or(0),
+            acknowledge_warning: false,
         };
         crate::pages::retention::start_cleanup(
             name.get_untracked(),

@@ -167,6 +167,11 @@ fn Editor(
             delete: to_delete(),
             selected: picked.get_untracked().into_iter().collect(),
             confirm: typed.get_untracked().trim().parse().unwrap_or(0),
+            // The warning is on screen beside the button whenever there is one.
+            acknowledge_warning: plan
+                .get_untracked()
+                .and_then(|p| sets.with_value(|s| planner::unattended_refusal(s, &p)))
+                .is_some(),
         };
         busy.set(true);
         start_cleanup(

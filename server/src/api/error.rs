@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The request conflicts with the current state; the message says how.
     #[error("{0}")]
     Conflict(String),
+    /// The plan carries a warning the confirmation did not acknowledge.
+    #[error("{0}")]
+    CleanupWarning(String),
     /// A component refused or failed the action; its own message is passed on.
     #[error("{0}")]
     Upstream(String),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::CleanupNotFound(_) => (StatusCode::NOT_FOUND, "cleanup_not_found"),
             ApiError::CleanupRefused(_) => (StatusCode::CONFLICT, "cleanup_refused"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::CleanupWarning(_) => (StatusCode::CONFLICT, "cleanup_warning"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -39,6 +39,9 @@ pub enum CleanupError {
     Unattended(String),
     #[error("{0}")]
     Conflict(String),
+    /// The plan carries a warning the request did not acknowledge.
+    #[error("{0}; confirm again acknowledging it")]
+    Unacknowledged(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -303,6 +306,13 @@ impl RetentionService {
         if !refused.is_empty() {
             return Err(CleanupError::Refused(refused));
         }
+        // What a schedule would refuse, an admin may still do, having been told.
+        if !request.delete.is_empty()
+            && !request.acknowledge_warning
+            && let Some(warning) = planner::unattended_refusal(&sets, &plan)
+        {
+            return Err(CleanupError::Unacknowledged(warning));
+        }
         let ids: BTreeSet<u64> = request
             .delete
             .iter()
@@ -553,13 +563,8 @@ impl RetentionService {
             };
             // The due time last fired (kept in the database, so a restart does not fire it again).
             let key = format!("retention_schedule_fired:{}", cluster.name);
-            let fired = self
-                .store
-                .get_setting(key.clone())
-                .await
-                .ok()
-                .flatten()
-                .and_then(|v| v.parse::<i64>().ok());
+            let last_fired = self.store.get_setting(key.clone()).await.ok().flatten();
+            let fired = last_fired.as_deref().and_then(|v| v.parse::<i64>().ok());
             let since = fired.map_or(self.started_ms, |f| f.max(self.started_ms));
             let Some(due) = schedule.next_after(since).filter(|due| *due <= now) else {
                 continue;
@@ -569,9 +574,19 @@ impl RetentionService {
                 .take_while(|d| *d <= now)
                 .last()
                 .unwrap_or(due);
-            if let Err(error) = self.store.put_setting(key, due.to_string()).await {
-                tracing::error!(cluster = %cluster.name, %error, "could not record the scheduled run");
-                continue;
+            // Claimed in one statement: of several consoles on one database (or overlapping
+            // ticks), exactly one fires this due time.
+            match self
+                .store
+                .claim_setting(key, last_fired, due.to_string())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(error) => {
+                    tracing::error!(cluster = %cluster.name, %error, "could not record the scheduled run");
+                    continue;
+                }
             }
             match self.scheduled_cleanup(cluster).await {
                 Ok(id) => started.push(id),
@@ -610,6 +625,10 @@ impl RetentionService {
             .filter(|s| ids.contains(&s.backup_id))
             .flat_map(planner::artifacts)
             .collect();
+        // The cause of an earlier refusal is gone: the page no longer shows it.
+        if let Err(error) = self.store.delete_setting(refusal_key(&cluster.name)).await {
+            tracing::warn!(cluster = %cluster.name, %error, "could not clear an old refusal");
+        }
         // Recorded even when there is nothing to delete: the page shows when it last ran.
         let started = self
             .launch(
@@ -631,16 +650,19 @@ impl RetentionService {
         client: &str,
         reason: String,
     ) -> CleanupError {
-        let refusal = ScheduleRefusal {
-            at_ms: now_ms(),
-            reason: reason.clone(),
-        };
-        if let Err(error) = self
-            .store
-            .put_setting(refusal_key(&cluster.name), to_json(&refusal))
-            .await
-        {
-            tracing::error!(cluster = %cluster.name, %error, "could not record a refused cleanup");
+        // The page shows the schedule's refusal; a CLI's is told to its caller and audited.
+        if user == SCHEDULE_USER {
+            let refusal = ScheduleRefusal {
+                at_ms: now_ms(),
+                reason: reason.clone(),
+            };
+            if let Err(error) = self
+                .store
+                .put_setting(refusal_key(&cluster.name), to_json(&refusal))
+                .await
+            {
+                tracing::error!(cluster = %cluster.name, %error, "could not record a refused cleanup");
+            }
         }
         tracing::warn!(cluster = %cluster.name, %reason, "unattended cleanup refused");
         self.audit(
