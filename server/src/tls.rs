@@ -13,9 +13,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-/// A client that does not finish its handshake in this time is dropped, so it cannot hold the
-/// listener.
+/// A client that does not finish its handshake in this time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; further connections wait in the kernel's backlog until one
+/// ends (at the latest after [`HANDSHAKE_TIMEOUT`]).
+const MAX_HANDSHAKES: usize = 256;
+/// Finished handshakes waiting for the server to take them.
+const READY_QUEUE: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -53,14 +57,63 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Accepts TCP connections in a task of its own and runs every TLS handshake in a task per
+/// connection: `accept()` only hands over finished handshakes, so a client that connects and stays
+/// silent holds one handshake slot, never the listener.
 pub struct TlsListener {
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
+    ready: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local_addr: std::io::Result<SocketAddr>,
 }
 
 impl TlsListener {
+    /// Needs a Tokio runtime: the accept loop is spawned at once and ends when the listener is
+    /// dropped.
     pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
-        TlsListener { tcp, acceptor }
+        let local_addr = tcp.local_addr();
+        let (tx, ready) = tokio::sync::mpsc::channel(READY_QUEUE);
+        tokio::spawn(accept_loop(tcp, acceptor, tx));
+        TlsListener { ready, local_addr }
+    }
+}
+
+type Ready = tokio::sync::mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>;
+
+async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, tx: Ready) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+    loop {
+        // Wait for a free slot before taking the next connection off the backlog.
+        let slot = tokio::select! {
+            _ = tx.closed() => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = tx.closed() => return,
+            accepted = tcp.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (acceptor, tx) = (acceptor.clone(), tx.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    // The server is gone when this fails; the connection just closes.
+                    let _ = tx.send((tls, addr)).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%error, %addr, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+            }
+        });
     }
 }
 
@@ -69,24 +122,18 @@ impl Listener for TlsListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, addr) = match self.tcp.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => return (tls, addr),
-                Ok(Err(error)) => tracing::debug!(%error, %addr, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-            }
+        match self.ready.recv().await {
+            Some(ready) => ready,
+            // The accept loop ended, which it only does once the listener is dropped; never
+            // reached while `self` lives, but do not spin if it is.
+            None => std::future::pending().await,
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
+        match &self.local_addr {
+            Ok(addr) => Ok(*addr),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        }
     }
 }

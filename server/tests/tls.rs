@@ -100,6 +100,55 @@ async fn the_console_serves_https_with_secure_cookies() {
     );
 }
 
+/// Review H3: connections that never start their handshake must not stop the console accepting
+/// others.
+#[tokio::test]
+async fn silent_connections_do_not_hold_the_listener() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (auth, _) = auth_section("");
+    let config = Config::parse(
+        &format!("{auth}{}", sim.endpoints.console_config("test")),
+        "t",
+        &|_| None,
+    )
+    .unwrap();
+    let acceptor = backup_console::tls::acceptor(&fixture("server.pem"), &fixture("server.key"))
+        .expect("certificate loads");
+    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent"), true)
+        .await
+        .unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    tokio::spawn(async move {
+        backup_console::web::serve(
+            backup_console::tls::TlsListener::new(tcp, acceptor),
+            app,
+            std::future::pending(),
+        )
+        .await
+    });
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(fixture("ca.pem")).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let health = client
+        .get(format!("https://127.0.0.1:{}/api/health", addr.port()))
+        .send()
+        .await
+        .expect("answers within 2 s while three connections stay silent");
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    drop(silent);
+}
+
 #[test]
 fn tls_needs_both_files_and_readable_ones() {
     let one = "[server]\ntls_cert = \"/x.pem\"\n[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
