@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use backup_console::auth::password;
 use backup_console::config::{Config, DEFAULT_LISTEN};
+use backup_console::sim::state::{Timings, TimingsProfile};
 use backup_console::sim::{SimCluster, SimConfig};
 use backup_console::{tls, web};
 use backup_domain::api::VersionProfile;
@@ -38,6 +39,13 @@ enum Command {
         /// Password of the demo users (admin, operator, viewer); random when not given.
         #[arg(long, env = "BACKUP_CONSOLE_DEMO_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// How long the simulated work takes: fast (seconds) or realistic (minutes, as in
+        /// production).
+        #[arg(long, default_value = "fast")]
+        timings: TimingsProfile,
+        /// Multiplies every simulated duration (0.05 makes realistic timings 20 times faster).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
     },
     /// Start the console for the clusters of a configuration file.
     Serve {
@@ -100,6 +108,13 @@ enum Command {
         /// Also write a console configuration file for this cluster.
         #[arg(long)]
         write_config: Option<PathBuf>,
+        /// How long the simulated work takes: fast (seconds) or realistic (minutes, as in
+        /// production).
+        #[arg(long, default_value = "fast")]
+        timings: TimingsProfile,
+        /// Multiplies every simulated duration (0.05 makes realistic timings 20 times faster).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
     },
 }
 
@@ -246,6 +261,8 @@ async fn run(command: Command) -> Result<(), RunError> {
             seed,
             ui_dir,
             password,
+            timings,
+            scale,
         } => {
             let password =
                 password.unwrap_or_else(|| backup_console::auth::random_token()[..16].to_string());
@@ -268,6 +285,7 @@ async fn run(command: Command) -> Result<(), RunError> {
                 let mut config = SimConfig::new(profile);
                 config.seed_count = seed;
                 config.seed = rng_seed;
+                config.timings = Timings::of(timings, scale);
                 let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
                 text.push_str(&sim.endpoints.console_config(name));
                 text.push('\n');
@@ -308,8 +326,11 @@ async fn run(command: Command) -> Result<(), RunError> {
             partitions,
             base_port,
             write_config,
+            timings,
+            scale,
         } => {
             let mut config = SimConfig::new(profile);
+            config.timings = Timings::of(timings, scale);
             config.seed_count = seed;
             config.partitions = partitions;
             config.base_port = base_port;

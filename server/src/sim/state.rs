@@ -71,36 +71,93 @@ impl Default for Timings {
     }
 }
 
+/// The `--timings` choice of `sim` and `demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimingsProfile {
+    /// [`Timings::default`]: every backup in a few seconds, for trying the console out.
+    Fast,
+    /// [`Timings::realistic`]: tens of seconds to minutes, as on a production cluster.
+    Realistic,
+}
+
+impl std::str::FromStr for TimingsProfile {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "fast" => Ok(TimingsProfile::Fast),
+            "realistic" => Ok(TimingsProfile::Realistic),
+            other => Err(format!("`{other}`: use fast or realistic")),
+        }
+    }
+}
+
 impl Timings {
-    /// Durations of the order a production cluster shows, multiplied by `scale` (1.0 is real
-    /// time; CI uses 0.01 to 0.05): the records snapshot and each web-apps or Optimize part take
-    /// tens of seconds, Zeebe's backup minutes, listings and deletes a second or two. Hangs stay
-    /// long whatever the scale, so that a caller's timeout is what ends them.
-    pub fn realistic(scale: f64) -> Timings {
+    /// The timings of `profile` with every duration multiplied by `scale` (hangs excepted).
+    pub fn of(profile: TimingsProfile, scale: f64) -> Timings {
+        match profile {
+            TimingsProfile::Fast => Timings::default().scaled(scale),
+            TimingsProfile::Realistic => Timings::realistic(scale),
+        }
+    }
+
+    /// Every duration multiplied by `scale` (a non-positive or non-finite scale counts as 1),
+    /// except `hang_ms`: a hang must outlast the caller's timeout whatever the scale.
+    pub fn scaled(self, scale: f64) -> Timings {
         let scale = if scale.is_finite() && scale > 0.0 {
             scale
         } else {
             1.0
         };
-        let s = |ms: i64| ((ms as f64) * scale).round().max(1.0) as i64;
+        let s = |ms: i64| {
+            ((ms as f64) * scale)
+                .round()
+                .max(if ms > 0 { 1.0 } else { 0.0 }) as i64
+        };
         Timings {
-            zeebe_registration_ms: s(5_000),
-            zeebe_backup_ms: s(180_000),
-            zeebe_checkpoint_ms: s(1_000),
-            webapps_part_ms: s(20_000),
-            webapps_gap_ms: s(2_000),
-            optimize_part_ms: s(30_000),
-            optimize_gap_ms: s(3_000),
-            records_snapshot_ms: s(30_000),
-            incomplete_check_timeout_ms: s(300_000),
-            async_delete_ms: s(2_000),
-            hang_ms: 600_000,
-            zeebe_list_ms: s(2_000),
-            webapps_list_ms: s(1_000),
-            optimize_list_ms: s(1_000),
-            es_list_ms: s(1_000),
-            delete_ms: s(1_000),
+            zeebe_registration_ms: s(self.zeebe_registration_ms),
+            zeebe_backup_ms: s(self.zeebe_backup_ms),
+            zeebe_checkpoint_ms: s(self.zeebe_checkpoint_ms),
+            webapps_part_ms: s(self.webapps_part_ms),
+            webapps_gap_ms: s(self.webapps_gap_ms),
+            optimize_part_ms: s(self.optimize_part_ms),
+            optimize_gap_ms: s(self.optimize_gap_ms),
+            records_snapshot_ms: s(self.records_snapshot_ms),
+            incomplete_check_timeout_ms: s(self.incomplete_check_timeout_ms),
+            async_delete_ms: s(self.async_delete_ms),
+            hang_ms: self.hang_ms,
+            zeebe_list_ms: s(self.zeebe_list_ms),
+            webapps_list_ms: s(self.webapps_list_ms),
+            optimize_list_ms: s(self.optimize_list_ms),
+            es_list_ms: s(self.es_list_ms),
+            delete_ms: s(self.delete_ms),
         }
+    }
+
+    /// Durations of the order a production cluster shows, multiplied by `scale` (1.0 is real
+    /// time; CI uses 0.01 to 0.05): the records snapshot and each web-apps or Optimize part take
+    /// tens of seconds, Zeebe's backup minutes, listings and deletes a second or two. Hangs stay
+    /// long whatever the scale, so that a caller's timeout is what ends them.
+    pub fn realistic(scale: f64) -> Timings {
+        Timings {
+            zeebe_registration_ms: 5_000,
+            zeebe_backup_ms: 180_000,
+            zeebe_checkpoint_ms: 1_000,
+            webapps_part_ms: 20_000,
+            webapps_gap_ms: 2_000,
+            optimize_part_ms: 30_000,
+            optimize_gap_ms: 3_000,
+            records_snapshot_ms: 30_000,
+            incomplete_check_timeout_ms: 300_000,
+            async_delete_ms: 2_000,
+            hang_ms: 600_000,
+            zeebe_list_ms: 2_000,
+            webapps_list_ms: 1_000,
+            optimize_list_ms: 1_000,
+            es_list_ms: 1_000,
+            delete_ms: 1_000,
+        }
+        .scaled(scale)
     }
 }
 
@@ -523,6 +580,12 @@ mod tests {
         assert_eq!(ci.zeebe_backup_ms, 1_800);
         assert_eq!(ci.hang_ms, real.hang_ms, "hangs are not shortened");
         assert_eq!(Timings::realistic(-3.0).records_snapshot_ms, 30_000);
+        assert_eq!(
+            Timings::of("fast".parse().unwrap(), 2.0).records_snapshot_ms,
+            1_600
+        );
+        assert_eq!(Timings::of(TimingsProfile::Fast, 1.0).zeebe_list_ms, 0);
+        assert!("slow".parse::<TimingsProfile>().is_err());
     }
 
     #[test]
