@@ -93,6 +93,14 @@ struct FileAuthSection {
     database: Option<String>,
     session_idle_timeout_secs: Option<u64>,
     session_absolute_timeout_secs: Option<u64>,
+    /// Argon2 checks at once, and logins allowed to wait for one.
+    login_verify_concurrency: Option<usize>,
+    login_verify_queue: Option<usize>,
+    /// Read the client from `X-Forwarded-For`, sent by `forwarded_for_proxies` (default: `[auth.proxy]
+    /// trusted_proxies`) only.
+    #[serde(default)]
+    trusted_forwarded_for: bool,
+    forwarded_for_proxies: Option<Vec<String>>,
     proxy: Option<FileProxy>,
 }
 
@@ -819,6 +827,32 @@ fn resolve_auth(a: FileAuthSection) -> Result<AuthConfig, ConfigError> {
             n => Ok(Duration::from_secs(n)),
         }
     };
+    let forwarded_for_proxies: Vec<std::net::IpAddr> =
+        match (a.trusted_forwarded_for, a.forwarded_for_proxies) {
+            (false, _) => Vec::new(),
+            (true, Some(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, ip)| {
+                    ip.parse().map_err(|_| {
+                        invalid(
+                            format!("auth.forwarded_for_proxies[{i}]"),
+                            format!("`{ip}` is not an IP address"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            (true, None) => proxy
+                .as_ref()
+                .map(|p| p.trusted_proxies.clone())
+                .unwrap_or_default(),
+        };
+    if a.trusted_forwarded_for && forwarded_for_proxies.is_empty() {
+        return Err(invalid(
+            "auth.trusted_forwarded_for",
+            "list the proxies it is believed from: auth.forwarded_for_proxies or [auth.proxy] trusted_proxies",
+        ));
+    }
     Ok(AuthConfig {
         users,
         database: a
@@ -835,6 +869,22 @@ fn resolve_auth(a: FileAuthSection) -> Result<AuthConfig, ConfigError> {
             12 * 3600,
             "session_absolute_timeout_secs",
         )?,
+        login: crate::auth::LoginSettings {
+            verify_concurrency: match a.login_verify_concurrency {
+                Some(0) => {
+                    return Err(invalid(
+                        "auth.login_verify_concurrency",
+                        "must be at least 1",
+                    ));
+                }
+                v => v.unwrap_or(crate::auth::LoginSettings::default().verify_concurrency),
+            },
+            verify_queue: a
+                .login_verify_queue
+                .unwrap_or(crate::auth::LoginSettings::default().verify_queue),
+            forwarded_for_proxies,
+            ..crate::auth::LoginSettings::default()
+        },
         proxy,
     })
 }

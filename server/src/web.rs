@@ -25,10 +25,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// Failed logins allowed per client address and per user name in [`LOGIN_WINDOW_MS`].
-pub const LOGIN_FAILURES_ALLOWED: usize = 5;
-pub const LOGIN_WINDOW_MS: i64 = 5 * 60 * 1000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(
@@ -39,6 +35,8 @@ pub enum StartError {
     Client(#[from] reqwest::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] crate::auth::password::PasswordError),
 }
 
 /// The console for a configuration: its clients built once, its database opened, the API and UI.
@@ -62,10 +60,12 @@ pub async fn app_for(
     if removed > 0 {
         tracing::info!(removed, "expired sessions removed");
     }
+    // Builds the unknown-user dummy hash now, not at the first login.
+    let limiter = LoginLimiter::for_config(&auth_config)?;
     let auth = AuthState {
         config: auth_config,
         store,
-        limiter: LoginLimiter::new(LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_MS),
+        limiter,
         proxy_secret,
         secure_cookies,
     };

@@ -208,9 +208,185 @@ async fn login_failures_are_generic_and_rate_limited() {
             .any(|e| e["outcome"] == "denied" && e["detail"] == "rate limited")
     );
     assert!(entries.iter().all(|e| e["client"] == "127.0.0.1"));
-    // The admin, from the same address, has used up the address's allowance too.
+    // Another user from the same address is not locked out by viewer's failures (review M5)...
+    console
+        .login("admin", PASSWORD)
+        .await
+        .expect("admin logs in");
+    // ...until the address as a whole has used up its allowance (20 failures, any user names).
+    for i in 0..14 {
+        let _ = console.login(&format!("spray{i}"), "nope").await;
+    }
     let (status, _) = console.login("admin", PASSWORD).await.unwrap_err();
     assert_eq!(status, 429);
+}
+
+fn login_from(
+    console: &Console,
+    forwarded_for: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::RequestBuilder {
+    console
+        .http
+        .post(format!("{}/api/login", console.base))
+        .header("x-requested-with", "backup-console")
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"username": user, "password": password}))
+}
+
+/// Review M5: failures lock one (user, address) pair, not the user; behind a trusted proxy the
+/// address is the client's from `X-Forwarded-For`, and the audit log records it.
+#[tokio::test]
+async fn a_user_locked_out_from_one_address_logs_in_from_another() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let (auth, _) =
+        auth_section("trusted_forwarded_for = true\nforwarded_for_proxies = [\"127.0.0.1\"]\n");
+    let console = start_console_with(&format!("{auth}{cluster}")).await;
+    for _ in 0..5 {
+        let r = login_from(&console, "203.0.113.1", "admin", "nope")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let locked = login_from(&console, "203.0.113.1", "admin", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status().as_u16(), 429, "address A stays locked");
+    assert!(locked.headers().contains_key("retry-after"));
+    // Only the right-most hop that is not a trusted proxy counts; what the client wrote to its
+    // left does not.
+    let other = login_from(
+        &console,
+        "203.0.113.1, 198.51.100.7, 127.0.0.1",
+        "admin",
+        PASSWORD,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(other.status().as_u16(), 200, "address B logs in");
+    let (_, audit) = console.get("/api/audit?user=admin").await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["action"], "login");
+    assert_eq!(entries[0]["client"], "198.51.100.7");
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e["outcome"] == "failure")
+            .all(|e| e["client"] == "203.0.113.1"),
+        "{audit}"
+    );
+
+    // Without the setting the header is the client's own word and is ignored.
+    let (auth, _) = auth_section("");
+    let plain = start_console_with(&format!("{auth}{cluster}")).await;
+    for _ in 0..5 {
+        let _ = login_from(&plain, "203.0.113.1", "operator", "nope")
+            .send()
+            .await;
+    }
+    let r = login_from(&plain, "198.51.100.7", "operator", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        429,
+        "the forged header changes nothing"
+    );
+}
+
+/// Review M4: a refused login writes one audit row for its key and window, not one each.
+#[tokio::test]
+async fn rate_limited_logins_do_not_fill_the_audit_log() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    for _ in 0..5 {
+        let _ = console.login("viewer", "nope").await;
+    }
+    let count = |audit: &Value| audit["entries"].as_array().map_or(0, Vec::len);
+    let (_, before) = console.get("/api/audit?limit=100000").await;
+    for _ in 0..20 {
+        let batch: Vec<_> = (0..50)
+            .map(|_| {
+                let request = console
+                    .http
+                    .post(format!("{}/api/login", console.base))
+                    .header("x-requested-with", "backup-console")
+                    .json(&json!({"username": "viewer", "password": "nope"}));
+                tokio::spawn(async move { request.send().await.map(|r| r.status().as_u16()) })
+            })
+            .collect();
+        for task in batch {
+            assert_eq!(task.await.unwrap().unwrap(), 429);
+        }
+    }
+    let (_, after) = console.get("/api/audit?limit=100000").await;
+    let grown = count(&after) - count(&before);
+    assert!(grown <= 2, "1,000 refused logins wrote {grown} rows");
+}
+
+/// Review M6: a proxy that appends instead of replacing would let the client's value through.
+#[tokio::test]
+async fn repeated_proxy_headers_are_refused() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let (auth, _) = auth_section("");
+    let proxy = "[auth.proxy]\nuser_header = \"X-Forwarded-User\"\ngroups_header = \"X-Forwarded-Groups\"\ntrusted_proxies = [\"127.0.0.1\"]\ngroup_roles = { ops = \"operator\", camunda-admins = \"admin\" }\n";
+    let console = start_console_with(&format!("{auth}{proxy}{cluster}")).await;
+    for (user, groups) in [
+        (vec!["carol"], vec!["camunda-admins", "ops"]),
+        (vec!["mallory", "carol"], vec!["ops"]),
+    ] {
+        let mut request = console.http.get(format!("{}/api/session", console.base));
+        for u in &user {
+            request = request.header("x-forwarded-user", *u);
+        }
+        for g in &groups {
+            request = request.header("x-forwarded-groups", *g);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{user:?} {groups:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request");
+    }
+    let r = console
+        .http
+        .get(format!("{}/api/session", console.base))
+        .header("x-forwarded-user", "carol")
+        .header("x-forwarded-groups", "ops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+/// Review L8: a known path with a method it does not have is 405, and HEAD works where GET does.
+#[tokio::test]
+async fn unknown_methods_on_known_paths_are_405() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let r = console
+        .http
+        .put(format!("{}/api/clusters/test/backups", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let r = console
+        .http
+        .head(format!("{}/api/health", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
 }
 
 #[tokio::test]

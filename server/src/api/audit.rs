@@ -87,7 +87,8 @@ pub async fn list(
 
 fn csv_field(value: &str) -> String {
     // Quote always; double inner quotes; neutralise spreadsheet formulas.
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    // OWASP's list: a leading tab or carriage return also starts a formula in some spreadsheets.
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r', '|']) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -129,6 +130,16 @@ pub fn to_csv(entries: &[AuditEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review L5: a spreadsheet also starts a formula after a leading tab or carriage return.
+    #[test]
+    fn csv_defuses_formulas_behind_tab_and_carriage_return() {
+        for user in ["\t=1+1", "\r=1+1", "\t", "|cmd"] {
+            let field = csv_field(user);
+            assert!(field.starts_with("\"'"), "{user:?} gave {field:?}");
+        }
+        assert_eq!(csv_field("alice"), "\"alice\"");
+    }
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {

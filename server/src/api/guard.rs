@@ -2,27 +2,65 @@
 //! trusted proxy's headers or the session cookie), checks the role, and for every mutating request
 //! checks the CSRF token and the Origin.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{Access, ApiError, AppState, access_for};
-use crate::auth::{self, CSRF_HEADER, Principal, SESSION_COOKIE};
+use super::{Access, ApiError, AppState, ROUTES, access_for};
+use crate::auth::{self, CSRF_HEADER, LoginSettings, Principal, SESSION_COOKIE};
 use crate::web::ClientAddr;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The address of the peer, as the console saw it.
-pub fn client_address(request: &Request) -> String {
+/// The client of a request: the TCP peer, or with `[auth] trusted_forwarded_for` and a peer that
+/// is a trusted proxy, the right-most `X-Forwarded-For` hop that is not a trusted proxy (hops to
+/// its left are whatever the client wrote).
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    login: &LoginSettings,
+) -> Option<IpAddr> {
+    let peer = peer.map(|a| a.ip().to_canonical())?;
+    let trusted = |ip: &IpAddr| login.forwarded_for_proxies.contains(ip);
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip.to_canonical()) => continue,
+            Ok(ip) => return Some(ip.to_canonical()),
+            // Garbage where a trusted proxy wrote: do not guess past it.
+            Err(_) => break,
+        }
+    }
+    Some(peer)
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+fn peer_of(request: &Request) -> Option<SocketAddr> {
     request
         .extensions()
         .get::<ConnectInfo<ClientAddr>>()
-        .map(|ConnectInfo(ClientAddr(addr))| addr.ip().to_string())
+        .map(|ConnectInfo(ClientAddr(a))| *a)
+}
+
+/// The client of `request` as rate limits and the audit log see it (see [`client_ip`]).
+pub fn client_address(request: &Request, login: &LoginSettings) -> String {
+    client_ip(request.headers(), peer_of(request), login)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -36,12 +74,23 @@ pub async fn guard(
     // The catch-all 404 route needs a session like any other: nothing about the API is public
     // beyond the health check and the login.
     let path = matched.as_ref().map(MatchedPath::as_str).unwrap_or("");
+    // HEAD is GET without the body; axum answers it from the GET handler.
+    let rule_method = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
     let access = if path == "/api/{*rest}" {
         Some(Access::Role(backup_domain::api::Role::Viewer))
     } else {
-        access_for(&method, path)
+        access_for(&rule_method, path)
     };
     let Some(access) = access else {
+        if ROUTES.iter().any(|(_, p, _)| *p == path) {
+            // Anyone can send any method: not worth more than a debug line.
+            tracing::debug!(%method, path, "method not allowed");
+            return method_not_allowed(path);
+        }
         tracing::error!(%method, path, "route has no access rule; refused");
         return ApiError::Forbidden("this route has no access rule".into()).into_response();
     };
@@ -52,10 +101,7 @@ pub async fn guard(
     let Access::Role(needed) = access else {
         return next.run(request).await;
     };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<ClientAddr>>()
-        .map(|ConnectInfo(ClientAddr(a))| *a);
+    let peer = peer_of(&request);
     let headers = request.headers().clone();
     let principal = match authenticate(&state, &headers, peer).await {
         Ok(p) => p,
@@ -82,6 +128,25 @@ pub async fn guard(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// The console's error envelope with 405 and the methods the path has.
+fn method_not_allowed(path: &str) -> Response {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, p, _)| *p == path)
+        .map(|(m, _, _)| m.as_str())
+        .collect();
+    let body = serde_json::json!({"error": {
+        "code": "method_not_allowed",
+        "message": format!("this path answers {}", allowed.join(", ")),
+    }});
+    let mut response =
+        (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
 }
 
 /// A browser names the page a request comes from; it must be this console. Clients that send
@@ -125,10 +190,20 @@ async fn authenticate(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Result<Principal, ApiError> {
-    let client = peer
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
     let auth = &state.auth;
+    let client = client_ip(headers, peer, &auth.config.login)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    if let Some(proxy) = &auth.config.proxy {
+        // A proxy that appends instead of replacing would leave the client's own value first.
+        for name in std::iter::once(&proxy.user_header).chain(proxy.groups_header.as_ref()) {
+            if headers.get_all(name).iter().count() > 1 {
+                return Err(ApiError::BadRequest(format!(
+                    "the header {name} appears more than once"
+                )));
+            }
+        }
+    }
     if let Some(proxy) = &auth.config.proxy
         && let Some(user) = headers
             .get(&proxy.user_header)

@@ -15,6 +15,12 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
 fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
     let secure = if state.auth.secure_cookies {
         "; Secure"
@@ -27,8 +33,10 @@ fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
 }
 
 /// `POST /api/login`: a generic error for any failure, and the same work whether the user exists.
+/// The attempt is reserved against the limits before the password is checked, and the check waits
+/// for one of a few Argon2 slots or is refused at once.
 pub async fn login(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let client = client_address(&request);
+    let client = client_address(&request, &state.auth.config.login);
     let header_ok = request
         .headers()
         .get(LOGIN_HEADER)
@@ -46,40 +54,63 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         .map_err(|_| ApiError::BadRequest("send {\"username\": ..., \"password\": ...}".into()))?;
     let auth = &state.auth;
     let now = now_ms();
-    let (ip_key, user_key) = (format!("ip:{client}"), format!("user:{}", body.username));
-    for key in [&ip_key, &user_key] {
-        if let Err(retry_after) = auth.limiter.check(key, now) {
-            audit::record(
-                &state,
-                &body.username,
-                &client,
-                "login_failed",
-                None,
-                None,
-                "denied",
-                Some("rate limited".into()),
-            )
-            .await;
-            return Err(ApiError::RateLimited { retry_after });
-        }
+    for done in auth.limiter.finished_denials(now) {
+        audit::record(
+            &state,
+            &done.user,
+            &done.client,
+            "login_failed",
+            None,
+            None,
+            "denied",
+            Some(format!(
+                "rate limited {} more times from {} to {}",
+                done.count,
+                utc(done.from_ms),
+                utc(done.to_ms)
+            )),
+        )
+        .await;
     }
-    let user = auth.config.users.iter().find(|u| u.name == body.username);
-    let verified = match user {
-        Some(u) => {
-            let (password, hash) = (body.password.clone(), u.password_hash.clone());
-            tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-                .await
-                .unwrap_or(false)
+    let reservation = match auth.limiter.reserve(&body.username, &client, now) {
+        Ok(reservation) => reservation,
+        Err(denied) => {
+            // One row per key and window; the rest are counted into one later row.
+            if denied.first {
+                audit::record(
+                    &state,
+                    &body.username,
+                    &client,
+                    "login_failed",
+                    None,
+                    None,
+                    "denied",
+                    Some("rate limited".into()),
+                )
+                .await;
+            }
+            return Err(ApiError::RateLimited {
+                retry_after: denied.retry_after_secs,
+            });
         }
-        None => {
-            let password = body.password.clone();
-            let _ = tokio::task::spawn_blocking(move || password::verify_dummy(&password)).await;
-            false
+    };
+    let user = auth.config.users.iter().find(|u| u.name == body.username);
+    let verified = auth
+        .limiter
+        .gate
+        .verify(body.password, user.map(|u| u.password_hash.clone()))
+        .await;
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(password::Busy) => {
+            // Nothing was checked, so nothing counts; not audited, or a burst would fill the log.
+            auth.limiter.release(reservation);
+            return Err(ApiError::RateLimited { retry_after: 1 });
         }
     };
     let Some(user) = user.filter(|_| verified) else {
-        auth.limiter.record_failure(&ip_key, now);
-        auth.limiter.record_failure(&user_key, now);
+        // The reservation stays: it is this failure.
+        drop(reservation);
         audit::record(
             &state,
             &body.username,
@@ -93,7 +124,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         .await;
         return Err(ApiError::InvalidCredentials(GENERIC_FAILURE));
     };
-    auth.limiter.clear(&user_key);
+    auth.limiter.succeeded(reservation);
     let token = auth::random_token();
     let csrf_token = auth::random_token();
     auth.store

@@ -1,6 +1,7 @@
 //! Who is calling, and what they may do: console logins with server-side sessions, or a trusted
 //! authenticating proxy's headers. Passwords are Argon2id hashes; session tokens are random and
-//! stored only as hashes; every login attempt is rate-limited per client address and per user.
+//! stored only as hashes; every login attempt is rate-limited per (user, client address) and per
+//! client address, and password checks run a few at a time.
 
 pub mod password;
 pub mod rate_limit;
@@ -60,6 +61,37 @@ pub struct AuthConfig {
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
     pub proxy: Option<ProxyConfig>,
+    pub login: LoginSettings,
+}
+
+/// How hard logins are bounded: failures per window, and how many Argon2 checks run or wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSettings {
+    /// Failures allowed per (user name, client address) in `window`.
+    pub failures_per_user_address: usize,
+    /// Failures allowed per client address (an IPv6 /64) in `window`, whatever the user names.
+    pub failures_per_address: usize,
+    pub window: Duration,
+    /// Argon2 verifications running at once (each holds about 19 MiB and a core).
+    pub verify_concurrency: usize,
+    /// Logins allowed to wait for a verification slot; beyond that the answer is 429 at once.
+    pub verify_queue: usize,
+    /// Peers whose `X-Forwarded-For` is believed (empty: the header is ignored). The client is
+    /// the right-most address in it that is not one of these.
+    pub forwarded_for_proxies: Vec<IpAddr>,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        LoginSettings {
+            failures_per_user_address: 5,
+            failures_per_address: 20,
+            window: Duration::from_secs(5 * 60),
+            verify_concurrency: 2,
+            verify_queue: 4,
+            forwarded_for_proxies: Vec::new(),
+        }
+    }
 }
 
 /// The caller of one request, once authenticated.

@@ -1,6 +1,9 @@
 //! Argon2id password hashes in the PHC string format (`$argon2id$v=19$m=...`).
 
-use std::sync::OnceLock;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2};
@@ -46,12 +49,98 @@ pub fn verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Spends the same work as a real verification, for a user that does not exist, so that the
-/// answer time does not tell which user names are valid.
-pub fn verify_dummy(password: &str) {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let hash = DUMMY.get_or_init(|| hash_password("dummy password for timing").unwrap_or_default());
-    let _ = verify(password, hash);
+/// A hash of a throw-away password with the same Argon2 parameters as `like` (the first
+/// configured user's hash), so that checking an unknown user costs what checking a real one does.
+/// Built once at start-up: the first unknown-user login must not pay for it either.
+pub fn dummy_hash(like: Option<&str>) -> Result<String, PasswordError> {
+    let params = like
+        .and_then(|h| PasswordHash::new(h).ok())
+        .and_then(|parsed| argon2::Params::try_from(&parsed).ok())
+        .unwrap_or_default();
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::new(Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(b"dummy password for timing", &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The most Argon2 verifications this process has run at the same moment, through any
+/// [`VerifyGate`]; tests and the login benchmark read it.
+pub fn peak_concurrent_verifications() -> usize {
+    PEAK.load(Ordering::SeqCst)
+}
+
+/// The login was refused unchecked: enough checks are running or waiting already.
+#[derive(Debug, thiserror::Error)]
+#[error("too many logins are being checked at once")]
+pub struct Busy;
+
+/// Admits a few Argon2 verifications at a time and a short queue behind them; anything beyond is
+/// refused at once, so a login burst costs bounded memory and leaves the blocking pool to the
+/// database.
+pub struct VerifyGate {
+    running: Arc<Semaphore>,
+    /// Running plus waiting.
+    admitted: Arc<AtomicUsize>,
+    max_admitted: usize,
+    dummy: String,
+}
+
+/// Gives the admission back however the login ends (also when its request is dropped).
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl VerifyGate {
+    pub fn new(concurrency: usize, queue: usize, dummy: String) -> Self {
+        let concurrency = concurrency.max(1);
+        VerifyGate {
+            running: Arc::new(Semaphore::new(concurrency)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            max_admitted: concurrency + queue,
+            dummy,
+        }
+    }
+
+    /// Checks `password` against `hash`, or against the dummy hash when the user is unknown (the
+    /// answer is then `false` after the same work).
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, Busy> {
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.max_admitted {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        let _admission = Admission(self.admitted.clone());
+        let permit = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Busy)?;
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy.clone());
+        // The permit moves into the blocking job: it is held for as long as Argon2 runs, even if
+        // the request is dropped meanwhile.
+        let matched = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let now = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(now, Ordering::SeqCst);
+            let matched = verify(&password, &hash);
+            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            matched
+        })
+        .await
+        .unwrap_or(false);
+        Ok(known && matched)
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +156,40 @@ mod tests {
         assert!(!verify("correct horsE", &hash));
         assert!(!verify("correct horse", "not a hash"));
         assert_ne!(hash, hash_password("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn the_dummy_hash_takes_the_configured_parameters() {
+        let like = "$argon2id$v=19$m=8192,t=3,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
+        let dummy = dummy_hash(Some(like)).unwrap();
+        assert!(dummy.contains("m=8192,t=3,p=1"), "{dummy}");
+        assert!(dummy_hash(None).unwrap().starts_with("$argon2id$"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_gate_runs_a_few_checks_and_refuses_beyond_its_queue() {
+        let hash = hash_password("pw").unwrap();
+        let gate = Arc::new(VerifyGate::new(2, 3, dummy_hash(Some(&hash)).unwrap()));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (gate, hash) = (gate.clone(), hash.clone());
+                tokio::spawn(async move { gate.verify("pw".into(), Some(hash)).await })
+            })
+            .collect();
+        let mut checked = 0;
+        for t in tasks {
+            if let Ok(matched) = t.await.unwrap() {
+                assert!(matched);
+                checked += 1;
+            }
+        }
+        assert!((1..=5).contains(&checked), "{checked} checked");
+        // No other test in this binary verifies through a gate.
+        assert!(peak_concurrent_verifications() <= 2);
+        assert!(
+            !gate.verify("pw".into(), None).await.unwrap(),
+            "unknown user"
+        );
     }
 
     #[test]
