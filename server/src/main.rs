@@ -243,7 +243,11 @@ fn run_server(command: Command) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(command)) {
+    let result = runtime.block_on(run(command));
+    // Runs have stopped by now (`serve` waits for them); what is left (the reaper, the retention
+    // scheduler, a database call in flight) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -366,7 +370,8 @@ async fn serve(
         .as_ref()
         .map(|t| tls::acceptor(&t.cert, &t.key))
         .transpose()?;
-    let app = web::app_for(&config, ui_dir, tls.is_some()).await?;
+    let console = web::console_for(&config, ui_dir, tls.is_some()).await?;
+    let app = console.router.clone();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {
@@ -375,18 +380,48 @@ async fn serve(
         })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%listen, scheme, clusters = config.clusters.len(), "backup console listening");
-    match tls {
-        Some(acceptor) => {
-            web::serve(
-                tls::TlsListener::new(listener, acceptor),
-                app,
-                shutdown_signal(),
-            )
-            .await
+    // The HTTP server stops accepting on the signal, while the runs are stopped beside it.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let http_stop = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    };
+    let mut server = tokio::spawn(async move {
+        match tls {
+            Some(acceptor) => {
+                web::serve(tls::TlsListener::new(listener, acceptor), app, http_stop).await
+            }
+            None => web::serve(listener, app, http_stop).await,
         }
-        None => web::serve(listener, app, shutdown_signal()).await,
+    });
+    tokio::select! {
+        () = shutdown_signal() => {}
+        ended = &mut server => {
+            return match ended {
+                Ok(result) => result.map_err(RunError::Serve),
+                Err(join) => Err(RunError::Serve(std::io::Error::other(join.to_string()))),
+            };
+        }
     }
-    .map_err(RunError::Serve)
+    tracing::warn!(
+        "stopping: no new connections; cancelling backup runs and resuming exporting before exit (a second signal exits at once)"
+    );
+    let _ = stop_tx.send(true);
+    tokio::select! {
+        () = console.shutdown() => {}
+        () = shutdown_signal() => {
+            tracing::error!("second signal: exiting without waiting for the runs; a console started on this database resumes their exporting");
+            return Ok(());
+        }
+    }
+    // Event streams have ended with the runs; other answers get a moment to finish.
+    match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+        Ok(Ok(result)) => result.map_err(RunError::Serve),
+        Ok(Err(join)) => Err(RunError::Serve(std::io::Error::other(join.to_string()))),
+        Err(_) => {
+            tracing::warn!("open connections did not close within 5 s of the runs stopping");
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {

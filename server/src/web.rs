@@ -45,6 +45,51 @@ pub async fn app_for(
     ui_dir: &Path,
     secure_cookies: bool,
 ) -> Result<Router, StartError> {
+    Ok(console_for(config, ui_dir, secure_cookies).await?.router)
+}
+
+/// A started console: its HTTP surface, and what a shutdown needs to stop it safely.
+pub struct Console {
+    pub router: Router,
+    pub runs: Arc<RunService>,
+    pub store: Store,
+}
+
+impl Console {
+    /// Stops the console's work (review H1): every local run is cancelled and resumes exporting,
+    /// bounded by the resume deadline plus a margin, then running cleanups are marked
+    /// interrupted. Event streams end as soon as this starts.
+    pub async fn shutdown(&self) {
+        let started = std::time::Instant::now();
+        let left = self.runs.shutdown().await;
+        if left > 0 {
+            tracing::error!(
+                left,
+                "backup runs did not finish stopping in time; a console started on this database resumes their exporting"
+            );
+        }
+        match self
+            .store
+            .interrupt_running_cleanups(chrono::Utc::now().timestamp_millis())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(interrupted = n, "running cleanups marked interrupted"),
+            Err(error) => tracing::error!(%error, "could not mark running cleanups interrupted"),
+        }
+        tracing::info!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "backup runs stopped"
+        );
+    }
+}
+
+/// [`app_for`], keeping the handles a graceful shutdown needs.
+pub async fn console_for(
+    config: &Config,
+    ui_dir: &Path,
+    secure_cookies: bool,
+) -> Result<Console, StartError> {
     let auth_config = config.auth.clone().ok_or(StartError::NoAuth)?;
     let store = Store::open(&auth_config.database)?;
     let proxy_secret = store
@@ -93,15 +138,21 @@ pub async fn app_for(
         config.retention_concurrency,
     ));
     retention.spawn_scheduler();
-    Ok(app(
+    let store = auth.store.clone();
+    let router = app(
         AppState {
             clusters,
             auth: Arc::new(auth),
-            runs,
+            runs: runs.clone(),
             retention,
         },
         ui_dir,
-    ))
+    );
+    Ok(Console {
+        router,
+        runs,
+        store,
+    })
 }
 
 pub fn app(state: AppState, ui_dir: &Path) -> Router {

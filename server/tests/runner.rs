@@ -380,3 +380,100 @@ async fn connection_refused_at_every_step_fails_it_and_exporting_is_resumed() {
         settle().await;
     }
 }
+
+#[tokio::test]
+async fn a_pause_checkpoint_that_cannot_be_stored_stops_the_run_before_the_pause_is_sent() {
+    // Review M2: a pause nobody could recover from after a crash is not sent.
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let clusters = clusters(&sim);
+    let cluster = clusters.get("t").unwrap().clone();
+    let p = plan(cluster.profile, &cluster.components());
+    let (tx, _rx) = tokio::sync::watch::channel(initial_report(&p, 4100));
+    let checkpoint: backup_console::procedure::runner::PauseCheckpoint =
+        std::sync::Arc::new(|_report| Box::pin(async { Err("database is locked".to_string()) }));
+    let report = run(
+        cluster,
+        p,
+        4100,
+        quick_settings(Duration::from_secs(10)),
+        CancelSignal::never(),
+        tx,
+        Some(checkpoint),
+    )
+    .await;
+    match &report.outcome {
+        RunOutcome::Failed { reason, .. } => {
+            assert!(reason.contains("could not be recorded"), "{reason}");
+            assert!(reason.contains("database is locked"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !report
+            .transcript
+            .iter()
+            .any(|e| e.url.contains("/actuator/exporting/")),
+        "no pause (nor resume) was sent: {:?}",
+        report.transcript
+    );
+    assert_eq!(report.paused_ms, None);
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+}
+
+#[tokio::test]
+async fn a_cancel_drops_the_request_in_flight_and_resumes_at_once() {
+    // The Zeebe backup request hangs for 30 s; the request timeout is the default (longer).
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "zeebe", "operation": "take", "action": {"kind": "hang"}}),
+    )
+    .await;
+    let text = sim.endpoints.console_config("t");
+    let clusters = Clusters::from_config(&Config::parse(&text, "t", &|_| None).unwrap()).unwrap();
+    let cluster = clusters.get("t").unwrap().clone();
+    let p = plan(cluster.profile, &cluster.components());
+    let (tx, mut rx) = tokio::sync::watch::channel(initial_report(&p, 4200));
+    let (cancel_tx, cancel) = CancelSignal::new();
+    let task = tokio::spawn(run(
+        cluster,
+        p,
+        4200,
+        quick_settings(Duration::from_secs(60)),
+        cancel,
+        tx,
+        None,
+    ));
+    // Wait until the Zeebe backup request is in flight.
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        rx.wait_for(|r| {
+            r.steps.iter().any(|s| {
+                s.step == backup_domain::procedure::ProcedureStep::StartZeebe
+                    && s.state == StepState::Running
+            })
+        }),
+    )
+    .await
+    .expect("the Zeebe step starts")
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = std::time::Instant::now();
+    cancel_tx.send_replace(Some("tester".into()));
+    let report = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the cancel does not wait for the hung request")
+        .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(
+        matches!(report.outcome, RunOutcome::Cancelled { .. }),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+}

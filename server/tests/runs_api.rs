@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use backup_console::procedure::service::STALE_AFTER_MS;
 use backup_domain::api::VersionProfile;
 use common::*;
 use reqwest::Method;
@@ -520,7 +521,11 @@ async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_o
         let mut cancel_tx = Some(cancel_tx);
         loop {
             let now = chrono::Utc::now().timestamp_millis();
-            if let Ok(Some(by)) = beating.heartbeat(other, now).await
+            if let Ok(backup_console::store::Lease::Held {
+                cancel_by: Some(by),
+            }) = beating
+                .heartbeat(other, "the other process".into(), now)
+                .await
                 && let Some(tx) = cancel_tx.take()
             {
                 let _ = tx.send(by);
@@ -533,8 +538,9 @@ async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_o
     });
 
     let console = start_console_with(&format!("{auth}{cluster}")).await;
-    // Alive: not recovered, and it holds the cluster.
-    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    // Alive: not recovered, and it holds the cluster (for longer than the stale threshold).
+    let stale = Duration::from_millis(STALE_AFTER_MS as u64);
+    tokio::time::sleep(stale + Duration::from_millis(1_000)).await;
     assert_eq!(
         phases(&sim).await,
         vec!["SOFT_PAUSED"; 3],
@@ -571,12 +577,12 @@ async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_o
     let _ = stop_tx.send(());
     heart.await.unwrap();
     let silent = std::time::Instant::now();
-    eventually(Duration::from_secs(8), || async {
+    eventually(stale + Duration::from_secs(6), || async {
         (phases(&sim).await == vec!["EXPORTING"; 3]).then_some(())
     })
     .await;
     assert!(
-        silent.elapsed() < Duration::from_secs(6),
+        silent.elapsed() < stale + Duration::from_secs(3),
         "{:?}",
         silent.elapsed()
     );
@@ -586,4 +592,69 @@ async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_o
     })
     .await;
     assert_eq!(run["backup_id"], 88);
+}
+
+#[tokio::test]
+async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_the_run_over() {
+    // Review M3: a stopped owner (SIGSTOP, a VM pause) is taken over; when it carries on, its
+    // heartbeat and writes find the lease gone and change nothing.
+    let (_, db) = auth_section("");
+    let store = backup_console::store::Store::open(&db).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let id = store
+        .create_run(
+            "test".into(),
+            7,
+            "cli".into(),
+            now,
+            "{}".into(),
+            "old".into(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let later = now + STALE_AFTER_MS + 1;
+    let claimed = store
+        .claim_stale_runs("new".into(), later, later - STALE_AFTER_MS)
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id]);
+    assert!(
+        store
+            .update_run(
+                id,
+                "new".into(),
+                "interrupted",
+                false,
+                Some(later),
+                "{}".into()
+            )
+            .await
+            .unwrap()
+    );
+
+    // The old owner wakes up.
+    assert_eq!(
+        store.heartbeat(id, "old".into(), later + 1).await.unwrap(),
+        backup_console::store::Lease::Lost
+    );
+    let written = store
+        .update_run(
+            id,
+            "old".into(),
+            "completed",
+            false,
+            Some(later + 2),
+            r#"{"outcome":{"outcome":"completed"}}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert!(!written, "the stale owner's write is refused");
+    let row = store.run(id).await.unwrap().unwrap();
+    assert_eq!(row.state, "interrupted");
+    assert_eq!(row.ended_ms, Some(later));
+    assert_eq!(
+        store.heartbeat(id, "new".into(), later + 3).await.unwrap(),
+        backup_console::store::Lease::Held { cancel_by: None }
+    );
 }

@@ -12,9 +12,18 @@ use crate::upstream::ExportingOperation;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PauseRequest {
-    /// Soft pause keeps exporting but stops compaction (contract §4.1); the backup procedure uses it.
+    /// Soft pause keeps exporting but stops compaction (contract §4.1); the backup procedure uses
+    /// it. Required: a hard pause stops exporting altogether, so it is never a default (L9).
     #[serde(default)]
-    soft: bool,
+    soft: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResumeRequest {
+    /// Resume even though a backup run holds the cluster (an emergency: that run then fails
+    /// rather than take an inconsistent backup).
+    #[serde(default)]
+    force: bool,
 }
 
 /// `POST /api/clusters/{name}/exporting/pause` with `{"soft": true|false}`.
@@ -24,29 +33,88 @@ pub async fn pause(
     Path(name): Path<String>,
     body: Option<Json<PauseRequest>>,
 ) -> Result<Json<Value>, ApiError> {
-    let soft = body.map(|Json(b)| b.soft).unwrap_or(false);
+    let soft = body.and_then(|Json(b)| b.soft).ok_or_else(|| {
+        ApiError::BadRequest(
+            "say which pause: {\"soft\": true} (compaction stops, exporting goes on) or {\"soft\": false} (exporting stops)".into(),
+        )
+    })?;
     let (operation, action) = if soft {
         (ExportingOperation::SoftPause, "exporting_soft_paused")
     } else {
         (ExportingOperation::Pause, "exporting_paused")
     };
-    exporting(&state, &p, &name, operation, action).await
+    refuse_while_held(&state, &p, &name, action, false).await?;
+    exporting(&state, &p, &name, operation, action, None).await
 }
 
-/// `POST /api/clusters/{name}/exporting/resume`.
+/// `POST /api/clusters/{name}/exporting/resume`, optionally with `{"force": true}`.
 pub async fn resume(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
+    body: Option<Json<ResumeRequest>>,
 ) -> Result<Json<Value>, ApiError> {
+    let force = body.is_some_and(|Json(b)| b.force);
+    let action = "exporting_resumed";
+    let forced = if force {
+        state.runs.holding(&name).await.map(|held| {
+            format!(
+                "forced while {} held the cluster",
+                held.run_id
+                    .map(|id| format!("run {id}"))
+                    .unwrap_or_else(|| "a starting run".into())
+            )
+        })
+    } else {
+        // Once the run is resuming itself, a hand resume only helps it.
+        refuse_while_held(&state, &p, &name, action, true).await?;
+        None
+    };
     exporting(
         &state,
         &p,
         &name,
         ExportingOperation::Resume,
-        "exporting_resumed",
+        action,
+        forced,
     )
     .await
+}
+
+/// While a backup run holds the cluster, only it touches exporting or leadership: a pause or
+/// rebalance would change what it backs up, and a resume makes its backup inconsistent (M1).
+/// The refusal is audited.
+async fn refuse_while_held(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    action: &str,
+    resume: bool,
+) -> Result<(), ApiError> {
+    state
+        .clusters
+        .get(name)
+        .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))?;
+    match state.runs.holding(name).await {
+        Some(held) if !(resume && held.resuming) => {
+            let refused = ApiError::RunInProgress {
+                run_id: held.run_id,
+            };
+            audit::record(
+                state,
+                &p.user,
+                &p.client,
+                action,
+                Some(name.to_string()),
+                None,
+                "failure",
+                Some(format!("refused: {refused}")),
+            )
+            .await;
+            Err(refused)
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn exporting(
@@ -55,13 +123,22 @@ async fn exporting(
     name: &str,
     operation: ExportingOperation,
     action: &str,
+    note: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
     let cluster = state
         .clusters
         .get(name)
         .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))?;
     let result = cluster.zeebe.exporting(operation).await;
-    finish(state, p, name, action, result.map_err(|e| e.to_string())).await
+    finish(
+        state,
+        p,
+        name,
+        action,
+        result.map_err(|e| e.to_string()),
+        note,
+    )
+    .await
 }
 
 /// `POST /api/clusters/{name}/rebalance`: fire-and-forget leader elections (contract §4.4).
@@ -74,6 +151,7 @@ pub async fn rebalance(
         .clusters
         .get(&name)
         .ok_or_else(|| ApiError::ClusterNotFound(name.clone()))?;
+    refuse_while_held(&state, &p, &name, "rebalance", false).await?;
     let result = cluster.zeebe.rebalance().await;
     finish(
         &state,
@@ -81,6 +159,7 @@ pub async fn rebalance(
         &name,
         "rebalance",
         result.map_err(|e| e.to_string()),
+        None,
     )
     .await
 }
@@ -91,10 +170,12 @@ async fn finish(
     cluster: &str,
     action: &str,
     result: Result<(), String>,
+    note: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (outcome, detail) = match &result {
-        Ok(()) => ("success", None),
-        Err(message) => ("failure", Some(message.clone())),
+    let (outcome, detail) = match (&result, note) {
+        (Ok(()), note) => ("success", note),
+        (Err(message), None) => ("failure", Some(message.clone())),
+        (Err(message), Some(note)) => ("failure", Some(format!("{note}: {message}"))),
     };
     audit::record(
         state,

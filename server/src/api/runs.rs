@@ -157,6 +157,8 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = view(&state, row(&state, id).await?).report;
     let live = state.runs.subscribe(id);
+    // A stopping console ends the stream, or it would hold the graceful shutdown open (H1).
+    let stopped = state.runs.stopped();
     enum Phase {
         First(RunReport, Option<tokio::sync::watch::Receiver<RunReport>>),
         Live(tokio::sync::watch::Receiver<RunReport>),
@@ -219,5 +221,6 @@ pub async fn events(
             }
         }
     });
+    let stream = futures_util::StreamExt::take_until(stream, stopped);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -121,9 +121,13 @@ enum Stop {
 
 /// Awaited with the report just before the pause request is sent: the caller stores that the
 /// run may pause exporting, so that a process killed right after the request still resumes it
-/// at recovery (a throttled progress write could lag behind the request).
+/// at recovery (a throttled progress write could lag behind the request). An `Err` (the reason)
+/// stops the run before the pause: a pause nobody could recover from is not sent (review M2).
 pub type PauseCheckpoint = Arc<
-    dyn Fn(RunReport) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    dyn Fn(
+            RunReport,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
         + Send
         + Sync,
 >;
@@ -159,7 +163,9 @@ pub async fn run(
             before_pause,
         ),
     ));
-    let result = inner.await;
+    // Dropping this future (a run whose lease was lost) aborts the steps too, with no resume.
+    let mut inner = AbortOnDrop(inner);
+    let result = (&mut inner.0).await;
     let outcome = match result {
         Ok(Ok(())) => RunOutcome::Completed,
         Ok(Err(Stop::Failed { step, reason })) => RunOutcome::Failed { step, reason },
@@ -199,6 +205,15 @@ pub async fn run(
     report
 }
 
+/// Aborts a task when dropped; a finished task is unaffected.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // One run's state, passed once into its own task.
 async fn run_steps(
     cluster: Cluster,
@@ -224,12 +239,44 @@ async fn run_steps(
             r.steps[index].started_ms = Some(now_ms());
         });
         if *step == ProcedureStep::SoftPauseExporting {
-            // A failed pause can leave some partitions paused (§4.1): resume is owed either way.
-            paused.store(true, Ordering::SeqCst);
             progress.send_modify(|r| r.paused_ms = Some(now_ms()));
             if let Some(checkpoint) = &before_pause {
                 let snapshot = progress.borrow().clone();
-                checkpoint(snapshot).await;
+                if let Err(reason) = checkpoint(snapshot).await {
+                    // Nothing was sent, so nothing is owed: the run ends before the pause.
+                    let reason = format!(
+                        "the coming pause could not be recorded in the database ({reason}); exporting was not paused"
+                    );
+                    progress.send_modify(|r| {
+                        r.paused_ms = None;
+                        let s = &mut r.steps[index];
+                        s.ended_ms = Some(now_ms());
+                        s.state = StepState::Failed;
+                        s.detail = Some(reason.clone());
+                    });
+                    return Err(Stop::Failed {
+                        step: step.describe(),
+                        reason,
+                    });
+                }
+            }
+            // A failed pause can leave some partitions paused (§4.1): resume is owed either way.
+            paused.store(true, Ordering::SeqCst);
+        }
+        if *step == ProcedureStep::StartZeebe && paused.load(Ordering::SeqCst) {
+            // Someone may have resumed exporting since the pause (review M1): a Zeebe backup
+            // taken then would not match the snapshots before it.
+            if let Err(reason) = still_paused(&cluster).await {
+                progress.send_modify(|r| {
+                    let s = &mut r.steps[index];
+                    s.ended_ms = Some(now_ms());
+                    s.state = StepState::Failed;
+                    s.detail = Some(reason.clone());
+                });
+                return Err(Stop::Failed {
+                    step: step.describe(),
+                    reason,
+                });
             }
         }
         let mut step_settings = settings;
@@ -247,7 +294,18 @@ async fn run_steps(
                 changed
             });
         };
-        let result = execute(&cluster, *step, id, step_settings, &mut cancel, &show).await;
+        // A cancel (a user, or the console stopping) drops the request or wait in flight at
+        // once, so that nothing holds the pause for a step's whole timeout. The resume step is
+        // left to finish: dropping it would only start the resume over.
+        let mut stop = cancel.clone();
+        let result = if *step == ProcedureStep::ResumeExporting {
+            execute(&cluster, *step, id, step_settings, &mut cancel, &show).await
+        } else {
+            tokio::select! {
+                result = execute(&cluster, *step, id, step_settings, &mut cancel, &show) => result,
+                () = stop.requested() => Err(StepError::Cancelled),
+            }
+        };
         if let Err(StepError::Cancelled) = result {
             progress.send_modify(|r| {
                 let s = &mut r.steps[index];
@@ -287,6 +345,29 @@ async fn run_steps(
                 reason,
             });
         }
+    }
+    Ok(())
+}
+
+/// Checks that every partition's exporter is still paused (soft or not).
+async fn still_paused(cluster: &Cluster) -> Result<(), String> {
+    let phases = cluster.zeebe.exporting_phases().await.map_err(|e| {
+        format!("could not confirm that exporting is still paused before the Zeebe backup: {e}")
+    })?;
+    let running: Vec<String> = phases
+        .iter()
+        .filter(|p| !matches!(p.phase.as_str(), "SOFT_PAUSED" | "PAUSED"))
+        .map(|p| format!("partition {} is {}", p.partition_id, p.phase))
+        .collect();
+    if phases.is_empty() || !running.is_empty() {
+        return Err(format!(
+            "exporting is no longer paused ({}): someone resumed it during the run, so the Zeebe backup would not match the snapshots taken before it",
+            if running.is_empty() {
+                "no partition reported".to_string()
+            } else {
+                running.join(", ")
+            }
+        ));
     }
     Ok(())
 }

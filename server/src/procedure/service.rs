@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::resume::{Backoff, resume_until_confirmed};
 use super::runner::{self, CancelSignal, RunOutcome, RunReport, RunSettings};
 use crate::cluster::{Cluster, Clusters};
-use crate::store::{AuditRecord, RunRow, Store};
+use crate::store::{AuditRecord, Lease, RunRow, Store};
 use crate::upstream::upstream_message;
 
 enum Slot {
@@ -46,6 +46,25 @@ pub enum CancelError {
     NotRunning(i64),
 }
 
+/// A run holding a cluster: while it does, only it pauses, resumes or rebalances (review M1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    /// `None` while the run is still being started.
+    pub run_id: Option<i64>,
+    /// The run has reached its own resume (its resume step, or it is ending early and resuming).
+    pub resuming: bool,
+}
+
+/// Whether a run's report shows it resuming exporting (or done with the steps that need it paused).
+fn resuming(report: &RunReport) -> bool {
+    report.outcome.is_finished()
+        || report.steps.iter().any(|s| {
+            s.state == StepState::Failed
+                || (s.step == procedure::ProcedureStep::ResumeExporting
+                    && s.state != StepState::Pending)
+        })
+}
+
 pub struct Started {
     pub run_id: i64,
     pub backup_id: u64,
@@ -58,12 +77,22 @@ pub struct RunService {
     store: Store,
     /// This process among those sharing the database (the server, a `backup` CLI run).
     owner: String,
+    /// The tasks of this process's runs and recoveries, so that a shutdown can wait for them.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Set once the process is stopping: no new runs, event streams end.
+    stopping: watch::Sender<bool>,
 }
 
 /// How often the process running a run says so in the database.
 const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-/// A running run whose process has been silent this long is recovered by another process.
-pub const STALE_AFTER_MS: i64 = 3_000;
+/// A running run whose process has been silent this long is recovered by another process. Well
+/// above SQLite's busy_timeout (5 s): a heartbeat held up by a locked database must not look like
+/// a dead process (review M3).
+pub const STALE_AFTER_MS: i64 = 10_000;
+/// Who cancels the runs when the console stops (SIGTERM, SIGINT).
+const SHUTDOWN_BY: &str = "the console's shutdown";
+/// Time beyond the resume deadline that a shutdown waits for runs to store their end.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -88,6 +117,75 @@ impl RunService {
                 std::process::id(),
                 &crate::auth::random_token()[..8]
             ),
+            tasks: Mutex::new(Vec::new()),
+            stopping: watch::channel(false).0,
+        }
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn keep_task(&self, task: tokio::task::JoinHandle<()>) {
+        let mut tasks = self.tasks();
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once the process is stopping; long-lived answers (event streams) end on it, so
+    /// that they do not hold the HTTP server's graceful shutdown open.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut rx = self.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// The console is stopping (SIGTERM, SIGINT): no new run starts, every local run is cancelled
+    /// at once (the request or wait in flight is dropped), and this waits until each has resumed
+    /// exporting and stored its end, at most the resume deadline plus a margin. Returns how many
+    /// tasks were still unfinished when it gave up (0 normally).
+    pub async fn shutdown(&self) -> usize {
+        self.stopping.send_replace(true);
+        let deadline =
+            tokio::time::Instant::now() + self.settings.resume.deadline + SHUTDOWN_MARGIN;
+        loop {
+            // A start being validated may still become a run: cancel again on every round.
+            let starting = {
+                let slots = self.slots();
+                for slot in slots.values() {
+                    if let Slot::Running { cancel, .. } = slot {
+                        cancel.send_if_modified(|by| {
+                            let unset = by.is_none();
+                            if unset {
+                                *by = Some(SHUTDOWN_BY.to_string());
+                            }
+                            unset
+                        });
+                    }
+                }
+                slots.values().any(|s| matches!(s, Slot::Starting))
+            };
+            let tasks = std::mem::take(&mut *self.tasks());
+            if tasks.is_empty() && !starting {
+                return 0;
+            }
+            let mut left = 0;
+            for task in tasks {
+                if tokio::time::timeout_at(deadline, task).await.is_err() {
+                    left += 1;
+                }
+            }
+            if left > 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            if starting {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
         }
     }
 
@@ -118,6 +216,48 @@ impl RunService {
             Some(Slot::Starting) => Some(None),
             None => None,
         }
+    }
+
+    /// The run holding `cluster` now, in this process or another sharing the database, if any.
+    pub async fn holding(&self, cluster: &str) -> Option<Holding> {
+        let local = self.slots().get(cluster).map(|slot| match slot {
+            Slot::Running {
+                run_id,
+                progress,
+                cancel,
+            } => Holding {
+                run_id: Some(*run_id),
+                resuming: cancel.borrow().is_some() || resuming(&progress.borrow()),
+            },
+            Slot::Starting => Holding {
+                run_id: None,
+                resuming: false,
+            },
+        });
+        if local.is_some() {
+            return local;
+        }
+        // A database that cannot answer is not taken as "free": the caller refuses.
+        let id = match self.store.running_run(cluster.to_string()).await {
+            Ok(id) => id?,
+            Err(error) => {
+                tracing::error!(%error, "could not check for a run holding the cluster");
+                return Some(Holding {
+                    run_id: None,
+                    resuming: false,
+                });
+            }
+        };
+        let resuming = match self.store.run(id).await {
+            Ok(Some(row)) => serde_json::from_value::<RunReport>(row.report)
+                .map(|r| resuming(&r))
+                .unwrap_or(false),
+            _ => false,
+        };
+        Some(Holding {
+            run_id: Some(id),
+            resuming,
+        })
     }
 
     /// The backup ID a run on `cluster` is taking now, in this process or another.
@@ -261,6 +401,11 @@ impl RunService {
         client: &str,
         requested: Option<i64>,
     ) -> Result<Started, StartError> {
+        if self.is_stopping() {
+            return Err(StartError::Preflight(
+                "the console is stopping; start the backup once it is back".into(),
+            ));
+        }
         {
             let mut slots = self.slots();
             match slots.get(&cluster.name) {
@@ -367,6 +512,13 @@ impl RunService {
         )
         .await;
 
+        // A shutdown that began while this start was validated has already swept the slots.
+        if self.is_stopping()
+            && let Some(Slot::Running { cancel, .. }) = self.slots().get(&cluster.name)
+        {
+            cancel.send_replace(Some(SHUTDOWN_BY.to_string()));
+        }
+
         let service = self.clone();
         let (cluster, user, client, run_plan) = (
             cluster.clone(),
@@ -374,24 +526,36 @@ impl RunService {
             client.to_string(),
             plan.clone(),
         );
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
+            // Raised when another process took the run over (this one was silent too long): the
+            // run stops where it is, without resuming (the new owner did) or writing an outcome.
+            let (lost_tx, lost) = watch::channel(false);
+            let lost_tx = Arc::new(lost_tx);
             let (stop_tx, stop) = tokio::sync::oneshot::channel();
             // Every progress change is stored (at most every 100 ms), so that a reopened tab or
             // a restarted console sees the run.
             let store = service.store.clone();
+            let owner = service.owner.clone();
+            let persist_lost = lost_tx.clone();
             let persister = tokio::spawn(crate::progress::persist_changes(
                 rx,
                 stop,
                 std::time::Duration::from_millis(100),
                 move |report: RunReport| {
-                    let store = store.clone();
+                    let (store, owner, lost) = (store.clone(), owner.clone(), persist_lost.clone());
                     async move {
                         let paused = report.exporting_paused();
-                        if let Err(error) = store
-                            .update_run(run_id, "running", paused, None, to_json(&report))
+                        match store
+                            .update_run(run_id, owner, "running", paused, None, to_json(&report))
                             .await
                         {
-                            tracing::error!(%error, run_id, "could not store run progress");
+                            Ok(true) => {}
+                            Ok(false) => {
+                                lost.send_replace(true);
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, run_id, "could not store run progress");
+                            }
                         }
                     }
                 },
@@ -400,37 +564,72 @@ impl RunService {
             let heartbeat = tokio::spawn(heartbeat(
                 service.store.clone(),
                 run_id,
+                service.owner.clone(),
                 Some(remote_cancel),
+                Some(lost_tx.clone()),
                 alive,
             ));
-            // The pause is on record before its request leaves, whatever the persister's pace.
+            // The pause is on record before its request leaves, whatever the persister's pace;
+            // if it cannot be, the pause is not sent (review M2).
             let store = service.store.clone();
+            let owner = service.owner.clone();
+            let checkpoint_lost = lost_tx.clone();
             let checkpoint: runner::PauseCheckpoint = Arc::new(move |report: RunReport| {
-                let store = store.clone();
+                let (store, owner, lost) = (store.clone(), owner.clone(), checkpoint_lost.clone());
                 Box::pin(async move {
-                    if let Err(error) = store
-                        .update_run(run_id, "running", true, None, to_json(&report))
+                    match store
+                        .update_run(run_id, owner, "running", true, None, to_json(&report))
                         .await
                     {
-                        tracing::error!(%error, run_id, "could not record the coming pause");
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            lost.send_replace(true);
+                            Err("another process took the run over".to_string())
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, run_id, "could not record the coming pause");
+                            Err(error.to_string())
+                        }
                     }
                 })
             });
-            let report = runner::run(
-                cluster.clone(),
-                run_plan,
-                backup_id,
-                service.settings,
-                cancel,
-                tx.clone(),
-                Some(checkpoint),
-            )
-            .await;
+            let mut lost_seen = lost.clone();
+            let ran = tokio::select! {
+                report = runner::run(
+                    cluster.clone(),
+                    run_plan,
+                    backup_id,
+                    service.settings,
+                    cancel,
+                    tx.clone(),
+                    Some(checkpoint),
+                ) => Some(report),
+                // Dropping the run aborts its steps (runner::run owns its inner task).
+                _ = lost_seen.wait_for(|lost| *lost) => None,
+            };
             // Stop the persister between two writes, so its last write cannot land after the end.
             let _ = stop_tx.send(());
             let _ = persister.await;
             let _ = alive_tx.send(());
             let _ = heartbeat.await;
+            let mut report = match ran {
+                Some(report) if !*lost.borrow() => report,
+                _ => {
+                    tracing::error!(
+                        run_id,
+                        cluster = %cluster.name,
+                        "another process took this backup run over (this one was silent too long); it stopped without writing an outcome"
+                    );
+                    let mut report = tx.borrow().clone();
+                    report.outcome = RunOutcome::Interrupted {
+                        reason: "another process took this run over; see the stored run".into(),
+                    };
+                    service.slots().remove(&cluster.name);
+                    tx.send_replace(report);
+                    return;
+                }
+            };
+            report.outcome = stopped_by_shutdown(report.outcome, report.paused_ms.is_some());
             service
                 .finish(&cluster.name, run_id, &report, &user, &client)
                 .await;
@@ -438,6 +637,7 @@ impl RunService {
             service.slots().remove(&cluster.name);
             tx.send_replace(report);
         });
+        self.keep_task(task);
         Ok(Started {
             run_id,
             backup_id,
@@ -454,10 +654,11 @@ impl RunService {
         client: &str,
     ) {
         let state = report.outcome.state_name();
-        if let Err(error) = self
+        match self
             .store
             .update_run(
                 run_id,
+                self.owner.clone(),
                 state,
                 report.exporting_paused(),
                 Some(now_ms()),
@@ -465,7 +666,16 @@ impl RunService {
             )
             .await
         {
-            tracing::error!(%error, run_id, "could not store the end of a run");
+            Ok(true) => {}
+            Ok(false) => {
+                // The new owner writes the outcome; this one's would overwrite it (review M3).
+                tracing::error!(
+                    run_id,
+                    "another process took this backup run over before its end; its outcome ({state}) was not written"
+                );
+                return;
+            }
+            Err(error) => tracing::error!(%error, run_id, "could not store the end of a run"),
         }
         // Zeebe's 409 names its latest ID (only Zeebe's wording has it); remember it for the
         // next proposal.
@@ -486,6 +696,7 @@ impl RunService {
             RunOutcome::Failed { step, reason } => Some(format!("{step}: {reason}")),
             RunOutcome::Cancelled { step, by } => Some(format!("cancelled by {by} at {step}")),
             RunOutcome::ExportingStillPaused { reason } => Some(reason.clone()),
+            RunOutcome::Interrupted { reason } => Some(reason.clone()),
             _ => None,
         };
         let outcome = if state == "completed" {
@@ -535,6 +746,7 @@ impl RunService {
     pub fn spawn_reaper(self: &Arc<Self>, clusters: Arc<Clusters>) {
         let service = self.clone();
         tokio::spawn(async move {
+            let mut stopped = Box::pin(service.stopped());
             loop {
                 match service.recover(&clusters).await {
                     Ok(handles) if !handles.is_empty() => {
@@ -542,11 +754,19 @@ impl RunService {
                             count = handles.len(),
                             "unfinished backup runs found; recovering them"
                         );
+                        // A shutdown waits for them too: a recovery is a resume in progress.
+                        for handle in handles {
+                            service.keep_task(handle);
+                        }
                     }
                     Ok(_) => {}
                     Err(error) => tracing::error!(%error, "could not look for abandoned runs"),
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    // A stopping console claims nothing new.
+                    () = &mut stopped => return,
+                }
             }
         });
     }
@@ -577,7 +797,14 @@ impl RunService {
             handles.push(tokio::spawn(async move {
                 // Claimed: say so while resuming, or another process would claim it too.
                 let (alive_tx, alive) = tokio::sync::oneshot::channel();
-                let heartbeat = tokio::spawn(heartbeat(service.store.clone(), row.id, None, alive));
+                let heartbeat = tokio::spawn(heartbeat(
+                    service.store.clone(),
+                    row.id,
+                    service.owner.clone(),
+                    None,
+                    None,
+                    alive,
+                ));
                 let resumed = match (paused, &cluster) {
                     (false, _) => Ok(None),
                     (true, None) => Err(format!(
@@ -618,10 +845,11 @@ impl RunService {
                 let _ = heartbeat.await;
                 let text = to_json(&report);
                 let still_paused = resumed.is_err();
-                if let Err(error) = service
+                match service
                     .store
                     .update_run(
                         row.id,
+                        service.owner.clone(),
                         outcome.state_name(),
                         still_paused,
                         Some(now_ms()),
@@ -629,7 +857,17 @@ impl RunService {
                     )
                     .await
                 {
-                    tracing::error!(%error, run = row.id, "could not store a recovered run");
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(
+                            run = row.id,
+                            "another process claimed this run while it was being recovered; its outcome was not written"
+                        );
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, run = row.id, "could not store a recovered run")
+                    }
                 }
                 let (audit_outcome, detail) = match &outcome {
                     RunOutcome::Interrupted { reason } => ("success", reason.clone()),
@@ -694,6 +932,25 @@ pub fn report_from_row(row: &RunRow, profile: VersionProfile) -> RunReport {
     })
 }
 
+/// A run cancelled by the console's own shutdown is recorded as interrupted by the stop, not as
+/// cancelled by a person.
+fn stopped_by_shutdown(outcome: RunOutcome, pause_reached: bool) -> RunOutcome {
+    match outcome {
+        RunOutcome::Cancelled { step, by } if by == SHUTDOWN_BY => RunOutcome::Interrupted {
+            reason: if pause_reached {
+                format!(
+                    "the console was stopped (SIGTERM or SIGINT) during \"{step}\"; exporting was resumed before it exited"
+                )
+            } else {
+                format!(
+                    "the console was stopped (SIGTERM or SIGINT) during \"{step}\"; exporting had not been paused"
+                )
+            },
+        },
+        other => other,
+    }
+}
+
 fn outcome_of_state(state: &str) -> RunOutcome {
     let reason = || "the stored report of this run is incomplete".to_string();
     match state {
@@ -701,6 +958,10 @@ fn outcome_of_state(state: &str) -> RunOutcome {
         "completed" => RunOutcome::Completed,
         "exporting_still_paused" => RunOutcome::ExportingStillPaused { reason: reason() },
         "interrupted" => RunOutcome::Interrupted { reason: reason() },
+        "cancelled" => RunOutcome::Cancelled {
+            step: "-".into(),
+            by: "unknown (the stored report of this run is incomplete)".into(),
+        },
         _ => RunOutcome::Failed {
             step: "-".into(),
             reason: reason(),
@@ -709,28 +970,87 @@ fn outcome_of_state(state: &str) -> RunOutcome {
 }
 
 /// Says the run's process is alive, until `stop`; passes on a cancel asked through another
-/// process sharing the database.
+/// process sharing the database, and raises `lost` if another process took the run over.
 async fn heartbeat(
     store: Store,
     run_id: i64,
+    owner: String,
     cancel: Option<watch::Sender<Option<String>>>,
+    lost: Option<Arc<watch::Sender<bool>>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     loop {
-        match store.heartbeat(run_id, now_ms()).await {
-            Ok(Some(by)) => {
+        match store.heartbeat(run_id, owner.clone(), now_ms()).await {
+            Ok(Lease::Held {
+                cancel_by: Some(by),
+            }) => {
                 if let Some(cancel) = &cancel
                     && cancel.borrow().is_none()
                 {
                     cancel.send_replace(Some(by));
                 }
             }
-            Ok(None) => {}
+            Ok(Lease::Held { cancel_by: None }) => {}
+            Ok(Lease::Lost) => {
+                tracing::error!(run_id, "this process no longer holds the run's lease");
+                if let Some(lost) = &lost {
+                    lost.send_replace(true);
+                }
+                return;
+            }
             Err(error) => tracing::error!(%error, run_id, "could not record the run's heartbeat"),
         }
         tokio::select! {
             () = tokio::time::sleep(HEARTBEAT_EVERY) => {}
             _ = &mut stop => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: &str) -> RunRow {
+        RunRow {
+            id: 1,
+            cluster: "c".into(),
+            backup_id: 5,
+            started_by: "u".into(),
+            started_ms: 0,
+            ended_ms: Some(1),
+            state: state.into(),
+            paused: false,
+            report: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn a_stored_cancelled_run_without_an_outcome_reads_as_cancelled() {
+        let report = report_from_row(&row("cancelled"), VersionProfile::V88);
+        assert_eq!(report.outcome.state_name(), "cancelled", "{report:?}");
+    }
+
+    #[test]
+    fn a_cancel_by_the_shutdown_reads_as_interrupted_by_the_stop() {
+        let outcome = stopped_by_shutdown(
+            RunOutcome::Cancelled {
+                step: "Take the Zeebe backup".into(),
+                by: SHUTDOWN_BY.into(),
+            },
+            true,
+        );
+        match outcome {
+            RunOutcome::Interrupted { reason } => {
+                assert!(reason.contains("console was stopped"), "{reason}");
+                assert!(reason.contains("resumed"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let by_user = RunOutcome::Cancelled {
+            step: "x".into(),
+            by: "alice".into(),
+        };
+        assert_eq!(stopped_by_shutdown(by_user.clone(), true), by_user);
     }
 }

@@ -111,6 +111,16 @@ fn restrict_to_owner(path: &Path) {
     let _ = path;
 }
 
+/// What a run's heartbeat found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// Still this process's run; `cancel_by` is who asked to cancel it, if anyone did.
+    Held { cancel_by: Option<String> },
+    /// Another process claimed the run (this one was silent too long): it resumes exporting and
+    /// writes the outcome, so this one must stop without writing anything.
+    Lost,
+}
+
 /// A backup run as stored: its state and the last progress report (JSON).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRow {
@@ -434,20 +444,31 @@ impl Store {
         .await
     }
 
-    /// The owner of a run says it is alive; the answer is who asked to cancel it, if anyone did.
-    pub async fn heartbeat(&self, id: i64, now_ms: i64) -> Result<Option<String>, StoreError> {
+    /// The owner of a run says it is alive. The answer is who asked to cancel it, if anyone did,
+    /// or that the run is no longer `owner`'s: another process took it over (review M3).
+    pub async fn heartbeat(
+        &self,
+        id: i64,
+        owner: String,
+        now_ms: i64,
+    ) -> Result<Lease, StoreError> {
         self.call(move |c| {
-            c.execute(
-                "UPDATE runs SET heartbeat_ms = ?2 WHERE id = ?1",
-                params![id, now_ms],
+            let held = c.execute(
+                "UPDATE runs SET heartbeat_ms = ?2 WHERE id = ?1 AND owner = ?3",
+                params![id, now_ms, owner],
             )?;
+            if held == 0 {
+                return Ok(Lease::Lost);
+            }
             c.query_row(
                 "SELECT cancel_by FROM runs WHERE id = ?1",
                 params![id],
                 |r| r.get(0),
             )
             .optional()
-            .map(Option::flatten)
+            .map(|by| Lease::Held {
+                cancel_by: by.flatten(),
+            })
         })
         .await
     }
@@ -477,20 +498,23 @@ impl Store {
         .await
     }
 
+    /// Stores a run's progress or end, only while `owner` holds it: `Ok(false)` means another
+    /// process took the run over, and this write was not made (review M3).
     pub async fn update_run(
         &self,
         id: i64,
+        owner: String,
         state: &'static str,
         paused: bool,
         ended_ms: Option<i64>,
         report: String,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.call(move |c| {
             c.execute(
-                "UPDATE runs SET state = ?2, paused = ?3, ended_ms = ?4, report = ?5 WHERE id = ?1",
-                params![id, state, paused, ended_ms, report],
+                "UPDATE runs SET state = ?2, paused = ?3, ended_ms = ?4, report = ?5 WHERE id = ?1 AND owner = ?6",
+                params![id, state, paused, ended_ms, report, owner],
             )
-            .map(|_| ())
+            .map(|n| n > 0)
         })
         .await
     }
