@@ -284,9 +284,28 @@ impl Served {
 
 #[tokio::test]
 async fn sigterm_to_the_console_resumes_exporting_and_records_the_run_before_it_exits() {
-    // Review H1: a rolled pod or `systemctl stop` during a run.
+    // Review H1: a rolled pod or `systemctl stop` during a run, here while the run polls a
+    // minute-long Zeebe backup.
+    sigterm_during_a_run(false).await;
+}
+
+#[tokio::test]
+async fn sigterm_does_not_wait_for_a_request_in_flight() {
+    // The Zeebe backup request hangs (the simulator holds it 30 s): the stop drops it.
+    sigterm_during_a_run(true).await;
+}
+
+async fn sigterm_during_a_run(hung_request: bool) {
     let sim = start_sim(VersionProfile::V88, 0).await;
     slow_zeebe(&sim, 60_000).await;
+    if hung_request {
+        control(
+            &sim,
+            "/sim/faults",
+            json!({"component": "zeebe", "operation": "take", "action": {"kind": "hang"}}),
+        )
+        .await;
+    }
     let (config, db) = config_file(&sim);
     let port = free_port();
     let mut console = serve(&config, port);
@@ -298,6 +317,10 @@ async fn sigterm_to_the_console_resumes_exporting_and_records_the_run_before_it_
         (phases(&sim).await == vec!["SOFT_PAUSED"; 3]).then_some(())
     })
     .await;
+    if hung_request {
+        // Past the pause and the web-apps steps: the Zeebe request is the one in flight.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+    }
     // A browser following the run: its event stream must not hold the shutdown open.
     let events = served
         .http
@@ -313,7 +336,7 @@ async fn sigterm_to_the_console_resumes_exporting_and_records_the_run_before_it_
     signal(&console, "TERM");
     let code = exit_code(&mut console, Duration::from_secs(20)).await;
     let took = signalled.elapsed();
-    eprintln!("SIGTERM to exit with a run in progress: {took:?}");
+    eprintln!("SIGTERM to exit with a run in progress (hung request: {hung_request}): {took:?}");
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(10), "{took:?}");
     // Nothing was restarted: the stopping console resumed exporting itself.
@@ -326,6 +349,9 @@ async fn sigterm_to_the_console_resumes_exporting_and_records_the_run_before_it_
     let reason = row.report["outcome"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("console was stopped"), "{reason}");
     assert!(reason.contains("resumed"), "{reason}");
+    if hung_request {
+        assert!(reason.contains("Zeebe"), "stopped at the hung Zeebe step: {reason}");
+    }
     assert!(
         tokio::time::timeout(Duration::from_secs(2), follower)
             .await
