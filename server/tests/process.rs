@@ -350,7 +350,10 @@ async fn sigterm_during_a_run(hung_request: bool) {
     assert!(reason.contains("console was stopped"), "{reason}");
     assert!(reason.contains("resumed"), "{reason}");
     if hung_request {
-        assert!(reason.contains("Zeebe"), "stopped at the hung Zeebe step: {reason}");
+        assert!(
+            reason.contains("Zeebe"),
+            "stopped at the hung Zeebe step: {reason}"
+        );
     }
     assert!(
         tokio::time::timeout(Duration::from_secs(2), follower)
