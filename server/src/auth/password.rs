@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::Semaphore;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2};
 
@@ -81,17 +79,27 @@ pub fn peak_concurrent_verifications() -> usize {
 pub struct Busy;
 
 /// Admits a few Argon2 verifications at a time and a short queue behind them; anything beyond is
-/// refused at once, so a login burst costs bounded memory and leaves the blocking pool to the
-/// database.
+/// refused at once. The checks run on the gate's own threads, one per allowed check: the memory
+/// stays bounded (each thread's allocator keeps its ~19 MiB for the next check instead of every
+/// pool thread keeping one), and the blocking pool stays free for the database.
 pub struct VerifyGate {
-    running: Arc<Semaphore>,
-    /// Running plus waiting.
+    jobs: std::sync::mpsc::Sender<Job>,
+    /// Waiting plus running.
     admitted: Arc<AtomicUsize>,
     max_admitted: usize,
     dummy: String,
 }
 
-/// Gives the admission back however the login ends (also when its request is dropped).
+struct Job {
+    password: String,
+    hash: String,
+    answer: tokio::sync::oneshot::Sender<bool>,
+    /// Held until the check has run, even if the request that asked is gone, so that the bound
+    /// counts work actually queued.
+    _admission: Admission,
+}
+
+/// Gives the admission back when its check is done or never happens.
 struct Admission(Arc<AtomicUsize>);
 
 impl Drop for Admission {
@@ -103,10 +111,39 @@ impl Drop for Admission {
 impl VerifyGate {
     pub fn new(concurrency: usize, queue: usize, dummy: String) -> Self {
         let concurrency = concurrency.max(1);
+        let (jobs, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let mut workers = 0;
+        for n in 0..concurrency {
+            let receiver = receiver.clone();
+            // A thread that cannot start leaves fewer workers; with none, every login is refused.
+            let started = std::thread::Builder::new()
+                .name(format!("password-check-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match receiver.lock() {
+                            Ok(r) => r.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        // The gate is gone: so is this thread.
+                        let Ok(job) = job else { return };
+                        let now = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
+                        PEAK.fetch_max(now, Ordering::SeqCst);
+                        let matched = verify(&job.password, &job.hash);
+                        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+                        let _ = job.answer.send(matched);
+                    }
+                });
+            match started {
+                Ok(_) => workers += 1,
+                Err(error) => tracing::error!(%error, "cannot start a password-check thread"),
+            }
+        }
         VerifyGate {
-            running: Arc::new(Semaphore::new(concurrency)),
+            jobs,
             admitted: Arc::new(AtomicUsize::new(0)),
-            max_admitted: concurrency + queue,
+            max_admitted: if workers == 0 { 0 } else { workers + queue },
             dummy,
         }
     }
@@ -118,27 +155,17 @@ impl VerifyGate {
             self.admitted.fetch_sub(1, Ordering::SeqCst);
             return Err(Busy);
         }
-        let _admission = Admission(self.admitted.clone());
-        let permit = self
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Busy)?;
+        let admission = Admission(self.admitted.clone());
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy.clone());
-        // The permit moves into the blocking job: it is held for as long as Argon2 runs, even if
-        // the request is dropped meanwhile.
-        let matched = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let now = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
-            PEAK.fetch_max(now, Ordering::SeqCst);
-            let matched = verify(&password, &hash);
-            ACTIVE.fetch_sub(1, Ordering::SeqCst);
-            matched
-        })
-        .await
-        .unwrap_or(false);
+        let (answer, matched) = tokio::sync::oneshot::channel();
+        let job = Job {
+            password,
+            hash: hash.unwrap_or_else(|| self.dummy.clone()),
+            answer,
+            _admission: admission,
+        };
+        self.jobs.send(job).map_err(|_| Busy)?;
+        let matched = matched.await.map_err(|_| Busy)?;
         Ok(known && matched)
     }
 }
