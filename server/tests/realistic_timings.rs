@@ -111,3 +111,41 @@ async fn a_records_snapshot_longer_than_the_request_timeout_completes() {
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
 }
+
+/// A poll that hangs cannot stretch a step past its timeout: with a 60 s request timeout and a
+/// 2 s step timeout, a Zeebe status call that never answers fails the step after about 2 s, and
+/// exporting is resumed.
+#[tokio::test]
+async fn a_hung_poll_is_cut_at_the_step_timeout() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let text = format!(
+        "[procedure]\nstep_timeout_secs = 2\nresume_deadline_secs = 10\n{}",
+        sim.endpoints.console_config("t").replacen(
+            "\n[clusters.",
+            "\nrequest_timeout_secs = 60\n[clusters.",
+            1
+        )
+    );
+    let config = Config::parse(&text, "t", &|_| None).expect("config parses");
+    control(
+        &sim,
+        "/sim/faults",
+        serde_json::json!({"component": "zeebe", "operation": "get", "action": {"kind": "hang"}}),
+    )
+    .await;
+    let report = run_backup(&config, 7000).await;
+    let wait = report
+        .steps
+        .iter()
+        .find(|s| s.description.starts_with("Wait until the Zeebe backup"))
+        .expect("the wait step");
+    assert_eq!(wait.state, StepState::Failed, "{report:#?}");
+    let took = wait.ended_ms.unwrap() - wait.started_ms.unwrap();
+    assert!(took < 3_500, "the step took {took} ms");
+    assert!(
+        matches!(&report.outcome, RunOutcome::Failed { step, .. } if step.starts_with("Wait until the Zeebe")),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+}

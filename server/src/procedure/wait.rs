@@ -63,7 +63,19 @@ where
     let mut wait = policy.first;
     let mut last_error = None;
     loop {
-        match probe().await {
+        // A probe gets its request timeout, but never more than what is left of the step's: a
+        // status call that hangs must not hold the step (and the soft pause) past its timeout.
+        let left = policy.timeout.saturating_sub(started.elapsed());
+        let answer = match tokio::time::timeout(left, probe()).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                return Err(WaitError::TimedOut {
+                    after: policy.timeout,
+                    last_error: Some("the last status call got no answer".into()),
+                });
+            }
+        };
+        match answer {
             Ok(Some(found)) => {
                 let found = settle_transient(found, chrono::Utc::now().timestamp_millis());
                 let reason = || {
