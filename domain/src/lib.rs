@@ -12,6 +12,7 @@ pub mod naming;
 pub mod procedure;
 pub mod retention;
 pub mod run;
+pub mod status;
 pub mod upstream_state;
 
 pub use backup_set::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};

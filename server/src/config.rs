@@ -53,7 +53,20 @@ struct FileConfig {
     #[serde(default)]
     upstream: FileUpstream,
     #[serde(default)]
+    status: FileStatus,
+    #[serde(default)]
     clusters: Vec<FileCluster>,
+}
+
+/// `[status]`: the per-cluster status poller behind the Overview.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStatus {
+    /// Seconds between two status rounds (reachability, exporting phase), 10 by default.
+    poll_interval_secs: Option<u64>,
+    /// Longest wait for one probe of a round, 5 by default; a cluster's shorter
+    /// `request_timeout_secs` wins.
+    probe_timeout_secs: Option<u64>,
 }
 
 /// `[upstream]`: caps on what the console reads from components.
@@ -294,6 +307,51 @@ pub struct TlsFiles {
     pub key: std::path::PathBuf,
 }
 
+/// The status poller (`[status]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusConfig {
+    pub poll_interval: Duration,
+    pub probe_timeout: Duration,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            poll_interval: Duration::from_secs(10),
+            probe_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[status]` with its defaults; both values must be at least one second.
+fn status_config(file: &FileStatus) -> Result<StatusConfig, ConfigError> {
+    let defaults = StatusConfig::default();
+    let secs = |value: Option<u64>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(
+            format!("status.{key}"),
+            "must be at least 1 second",
+        )),
+        Some(n) if n > 3600 => Err(invalid(
+            format!("status.{key}"),
+            "must be at most 3600 seconds",
+        )),
+        Some(n) => Ok(Duration::from_secs(n)),
+    };
+    Ok(StatusConfig {
+        poll_interval: secs(
+            file.poll_interval_secs,
+            "poll_interval_secs",
+            defaults.poll_interval,
+        )?,
+        probe_timeout: secs(
+            file.probe_timeout_secs,
+            "probe_timeout_secs",
+            defaults.probe_timeout,
+        )?,
+    })
+}
+
 /// Timeouts of the backup procedure (`[procedure]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcedureConfig {
@@ -313,6 +371,8 @@ impl Default for ProcedureConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub procedure: ProcedureConfig,
+    /// `[status]`: how often each cluster's status is taken.
+    pub status: StatusConfig,
     /// `[retention] concurrency`: DELETE calls a cleanup runs at once.
     pub retention_concurrency: usize,
     pub listen: SocketAddr,
@@ -707,6 +767,7 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
         Some(_) => return Err(invalid("retention.concurrency", "must be between 1 and 64")),
     };
     let limits = upstream_limits(&file.upstream)?;
+    let status = status_config(&file.status)?;
     for c in &mut clusters {
         let endpoints = std::iter::once(&mut c.zeebe)
             .chain(c.brokers.iter_mut())
@@ -719,6 +780,7 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
     Ok(Config {
         retention_concurrency,
         procedure,
+        status,
         listen,
         tls,
         auth,
@@ -1242,5 +1304,40 @@ mod tests {
             err,
             "configuration key `clusters[1].name`: `a` is used by another cluster"
         );
+    }
+
+    #[test]
+    fn the_status_section_has_defaults_and_refuses_zero() {
+        let cluster = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let c = Config::parse(cluster, "c.toml", &no_env).unwrap();
+        assert_eq!(c.status, StatusConfig::default());
+        assert_eq!(c.status.poll_interval, Duration::from_secs(10));
+        let c = Config::parse(
+            &format!("[status]\npoll_interval_secs = 2\nprobe_timeout_secs = 1\n{cluster}"),
+            "c.toml",
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.status.poll_interval, Duration::from_secs(2));
+        assert_eq!(c.status.probe_timeout, Duration::from_secs(1));
+        let err = Config::parse(
+            &format!("[status]\npoll_interval_secs = 0\n{cluster}"),
+            "c.toml",
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "configuration key `status.poll_interval_secs`: must be at least 1 second"
+        );
+        let err = Config::parse(
+            &format!("[status]\ninterval = 3\n{cluster}"),
+            "c.toml",
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("interval"), "{err}");
     }
 }

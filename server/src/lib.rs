@@ -11,6 +11,7 @@ pub mod procedure;
 pub mod progress;
 pub mod retention;
 pub mod sim;
+pub mod status;
 pub mod store;
 pub mod tls;
 pub mod upstream;

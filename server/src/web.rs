@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::procedure::runner::RunSettings;
 use crate::procedure::service::RunService;
 use crate::retention::RetentionService;
+use crate::status::StatusService;
 use crate::store::{Store, StoreError};
 
 /// The wasm app needs `'wasm-unsafe-eval'` to compile its module; nothing inline is allowed.
@@ -53,6 +54,7 @@ pub struct Console {
     pub router: Router,
     pub runs: Arc<RunService>,
     pub store: Store,
+    pub status: Arc<StatusService>,
 }
 
 impl Console {
@@ -61,6 +63,7 @@ impl Console {
     /// interrupted. Event streams end as soon as this starts.
     pub async fn shutdown(&self) {
         let started = std::time::Instant::now();
+        self.status.shutdown().await;
         let left = self.runs.shutdown().await;
         if left > 0 {
             tracing::error!(
@@ -138,6 +141,8 @@ pub async fn console_for(
         config.retention_concurrency,
     ));
     retention.spawn_scheduler();
+    // One status poller per cluster, shared by every viewer of the Overview.
+    let status = StatusService::start(&clusters, runs.clone(), auth.store.clone(), config.status);
     let store = auth.store.clone();
     let router = app(
         AppState {
@@ -145,6 +150,7 @@ pub async fn console_for(
             auth: Arc::new(auth),
             runs: runs.clone(),
             retention,
+            status: status.clone(),
         },
         ui_dir,
     );
@@ -152,6 +158,7 @@ pub async fn console_for(
         router,
         runs,
         store,
+        status,
     })
 }
 

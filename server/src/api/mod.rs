@@ -10,6 +10,7 @@ mod management;
 mod retention;
 mod runs;
 mod session;
+mod status;
 
 use std::sync::Arc;
 
@@ -50,6 +51,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::GET,
         "/api/clusters/{name}/backups/{id}",
+        Access::Role(Role::Viewer),
+    ),
+    (
+        Method::GET,
+        "/api/clusters/{name}/status",
         Access::Role(Role::Viewer),
     ),
     (
@@ -172,6 +178,8 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     pub runs: Arc<crate::procedure::service::RunService>,
     pub retention: Arc<crate::retention::RetentionService>,
+    /// The per-cluster status pollers (`GET /api/clusters/{name}/status`).
+    pub status: Arc<crate::status::StatusService>,
 }
 
 impl AppState {
@@ -192,13 +200,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/clusters", get(clusters::list))
         .route("/api/clusters/{name}/backups", get(clusters::history))
         .route("/api/clusters/{name}/backups/{id}", get(clusters::detail))
+        .route("/api/clusters/{name}/status", get(status::get))
         .route(
             "/api/clusters/{name}/exporting/pause",
-            post(management::pause),
+            post(management::pause).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                status::refresh_after,
+            )),
         )
         .route(
             "/api/clusters/{name}/exporting/resume",
-            post(management::resume),
+            post(management::resume).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                status::refresh_after,
+            )),
         )
         .route(
             "/api/clusters/{name}/rebalance",
