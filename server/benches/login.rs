@@ -3,10 +3,13 @@
 //!
 //! 1. one client sends all of them (the per-(user, address) limit answers most at once);
 //! 2. every login comes from another client address (through a trusted `X-Forwarded-For`), so
-//!    that only the Argon2 gate bounds the work.
+//!    that only the Argon2 gate bounds the work;
+//! 3. four more such bursts, each from 50 addresses not seen before: the peak must not grow with
+//!    the number of checks or addresses.
 //!
 //! Prints how many passwords were checked (401) and refused (429), the median and slowest answer
-//! time, and the process's peak resident memory (`VmHWM`).
+//! time, and the process's peak resident memory (`VmHWM`); at the end, the resident memory before
+//! and after the bursts (`VmRSS`: the idle `VmHWM` includes the start-up dummy hash's Argon2 run).
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +34,8 @@ struct Burst {
     total: Duration,
 }
 
-async fn burst(client: &reqwest::Client, base: &str, distinct_clients: bool) -> Burst {
+/// `addresses`: `None` for one client, or the third octet of 50 client addresses.
+async fn burst(client: &reqwest::Client, base: &str, addresses: Option<u8>) -> Burst {
     let started = Instant::now();
     let tasks: Vec<_> = (0..BURST)
         .map(|i| {
@@ -39,8 +43,8 @@ async fn burst(client: &reqwest::Client, base: &str, distinct_clients: bool) -> 
                 .post(format!("{base}/api/login"))
                 .header("x-requested-with", "backup-console")
                 .json(&json!({"username": "bench", "password": "wrong"}));
-            if distinct_clients {
-                request = request.header("x-forwarded-for", format!("198.51.100.{}", i + 1));
+            if let Some(net) = addresses {
+                request = request.header("x-forwarded-for", format!("198.51.{net}.{}", i + 1));
             }
             tokio::spawn(async move {
                 let sent = Instant::now();
@@ -128,11 +132,19 @@ fn main() {
         }
         let pid = child.id();
         let idle = status_kib(pid, "VmHWM:");
+        let idle_rss = status_kib(pid, "VmRSS:");
         println!("\nLogin burst: {BURST} parallel wrong-password logins, release server, default login settings");
         println!("| burst | checked (401) | refused (429) | other | p50 answer | slowest answer | whole burst | peak RSS after (VmHWM) |");
         println!("|---|---|---|---|---|---|---|---|");
-        for (label, distinct) in [("one client", false), ("50 client addresses (trusted X-Forwarded-For)", true)] {
-            let b = burst(&client, &base, distinct).await;
+        let mut bursts = vec![
+            ("one client".to_string(), None),
+            ("50 client addresses (trusted X-Forwarded-For)".to_string(), Some(100)),
+        ];
+        for n in 2..=5u8 {
+            bursts.push((format!("50 other addresses, burst {n}"), Some(100 + n)));
+        }
+        for (label, addresses) in bursts {
+            let b = burst(&client, &base, addresses).await;
             let hwm = status_kib(pid, "VmHWM:").map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
             println!(
                 "| {label} | {} | {} | {} | {} | {} | {} | {hwm} |",
@@ -144,9 +156,13 @@ fn main() {
                 ms(b.total)
             );
         }
-        if let Some(k) = idle {
-            println!("\nPeak RSS before the bursts (VmHWM): {:.1} MiB", k as f64 / 1024.0);
-        }
+        let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+        println!("\nPeak RSS before the bursts (VmHWM): {}", mib(idle));
+        println!(
+            "Resident before the bursts (VmRSS): {}; after them: {}",
+            mib(idle_rss),
+            mib(status_kib(pid, "VmRSS:"))
+        );
         let _ = child.kill();
         let _ = child.wait();
     });
