@@ -105,8 +105,27 @@ fn one() -> u32 {
 
 pub const MAX_RECORDED_BODY: usize = 2_000;
 
-/// Appends `exchange`, folding it into the previous entry when it is the same poll with the same
-/// answer, so that an hour of polling stays a handful of lines.
+/// One entry of a run's transcript: an upstream exchange and the procedure step the runner was
+/// executing when it was made. On the wire the step is one more field of the exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    /// `None` only in transcripts stored before entries carried their step: those are grouped by
+    /// the steps' start times, which cannot tell apart steps started in the same millisecond.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<ProcedureStep>,
+    #[serde(flatten)]
+    pub exchange: Exchange,
+}
+
+/// An entry reads as its exchange (`entry.url`, `entry.status`): the step is one more field.
+impl std::ops::Deref for TranscriptEntry {
+    type Target = Exchange;
+
+    fn deref(&self) -> &Exchange {
+        &self.exchange
+    }
+}
+
 /// What a poll's answer means for the procedure: the top-level `state` of a JSON status body
 /// (timestamps such as Zeebe's `lastUpdatedAt` change on every poll), or the whole body otherwise.
 fn poll_answer(body: &str) -> String {
@@ -116,7 +135,13 @@ fn poll_answer(body: &str) -> String {
         .unwrap_or_else(|| body.to_owned())
 }
 
-pub fn record_exchange(transcript: &mut Vec<Exchange>, mut exchange: Exchange) {
+/// Appends `exchange`, made by `step`, folding it into the previous entry when it is the same poll
+/// of the same step with the same answer, so that an hour of polling stays a handful of lines.
+pub fn record_exchange(
+    transcript: &mut Vec<TranscriptEntry>,
+    step: Option<ProcedureStep>,
+    mut exchange: Exchange,
+) {
     if exchange.response.len() > MAX_RECORDED_BODY {
         let mut cut = MAX_RECORDED_BODY;
         while !exchange.response.is_char_boundary(cut) {
@@ -125,7 +150,11 @@ pub fn record_exchange(transcript: &mut Vec<Exchange>, mut exchange: Exchange) {
         exchange.response.truncate(cut);
         exchange.response.push('…');
     }
-    if let Some(last) = transcript.last_mut()
+    if let Some(TranscriptEntry {
+        step: last_step,
+        exchange: last,
+    }) = transcript.last_mut()
+        && *last_step == step
         && exchange.method == "GET"
         && last.method == exchange.method
         && last.url == exchange.url
@@ -139,7 +168,7 @@ pub fn record_exchange(transcript: &mut Vec<Exchange>, mut exchange: Exchange) {
         last.at_ms = exchange.at_ms;
         return;
     }
-    transcript.push(exchange);
+    transcript.push(TranscriptEntry { step, exchange });
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +186,7 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_ms: Option<i64>,
     #[serde(default)]
-    pub transcript: Vec<Exchange>,
+    pub transcript: Vec<TranscriptEntry>,
 }
 
 impl RunReport {
@@ -343,69 +372,645 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// The run's transcript as a bash script of the same calls, for the record or a by-hand replay.
-/// Credentials are left to the environment: `$CAMUNDA_CURL_AUTH` is passed to every curl.
+/// A piece of a URL or body in the script: literal text, or the backup ID, which the script
+/// takes from `$BACKUP_ID` so that it can be run again with another ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    BackupId,
+}
+
+fn push_text(pieces: &mut Vec<Piece>, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if let Some(Piece::Text(last)) = pieces.last_mut() {
+        last.push_str(text);
+    } else {
+        pieces.push(Piece::Text(text.to_string()));
+    }
+}
+
+/// A URL with the backup ID in its path (`…/backups/42`, `…_records_backup_42`) made a variable.
+/// Credentials in the URL's authority (`user:password@`) are dropped; the second value says so.
+fn url_pieces(url: &str, id: u64) -> (Vec<Piece>, bool) {
+    let id = id.to_string();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path_and_query) = rest.split_at(authority_end);
+    let (authority, had_credentials) = match authority.rsplit_once('@') {
+        Some((_, host)) => (host, true),
+        None => (authority, false),
+    };
+    let mut pieces = Vec::new();
+    if !scheme.is_empty() {
+        push_text(&mut pieces, &format!("{scheme}://"));
+    }
+    push_text(&mut pieces, authority);
+    let query_start = path_and_query
+        .find(['?', '#'])
+        .unwrap_or(path_and_query.len());
+    let (path, query) = path_and_query.split_at(query_start);
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            push_text(&mut pieces, "/");
+        }
+        if segment == id {
+            pieces.push(Piece::BackupId);
+        } else if let Some(prefix) = segment
+            .strip_suffix(id.as_str())
+            .filter(|p| p.ends_with('_'))
+        {
+            push_text(&mut pieces, prefix);
+            pieces.push(Piece::BackupId);
+        } else {
+            push_text(&mut pieces, segment);
+        }
+    }
+    push_text(&mut pieces, query);
+    (pieces, had_credentials)
+}
+
+/// A request body with its `"backupId":42` made a variable.
+fn body_pieces(body: &str, id: u64) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = body;
+    let plain = format!("\"backupId\":{id}");
+    while let Some(at) = rest.find(&plain) {
+        let end = at + plain.len();
+        if rest[end..].starts_with(|c: char| c.is_ascii_digit()) {
+            push_text(&mut pieces, &rest[..end]);
+        } else {
+            push_text(
+                &mut pieces,
+                &rest[..at + plain.len() - id.to_string().len()],
+            );
+            pieces.push(Piece::BackupId);
+        }
+        rest = &rest[end..];
+    }
+    push_text(&mut pieces, rest);
+    pieces
+}
+
+/// One shell word: single-quoted text, the ID as `"$BACKUP_ID"` between the quotes.
+fn shell_word(pieces: &[Piece]) -> String {
+    if pieces.is_empty() {
+        return "''".into();
+    }
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) => shell_quote(t),
+            Piece::BackupId => "\"$BACKUP_ID\"".into(),
+        })
+        .collect()
+}
+
+/// One shell word in double quotes, for an assignment: `"http://h/…${BACKUP_ID}"`.
+fn double_quoted(pieces: &[Piece]) -> String {
+    let mut out = String::from('"');
+    for p in pieces {
+        match p {
+            Piece::Text(t) => {
+                for c in t.chars() {
+                    if matches!(c, '"' | '\\' | '$' | '`') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+            Piece::BackupId => out.push_str("${BACKUP_ID}"),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text safe on one comment line: control characters (a newline would end the comment) become
+/// spaces, and long text is cut.
+fn comment_text(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let flat = flat.trim();
+    if flat.chars().count() > max {
+        let cut: String = flat.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        flat.to_string()
+    }
+}
+
+/// How the run's answer to `exchange` read, for a comment under the request.
+fn answer_comment(exchange: &Exchange) -> String {
+    match (exchange.status, &exchange.error) {
+        (Some(status), _) if exchange.response.trim().is_empty() => format!("HTTP {status}"),
+        (Some(status), _) => format!("HTTP {status} {}", comment_text(&exchange.response, 300)),
+        (None, Some(error)) => format!("no answer: {}", comment_text(error, 300)),
+        (None, None) => "no answer".into(),
+    }
+}
+
+/// A poll's answer in a word: the state `filter` (`.state`, `.snapshots[0].state`) reads, or the
+/// HTTP status when there is none.
+fn poll_summary(exchange: &Exchange, filter: &str) -> String {
+    let state = serde_json::from_str::<serde_json::Value>(&exchange.response)
+        .ok()
+        .and_then(|v| {
+            let v = match filter {
+                ".snapshots[0].state" => v.get("snapshots")?.get(0)?.get("state")?.clone(),
+                _ => v.get("state")?.clone(),
+            };
+            v.as_str().map(|s| comment_text(s, 40))
+        });
+    match (exchange.status, state) {
+        (Some(status), Some(state)) if (200..300).contains(&status) => state,
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, _) => "no answer".into(),
+    }
+}
+
+/// Which step each entry belongs to: its own, or for entries stored before entries carried one,
+/// the last step that had started by then (steps started in the same millisecond are lost).
+fn entry_steps(report: &RunReport) -> Vec<Option<ProcedureStep>> {
+    report
+        .transcript
+        .iter()
+        .map(|e| {
+            e.step.or_else(|| {
+                report
+                    .steps
+                    .iter()
+                    .rfind(|s| s.started_ms.is_some_and(|start| start <= e.exchange.at_ms))
+                    .map(|s| s.step)
+            })
+        })
+        .collect()
+}
+
+const SCRIPT_HELPERS: &str = r#"
+BACKUP_ID=${BACKUP_ID:-__BACKUP_ID__}
+POLL_ATTEMPTS=${POLL_ATTEMPTS:-720}
+POLL_SLEEP=${POLL_SLEEP:-5}
+RESUME_ATTEMPTS=${RESUME_ATTEMPTS:-30}
+if ! [[ $BACKUP_ID =~ ^[1-9][0-9]*$ ]]; then
+  echo "BACKUP_ID must be a positive integer, not '$BACKUP_ID'" >&2
+  exit 2
+fi
+command -v curl >/dev/null || { echo "this script needs curl" >&2; exit 2; }
+command -v jq >/dev/null || { echo "this script needs jq" >&2; exit 2; }
+
+# Requests stop the script on an HTTP error (--fail); polls read the status themselves. The
+# Authorization header is one array element, whatever CAMUNDA_AUTH_HEADER holds.
+CURL=(curl --fail -sS)
+POLL=(curl -sS -w '\n%{http_code}')
+if [[ -n ${CAMUNDA_AUTH_HEADER:-} ]]; then
+  CURL+=(-H "Authorization: ${CAMUNDA_AUTH_HEADER}")
+  POLL+=(-H "Authorization: ${CAMUNDA_AUTH_HEADER}")
+fi
+
+# request CURL-ARGS...: one request; prints its answer.
+request() {
+  "${CURL[@]}" "$@" || return 1
+  echo
+}
+
+# exporting_request URL: POST /actuator/exporting/...; it answers HTTP 200 even when it failed,
+# so success is the body's "status" 204 (contract 4.1), or an empty body.
+exporting_request() {
+  local answer
+  answer=$("${CURL[@]}" -X POST "$1") || return 1
+  echo "$answer"
+  if [[ -n $answer ]] && ! jq -e '.status == 204 or .status == 200' >/dev/null <<<"$answer"; then
+    echo "exporting request $1 failed: $answer" >&2
+    return 1
+  fi
+}
+
+# wait_for NAME URL FILTER DONE: polls URL until the jq FILTER reads DONE. Stops at FAILED, PARTIAL
+# or INCOMPATIBLE, at an HTTP error other than 404 (a backup not registered yet), or after
+# POLL_ATTEMPTS polls POLL_SLEEP seconds apart.
+wait_for() {
+  local name=$1 url=$2 filter=$3 done_state=$4 answer code body state attempt
+  for ((attempt = 1; attempt <= POLL_ATTEMPTS; attempt++)); do
+    state=
+    answer=$("${POLL[@]}" "$url") || { echo "$name: no answer from $url" >&2; return 1; }
+    code=${answer##*$'\n'}
+    body=${answer%$'\n'*}
+    if [[ $code == 2?? ]]; then
+      state=$(jq -r "$filter // empty" <<<"$body") || { echo "$name: unreadable answer: $body" >&2; return 1; }
+      case $state in
+        "$done_state") echo "$name: $state"; return 0 ;;
+        FAILED | PARTIAL | INCOMPATIBLE) echo "$name: $state: $body" >&2; return 1 ;;
+      esac
+    elif [[ $code != 404 ]]; then
+      echo "$name: HTTP $code from $url: $body" >&2
+      return 1
+    fi
+    echo "$name: ${state:-not registered yet} (poll $attempt of $POLL_ATTEMPTS)"
+    sleep "$POLL_SLEEP"
+  done
+  echo "$name: not $done_state after $POLL_ATTEMPTS polls" >&2
+  return 1
+}
+
+# still_paused URL: every partition's exporter reads SOFT_PAUSED or PAUSED; someone may have
+# resumed exporting meanwhile, and a Zeebe backup then would not match the snapshots before it.
+still_paused() {
+  local answer
+  answer=$("${CURL[@]}" "$1") || return 1
+  if ! jq -e '[.[].exporterPhase] | length > 0 and all(. == "SOFT_PAUSED" or . == "PAUSED")' >/dev/null <<<"$answer"; then
+    echo "exporting is no longer paused ($1): $answer" >&2
+    return 1
+  fi
+}
+
+# resume_exporting URL: resumes until Zeebe confirms it, up to RESUME_ATTEMPTS times.
+PAUSED=no
+resume_exporting() {
+  local attempt
+  for ((attempt = 1; attempt <= RESUME_ATTEMPTS; attempt++)); do
+    if exporting_request "$1"; then
+      PAUSED=no
+      echo "exporting resumed"
+      return 0
+    fi
+    sleep "$POLL_SLEEP"
+  done
+  echo "ALERT: exporting is still paused; resume it now: curl -X POST $1" >&2
+  return 1
+}
+
+# Armed at the pause: any exit while exporting may be paused (an error, a failed wait, Ctrl-C)
+# resumes it, since a pause left behind stops log compaction and fills the brokers' disks.
+on_exit() {
+  local status=$?
+  if [[ $PAUSED == yes ]]; then
+    echo "stopping (exit $status) with exporting paused: resuming it" >&2
+    resume_exporting "$RESUME_URL" || status=1
+  fi
+  exit "$status"
+}
+"#;
+
+/// The status URL a wait polls: the GET of this step whose path carries the backup ID.
+fn status_url(entries: &[&Exchange], id: u64) -> Option<Vec<Piece>> {
+    entries
+        .iter()
+        .filter(|e| e.method == "GET")
+        .map(|e| url_pieces(&e.url, id).0)
+        .find(|p| p.contains(&Piece::BackupId))
+}
+
+/// The run's transcript as a runnable bash script of the same procedure: the requests the console
+/// sent, under the step that sent them, in the order of the run's steps, with real waits and a
+/// resume of exporting on any exit after the pause. Credentials are never in it: the
+/// Authorization header comes from `$CAMUNDA_AUTH_HEADER`.
 pub fn curl_script(cluster: &str, report: &RunReport) -> String {
+    let steps = entry_steps(report);
+    let legacy = report.transcript.iter().any(|e| e.step.is_none());
     let mut out = String::new();
     out.push_str("#!/usr/bin/env bash\n");
     out.push_str(&format!(
-        "# Backup {} of cluster {} ({}), as run by Backup Console for Camunda 8.\n",
+        "# Backup {} of cluster {} (Camunda {}), as run by Backup Console for Camunda 8; the run {}.\n",
         report.backup_id,
-        cluster,
-        report.profile.label()
+        comment_text(cluster, 100),
+        report.profile.label(),
+        outcome_text(&report.outcome),
     ));
+    for skipped in &report.skipped {
+        out.push_str(&format!(
+            "# Left out of the plan: {}.\n",
+            comment_text(skipped, 300)
+        ));
+    }
+    if legacy {
+        legacy_listing(&mut out, report, &steps);
+        return out;
+    }
     out.push_str(
-        "# Every request below is one the console sent, in order; answers are shown as comments.\n",
+        "#\n# The requests the console sent, under the step that sent them and in the order of the\n\
+         # run's steps, with real waits; the run's answers are shown as comments.\n\
+         #\n\
+         # Usage: BACKUP_ID=$(date +%s) bash this-script.sh\n\
+         #   BACKUP_ID            the backup ID; the default is this run's, and Zeebe accepts only an\n\
+         #                        ID above every ID it has used, so a new backup needs a new one.\n\
+         #   CAMUNDA_AUTH_HEADER  the value of the Authorization header, if the endpoints need one,\n\
+         #                        e.g. 'Bearer TOKEN' or 'Basic BASE64'; sent as one header on every\n\
+         #                        request (not split into words). Credentials are never in this file.\n\
+         #   POLL_ATTEMPTS, POLL_SLEEP   polls per wait (720) and seconds between them (5).\n\
+         #   RESUME_ATTEMPTS      tries to resume exporting (30, POLL_SLEEP apart).\n\
+         # Needs bash, curl and jq. Once the pause is sent, any exit resumes exporting.\n\
+         set -euo pipefail\n",
     );
-    out.push_str(
-        "# Credentials are not recorded: set CAMUNDA_CURL_AUTH, e.g. \"-u user:password\" or\n# \"-H 'Authorization: Bearer TOKEN'\", before running it.\n",
-    );
-    out.push_str("set -euo pipefail\nAUTH=(${CAMUNDA_CURL_AUTH:-})\n");
-    let mut current_step: Option<String> = None;
-    for exchange in &report.transcript {
-        let step = report
-            .steps
+    out.push_str(&SCRIPT_HELPERS.replace("__BACKUP_ID__", &report.backup_id.to_string()));
+    let id = report.backup_id;
+    let of_step = |step: ProcedureStep| -> Vec<&Exchange> {
+        report
+            .transcript
             .iter()
-            .rfind(|s| s.started_ms.is_some_and(|start| start <= exchange.at_ms))
-            .map(|s| s.description.clone());
-        if step.is_some() && step != current_step {
-            out.push_str(&format!(
-                "\n# == {} ==\n",
-                step.as_deref().unwrap_or_default()
-            ));
-            current_step = step;
+            .zip(&steps)
+            .filter(|(_, s)| **s == Some(step))
+            .map(|(e, _)| &e.exchange)
+            .collect()
+    };
+    let mut credentials_dropped = false;
+    let mut word = |url: &str| {
+        let (pieces, dropped) = url_pieces(url, id);
+        credentials_dropped |= dropped;
+        shell_word(&pieces)
+    };
+    // The resume URL, known before the resume step runs: the recorded resume, or the pause URL's
+    // sibling (contract §4.1: `/actuator/exporting/{pause|resume}` on the same base).
+    let resume_url: Option<Vec<Piece>> = of_step(ProcedureStep::ResumeExporting)
+        .iter()
+        .find(|e| e.method == "POST")
+        .map(|e| url_pieces(&e.url, id).0)
+        .or_else(|| {
+            of_step(ProcedureStep::SoftPauseExporting)
+                .iter()
+                .find(|e| e.method == "POST")
+                .and_then(|e| {
+                    let base = e.url.split_once("/exporting/pause")?.0;
+                    Some(url_pieces(&format!("{base}/exporting/resume"), id).0)
+                })
+        });
+    let mut stopped = false;
+    for progress in &report.steps {
+        let step = progress.step;
+        out.push_str(&format!(
+            "\n# == {} ==\n",
+            comment_text(&progress.description, 200)
+        ));
+        if stopped {
+            out.push_str("# Not reached: the script stops above.\n");
+            continue;
         }
-        if exchange.repeats > 1 {
+        let exchanges = of_step(step);
+        let mut replayed: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut replay = |out: &mut String, e: &Exchange, word: &mut dyn FnMut(&str) -> String| {
+            let key = (e.method.clone(), e.url.clone(), e.request_body.clone());
+            if replayed.contains(&key) {
+                out.push_str(&format!(
+                    "# The run sent this {} again (a retry); the script sends it once.\n",
+                    e.method
+                ));
+                return;
+            }
+            replayed.push(key);
+            let mut line = format!("request -X {} {}", e.method, word(&e.url));
+            if let Some(body) = &e.request_body {
+                line.push_str(&format!(
+                    " -H 'Content-Type: application/json' -d {}",
+                    shell_word(&body_pieces(body, id))
+                ));
+            }
+            out.push_str(&line);
+            out.push('\n');
+            out.push_str(&format!("#  -> in the run: {}\n", answer_comment(e)));
+        };
+        let not_run = |out: &mut String, why: &str| {
             out.push_str(&format!(
-                "# polled {} times with this answer; poll until it changes\n",
-                exchange.repeats
+                "# {why}: there is no faithful command to write here, so the script stops.\n\
+                 echo {} >&2\nexit 1\n",
+                shell_quote(&format!(
+                    "'{}' has no recorded request to replay; finish the procedure by hand",
+                    progress.description
+                ))
             ));
+        };
+        if exchanges.is_empty() && step != ProcedureStep::ResumeExporting {
+            not_run(
+                &mut out,
+                &format!(
+                    "The console sent no request for this step (it ended {})",
+                    state_text(progress.state)
+                ),
+            );
+            stopped = true;
+            continue;
         }
-        let mut line = format!(
-            "curl -sS \"${{AUTH[@]}}\" -X {} {}",
-            exchange.method,
-            shell_quote(&exchange.url)
+        match step {
+            ProcedureStep::Start(_) | ProcedureStep::StartZeebe => {
+                for e in &exchanges {
+                    if e.method == "GET" && e.url.contains("/actuator/partitions") {
+                        out.push_str(&format!(
+                            "# The console first checked that exporting was still paused.\nstill_paused {}\n",
+                            word(&e.url)
+                        ));
+                    } else if e.method == "GET" {
+                        out.push_str(&format!(
+                            "# The console also read {} (not replayed).\n",
+                            comment_text(&e.url, 300)
+                        ));
+                    } else {
+                        replay(&mut out, e, &mut word);
+                    }
+                }
+            }
+            ProcedureStep::WaitFor(_)
+            | ProcedureStep::WaitForZeebe
+            | ProcedureStep::SnapshotRecords => {
+                let (name, filter, done) = match step {
+                    ProcedureStep::WaitFor(c) => {
+                        (format!("{} backup", c.label()), ".state", "COMPLETED")
+                    }
+                    ProcedureStep::WaitForZeebe => ("Zeebe backup".into(), ".state", "COMPLETED"),
+                    _ => ("records snapshot".into(), ".snapshots[0].state", "SUCCESS"),
+                };
+                for e in exchanges.iter().filter(|e| e.method != "GET") {
+                    replay(&mut out, e, &mut word);
+                }
+                let Some(url) = status_url(&exchanges, id) else {
+                    not_run(
+                        &mut out,
+                        "The run made no status request with the backup ID",
+                    );
+                    stopped = true;
+                    continue;
+                };
+                let url_text = shell_word(&url);
+                let mut polls: Vec<(String, u32)> = Vec::new();
+                for e in exchanges.iter().filter(|e| e.method == "GET") {
+                    if url_pieces(&e.url, id).0 == url {
+                        let answer = poll_summary(e, filter);
+                        match polls.last_mut() {
+                            Some((last, n)) if *last == answer => *n += e.repeats,
+                            _ => polls.push((answer, e.repeats)),
+                        }
+                    } else {
+                        out.push_str(&format!(
+                            "# The console also read {} ({}); the loop below reads only the status.\n",
+                            comment_text(&e.url, 300),
+                            answer_comment(e)
+                        ));
+                    }
+                }
+                let total: u32 = polls.iter().map(|(_, n)| n).sum();
+                let answers: Vec<String> = polls
+                    .iter()
+                    .map(|(a, n)| {
+                        if *n == 1 {
+                            a.clone()
+                        } else {
+                            format!("{a} ×{n}")
+                        }
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "# polled {total} time{} in the run: {}\n",
+                    if total == 1 { "" } else { "s" },
+                    answers.join(", ")
+                ));
+                out.push_str(&format!(
+                    "wait_for {} {url_text} {} {done}\n",
+                    shell_quote(&name),
+                    shell_quote(filter)
+                ));
+            }
+            ProcedureStep::SoftPauseExporting => {
+                let Some(resume) = &resume_url else {
+                    not_run(
+                        &mut out,
+                        "The pause request does not name /exporting/pause, so the resume URL is unknown",
+                    );
+                    stopped = true;
+                    continue;
+                };
+                out.push_str(&format!(
+                    "# From here on exporting is owed a resume; the trap is armed before the request, since a\n\
+                     # failed pause can leave some partitions paused (contract 4.1).\n\
+                     RESUME_URL={}\nPAUSED=yes\ntrap on_exit EXIT\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ntrap 'exit 129' HUP\n",
+                    double_quoted(resume)
+                ));
+                for e in exchanges.iter().filter(|e| e.method == "POST") {
+                    out.push_str(&format!("exporting_request {}\n", word(&e.url)));
+                    out.push_str(&format!("#  -> in the run: {}\n", answer_comment(e)));
+                }
+            }
+            ProcedureStep::ResumeExporting => {
+                let Some(resume) = &resume_url else {
+                    out.push_str("# No pause was sent, so there is nothing to resume.\n");
+                    continue;
+                };
+                let posts: Vec<&&Exchange> =
+                    exchanges.iter().filter(|e| e.method == "POST").collect();
+                if progress.state != StepState::Done {
+                    out.push_str(&format!(
+                        "# The run did not reach this step (it ended {}){}.\n",
+                        state_text(progress.state),
+                        if posts.is_empty() {
+                            ""
+                        } else {
+                            "; the console resumed exporting after the failure"
+                        }
+                    ));
+                }
+                if let Some(last) = posts.last() {
+                    out.push_str(&format!(
+                        "# In the run: {} attempt{}; last answer: {}\n",
+                        posts.iter().map(|e| e.repeats).sum::<u32>(),
+                        if posts.len() == 1 { "" } else { "s" },
+                        answer_comment(last)
+                    ));
+                }
+                out.push_str(&format!("resume_exporting {}\n", shell_word(resume)));
+            }
+        }
+    }
+    if !stopped {
+        out.push_str("\necho \"backup $BACKUP_ID: every step done\"\n");
+    }
+    if credentials_dropped {
+        out.push_str(
+            "# Credentials in the recorded URLs were left out: set CAMUNDA_AUTH_HEADER instead.\n",
         );
-        if let Some(body) = &exchange.request_body {
+    }
+    out
+}
+
+fn state_text(state: StepState) -> &'static str {
+    match state {
+        StepState::Pending => "pending",
+        StepState::Running => "running",
+        StepState::Done => "done",
+        StepState::Failed => "failed",
+        StepState::NotRun => "not run",
+    }
+}
+
+fn outcome_text(outcome: &RunOutcome) -> String {
+    match outcome {
+        RunOutcome::Running => "was still running".into(),
+        RunOutcome::Completed => "completed".into(),
+        RunOutcome::Failed { step, reason } => format!(
+            "failed at '{}': {}",
+            comment_text(step, 100),
+            comment_text(reason, 300)
+        ),
+        RunOutcome::Cancelled { step, by } => format!(
+            "was cancelled by {} at '{}'",
+            comment_text(by, 100),
+            comment_text(step, 100)
+        ),
+        RunOutcome::ExportingStillPaused { reason } => format!(
+            "ended with exporting still paused: {}",
+            comment_text(reason, 300)
+        ),
+        RunOutcome::Interrupted { reason } => {
+            format!("was interrupted: {}", comment_text(reason, 300))
+        }
+    }
+}
+
+/// A transcript stored before entries carried their step: its steps can only be guessed from
+/// the start times, so it is listed, not made runnable.
+fn legacy_listing(out: &mut String, report: &RunReport, steps: &[Option<ProcedureStep>]) {
+    out.push_str(
+        "#\n# NOT RUNNABLE: this run was recorded before each request carried its step, so requests are\n\
+         # grouped by the steps' start times, and steps that started in the same millisecond lose their\n\
+         # heading. The calls are listed as comments, with the run's answers; download the script of a\n\
+         # newer run for a runnable one.\n\
+         set -euo pipefail\n\
+         echo 'This is a transcript of an older run, not a runnable script.' >&2\n\
+         exit 1\n",
+    );
+    let mut current: Option<ProcedureStep> = None;
+    for (entry, step) in report.transcript.iter().zip(steps) {
+        let e = &entry.exchange;
+        if step.is_some() && *step != current {
+            let heading = report
+                .steps
+                .iter()
+                .find(|s| Some(s.step) == *step)
+                .map_or_else(String::new, |s| s.description.clone());
+            out.push_str(&format!("\n# == {} ==\n", comment_text(&heading, 200)));
+            current = *step;
+        }
+        if e.repeats > 1 {
+            out.push_str(&format!("# polled {} times with this answer\n", e.repeats));
+        }
+        let (pieces, _) = url_pieces(&e.url, report.backup_id);
+        let url: String = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.clone(),
+                Piece::BackupId => report.backup_id.to_string(),
+            })
+            .collect();
+        let mut line = format!("# curl -X {} {}", e.method, shell_quote(&url));
+        if let Some(body) = &e.request_body {
             line.push_str(&format!(
                 " -H 'Content-Type: application/json' -d {}",
-                shell_quote(body)
+                shell_quote(&comment_text(body, 2_000))
             ));
         }
         out.push_str(&line);
         out.push('\n');
-        let answer = match (exchange.status, &exchange.error) {
-            (Some(status), _) => format!("HTTP {status} {}", exchange.response),
-            (None, Some(error)) => format!("no answer: {error}"),
-            (None, None) => "no answer".into(),
-        };
-        for (i, l) in answer.lines().enumerate() {
-            out.push_str(if i == 0 { "#  -> " } else { "#     " });
-            out.push_str(l);
-            out.push('\n');
-        }
+        out.push_str(&format!("#  -> {}\n", answer_comment(e)));
     }
-    out
 }
 
 #[cfg(test)]
@@ -432,19 +1037,20 @@ mod tests {
     fn repeated_polls_fold_into_one_entry_but_changes_and_posts_do_not() {
         let mut t = Vec::new();
         let poll = exchange("GET", "http://z/actuator/backups/5", 200, "IN_PROGRESS");
-        record_exchange(&mut t, poll.clone());
-        record_exchange(&mut t, poll.clone());
-        record_exchange(&mut t, poll.clone());
+        record_exchange(&mut t, None, poll.clone());
+        record_exchange(&mut t, None, poll.clone());
+        record_exchange(&mut t, None, poll.clone());
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].repeats, 3);
         record_exchange(
             &mut t,
+            None,
             exchange("GET", "http://z/actuator/backups/5", 200, "COMPLETED"),
         );
         assert_eq!(t.len(), 2);
         let post = exchange("POST", "http://z/actuator/exporting/resume", 200, "{}");
-        record_exchange(&mut t, post.clone());
-        record_exchange(&mut t, post);
+        record_exchange(&mut t, None, post.clone());
+        record_exchange(&mut t, None, post);
         assert_eq!(t.len(), 4, "a repeated POST is two requests, not a poll");
     }
 
@@ -455,12 +1061,24 @@ mod tests {
         let body = |at: u32, state: &str| {
             format!(r#"{{"backupId":5,"state":"{state}","details":[{{"lastUpdatedAt":"{at}"}}]}}"#)
         };
-        record_exchange(&mut t, exchange("GET", url, 200, &body(1, "IN_PROGRESS")));
-        record_exchange(&mut t, exchange("GET", url, 200, &body(2, "IN_PROGRESS")));
+        record_exchange(
+            &mut t,
+            None,
+            exchange("GET", url, 200, &body(1, "IN_PROGRESS")),
+        );
+        record_exchange(
+            &mut t,
+            None,
+            exchange("GET", url, 200, &body(2, "IN_PROGRESS")),
+        );
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].repeats, 2);
         assert!(t[0].response.contains(r#""lastUpdatedAt":"2""#));
-        record_exchange(&mut t, exchange("GET", url, 200, &body(3, "COMPLETED")));
+        record_exchange(
+            &mut t,
+            None,
+            exchange("GET", url, 200, &body(3, "COMPLETED")),
+        );
         assert_eq!(t.len(), 2, "a change of state is a new entry");
     }
 
@@ -468,7 +1086,7 @@ mod tests {
     fn long_bodies_are_cut_on_a_character_boundary() {
         let mut t = Vec::new();
         let body = "é".repeat(MAX_RECORDED_BODY);
-        record_exchange(&mut t, exchange("GET", "u", 200, &body));
+        record_exchange(&mut t, None, exchange("GET", "u", 200, &body));
         assert!(t[0].response.len() <= MAX_RECORDED_BODY + '…'.len_utf8());
         assert!(t[0].response.ends_with('…'));
     }
@@ -490,45 +1108,612 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_curl_script_replays_the_calls_in_order_without_credentials() {
-        let report = RunReport {
-            backup_id: 42,
-            profile: VersionProfile::V88,
-            steps: vec![StepProgress {
-                step: ProcedureStep::SoftPauseExporting,
-                description: "Soft-pause Zeebe exporting".into(),
-                state: StepState::Done,
-                started_ms: Some(5),
-                ended_ms: Some(20),
-                detail: None,
-            }],
+    fn progress(step: ProcedureStep, started_ms: i64, state: StepState) -> StepProgress {
+        StepProgress {
+            step,
+            description: step.describe(),
+            state,
+            started_ms: Some(started_ms),
+            ended_ms: Some(started_ms),
+            detail: None,
+        }
+    }
+
+    fn post(url: &str, body: &str, status: u16, response: &str) -> Exchange {
+        Exchange {
+            request_body: Some(body.into()),
+            ..exchange("POST", url, status, response)
+        }
+    }
+
+    /// A completed 8.7 run in which every step started in the same millisecond, as the simulator
+    /// and a fast cluster make them.
+    fn run_87(id: u64) -> RunReport {
+        use Component::*;
+        use ProcedureStep::*;
+        let o = "http://operate:9600";
+        let t = "http://tasklist:9600";
+        let op = "http://optimize:8092";
+        let z = "http://zeebe:9600";
+        let es = "http://es:9200";
+        let body = format!(r#"{{"backupId":{id}}}"#);
+        let done = |state: &str| format!(r#"{{"backupId":{id},"state":"{state}","details":[]}}"#);
+        let plan = [
+            Start(Operate),
+            Start(Tasklist),
+            Start(Optimize),
+            WaitFor(Operate),
+            WaitFor(Tasklist),
+            WaitFor(Optimize),
+            SoftPauseExporting,
+            SnapshotRecords,
+            StartZeebe,
+            WaitForZeebe,
+            ResumeExporting,
+        ];
+        let calls: Vec<(ProcedureStep, Exchange)> = vec![
+            (
+                Start(Operate),
+                post(
+                    &format!("{o}/actuator/backups"),
+                    &body,
+                    200,
+                    r#"{"scheduledSnapshots":["a"]}"#,
+                ),
+            ),
+            (
+                Start(Tasklist),
+                post(
+                    &format!("{t}/actuator/backups"),
+                    &body,
+                    200,
+                    r#"{"scheduledSnapshots":["b"]}"#,
+                ),
+            ),
+            (
+                Start(Optimize),
+                post(
+                    &format!("{op}/actuator/backups"),
+                    &body,
+                    202,
+                    r#"{"message" : "scheduled"}"#,
+                ),
+            ),
+            (
+                WaitFor(Operate),
+                Exchange {
+                    repeats: 7,
+                    ..exchange(
+                        "GET",
+                        &format!("{o}/actuator/backups/{id}"),
+                        200,
+                        &done("IN_PROGRESS"),
+                    )
+                },
+            ),
+            (
+                WaitFor(Operate),
+                exchange(
+                    "GET",
+                    &format!("{o}/actuator/backups/{id}"),
+                    200,
+                    &done("COMPLETED"),
+                ),
+            ),
+            (
+                WaitFor(Tasklist),
+                exchange(
+                    "GET",
+                    &format!("{t}/actuator/backups/{id}"),
+                    200,
+                    &done("COMPLETED"),
+                ),
+            ),
+            (
+                WaitFor(Optimize),
+                exchange(
+                    "GET",
+                    &format!("{op}/actuator/backups/{id}"),
+                    200,
+                    &done("COMPLETED"),
+                ),
+            ),
+            (
+                SoftPauseExporting,
+                exchange(
+                    "POST",
+                    &format!("{z}/actuator/exporting/pause?soft=true"),
+                    200,
+                    r#"{"body":null,"status":204,"contentType":null}"#,
+                ),
+            ),
+            (
+                SnapshotRecords,
+                Exchange {
+                    method: "PUT".into(),
+                    ..post(
+                        &format!(
+                            "{es}/_snapshot/camunda/camunda_zeebe_records_backup_{id}?wait_for_completion=false"
+                        ),
+                        r#"{"feature_states":["none"],"indices":"zeebe-record*"}"#,
+                        200,
+                        r#"{"accepted":true}"#,
+                    )
+                },
+            ),
+            (
+                SnapshotRecords,
+                exchange(
+                    "GET",
+                    &format!("{es}/_snapshot/camunda/camunda_zeebe_records_backup_{id}"),
+                    200,
+                    r#"{"snapshots":[{"state":"SUCCESS"}]}"#,
+                ),
+            ),
+            (
+                StartZeebe,
+                exchange(
+                    "GET",
+                    &format!("{z}/actuator/partitions"),
+                    200,
+                    r#"{"1":{"exporterPhase":"SOFT_PAUSED"}}"#,
+                ),
+            ),
+            (
+                StartZeebe,
+                post(
+                    &format!("{z}/actuator/backups"),
+                    &body,
+                    202,
+                    r#"{"message":"A backup with id 42 has been scheduled."}"#,
+                ),
+            ),
+            (
+                WaitForZeebe,
+                exchange(
+                    "GET",
+                    &format!("{z}/actuator/backups/{id}"),
+                    200,
+                    &done("COMPLETED"),
+                ),
+            ),
+            (
+                ResumeExporting,
+                exchange(
+                    "POST",
+                    &format!("{z}/actuator/exporting/resume"),
+                    200,
+                    r#"{"body":null,"status":204,"contentType":null}"#,
+                ),
+            ),
+        ];
+        let mut transcript = Vec::new();
+        for (step, e) in calls {
+            record_exchange(&mut transcript, Some(step), e);
+        }
+        RunReport {
+            backup_id: id,
+            profile: VersionProfile::V87,
+            steps: plan
+                .iter()
+                .map(|s| progress(*s, 100, StepState::Done))
+                .collect(),
             skipped: vec![],
             outcome: RunOutcome::Completed,
-            paused_ms: Some(5),
-            resumed_ms: Some(30),
-            transcript: vec![
-                Exchange {
-                    request_body: Some(r#"{"backupId":42}"#.into()),
-                    ..exchange("POST", "http://h/it's", 200, "{\"status\":204}")
-                },
-                Exchange {
-                    repeats: 4,
-                    ..exchange("GET", "http://h/b/42", 200, "line1\nline2")
-                },
-            ],
-        };
+            paused_ms: Some(100),
+            resumed_ms: Some(100),
+            transcript,
+        }
+    }
+
+    fn position(script: &str, needle: &str) -> usize {
+        script
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from\n{script}"))
+    }
+
+    /// The lines bash runs, without comments.
+    fn commands(script: &str) -> Vec<&str> {
+        script
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn steps_started_in_the_same_millisecond_keep_their_own_headings() {
+        let report = run_87(42);
         let script = curl_script("prod", &report);
-        assert!(script.contains("# == Soft-pause Zeebe exporting =="));
-        let post = script
-            .find("-X POST 'http://h/it'\\''s'")
-            .expect("quoted URL");
-        let get = script.find("-X GET 'http://h/b/42'").expect("the poll");
-        assert!(post < get);
-        assert!(script.contains(r#"-d '{"backupId":42}'"#));
-        assert!(script.contains("# polled 4 times"));
-        assert!(script.contains("#  -> HTTP 200 line1\n#     line2\n"));
-        assert!(script.contains("CAMUNDA_CURL_AUTH"));
+        // Each heading is directly followed by its own request, whatever the start times say.
+        let under = |heading: &str, request: &str| {
+            let h = position(&script, &format!("# == {heading} =="));
+            let r = position(&script[h..], request);
+            let next = script[h + 1..].find("# == ").map_or(usize::MAX, |n| n + 1);
+            assert!(r < next, "{request} is not under {heading}:\n{script}");
+        };
+        under(
+            "Start the Operate backup",
+            "-X POST 'http://operate:9600/actuator/backups'",
+        );
+        under(
+            "Start the Tasklist backup",
+            "-X POST 'http://tasklist:9600/actuator/backups'",
+        );
+        under(
+            "Start the Optimize backup",
+            "-X POST 'http://optimize:8092/actuator/backups'",
+        );
+        under(
+            "Wait until the Operate backup completes",
+            "wait_for 'Operate backup' 'http://operate:9600/actuator/backups/'\"$BACKUP_ID\"",
+        );
+        under(
+            "Wait until the Optimize backup completes",
+            "wait_for 'Optimize backup' 'http://optimize:8092/actuator/backups/'\"$BACKUP_ID\"",
+        );
+        under(
+            "Soft-pause Zeebe exporting",
+            "exporting_request 'http://zeebe:9600/actuator/exporting/pause?soft=true'",
+        );
+        under(
+            "Snapshot the zeebe-record indices",
+            "-X PUT 'http://es:9200/_snapshot/camunda/camunda_zeebe_records_backup_'\"$BACKUP_ID\"'?wait_for_completion=false'",
+        );
+        under(
+            "Snapshot the zeebe-record indices",
+            "wait_for 'records snapshot' 'http://es:9200/_snapshot/camunda/camunda_zeebe_records_backup_'\"$BACKUP_ID\" '.snapshots[0].state' SUCCESS",
+        );
+        under(
+            "Start the Zeebe backup",
+            "still_paused 'http://zeebe:9600/actuator/partitions'",
+        );
+        under(
+            "Start the Zeebe backup",
+            "-X POST 'http://zeebe:9600/actuator/backups'",
+        );
+        under(
+            "Resume Zeebe exporting",
+            "resume_exporting 'http://zeebe:9600/actuator/exporting/resume'",
+        );
+        assert_eq!(script.matches("# == ").count(), report.steps.len());
+        assert!(script.contains("# polled 8 times in the run: IN_PROGRESS ×7, COMPLETED\n"));
+    }
+
+    #[test]
+    fn the_script_waits_for_the_web_apps_before_the_pause_and_resumes_on_any_exit() {
+        let script = curl_script("prod", &run_87(42));
+        assert!(script.starts_with("#!/usr/bin/env bash\n"));
+        assert!(script.contains("\nset -euo pipefail\n"));
+        assert!(script.contains("CURL=(curl --fail -sS)"));
+        assert!(script.contains("BACKUP_ID=${BACKUP_ID:-42}\n"));
+        // Real waits, bounded, failing on a failed state.
+        assert!(script.contains("for ((attempt = 1; attempt <= POLL_ATTEMPTS; attempt++)); do"));
+        assert!(script.contains("FAILED | PARTIAL | INCOMPATIBLE)"));
+        let pause = position(
+            &script,
+            "exporting_request 'http://zeebe:9600/actuator/exporting/pause?soft=true'",
+        );
+        for app in ["Operate", "Tasklist", "Optimize"] {
+            assert!(
+                position(&script, &format!("wait_for '{app} backup' ")) < pause,
+                "the pause waits for {app}:\n{script}"
+            );
+        }
+        // The trap is armed at the pause, before the Zeebe backup, and resumes on any exit.
+        let trap = position(&script, "trap on_exit EXIT");
+        assert!(
+            pause - trap < 200 && trap < pause,
+            "armed right at the pause"
+        );
+        assert!(trap < position(&script, "# == Start the Zeebe backup =="));
+        assert!(position(&script, "# == Soft-pause Zeebe exporting ==") < trap);
+        assert!(script.contains("RESUME_URL=\"http://zeebe:9600/actuator/exporting/resume\""));
+        assert!(script.contains("resume_exporting \"$RESUME_URL\""));
+        assert!(script.contains("trap 'exit 130' INT"));
+        // The ID is a variable everywhere a command uses it.
+        for line in commands(&script) {
+            if !line.starts_with("BACKUP_ID=") {
+                assert!(!line.contains("42"), "the ID is written out in {line}");
+            }
+        }
+        assert!(script.contains(r#"-d '{"backupId":'"$BACKUP_ID"'}'"#));
+    }
+
+    #[test]
+    fn the_script_takes_authentication_from_the_environment_and_holds_no_secret() {
+        let mut report = run_87(42);
+        for e in &mut report.transcript {
+            e.exchange.url = e
+                .exchange
+                .url
+                .replace("http://zeebe:9600", "http://admin:hunter2@zeebe:9600");
+        }
+        let script = curl_script("prod", &report);
+        assert!(!script.contains("hunter2"), "{script}");
+        assert!(!script.contains("admin:"), "{script}");
+        assert!(script.contains("-X POST 'http://zeebe:9600/actuator/backups'"));
+        assert!(script.contains("Credentials in the recorded URLs were left out"));
+        // One header, never split into words (L10), and only when set.
+        assert!(script.contains("if [[ -n ${CAMUNDA_AUTH_HEADER:-} ]]; then\n  CURL+=(-H \"Authorization: ${CAMUNDA_AUTH_HEADER}\")"));
+        assert!(script.contains("#   CAMUNDA_AUTH_HEADER  the value of the Authorization header"));
+        assert!(!script.contains("CAMUNDA_CURL_AUTH"));
+        assert!(!script.contains("AUTH=("));
+    }
+
+    #[test]
+    fn the_88_script_pauses_first_as_the_run_did() {
+        use Component::*;
+        use ProcedureStep::*;
+        let z = "http://oc:9600";
+        let plan = [
+            SoftPauseExporting,
+            Start(Webapps),
+            WaitFor(Webapps),
+            StartZeebe,
+            WaitForZeebe,
+            ResumeExporting,
+        ];
+        let calls = [
+            (
+                SoftPauseExporting,
+                exchange(
+                    "POST",
+                    &format!("{z}/actuator/exporting/pause?soft=true"),
+                    200,
+                    r#"{"status":204}"#,
+                ),
+            ),
+            (
+                Start(Webapps),
+                post(
+                    &format!("{z}/actuator/backupHistory"),
+                    r#"{"backupId":7}"#,
+                    200,
+                    "{}",
+                ),
+            ),
+            (
+                WaitFor(Webapps),
+                exchange(
+                    "GET",
+                    &format!("{z}/actuator/backupHistory/7"),
+                    200,
+                    r#"{"state":"COMPLETED"}"#,
+                ),
+            ),
+            (
+                StartZeebe,
+                post(
+                    &format!("{z}/actuator/backupRuntime"),
+                    r#"{"backupId":7}"#,
+                    202,
+                    "{}",
+                ),
+            ),
+            (
+                WaitForZeebe,
+                exchange(
+                    "GET",
+                    &format!("{z}/actuator/backupRuntime/7"),
+                    200,
+                    r#"{"state":"COMPLETED"}"#,
+                ),
+            ),
+            (
+                ResumeExporting,
+                exchange(
+                    "POST",
+                    &format!("{z}/actuator/exporting/resume"),
+                    200,
+                    r#"{"status":204}"#,
+                ),
+            ),
+        ];
+        let mut transcript = Vec::new();
+        for (step, e) in calls {
+            record_exchange(&mut transcript, Some(step), e);
+        }
+        let report = RunReport {
+            backup_id: 7,
+            profile: VersionProfile::V88,
+            steps: plan
+                .iter()
+                .map(|s| progress(*s, 5, StepState::Done))
+                .collect(),
+            skipped: vec!["Optimize is not configured: no Optimize backup is taken".into()],
+            outcome: RunOutcome::Completed,
+            paused_ms: Some(5),
+            resumed_ms: Some(6),
+            transcript,
+        };
+        let script = curl_script("oc", &report);
+        let trap = position(&script, "trap on_exit EXIT");
+        assert!(trap < position(&script, "pause?soft=true'"));
+        assert!(
+            position(&script, "pause?soft=true'") < position(&script, "/actuator/backupHistory'")
+        );
+        assert!(script.contains("wait_for 'Web apps backup' 'http://oc:9600/actuator/backupHistory/'\"$BACKUP_ID\" '.state' COMPLETED"));
+        assert!(script.contains("# Left out of the plan: Optimize is not configured"));
+        assert_syntax(&script);
+    }
+
+    /// A run that failed at the Zeebe wait: the console's own resume is filed under the resume
+    /// step; a cancelled run stops the script where the run stopped.
+    #[test]
+    fn a_failed_or_cancelled_run_gives_a_script_that_stops_where_the_run_did() {
+        let mut failed = run_87(42);
+        let n = failed.steps.len();
+        failed.steps[n - 2].state = StepState::Failed;
+        failed.steps[n - 1].state = StepState::NotRun;
+        failed.outcome = RunOutcome::Failed {
+            step: "Wait until the Zeebe backup completes".into(),
+            reason: "FAILED".into(),
+        };
+        let script = curl_script("prod", &failed);
+        assert!(script.contains("the run failed at 'Wait until the Zeebe backup completes'"));
+        assert!(script.contains("the console resumed exporting after the failure"));
+        assert!(script.contains("resume_exporting 'http://zeebe:9600/actuator/exporting/resume'"));
+        assert_syntax(&script);
+
+        let mut cancelled = run_87(42);
+        cancelled.transcript.retain(|e| {
+            !matches!(
+                e.step,
+                Some(ProcedureStep::WaitFor(Component::Optimize))
+                    | Some(ProcedureStep::SoftPauseExporting)
+                    | Some(ProcedureStep::SnapshotRecords)
+                    | Some(ProcedureStep::StartZeebe)
+                    | Some(ProcedureStep::WaitForZeebe)
+                    | Some(ProcedureStep::ResumeExporting)
+            )
+        });
+        for s in &mut cancelled.steps[5..] {
+            s.state = StepState::NotRun;
+        }
+        let script = curl_script("prod", &cancelled);
+        let stop = position(&script, "exit 1\n");
+        assert!(position(&script, "# == Wait until the Optimize backup completes ==") < stop);
+        assert!(stop < position(&script, "# == Soft-pause Zeebe exporting =="));
+        assert!(
+            !script.contains("trap on_exit"),
+            "no pause was sent, none is replayed"
+        );
+        assert!(script.contains("# Not reached: the script stops above."));
+        assert_syntax(&script);
+    }
+
+    #[test]
+    fn entries_carry_their_step_and_older_transcripts_without_one_still_load() {
+        let mut t = Vec::new();
+        let poll = exchange("GET", "http://z/actuator/partitions", 200, "{}");
+        record_exchange(&mut t, Some(ProcedureStep::StartZeebe), poll.clone());
+        record_exchange(&mut t, Some(ProcedureStep::ResumeExporting), poll);
+        assert_eq!(t.len(), 2, "the same poll in another step is another entry");
+        let json = serde_json::to_value(&t[0]).unwrap();
+        assert_eq!(json["step"]["kind"], "start_zeebe");
+        assert_eq!(json["url"], "http://z/actuator/partitions");
+        assert_eq!(
+            serde_json::from_value::<TranscriptEntry>(json).unwrap(),
+            t[0]
+        );
+
+        // A row stored before entries carried their step.
+        let old = serde_json::json!({
+            "backup_id": 42, "profile": "8.7",
+            "steps": [
+                {"step": {"kind": "start", "component": "operate"}, "description": "Start the Operate backup", "state": "done", "started_ms": 5},
+                {"step": {"kind": "start", "component": "tasklist"}, "description": "Start the Tasklist backup", "state": "done", "started_ms": 5}
+            ],
+            "outcome": {"outcome": "completed"},
+            "transcript": [
+                {"at_ms": 5, "component": "operate", "method": "POST", "url": "http://o/actuator/backups", "request_body": "{\"backupId\":42}", "status": 200, "response": "{}", "duration_ms": 1},
+                {"at_ms": 5, "component": "tasklist", "method": "POST", "url": "http://t/actuator/backups", "status": 200, "duration_ms": 1, "repeats": 2}
+            ]
+        });
+        let report: RunReport = serde_json::from_value(old).expect("an old row loads");
+        assert_eq!(report.transcript[0].step, None);
+        assert_eq!(report.transcript[0].repeats, 1);
+        assert_eq!(report.transcript[1].repeats, 2);
+        let script = curl_script("prod", &report);
+        assert!(script.contains("# NOT RUNNABLE"), "{script}");
+        assert!(script.contains("\nexit 1\n"));
+        // The old grouping by time: both under the last step started by then.
+        assert!(script.contains(
+            "# == Start the Tasklist backup ==\n# curl -X POST 'http://o/actuator/backups'"
+        ));
+        assert!(!script.contains("# == Start the Operate backup =="));
+        assert!(commands(&script).iter().all(|l| !l.contains("curl -X")));
+        assert_syntax(&script);
+    }
+
+    #[test]
+    fn backup_ids_become_the_variable_only_where_they_are_the_id() {
+        let (pieces, dropped) = url_pieces("http://h:42/actuator/backups/42?x=42", 42);
+        assert!(!dropped);
+        assert_eq!(
+            shell_word(&pieces),
+            "'http://h:42/actuator/backups/'\"$BACKUP_ID\"'?x=42'"
+        );
+        let (pieces, _) = url_pieces("http://h/actuator/backups/420", 42);
+        assert_eq!(
+            pieces,
+            vec![Piece::Text("http://h/actuator/backups/420".into())]
+        );
+        assert_eq!(
+            shell_word(&body_pieces(r#"{"backupId":420}"#, 42)),
+            r#"'{"backupId":420}'"#
+        );
+        assert_eq!(
+            shell_word(&body_pieces(r#"{"backupId":42,"x":"it's"}"#, 42)),
+            r#"'{"backupId":'"$BACKUP_ID"',"x":"it'\''s"}'"#
+        );
+        assert_eq!(
+            double_quoted(&url_pieces("http://h/$x\"/7", 7).0),
+            r#""http://h/\$x\"/${BACKUP_ID}""#
+        );
+    }
+
+    /// `bash -n`: the script parses. Skipped where bash is missing.
+    fn assert_syntax(script: &str) {
+        use std::io::Write;
+        let Ok(mut child) = std::process::Command::new("bash")
+            .arg("-n")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("bash not found: syntax check skipped");
+            return;
+        };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "bash -n: {}\n{script}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Runs `code` with bash and `env`; `None` where bash is missing.
+    fn bash(code: &str, env: &[(&str, &str)]) -> Option<String> {
+        let output = std::process::Command::new("bash")
+            .args(["-c", code])
+            .env_remove("CAMUNDA_AUTH_HEADER")
+            .envs(env.iter().copied())
+            .output()
+            .ok()?;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    #[test]
+    fn the_authorization_header_is_one_word_whatever_it_holds() {
+        let script = curl_script("prod", &run_87(42));
+        let setup = &script[..position(&script, "# request CURL-ARGS")];
+        let code = format!("{setup}\nprintf '<%s>\\n' \"${{CURL[@]}}\"");
+        let Some(with) = bash(&code, &[("CAMUNDA_AUTH_HEADER", "Bearer a  b *")]) else {
+            return;
+        };
+        assert_eq!(
+            with,
+            "<curl>\n<--fail>\n<-sS>\n<-H>\n<Authorization: Bearer a  b *>\n"
+        );
+        let without = bash(&code, &[]).unwrap();
+        assert_eq!(without, "<curl>\n<--fail>\n<-sS>\n");
+    }
+
+    #[test]
+    fn the_generated_script_passes_bash_syntax_check() {
+        assert_syntax(&curl_script("prod", &run_87(1_700_000_000)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use backup_console::sim::state::Timings;
 use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
-use backup_domain::run::{Exchange, RunView};
+use backup_domain::run::{RunView, TranscriptEntry};
 
 const CONSOLE_RUNS: usize = 5;
 const CURL_RUNS: usize = 2;
@@ -129,7 +129,7 @@ impl Client {
 /// The console's transcript with one backup ID swapped for another: the documented requests, in
 /// the documented order, for a new backup.
 fn script(
-    transcript: &[Exchange],
+    transcript: &[TranscriptEntry],
     from_id: u64,
     to_id: u64,
 ) -> Vec<(String, String, Option<String>)> {

@@ -146,10 +146,25 @@ pub async fn run(
 ) -> RunReport {
     let paused = Arc::new(AtomicBool::new(false));
     progress.send_replace(initial_report(&plan, backup_id));
-    let sink = progress.clone();
-    let recorder = Recorder::new(move |exchange| {
-        sink.send_modify(|r| record_exchange(&mut r.transcript, exchange));
-    });
+    // Each exchange is filed under the step that made it: `fixed`, or the step the runner is
+    // executing (steps run one after the other, so that is the last one started). Not by time:
+    // steps can start in the same millisecond.
+    let recorder_for = |fixed: Option<ProcedureStep>| {
+        let sink = progress.clone();
+        Recorder::new(move |exchange| {
+            sink.send_modify(|r| {
+                let step = fixed.or_else(|| {
+                    r.steps
+                        .iter()
+                        .rev()
+                        .find(|s| s.started_ms.is_some())
+                        .map(|s| s.step)
+                });
+                record_exchange(&mut r.transcript, step, exchange);
+            });
+        })
+    };
+    let recorder = recorder_for(None);
     let inner = tokio::spawn(recording(
         recorder.clone(),
         run_steps(
@@ -176,8 +191,9 @@ pub async fn run(
         },
     };
     let outcome = if outcome != RunOutcome::Completed && paused.load(Ordering::SeqCst) {
+        // The resume owed after a failure, cancel or panic is the resume step's work.
         match recording(
-            recorder,
+            recorder_for(Some(ProcedureStep::ResumeExporting)),
             resume_until_confirmed(&cluster.zeebe, settings.resume),
         )
         .await
