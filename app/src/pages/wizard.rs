@@ -453,7 +453,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
         </Show>
         <Show when=move || stage.get() == Stage::Result>
             <div class="actions" id="result-actions">
-                <a class="btn" id="download-script" href=api::run_script_url(run_id) download="">"Download the curl script"</a>
+                <a class="btn" id="download-script" href=api::run_script_url(run_id) download="" title="The run's requests as a bash script with real waits; needs curl and jq, takes BACKUP_ID and CAMUNDA_AUTH_HEADER from the environment">"Download the runnable script (bash)"</a>
                 <button class="btn" id="another" on:click=another.clone()>"Start another backup"</button>
             </div>
         </Show>
