@@ -1,7 +1,7 @@
 //! The audit log: written by every mutating action, read by admins and automation.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use backup_domain::api::{AuditEntry, AuditResponse};
@@ -53,9 +53,8 @@ pub struct AuditQuery {
 /// `GET /api/audit?user=&action=&cluster=&from=&to=&limit=&format=json|csv`, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let filter = AuditFilter {
         user: blank(q.user),

@@ -1,7 +1,9 @@
 //! Clusters and their backup history.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use super::extract::ApiPath;
 use backup_domain::api::{BackupDetailResponse, ClustersResponse, HistoryResponse};
 use futures_util::future::join_all;
 
@@ -25,7 +27,7 @@ pub async fn list(State(state): State<AppState>) -> Json<ClustersResponse> {
 /// `GET /api/clusters/{name}/backups`.
 pub async fn history(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let cluster = cluster(&state, &name)?;
     Ok(Json(history::history(cluster).await))
@@ -34,7 +36,7 @@ pub async fn history(
 /// `GET /api/clusters/{name}/backups/{id}`.
 pub async fn detail(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Json<BackupDetailResponse>, ApiError> {
     let cluster = cluster(&state, &name)?;
     let backup_id = id.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {

@@ -16,6 +16,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("no such API route")]
     RouteNotFound,
+    #[error("the body is larger than this route accepts")]
+    PayloadTooLarge,
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]
@@ -64,6 +68,10 @@ impl ApiError {
             ApiError::BackupNotFound { .. } => (StatusCode::NOT_FOUND, "backup_not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::InvalidCredentials(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),

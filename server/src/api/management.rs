@@ -1,11 +1,12 @@
 //! Exporting and rebalancing (the seeds' management API): operator actions, every one audited
 //! with its outcome.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::extract::{ApiPath, NoBody, OptionalBody};
 use super::{ApiError, AppState, audit};
 use crate::auth::Principal;
 use crate::upstream::ExportingOperation;
@@ -30,10 +31,10 @@ pub struct ResumeRequest {
 pub async fn pause(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    body: Option<Json<PauseRequest>>,
+    ApiPath(name): ApiPath<String>,
+    OptionalBody(body): OptionalBody<PauseRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let soft = body.and_then(|Json(b)| b.soft).ok_or_else(|| {
+    let soft = body.and_then(|b| b.soft).ok_or_else(|| {
         ApiError::BadRequest(
             "say which pause: {\"soft\": true} (compaction stops, exporting goes on) or {\"soft\": false} (exporting stops)".into(),
         )
@@ -51,10 +52,10 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    body: Option<Json<ResumeRequest>>,
+    ApiPath(name): ApiPath<String>,
+    OptionalBody(body): OptionalBody<ResumeRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let force = body.is_some_and(|Json(b)| b.force);
+    let force = body.is_some_and(|b| b.force);
     let action = "exporting_resumed";
     let forced = if force {
         state.runs.holding(&name).await.map(|held| {
@@ -145,7 +146,8 @@ async fn exporting(
 pub async fn rebalance(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
+    _: NoBody,
 ) -> Result<Json<Value>, ApiError> {
     let cluster = state
         .clusters

@@ -5,6 +5,7 @@
 mod audit;
 mod clusters;
 mod error;
+mod extract;
 mod guard;
 mod management;
 mod retention;

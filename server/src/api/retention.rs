@@ -1,14 +1,14 @@
 //! Retention: the policy and pins of a cluster, the server's plan, and cleanups (admin to change
 //! or delete, viewer to read).
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use backup_domain::retention::{
     CleanupRequest, CleanupStarted, CleanupView, RetentionPlan, RetentionPolicy, RetentionState,
 };
 
+use super::extract::{ApiPath, Body, NoBody};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::retention::CleanupError;
@@ -28,16 +28,11 @@ impl From<CleanupError> for ApiError {
     }
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 /// `GET /api/clusters/{name}/retention`: policy, its source, pins, the running backup, the last
 /// cleanup and the next scheduled one.
 pub async fn state(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<RetentionState>, ApiError> {
     let cluster = state.cluster(&name)?;
     Ok(Json(state.retention.state(cluster).await?))
@@ -47,11 +42,10 @@ pub async fn state(
 pub async fn save_policy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    policy: Result<Json<RetentionPolicy>, JsonRejection>,
+    ApiPath(name): ApiPath<String>,
+    Body(policy): Body<RetentionPolicy>,
 ) -> Result<Json<RetentionState>, ApiError> {
     let cluster = state.cluster(&name)?;
-    let policy = body(policy)?;
     state
         .retention
         .save_policy(cluster, policy, &p.user, &p.client)
@@ -64,11 +58,10 @@ pub async fn save_policy(
 pub async fn confirm_policy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    policy: Result<Json<RetentionPolicy>, JsonRejection>,
+    ApiPath(name): ApiPath<String>,
+    Body(policy): Body<RetentionPolicy>,
 ) -> Result<Json<RetentionState>, ApiError> {
     let cluster = state.cluster(&name)?;
-    let policy = body(policy)?;
     state
         .retention
         .confirm_policy(cluster, policy, &p.user, &p.client)
@@ -79,7 +72,7 @@ pub async fn confirm_policy(
 /// `GET /api/clusters/{name}/cleanup-plan`: the plan of the policy in force, on fresh data.
 pub async fn plan(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<RetentionPlan>, ApiError> {
     let cluster = state.cluster(&name)?;
     Ok(Json(state.retention.fresh_plan(cluster).await?.0))
@@ -109,7 +102,8 @@ async fn set_pin(
 pub async fn pin(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((name, id)): Path<(String, String)>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+    _: NoBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     set_pin(state, p, name, id, true).await
 }
@@ -118,7 +112,8 @@ pub async fn pin(
 pub async fn unpin(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((name, id)): Path<(String, String)>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+    _: NoBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     set_pin(state, p, name, id, false).await
 }
@@ -128,11 +123,10 @@ pub async fn unpin(
 pub async fn start(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    request: Result<Json<CleanupRequest>, JsonRejection>,
+    ApiPath(name): ApiPath<String>,
+    Body(request): Body<CleanupRequest>,
 ) -> Result<(StatusCode, Json<CleanupStarted>), ApiError> {
     let cluster = state.cluster(&name)?;
-    let request = body(request)?;
     let started = state
         .retention
         .start(cluster, request, &p.user, &p.client)
@@ -143,7 +137,7 @@ pub async fn start(
 /// `GET /api/cleanups/{id}`: per-artifact results, live while it runs.
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CleanupView>, ApiError> {
     Ok(Json(state.retention.get(id).await?))
 }
@@ -152,7 +146,8 @@ pub async fn get(
 pub async fn retry(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
+    _: NoBody,
 ) -> Result<(StatusCode, Json<CleanupStarted>), ApiError> {
     let (started, _) = state.retention.retry(id, &p.user, &p.client).await?;
     Ok((StatusCode::ACCEPTED, Json(started)))

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,7 @@ use axum::{Extension, Json};
 use backup_domain::run::{Preflight, RunReport, RunStarted, RunView, StartRunRequest, curl_script};
 use futures_util::Stream;
 
+use super::extract::{ApiPath, NoBody, OptionalBody};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::cluster::Cluster;
@@ -26,7 +27,7 @@ fn cluster<'a>(state: &'a AppState, name: &str) -> Result<&'a Cluster, ApiError>
 /// `GET /api/clusters/{name}/preflight`: the checks, the proposed ID and the plan. No side effect.
 pub async fn preflight(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Preflight>, ApiError> {
     let cluster = cluster(&state, &name)?;
     Ok(Json(state.runs.preflight(cluster).await.0))
@@ -36,11 +37,11 @@ pub async fn preflight(
 pub async fn start(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    body: Option<Json<StartRunRequest>>,
+    ApiPath(name): ApiPath<String>,
+    OptionalBody(body): OptionalBody<StartRunRequest>,
 ) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
     let cluster = cluster(&state, &name)?;
-    let requested = body.and_then(|Json(b)| b.backup_id);
+    let requested = body.and_then(|b| b.backup_id);
     let started = state
         .runs
         .start(cluster, &p.user, &p.client, requested)
@@ -64,7 +65,8 @@ pub async fn start(
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
+    _: NoBody,
 ) -> Result<StatusCode, ApiError> {
     state
         .runs
@@ -105,7 +107,7 @@ async fn row(state: &AppState, id: i64) -> Result<RunRow, ApiError> {
 /// `GET /api/runs/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RunView>, ApiError> {
     let row = row(&state, id).await?;
     Ok(Json(view(&state, row)))
@@ -114,7 +116,7 @@ pub async fn get(
 /// `GET /api/clusters/{name}/runs/latest`: the newest run of the cluster, or `null`.
 pub async fn latest(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Option<RunView>>, ApiError> {
     cluster(&state, &name)?;
     match state.auth.store.latest_run(name).await? {
@@ -126,7 +128,7 @@ pub async fn latest(
 /// `GET /api/runs/{id}/script`: the transcript as a bash script of curl calls.
 pub async fn script(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let run = view(&state, row(&state, id).await?);
     let body = curl_script(&run.cluster, &run.report);
@@ -153,7 +155,7 @@ pub async fn script(
 /// report without its transcript), ending after the last.
 pub async fn events(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = view(&state, row(&state, id).await?).report;
     let live = state.runs.subscribe(id);

@@ -164,6 +164,7 @@ pub async fn current(axum::Extension(p): axum::Extension<Principal>) -> Json<Ses
 pub async fn logout(
     State(state): State<AppState>,
     axum::Extension(p): axum::Extension<Principal>,
+    _: super::extract::NoBody,
 ) -> Result<Response, ApiError> {
     if let Some(hash) = &p.session {
         state.auth.store.delete_session(hash.clone()).await?;
