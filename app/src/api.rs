@@ -149,6 +149,14 @@ pub async fn clusters() -> Result<ClustersResponse, ApiError> {
     get_json("/api/clusters").await
 }
 
+/// The latest round of the server's status poller: reachability, exporting phase, the run
+/// holding the cluster. Cheap: every viewer reads the same round.
+pub async fn cluster_status(
+    cluster: &str,
+) -> Result<backup_domain::status::ClusterStatus, ApiError> {
+    get_json(&format!("/api/clusters/{}/status", segment(cluster)?)).await
+}
+
 pub async fn history(cluster: &str) -> Result<HistoryResponse, ApiError> {
     get_json(&format!("/api/clusters/{}/backups", segment(cluster)?)).await
 }

@@ -8,8 +8,14 @@ use crate::api::{self, ApiError, ManagementAction};
 use crate::app::{AuthContext, ClusterContext};
 use crate::components::alert::ErrorAlert;
 
+/// `on_done` runs after every action, whatever its outcome (the Overview refreshes its status);
+/// `primary` is the action the current state calls for (Resume while exporting is paused).
 #[component]
-pub fn ManagementActions(actions: Vec<ManagementAction>) -> impl IntoView {
+pub fn ManagementActions(
+    actions: Vec<ManagementAction>,
+    #[prop(optional)] on_done: Option<Callback<()>>,
+    #[prop(optional, into)] primary: Option<Signal<Option<ManagementAction>>>,
+) -> impl IntoView {
     let auth: AuthContext = expect_context();
     let ClusterContext { name, history } = expect_context();
     let pending = RwSignal::new(None::<ManagementAction>);
@@ -27,6 +33,9 @@ pub fn ManagementActions(actions: Vec<ManagementAction>) -> impl IntoView {
             }
             busy.set(false);
             history.refetch();
+            if let Some(done) = on_done {
+                done.run(());
+            }
         });
     };
     let can = move || auth.role().is_some_and(|r| r.allows(Role::Operator));
@@ -34,8 +43,15 @@ pub fn ManagementActions(actions: Vec<ManagementAction>) -> impl IntoView {
         actions
             .iter()
             .map(|&a| {
+            let class = move || {
+                if primary.is_some_and(|p| p.get() == Some(a)) {
+                    "btn btn-primary"
+                } else {
+                    "btn"
+                }
+            };
             view! {
-                <button class="btn" data-action=a.id() on:click=move |_| { error.set(None); pending.set(Some(a)); }>
+                <button class=class data-action=a.id() on:click=move |_| { error.set(None); pending.set(Some(a)); }>
                     {a.label()}
                 </button>
             }

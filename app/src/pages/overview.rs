@@ -1,45 +1,153 @@
 //! A cluster at a glance: can it be restored right now, and is anything left in a dangerous state?
 
 use backup_domain::Verdict;
-use backup_domain::api::{ClusterSummary, ExportingStatus, HistoryResponse};
+use backup_domain::api::{ExportingStatus, HistoryResponse, Reachability};
 use backup_domain::listing::{format_age, format_utc};
 use backup_domain::run::RunOutcome;
+use backup_domain::status::{ClusterStatus, Probe};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::ManagementAction;
-use crate::app::{ClusterContext, ClustersContext};
+use crate::app::ClusterContext;
 use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{PhaseBadge, ReachabilityBadge, VerdictBadge};
 use crate::components::management::ManagementActions;
+use crate::components::now_ms;
 
 /// A restorable backup older than this is flagged: most teams back up at least daily.
 const STALE_AFTER_SECONDS: i64 = 26 * 3600;
 
+/// How often the Overview asks for the cluster's status (the server polls on its own cadence).
+const POLL_MS: i64 = 10_000;
+
+/// The status as last fetched: the newest good answer with the browser's time of receipt (ages are
+/// counted from the server's clock at answer time plus the browser's time since, so a skewed
+/// browser clock does not matter), and the error of the latest refresh if it failed.
+#[derive(Clone, Default)]
+struct Live {
+    status: Option<(ClusterStatus, i64)>,
+    error: Option<crate::api::ApiError>,
+}
+
+impl Live {
+    /// How old the shown status is at browser time `now`, in milliseconds.
+    fn age_ms(&self, now: i64) -> Option<i64> {
+        self.status
+            .as_ref()
+            .map(|(s, received)| (s.served_at_ms - s.taken_at_ms).max(0) + (now - received).max(0))
+    }
+
+    /// The last refresh failed, or the status is older than its stale threshold.
+    fn stale(&self, now: i64) -> bool {
+        self.status.is_some()
+            && (self.error.is_some()
+                || self
+                    .status
+                    .as_ref()
+                    .zip(self.age_ms(now))
+                    .is_some_and(|((s, _), age)| age > s.stale_after_ms()))
+    }
+}
+
+/// `HH:MM:SS UTC` of an epoch-milliseconds time.
+fn time_of_day(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, (s % 3600) / 60, s % 60)
+}
+
 #[component]
 pub fn Overview() -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
-    let ClustersContext(clusters) = expect_context();
-    // Health is checked afresh each time the page opens: a stale "up" would be a lie.
-    clusters.refetch();
+    let live = RwSignal::new(Live::default());
+    let now = RwSignal::new(now_ms());
+    // The cluster a refresh is in flight for, and when the last one started (browser clock).
+    let in_flight = RwSignal::new(None::<String>);
+    let last_attempt = RwSignal::new(0_i64);
+    let fetch = move || {
+        let Some(cluster) = name.try_get_untracked() else {
+            return;
+        };
+        if in_flight.get_untracked().as_deref() == Some(cluster.as_str()) {
+            return;
+        }
+        in_flight.set(Some(cluster.clone()));
+        last_attempt.set(now_ms());
+        leptos::task::spawn_local(async move {
+            let answer = crate::api::cluster_status(&cluster).await;
+            in_flight.try_update(|f| {
+                if f.as_deref() == Some(cluster.as_str()) {
+                    *f = None;
+                }
+            });
+            // An answer for a cluster the page has left is dropped.
+            if name.try_get_untracked().as_deref() != Some(cluster.as_str()) {
+                return;
+            }
+            live.try_update(|l| match answer {
+                Ok(s) => {
+                    *l = Live {
+                        status: Some((s, now_ms())),
+                        error: None,
+                    }
+                }
+                Err(e) => l.error = Some(e),
+            });
+        });
+    };
+    // A new cluster starts from nothing, at once.
+    Effect::new(move |_| {
+        name.track();
+        live.set(Live::default());
+        fetch();
+    });
+    let ticker = set_interval_with_handle(
+        move || {
+            let t = now_ms();
+            now.set(t);
+            if t - last_attempt.get_untracked() >= POLL_MS {
+                fetch();
+            }
+        },
+        std::time::Duration::from_secs(1),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(t) = ticker {
+            t.clear();
+        }
+    });
+    let after_action = Callback::new(move |()| {
+        in_flight.set(None);
+        fetch();
+    });
     let refresh = move |_| {
         history.refetch();
-        clusters.refetch();
+        in_flight.set(None);
+        fetch();
     };
-    let summary = move || -> Option<Result<ClusterSummary, crate::api::ApiError>> {
-        let current = name.get();
-        clusters.get().map(|r| {
-            r.and_then(|list| {
-                list.clusters.into_iter().find(|c| c.name == current).ok_or(
-                    crate::api::ApiError::Server {
-                        status: 404,
-                        code: "cluster_not_found".into(),
-                        message: format!("no cluster named `{current}` is configured"),
-                    },
-                )
-            })
-        })
-    };
+    let stale = Signal::derive(move || live.with(|l| l.stale(now.get())));
+    // The exporting phase from whichever read is newer: the status round, or the history's own
+    // read (fresh when the page loads and after every action).
+    let exporting = Memo::new(move |_| {
+        let from_history = history
+            .get()
+            .and_then(|h| h.ok())
+            .map(|h| (h.generated_at_ms, h.exporting));
+        let from_status = live.with(|l| {
+            l.status
+                .as_ref()
+                .map(|(s, _)| (s.taken_at_ms, s.exporting.clone()))
+        });
+        match (from_status, from_history) {
+            (Some(s), Some(h)) if h.0 > s.0 => Some(h.1),
+            (Some(s), _) => Some(s.1),
+            (None, h) => h.map(|h| h.1),
+        }
+    });
+    let held =
+        Memo::new(move |_| live.with(|l| l.status.as_ref().and_then(|(s, _)| s.held_by.clone())));
+    let cluster = move || name.get();
 
     view! {
         <header class="page-head">
@@ -49,20 +157,105 @@ pub fn Overview() -> impl IntoView {
             </div>
             <button class="btn" on:click=refresh>"Refresh"</button>
         </header>
+        <StatusLine live=live now=now stale=stale/>
+        {move || {
+            let held = held.get();
+            exporting.get().filter(|_| held.is_none()).map(|e| view! { <ExportingAlarm exporting=e on_done=after_action/> })
+        }}
         {move || match history.get() {
             None => view! { <Loading what="backup history"/> }.into_any(),
             Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
             Some(Ok(h)) => view! { <HistorySummary history=h/> }.into_any(),
         }}
         <LatestRun/>
-        <section class="card">
-            <h2>"Components"</h2>
-            {move || match summary() {
-                None => view! { <Loading what="component health"/> }.into_any(),
-                Some(Err(e)) => view! { <ErrorAlert error=e/> }.into_any(),
-                Some(Ok(c)) => view! { <HealthTable cluster=c/> }.into_any(),
+        <section class="card" class:stale=move || stale.get() id="exporting-card">
+            <h2>"Exporting"<StaleMark stale=stale/></h2>
+            {move || match (exporting.get(), live.with(|l| l.error.clone())) {
+                (Some(e), _) => view! { <ExportingTable exporting=e/> }.into_any(),
+                (None, Some(e)) => view! { <ErrorAlert error=e retry=after_action/> }.into_any(),
+                (None, None) => view! { <Loading what="exporting phase"/> }.into_any(),
+            }}
+            {move || match held.get() {
+                Some(hold) => {
+                    let run = hold.run_id.map(|id| (id, format!("/clusters/{}/backup?run={id}", cluster())));
+                    view! {
+                        <p class="held" id="exporting-held">
+                            {match run {
+                                Some((id, href)) => view! {
+                                    "Soft-paused by run "<A href=href.clone()>{id}</A>
+                                    {hold.backup_id.map(|b| format!(" (backup {b})"))}
+                                    {format!(", at “{}”. The run resumes exporting when it ends; only it changes exporting meanwhile. ", hold.phase)}
+                                    <A href=href>"See the run"</A>
+                                }.into_any(),
+                                None => view! { "Held by a backup run that is starting: exporting is left to it." }.into_any(),
+                            }}
+                        </p>
+                    }.into_any()
+                }
+                None => {
+                    let primary = Signal::derive(move || {
+                        exporting.get().is_some_and(|e| e.partitions.iter().any(|p| p.phase != "EXPORTING"))
+                            .then_some(ManagementAction::Resume)
+                    });
+                    view! {
+                        <ManagementActions actions=vec![
+                            ManagementAction::SoftPause,
+                            ManagementAction::Pause,
+                            ManagementAction::Resume,
+                            ManagementAction::Rebalance,
+                        ] on_done=after_action primary=primary/>
+                    }.into_any()
+                }
             }}
         </section>
+        <section class="card" class:stale=move || stale.get() id="components-card">
+            <h2>"Components"<StaleMark stale=stale/></h2>
+            {move || live.with(|l| match (&l.status, &l.error) {
+                (Some((s, _)), _) => view! { <HealthTable status=s.clone()/> }.into_any(),
+                (None, Some(e)) => view! { <ErrorAlert error=e.clone() retry=after_action/> }.into_any(),
+                (None, None) => view! { <Loading what="component status"/> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+/// "Status updated 4 s ago", or why what is shown may no longer be true.
+#[component]
+fn StatusLine(live: RwSignal<Live>, now: RwSignal<i64>, stale: Signal<bool>) -> impl IntoView {
+    move || {
+        let t = now.get();
+        live.with(|l| {
+            let (status, _) = l.status.as_ref()?;
+            let age = l.age_ms(t).unwrap_or(0) / 1000;
+            let taken = time_of_day(status.taken_at_ms);
+            if !stale.get() {
+                return Some(view! {
+                    <p class="status-line" id="status-line" data-stale="false">
+                        {format!("Status updated {} ago · refreshed every {} s", format_age(age), POLL_MS / 1000)}
+                    </p>
+                }.into_any());
+            }
+            let why = match &l.error {
+                Some(e) => format!("The last refresh failed: {}: {e}.", e.title()),
+                None => "No newer status has come from the console server.".to_string(),
+            };
+            Some(view! {
+                <div class="alert alert-stale" role="alert" id="status-stale" data-stale="true">
+                    <strong>{format!("Stale: this status is from {taken}, {} ago", format_age(age))}</strong>
+                    <p>{why}" The exporting phase and component states below may no longer be true; the page keeps trying."</p>
+                </div>
+            }.into_any())
+        })
+    }
+}
+
+/// A visible word, not only a colour, on a card whose data may be out of date.
+#[component]
+fn StaleMark(stale: Signal<bool>) -> impl IntoView {
+    move || {
+        stale
+            .get()
+            .then(|| view! { <span class="badge badge-stale">"stale"</span> })
     }
 }
 
@@ -111,7 +304,6 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
     let errors = view! { <ComponentErrors errors=history.component_errors.clone() consequence="their state is unknown"/> };
     view! {
         {errors}
-        <ExportingAlarm exporting=history.exporting.clone()/>
         <div class="stats">
             {latest}
             <div class="stat">
@@ -125,22 +317,12 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
                 <span class="stat-note">"Zeebe never accepts an ID at or below its highest, deleted ones included"</span>
             </div>
         </div>
-        <section class="card">
-            <h2>"Exporting"</h2>
-            <ExportingTable exporting=history.exporting/>
-            <ManagementActions actions=vec![
-                ManagementAction::SoftPause,
-                ManagementAction::Pause,
-                ManagementAction::Resume,
-                ManagementAction::Rebalance,
-            ]/>
-        </section>
     }
 }
 
 /// Exporting left paused stops log compaction: the brokers' disks fill up (contract §4.1).
 #[component]
-fn ExportingAlarm(exporting: ExportingStatus) -> impl IntoView {
+fn ExportingAlarm(exporting: ExportingStatus, on_done: Callback<()>) -> impl IntoView {
     let paused: Vec<String> = exporting
         .partitions
         .iter()
@@ -152,7 +334,7 @@ fn ExportingAlarm(exporting: ExportingStatus) -> impl IntoView {
             <div class="alert alert-alarm" role="alert" id="exporting-alarm">
                 <strong>"Exporting is not running on every partition"</strong>
                 <p>{paused.join(", ")}". While exporting is paused, Zeebe cannot compact its log and broker disks grow."</p>
-                <ManagementActions actions=vec![ManagementAction::Resume]/>
+                <ManagementActions actions=vec![ManagementAction::Resume] on_done=on_done/>
             </div>
         }
     })
@@ -189,28 +371,43 @@ fn ExportingTable(exporting: ExportingStatus) -> impl IntoView {
 }
 
 #[component]
-fn HealthTable(cluster: ClusterSummary) -> impl IntoView {
-    let rows = cluster
+fn HealthTable(status: ClusterStatus) -> impl IntoView {
+    let rows = status
         .components
         .into_iter()
         .map(|c| {
             view! {
-                <tr>
+                <tr data-probe=c.probe.label()>
                     <td>{c.component.label()}</td>
-                    <td><ReachabilityBadge reachability=c.reachability/></td>
+                    <td><ProbeBadge probe=c.probe/></td>
                     <td class="mono">{c.endpoint}</td>
-                    <td>{c.detail.unwrap_or_default()}</td>
+                    <td>{c.error.unwrap_or_default()}</td>
                 </tr>
             }
         })
         .collect_view();
     view! {
-        <p class="subtle">"API generation "{cluster.profile.label()}</p>
+        <p class="subtle">"API generation "{status.profile.label()}</p>
         <table class="table" id="health-table">
             <thead><tr><th>"Component"</th><th>"Status"</th><th>"Endpoint"</th><th>"Detail"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
+}
+
+/// A component's reachability with the badges the console uses elsewhere; a probe that got no
+/// answer in time reads unknown, never up.
+#[component]
+fn ProbeBadge(probe: Probe) -> impl IntoView {
+    let reachability = match probe {
+        Probe::Reachable => Reachability::Up,
+        Probe::Degraded => Reachability::Degraded,
+        Probe::Unreachable => Reachability::Unreachable,
+        Probe::Unknown => {
+            return view! { <span class="badge verdict-unknown">"unknown"</span> }.into_any();
+        }
+    };
+    view! { <ReachabilityBadge reachability=reachability/> }.into_any()
 }
 
 /// The newest backup run: a link to watch it while it runs, an alarm if it could not confirm that
