@@ -116,6 +116,7 @@ pub async fn console_for(
         limiter,
         proxy_secret,
         secure_cookies,
+        streams: Arc::new(crate::api::streams::StreamLimits::default()),
     };
     let clusters = Arc::new(Clusters::from_config(config)?);
     let runs = Arc::new(RunService::new(

@@ -658,3 +658,54 @@ async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_th
         backup_console::store::Lease::Held { cancel_by: None }
     );
 }
+
+#[tokio::test]
+async fn a_session_can_hold_only_a_few_live_streams_and_a_closed_one_frees_its_slot() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let mut slow = fast_timings();
+    slow.zeebe_backup_ms = 20_000;
+    control(&sim, "/sim/settings", json!({"timings": slow})).await;
+    let console = console_for(&sim).await;
+    let operator = console.login("operator", PASSWORD).await.unwrap();
+    let (status, started) = start_run(&console, &operator, json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    let run_id = started["run_id"].as_i64().unwrap();
+    let open = |session: &Session| {
+        console
+            .http
+            .get(format!("{}/api/runs/{run_id}/events", console.base))
+            .header("cookie", &session.cookie)
+            .send()
+    };
+    let mut held = Vec::new();
+    for _ in 0..backup_console::api::streams::StreamLimits::PER_SESSION {
+        let response = open(&console.session).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        held.push(response);
+    }
+    let refused = open(&console.session).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    // Another session is not held back by this one.
+    let other = open(&operator).await.unwrap();
+    assert_eq!(other.status().as_u16(), 200);
+    // A stream the client closed gives its slot back.
+    drop(held.pop());
+    let again = eventually(Duration::from_secs(5), || async {
+        let response = open(&console.session).await.unwrap();
+        (response.status().as_u16() == 200).then_some(response)
+    })
+    .await;
+    drop(again);
+    let (status, _) = console
+        .call(
+            Method::POST,
+            &format!("/api/runs/{run_id}/cancel"),
+            Some(&operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    run_ends(&console, run_id).await;
+}

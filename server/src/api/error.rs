@@ -54,6 +54,8 @@ pub enum ApiError {
     /// A component refused or failed the action; its own message is passed on.
     #[error("{0}")]
     Upstream(String),
+    #[error("{0}")]
+    TooManyStreams(#[from] super::streams::StreamRefused),
     #[error("too many failed logins; try again in {retry_after} s")]
     RateLimited { retry_after: i64 },
     /// The details go to the log, not to the client.
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             ApiError::RunInProgress { .. } => (StatusCode::CONFLICT, "run_in_progress"),
             ApiError::Preflight(_) => (StatusCode::CONFLICT, "preflight_failed"),

@@ -12,6 +12,7 @@ mod retention;
 mod runs;
 mod session;
 mod status;
+pub mod streams;
 
 use std::sync::Arc;
 
@@ -170,6 +171,8 @@ pub struct AuthState {
     pub proxy_secret: String,
     /// Cookies get `Secure` when the console itself serves TLS.
     pub secure_cookies: bool,
+    /// Live event streams open per session and in total.
+    pub streams: Arc<streams::StreamLimits>,
 }
 
 /// What every handler can reach.

@@ -155,9 +155,17 @@ pub async fn script(
 /// report without its transcript), ending after the last.
 pub async fn events(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = view(&state, row(&state, id).await?).report;
+    // Held until the stream ends: a client reconnecting in a loop cannot pile streams up.
+    let slot = state.auth.streams.acquire(
+        p.session
+            .as_deref()
+            .map_or_else(|| format!("proxy:{}", p.user), str::to_string)
+            .as_str(),
+    )?;
     let live = state.runs.subscribe(id);
     // A stopping console ends the stream, or it would hold the graceful shutdown open (H1).
     let stopped = state.runs.stopped();
@@ -177,6 +185,7 @@ pub async fn events(
             .unwrap_or_else(|_| Event::default().event("error").data("unserializable"))
     };
     let stream = futures_util::stream::unfold(Phase::First(first, live), move |phase| {
+        let _held = &slot;
         let state = state.clone();
         async move {
             match phase {
