@@ -2,17 +2,18 @@
 //! viewer reads the same round, so viewers cost no upstream call.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use backup_domain::status::ClusterStatus;
 
+use super::extract::ApiPath;
 use super::{ApiError, AppState};
 
 /// `GET /api/clusters/{name}/status`.
 pub async fn get(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ClusterStatus>, ApiError> {
     state.cluster(&name)?;
     let mut status = state
