@@ -117,13 +117,12 @@ async fn a_hung_resume_attempt_is_cut_at_the_deadline() {
     assert_eq!(phases(&sim).await, vec!["SOFT_PAUSED"; 3]);
 }
 
-/// The same through a whole run with the file's settings: a step fails after the pause, the
-/// resume hangs, and the run reports exporting still paused within about the deadline.
-#[tokio::test]
-async fn a_run_whose_resume_hangs_reports_still_paused_within_the_deadline() {
-    use backup_console::procedure::runner::{
-        CancelSignal, RunOutcome, RunSettings, initial_report, run,
-    };
+/// A whole run with the file's settings (2 s resume deadline, 60 s request timeout) against a
+/// simulator carrying these faults: its report and how long it took.
+async fn run_with_faults(
+    faults: &[(&str, &str, serde_json::Value)],
+) -> (backup_console::procedure::runner::RunOutcome, Duration) {
+    use backup_console::procedure::runner::{CancelSignal, RunSettings, initial_report, run};
     let sim = start_sim(VersionProfile::V88, 0).await;
     let text = format!(
         "[procedure]\nstep_timeout_secs = 10\nresume_deadline_secs = 2\n{}",
@@ -135,10 +134,7 @@ async fn a_run_whose_resume_hangs_reports_still_paused_within_the_deadline() {
     let config = backup_console::config::Config::parse(&text, "t", &|_| None).unwrap();
     let clusters = backup_console::cluster::Clusters::from_config(&config).unwrap();
     let cluster = clusters.get("t").unwrap().clone();
-    for (component, operation, action) in [
-        ("zeebe", "take", json!({"kind": "status", "status": 500})),
-        ("exporting", "resume", json!({"kind": "hang"})),
-    ] {
+    for (component, operation, action) in faults {
         control(
             &sim,
             "/sim/faults",
@@ -159,11 +155,36 @@ async fn a_run_whose_resume_hangs_reports_still_paused_within_the_deadline() {
         None,
     )
     .await;
-    let took = started.elapsed();
+    (report.outcome, started.elapsed())
+}
+
+/// A step fails after the pause, the resume hangs, and the run reports exporting still paused
+/// within about the deadline.
+#[tokio::test]
+async fn a_run_whose_resume_hangs_reports_still_paused_within_the_deadline() {
+    use backup_console::procedure::runner::RunOutcome;
+    let (outcome, took) = run_with_faults(&[
+        ("zeebe", "take", json!({"kind": "status", "status": 500})),
+        ("exporting", "resume", json!({"kind": "hang"})),
+    ])
+    .await;
     assert!(
-        matches!(report.outcome, RunOutcome::ExportingStillPaused { .. }),
-        "{:?}",
-        report.outcome
+        matches!(outcome, RunOutcome::ExportingStillPaused { .. }),
+        "{outcome:?}"
     );
     assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+/// Every step succeeds but the run's own resume step cannot confirm: it has had its deadline, and
+/// the run does not start a second one after it (which would double what shutdown must wait for).
+#[tokio::test]
+async fn a_failed_resume_step_is_not_retried_for_a_second_deadline() {
+    use backup_console::procedure::runner::RunOutcome;
+    let (outcome, took) =
+        run_with_faults(&[("exporting", "resume", json!({"kind": "hang"}))]).await;
+    assert!(
+        matches!(outcome, RunOutcome::ExportingStillPaused { .. }),
+        "{outcome:?}"
+    );
+    assert!(took < Duration::from_millis(3_500), "took {took:?}");
 }

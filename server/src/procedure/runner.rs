@@ -190,7 +190,15 @@ pub async fn run(
             reason: format!("the runner stopped: {join}"),
         },
     };
-    let outcome = if outcome != RunOutcome::Completed && paused.load(Ordering::SeqCst) {
+    // The run's own resume step failed: it has had its whole deadline, and a second one here
+    // would double what a stopping console (and an operator) waits for exporting.
+    let resume_failed = progress.borrow().steps.iter().find_map(|s| {
+        (s.step == ProcedureStep::ResumeExporting && s.state == StepState::Failed)
+            .then(|| s.detail.clone().unwrap_or_default())
+    });
+    let outcome = if let Some(reason) = resume_failed.filter(|_| paused.load(Ordering::SeqCst)) {
+        RunOutcome::ExportingStillPaused { reason }
+    } else if outcome != RunOutcome::Completed && paused.load(Ordering::SeqCst) {
         // The resume owed after a failure, cancel or panic is the resume step's work.
         match recording(
             recorder_for(Some(ProcedureStep::ResumeExporting)),
