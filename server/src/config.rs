@@ -143,6 +143,9 @@ struct FileServer {
     /// PEM certificate chain and key: the console then serves HTTPS and marks cookies Secure.
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    /// TLS is terminated in front of the console (an ingress): browsers reach it over HTTPS only.
+    #[serde(default)]
+    https_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -377,6 +380,9 @@ pub struct Config {
     pub retention_concurrency: usize,
     pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
+    /// `[server] https_only`: browsers reach the console over HTTPS (its own TLS, or an ingress
+    /// in front): cookies are `Secure` with the `__Host-` prefix, answers carry HSTS.
+    pub https_only: bool,
     /// `None` when the file has no `[auth]` section; `serve` refuses to start without one.
     pub auth: Option<AuthConfig>,
     pub clusters: Vec<ClusterConfig>,
@@ -782,6 +788,7 @@ fn resolve(file: FileConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Con
         procedure,
         status,
         listen,
+        https_only: file.server.https_only || tls.is_some(),
         tls,
         auth,
         clusters,

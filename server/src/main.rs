@@ -370,7 +370,7 @@ async fn serve(
         .as_ref()
         .map(|t| tls::acceptor(&t.cert, &t.key))
         .transpose()?;
-    let console = web::console_for(&config, ui_dir, tls.is_some()).await?;
+    let console = web::console_for(&config, ui_dir, config.https_only).await?;
     let app = console.router.clone();
     let listener = tokio::net::TcpListener::bind(listen)
         .await

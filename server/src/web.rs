@@ -108,6 +108,7 @@ pub async fn console_for(
     if removed > 0 {
         tracing::info!(removed, "expired sessions removed");
     }
+    end_sessions_of_changed_credentials(&store, &auth_config).await?;
     // Builds the unknown-user dummy hash now, not at the first login.
     let limiter = LoginLimiter::for_config(&auth_config)?;
     let auth = AuthState {
@@ -164,13 +165,14 @@ pub async fn console_for(
 }
 
 pub fn app(state: AppState, ui_dir: &Path) -> Router {
+    let https_only = state.auth.secure_cookies;
     let ui = ServeDir::new(ui_dir)
         .precompressed_gzip()
         .fallback(ServeFile::new(ui_dir.join("index.html")));
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    api::router(state)
+    let router = api::router(state)
         // API answers are never cached (sessions, live state); the UI's files may be.
         .layer(header(header::CACHE_CONTROL, "no-store"))
         .fallback_service(ui)
@@ -180,8 +182,17 @@ pub fn app(state: AppState, ui_dir: &Path) -> Router {
         ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(TraceLayer::new_for_http())
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"));
+    // Over HTTPS browsers are told to stay on it (a year); over plain HTTP it would be ignored.
+    let router = if https_only {
+        router.layer(header(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        ))
+    } else {
+        router
+    };
+    router.layer(TraceLayer::new_for_http())
 }
 
 /// The peer of a connection, plain or TLS: what rate limits, the audit log and the trusted-proxy
@@ -224,4 +235,30 @@ where
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// A user whose password hash changed in the configuration since the last start loses every
+/// session: whoever knew the old password (the reason it was changed) is logged out (review L12).
+/// The database keeps a digest of each user's hash, never the hash itself.
+async fn end_sessions_of_changed_credentials(
+    store: &crate::store::Store,
+    auth: &crate::auth::AuthConfig,
+) -> Result<(), crate::store::StoreError> {
+    use sha2::{Digest, Sha256};
+    for user in &auth.users {
+        let digest: String = Sha256::digest(user.password_hash.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("credential_digest:{}", user.name);
+        let known = store.get_setting(key.clone()).await?;
+        if known.as_deref().is_some_and(|k| k != digest) {
+            let ended = store.delete_sessions_of(user.name.clone()).await?;
+            tracing::info!(user = %user.name, ended, "password changed: the user's sessions ended");
+        }
+        if known.as_deref() != Some(digest.as_str()) {
+            store.put_setting(key, digest).await?;
+        }
+    }
+    Ok(())
 }

@@ -614,3 +614,130 @@ async fn secrets_stay_out_of_every_answer_and_headers_lock_the_page_down() {
             .starts_with("default-src 'self'")
     );
 }
+
+/// A password changed in the file ends that user's sessions at the next start, and only theirs
+/// (review L12): whoever knew the old password is out.
+#[tokio::test]
+async fn a_changed_password_ends_that_users_sessions_at_the_next_start() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let (auth, _) = auth_section("");
+    let text = format!("{auth}{cluster}");
+    let first = start_console_with(&text).await;
+    let admin = first.session.clone();
+    let operator = session_for(&first, Role::Operator).await;
+    drop(first);
+    let new_hash =
+        backup_console::auth::password::hash_password("a-new-operator-password").expect("hash");
+    let mut changed = text.clone();
+    let operator_entry = format!(
+        "name = \"operator\"\npassword_hash = \"{}\"",
+        password_hash()
+    );
+    assert!(changed.contains(&operator_entry));
+    changed = changed.replace(
+        &operator_entry,
+        &format!("name = \"operator\"\npassword_hash = \"{new_hash}\""),
+    );
+    let second = start_console_with(&changed).await;
+    let (status, body) = second
+        .call(Method::GET, "/api/session", Some(&operator), None)
+        .await;
+    assert_eq!(status, 401, "the operator's old session ended: {body}");
+    let (status, body) = second
+        .call(Method::GET, "/api/session", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200, "the admin's password did not change: {body}");
+}
+
+/// Behind an ingress that terminates TLS (`https_only`), the session cookie is `__Host-` and
+/// Secure, answers carry HSTS, and a plain `bc_session` cookie (one a sibling subdomain could
+/// plant) is not read (review L6).
+#[tokio::test]
+async fn https_only_uses_a_host_only_secure_cookie_and_hsts() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (auth, _) = auth_section("");
+    let text = format!(
+        "[server]\nhttps_only = true\n{auth}{}",
+        sim.endpoints.console_config("test")
+    );
+    let console = start_console_with(&text).await;
+    assert!(
+        console.session.cookie.starts_with("__Host-bc_session="),
+        "{}",
+        console.session.cookie
+    );
+    let response = console
+        .http
+        .post(format!("{}/api/login", console.base))
+        .header("x-requested-with", "backup-console")
+        .json(&json!({"username": "viewer", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    assert!(
+        !set_cookie.to_ascii_lowercase().contains("domain="),
+        "{set_cookie}"
+    );
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age="),
+    );
+    let (status, _) = console.get("/api/session").await;
+    assert_eq!(status, 200);
+    // The same token under the plain name is somebody else's cookie.
+    let token = console
+        .session
+        .cookie
+        .trim_start_matches("__Host-bc_session=");
+    let planted = console
+        .http
+        .get(format!("{}/api/session", console.base))
+        .header("cookie", format!("bc_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status().as_u16(), 401);
+}
+
+/// A same-site request whose Host names the default port, or differs in case, is not a false 403.
+#[tokio::test]
+async fn an_explicit_default_port_or_host_case_is_still_same_site() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let session = session_for(&console, Role::Viewer).await;
+    for (host, origin, expected) in [
+        ("Console.Example:443", "https://console.example", 204),
+        ("console.example", "https://console.example:443", 204),
+        ("console.example:8443", "https://console.example", 403),
+    ] {
+        let session = if expected == 204 {
+            session_for(&console, Role::Viewer).await
+        } else {
+            session.clone()
+        };
+        let r = console
+            .http
+            .post(format!("{}/api/logout", console.base))
+            .header("host", host)
+            .header("origin", origin)
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            expected,
+            "Host {host}, Origin {origin}"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{Access, ApiError, AppState, ROUTES, access_for};
-use crate::auth::{self, CSRF_HEADER, LoginSettings, Principal, SESSION_COOKIE};
+use crate::auth::{self, CSRF_HEADER, LoginSettings, Principal};
 use crate::web::ClientAddr;
 
 fn now_ms() -> i64 {
@@ -162,26 +162,43 @@ fn origin_matches(headers: &HeaderMap) -> bool {
     match source {
         None => true,
         Some("null") => false,
-        Some(s) => url::Url::parse(s)
-            .ok()
-            .and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_string(),
-                })
-            })
-            .is_some_and(|origin_host| origin_host == host),
+        Some(s) => same_site(s, host),
     }
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// Whether the page at `source` (an Origin or Referer) is on the host the request was sent to:
+/// host names compared without case, ports with their scheme's default filled in, so
+/// `Host: Console.example:443` matches `https://console.example` (review L7).
+fn same_site(source: &str, host_header: &str) -> bool {
+    let Ok(origin) = url::Url::parse(source) else {
+        return false;
+    };
+    // A Host header is `host[:port]`, nothing else; anything more is not ours to interpret.
+    if host_header.is_empty() || host_header.contains(['/', '@', '?', '#', '\\']) {
+        return false;
+    }
+    let Ok(target) = url::Url::parse(&format!("{}://{host_header}", origin.scheme())) else {
+        return false;
+    };
+    match (origin.host_str(), target.host_str()) {
+        (Some(a), Some(b)) => {
+            a.eq_ignore_ascii_case(b)
+                && origin.port_or_known_default() == target.port_or_known_default()
+        }
+        _ => false,
+    }
+}
+
+/// The session token from the cookie of this console's name; a cookie of the other name (a plain
+/// `bc_session` planted next to the `__Host-` one) is not looked at.
+fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_string())
 }
 
@@ -233,7 +250,8 @@ async fn authenticate(
             tracing::warn!(%client, "proxy user header from an untrusted address ignored");
         }
     }
-    let token = session_cookie(headers).ok_or(ApiError::Unauthenticated("log in first"))?;
+    let token = session_cookie(headers, auth::session_cookie_name(auth.secure_cookies))
+        .ok_or(ApiError::Unauthenticated("log in first"))?;
     let hash = auth::token_hash(&token);
     let row = auth
         .store
@@ -271,4 +289,37 @@ async fn authenticate(
         session: Some(hash),
         client,
     })
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::same_site;
+
+    #[test]
+    fn default_ports_and_case_do_not_make_a_false_cross_site() {
+        assert!(same_site("https://console.example", "console.example"));
+        assert!(same_site("https://console.example", "Console.Example:443"));
+        assert!(same_site(
+            "https://console.example:443/page",
+            "console.example"
+        ));
+        assert!(same_site("http://127.0.0.1:8080", "127.0.0.1:8080"));
+        assert!(same_site("http://[::1]:8080", "[::1]:8080"));
+    }
+
+    #[test]
+    fn another_host_port_or_a_strange_host_header_is_cross_site() {
+        assert!(!same_site("https://evil.example", "console.example"));
+        assert!(!same_site(
+            "https://console.example:8443",
+            "console.example"
+        ));
+        assert!(!same_site("http://console.example", "console.example:443"));
+        assert!(!same_site(
+            "https://console.example",
+            "evil.example@console.example"
+        ));
+        assert!(!same_site("https://console.example", ""));
+        assert!(!same_site("not a url", "console.example"));
+    }
 }

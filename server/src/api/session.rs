@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use backup_domain::api::{LoginRequest, SessionInfo};
 
 use super::{ApiError, AppState, audit, client_address};
-use crate::auth::{self, LOGIN_HEADER, LOGIN_HEADER_VALUE, Principal, SESSION_COOKIE, password};
+use crate::auth::{self, LOGIN_HEADER, LOGIN_HEADER_VALUE, Principal, password};
 
 const GENERIC_FAILURE: &str = "invalid user name or password";
 
@@ -27,9 +27,8 @@ fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
     } else {
         ""
     };
-    format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
-    )
+    let name = auth::session_cookie_name(state.auth.secure_cookies);
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }
 
 /// `POST /api/login`: a generic error for any failure, and the same work whether the user exists.

@@ -13,6 +13,18 @@ use backup_domain::api::Role;
 use sha2::{Digest, Sha256};
 
 pub const SESSION_COOKIE: &str = "bc_session";
+/// The session cookie over HTTPS: browsers accept a `__Host-` cookie only from this host, with
+/// `Secure` and `Path=/`, so a sibling subdomain cannot plant one (cookie tossing, review L6).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-bc_session";
+
+/// The session cookie's name: the `__Host-` one whenever browsers reach the console over HTTPS.
+pub fn session_cookie_name(https_only: bool) -> &'static str {
+    if https_only {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 /// The header every mutating request carries, holding the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The header the login request carries: a cross-site form cannot set it (no CORS is allowed).

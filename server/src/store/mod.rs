@@ -354,6 +354,12 @@ impl Store {
         .await
     }
 
+    /// Ends every session of `user`; returns how many.
+    pub async fn delete_sessions_of(&self, user: String) -> Result<usize, StoreError> {
+        self.call(move |c| c.execute("DELETE FROM sessions WHERE user = ?1", params![user]))
+            .await
+    }
+
     /// Drops sessions past either timeout; returns how many.
     pub async fn purge_sessions(
         &self,

@@ -182,9 +182,13 @@ pub async fn start_console_with_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Console {
     let config = Config::parse(full_text, "test.toml", env).expect("config parses");
-    let app = backup_console::web::app_for(&config, std::path::Path::new("/nonexistent-ui"), false)
-        .await
-        .expect("console starts");
+    let app = backup_console::web::app_for(
+        &config,
+        std::path::Path::new("/nonexistent-ui"),
+        config.https_only,
+    )
+    .await
+    .expect("console starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
