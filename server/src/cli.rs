@@ -342,6 +342,15 @@ pub async fn cleanup(args: CleanupArgs) -> Result<Exit, CliError> {
         view.report.count(ArtifactState::Deleted),
         view.report.count(ArtifactState::AlreadyGone)
     ));
+    // Taken over by a console while this process was silent too long (review L4): what is left
+    // is retried from there, and this is not a completed cleanup.
+    if view.report.outcome == backup_domain::retention::CleanupOutcome::Interrupted {
+        eprintln!(
+            "cleanup {} was interrupted: another process took it over; retry it from the Retention page",
+            view.id
+        );
+        return Ok(Exit::Failed);
+    }
     Ok(if failed == 0 {
         Exit::Completed
     } else {

@@ -53,6 +53,7 @@ pub async fn app_for(
 pub struct Console {
     pub router: Router,
     pub runs: Arc<RunService>,
+    pub retention: Arc<RetentionService>,
     pub store: Store,
     pub status: Arc<StatusService>,
 }
@@ -71,11 +72,8 @@ impl Console {
                 "backup runs did not finish stopping in time; a console started on this database resumes their exporting"
             );
         }
-        match self
-            .store
-            .interrupt_running_cleanups(chrono::Utc::now().timestamp_millis())
-            .await
-        {
+        // This console's own cleanups only: another process's go on.
+        match self.retention.interrupt_own_cleanups().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(interrupted = n, "running cleanups marked interrupted"),
             Err(error) => tracing::error!(%error, "could not mark running cleanups interrupted"),
@@ -126,22 +124,21 @@ pub async fn console_for(
     ));
     // Runs a killed console or CLI left behind: exporting resumed, then marked interrupted.
     runs.spawn_reaper(clusters.clone());
-    let interrupted = auth
-        .store
-        .interrupt_running_cleanups(chrono::Utc::now().timestamp_millis())
-        .await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "cleanups left running by a stopped console; retry them from the Retention page"
-        );
-    }
     let retention = Arc::new(RetentionService::new(
         auth.store.clone(),
         clusters.clone(),
         runs.clone(),
         config.retention_concurrency,
     ));
+    // Only cleanups whose process stopped saying it is alive: a `cleanup` CLI (or another
+    // console) sharing the database may be running one right now (review L4).
+    let interrupted = retention.interrupt_stale_cleanups().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "cleanups left running by a stopped console or CLI; retry them from the Retention page"
+        );
+    }
     retention.spawn_scheduler();
     // One status poller per cluster, shared by every viewer of the Overview.
     let status = StatusService::start(&clusters, runs.clone(), auth.store.clone(), config.status);
@@ -151,7 +148,7 @@ pub async fn console_for(
             clusters,
             auth: Arc::new(auth),
             runs: runs.clone(),
-            retention,
+            retention: retention.clone(),
             status: status.clone(),
         },
         ui_dir,
@@ -159,6 +156,7 @@ pub async fn console_for(
     Ok(Console {
         router,
         runs,
+        retention,
         store,
         status,
     })

@@ -17,7 +17,7 @@ use backup_domain::{BackupSet, Component, Verdict};
 use tokio::sync::{Semaphore, watch};
 
 use crate::cluster::{Cluster, Clusters};
-use crate::procedure::service::RunService;
+use crate::procedure::service::{RunService, STALE_AFTER_MS};
 use crate::store::{AuditRecord, CleanupRow, Store, StoreError};
 use crate::upstream::UpstreamError;
 
@@ -55,7 +55,15 @@ pub struct RetentionService {
     live: Mutex<HashMap<i64, watch::Receiver<CleanupReport>>>,
     /// Schedules only fire for times after this process started.
     started_ms: i64,
+    /// This process among those sharing the database (the server, a `cleanup` CLI): the owner
+    /// of the cleanups it runs (review L4).
+    owner: String,
 }
+
+/// How often the process running a cleanup says so in the database.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+/// How often a console looks for cleanups whose process went silent.
+const STALE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -79,11 +87,41 @@ impl RetentionService {
             concurrency: concurrency.max(1),
             live: Mutex::new(HashMap::new()),
             started_ms: now_ms(),
+            owner: format!(
+                "pid {} {}",
+                std::process::id(),
+                &crate::auth::random_token()[..8]
+            ),
         }
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<i64, watch::Receiver<CleanupReport>>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks interrupted the running cleanups whose process has not said it is alive for
+    /// [`STALE_AFTER_MS`] (a console or CLI that was killed or hung); a live one, whichever
+    /// process runs it, is left alone. Returns how many were interrupted.
+    pub async fn interrupt_stale_cleanups(&self) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let ids = self
+            .store
+            .interrupt_stale_cleanups(self.owner.clone(), now, now - STALE_AFTER_MS, None)
+            .await?;
+        for id in &ids {
+            tracing::warn!(
+                id,
+                "a cleanup whose process stopped was marked interrupted; retry it from the Retention page"
+            );
+        }
+        Ok(ids.len())
+    }
+
+    /// Marks this process's own running cleanups interrupted, as it stops.
+    pub async fn interrupt_own_cleanups(&self) -> Result<usize, StoreError> {
+        self.store
+            .interrupt_own_cleanups(self.owner.clone(), now_ms())
+            .await
     }
 
     /// The policy in force: saved from the console, else the file's, else the default.
@@ -355,6 +393,7 @@ impl RetentionService {
             .cleanup(cleanup_id)
             .await?
             .ok_or(CleanupError::NotFound(cleanup_id))?;
+        let row = self.not_running(row).await?;
         let previous = self.view(row);
         let cluster = self
             .clusters
@@ -414,6 +453,39 @@ impl RetentionService {
         Ok((started, cluster.name))
     }
 
+    /// A cleanup that is still running is not retried: its process is alive (this one, or another
+    /// whose heartbeat is fresh) and a retry would delete in parallel with it. One whose process
+    /// went silent is taken over and marked interrupted first. Returns the row as it now stands.
+    async fn not_running(&self, row: CleanupRow) -> Result<CleanupRow, CleanupError> {
+        if row.state != "running" {
+            return Ok(row);
+        }
+        let now = now_ms();
+        let taken = self
+            .store
+            .interrupt_stale_cleanups(self.owner.clone(), now, now - STALE_AFTER_MS, Some(row.id))
+            .await?;
+        if taken.is_empty() {
+            let seen = row
+                .heartbeat_ms
+                .map(|at| format!(", alive {:.1} s ago", (now - at).max(0) as f64 / 1000.0))
+                .unwrap_or_default();
+            let process = match &row.owner {
+                Some(owner) if *owner == self.owner => "in this console".to_string(),
+                Some(owner) => format!("in another process ({owner}{seen})"),
+                None => "in another process".to_string(),
+            };
+            return Err(CleanupError::Conflict(format!(
+                "cleanup {} is still running {process}: wait for it to end, then retry what it could not delete",
+                row.id
+            )));
+        }
+        self.store
+            .cleanup(row.id)
+            .await?
+            .ok_or(CleanupError::NotFound(row.id))
+    }
+
     async fn launch(
         self: &Arc<Self>,
         cluster: &Cluster,
@@ -435,6 +507,7 @@ impl RetentionService {
                 user.to_string(),
                 now_ms(),
                 to_json(&report),
+                self.owner.clone(),
             )
             .await?;
         self.audit(
@@ -455,41 +528,94 @@ impl RetentionService {
         let service = self.clone();
         let (cluster, user, client) = (cluster.clone(), user.to_string(), client.to_string());
         tokio::spawn(async move {
+            // Raised when another process took the cleanup over (this one was silent too long):
+            // no further delete starts and nothing more is written to the row.
+            let lost = Arc::new(watch::channel(false).0);
             let (stop_tx, stop) = tokio::sync::oneshot::channel();
             // Progress stored at most every 200 ms, so that a reload shows it.
-            let store = service.store.clone();
+            let (store, owner, persist_lost) =
+                (service.store.clone(), service.owner.clone(), lost.clone());
             let persister = tokio::spawn(crate::progress::persist_changes(
                 rx,
                 stop,
                 Duration::from_millis(200),
                 move |report: CleanupReport| {
-                    let store = store.clone();
+                    let (store, owner, lost) = (store.clone(), owner.clone(), persist_lost.clone());
                     async move {
-                        if let Err(error) = store
-                            .update_cleanup(id, "running", None, to_json(&report))
+                        match store
+                            .update_cleanup(id, owner, "running", None, to_json(&report))
                             .await
                         {
-                            tracing::error!(%error, id, "could not store cleanup progress");
+                            Ok(true) => {}
+                            Ok(false) => {
+                                lost.send_replace(true);
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, id, "could not store cleanup progress");
+                            }
                         }
                     }
                 },
             ));
-            let report = execute(&cluster, tx.clone(), service.concurrency).await;
+            let (alive_tx, alive) = tokio::sync::oneshot::channel();
+            let heartbeat = tokio::spawn(heartbeat(
+                service.store.clone(),
+                id,
+                service.owner.clone(),
+                lost.clone(),
+                alive,
+            ));
+            let report = execute(&cluster, tx.clone(), service.concurrency, lost.subscribe()).await;
             let _ = stop_tx.send(());
             let _ = persister.await;
+            let _ = alive_tx.send(());
+            let _ = heartbeat.await;
+            let written = if *lost.borrow() {
+                Ok(false)
+            } else {
+                service
+                    .store
+                    .update_cleanup(
+                        id,
+                        service.owner.clone(),
+                        report.outcome.state_name(),
+                        Some(now_ms()),
+                        to_json(&report),
+                    )
+                    .await
+            };
+            let deleted = report.count(ArtifactState::Deleted);
+            let gone = report.count(ArtifactState::AlreadyGone);
+            if let Ok(false) = written {
+                // The process that took it over wrote its outcome; this one's would overwrite it.
+                tracing::error!(
+                    id,
+                    cluster = %cluster.name,
+                    "another process took this cleanup over (this one was silent too long); it stopped without writing an outcome"
+                );
+                let mut stopped = tx.borrow().clone();
+                stopped.outcome = CleanupOutcome::Interrupted;
+                tx.send_replace(stopped);
+                service
+                    .audit(
+                        &user,
+                        &client,
+                        "cleanup_finished",
+                        &cluster.name,
+                        Some(id_list(&report.sets)),
+                        "failure",
+                        Some(format!(
+                            "cleanup {id}: taken over by another process after {deleted} deleted, {gone} already gone; retry it for the rest"
+                        )),
+                    )
+                    .await;
+                service.live().remove(&id);
+                return;
+            }
             // The live view shows the outcome before the row says the cleanup ended, so no
             // answer can pair an end time with a running outcome.
             tx.send_replace(report.clone());
-            if let Err(error) = service
-                .store
-                .update_cleanup(
-                    id,
-                    report.outcome.state_name(),
-                    Some(now_ms()),
-                    to_json(&report),
-                )
-                .await
-            {
+            if let Err(error) = written {
                 tracing::error!(%error, id, "could not store the end of a cleanup");
             }
             let failed = report.count(ArtifactState::Failed);
@@ -502,9 +628,7 @@ impl RetentionService {
                     Some(id_list(&report.sets)),
                     if failed == 0 { "success" } else { "failure" },
                     Some(format!(
-                        "cleanup {id}: {} deleted, {} already gone, {failed} failed",
-                        report.count(ArtifactState::Deleted),
-                        report.count(ArtifactState::AlreadyGone)
+                        "cleanup {id}: {deleted} deleted, {gone} already gone, {failed} failed"
                     )),
                 )
                 .await;
@@ -678,13 +802,23 @@ impl RetentionService {
         CleanupError::Unattended(reason)
     }
 
-    /// Checks the schedules every 20 seconds for as long as the process lives.
+    /// Checks the schedules every 20 seconds, and every second for cleanups whose process went
+    /// silent, for as long as the process lives.
     pub fn spawn_scheduler(self: &Arc<Self>) {
         let service = self.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(20)).await;
                 service.run_due_schedules(now_ms()).await;
+            }
+        });
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STALE_CHECK_EVERY).await;
+                if let Err(error) = service.interrupt_stale_cleanups().await {
+                    tracing::error!(%error, "could not look for abandoned cleanups");
+                }
             }
         });
     }
@@ -780,6 +914,7 @@ async fn execute(
     cluster: &Cluster,
     progress: watch::Sender<CleanupReport>,
     concurrency: usize,
+    mut lost: watch::Receiver<bool>,
 ) -> CleanupReport {
     let items: Vec<(usize, Artifact)> = progress
         .borrow()
@@ -798,7 +933,13 @@ async fn execute(
             (index, delete_one(&cluster, &artifact).await)
         });
     }
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            // Taken over: the deletes not yet started never start (dropping the set aborts them).
+            _ = lost.wait_for(|lost| *lost) => break,
+        };
+        let Some(joined) = joined else { break };
         // A panicked delete leaves its artifact pending: counted as failed below.
         if let Ok((index, (state, error))) = joined {
             progress.send_modify(|r| {
@@ -807,6 +948,7 @@ async fn execute(
             });
         }
     }
+    drop(tasks);
     let mut report = progress.borrow().clone();
     for item in &mut report.items {
         if item.state == ArtifactState::Pending {
@@ -816,4 +958,30 @@ async fn execute(
     }
     report.settle();
     report
+}
+
+/// Says the cleanup's process is alive, until `stop`; raises `lost` once another process took the
+/// cleanup over.
+async fn heartbeat(
+    store: Store,
+    id: i64,
+    owner: String,
+    lost: Arc<watch::Sender<bool>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        match store.heartbeat_cleanup(id, owner.clone(), now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!(id, "this process no longer holds the cleanup's lease");
+                lost.send_replace(true);
+                return;
+            }
+            Err(error) => tracing::error!(%error, id, "could not record the cleanup's heartbeat"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+            _ = &mut stop => return,
+        }
+    }
 }

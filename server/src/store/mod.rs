@@ -169,23 +169,46 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
-/// Columns added to `runs` after its first version: the process running it (`owner`), when that
-/// process last said it was alive (`heartbeat_ms`), and a cancel asked through another process.
-fn migrate_runs(conn: &Connection) -> rusqlite::Result<()> {
-    let mut st = conn.prepare("SELECT name FROM pragma_table_info('runs')")?;
-    let columns: Vec<String> = st
+/// Adds to `table` those of `columns` an older database lacks.
+fn add_missing_columns(
+    conn: &Connection,
+    table: &str,
+    columns: &[(&str, &str)],
+) -> rusqlite::Result<()> {
+    let mut st = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let present: Vec<String> = st
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    for (name, kind) in [
-        ("owner", "TEXT"),
-        ("heartbeat_ms", "INTEGER"),
-        ("cancel_by", "TEXT"),
-    ] {
-        if !columns.iter().any(|c| c == name) {
-            conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {name} {kind}"))?;
+    for (name, kind) in columns {
+        if !present.iter().any(|c| c == name) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}"))?;
         }
     }
     Ok(())
+}
+
+/// Columns added to `runs` after its first version: the process running it (`owner`), when that
+/// process last said it was alive (`heartbeat_ms`), and a cancel asked through another process.
+fn migrate_runs(conn: &Connection) -> rusqlite::Result<()> {
+    add_missing_columns(
+        conn,
+        "runs",
+        &[
+            ("owner", "TEXT"),
+            ("heartbeat_ms", "INTEGER"),
+            ("cancel_by", "TEXT"),
+        ],
+    )
+}
+
+/// Columns added to `cleanups` after its first version: the process running it and when it last
+/// said it was alive (review L4). A cleanup of an older version has neither: it counts as stale.
+fn migrate_cleanups(conn: &Connection) -> rusqlite::Result<()> {
+    add_missing_columns(
+        conn,
+        "cleanups",
+        &[("owner", "TEXT"), ("heartbeat_ms", "INTEGER")],
+    )
 }
 
 /// Runs `f` inside `BEGIN IMMEDIATE`: the write lock is taken first, so two processes sharing the
@@ -221,6 +244,7 @@ impl Store {
         })?;
         conn.execute_batch(SCHEMA)?;
         migrate_runs(&conn)?;
+        migrate_cleanups(&conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -23,9 +23,14 @@ pub struct CleanupRow {
     pub ended_ms: Option<i64>,
     pub state: String,
     pub report: serde_json::Value,
+    /// The process running it (none for a cleanup of an older version).
+    pub owner: Option<String>,
+    /// When that process last said it was alive.
+    pub heartbeat_ms: Option<i64>,
 }
 
-const CLEANUP_COLUMNS: &str = "id, cluster, started_by, started_ms, ended_ms, state, report";
+const CLEANUP_COLUMNS: &str =
+    "id, cluster, started_by, started_ms, ended_ms, state, report, owner, heartbeat_ms";
 
 fn cleanup_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<CleanupRow> {
     let report: String = r.get(6)?;
@@ -37,6 +42,8 @@ fn cleanup_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<CleanupRow> {
         ended_ms: r.get(4)?,
         state: r.get(5)?,
         report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+        owner: r.get(7)?,
+        heartbeat_ms: r.get(8)?,
     })
 }
 
@@ -125,36 +132,59 @@ impl Store {
         .await
     }
 
+    /// Records a new cleanup, run (and heartbeated) by `owner`.
     pub async fn create_cleanup(
         &self,
         cluster: String,
         by: String,
         now_ms: i64,
         report: String,
+        owner: String,
     ) -> Result<i64, StoreError> {
         self.call(move |c| {
             c.execute(
-                "INSERT INTO cleanups (cluster, started_by, started_ms, state, report) VALUES (?1, ?2, ?3, 'running', ?4)",
-                params![cluster, by, now_ms, report],
+                "INSERT INTO cleanups (cluster, started_by, started_ms, state, report, owner, heartbeat_ms) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?3)",
+                params![cluster, by, now_ms, report, owner],
             )?;
             Ok(c.last_insert_rowid())
         })
         .await
     }
 
+    /// Stores a cleanup's progress or end, only while it is running and `owner` holds it:
+    /// `Ok(false)` means it was taken over (marked interrupted by another process) and this write
+    /// was not made (review L4).
     pub async fn update_cleanup(
         &self,
         id: i64,
+        owner: String,
         state: &'static str,
         ended_ms: Option<i64>,
         report: String,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.call(move |c| {
             c.execute(
-                "UPDATE cleanups SET state = ?2, ended_ms = ?3, report = ?4 WHERE id = ?1",
-                params![id, state, ended_ms, report],
+                "UPDATE cleanups SET state = ?2, ended_ms = ?3, report = ?4 WHERE id = ?1 AND owner = ?5 AND state = 'running'",
+                params![id, state, ended_ms, report, owner],
             )
-            .map(|_| ())
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    /// The owner of a running cleanup says it is alive; false once it no longer holds it.
+    pub async fn heartbeat_cleanup(
+        &self,
+        id: i64,
+        owner: String,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE cleanups SET heartbeat_ms = ?2 WHERE id = ?1 AND owner = ?3 AND state = 'running'",
+                params![id, now_ms, owner],
+            )
+            .map(|n| n > 0)
         })
         .await
     }
@@ -222,12 +252,43 @@ impl Store {
         .await
     }
 
-    /// Cleanups a stopped console left running: they are marked interrupted at start-up.
-    pub async fn interrupt_running_cleanups(&self, now_ms: i64) -> Result<usize, StoreError> {
+    /// Takes over the running cleanups whose process stopped saying it was alive before
+    /// `stale_before_ms` (killed, crashed, hung) and marks them interrupted, in one statement: the
+    /// row becomes `owner`'s, so a late write of the old process does not land. A cleanup whose
+    /// process is alive, in this process or another sharing the database, is left alone. `only`
+    /// narrows it to one cleanup. Returns the IDs interrupted.
+    pub async fn interrupt_stale_cleanups(
+        &self,
+        owner: String,
+        now_ms: i64,
+        stale_before_ms: i64,
+        only: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.call(move |c| {
+            let mut st = c.prepare(
+                "UPDATE cleanups SET state = 'interrupted', ended_ms = ?2, owner = ?1 \
+                 WHERE state = 'running' AND (owner IS NULL OR owner != ?1) \
+                 AND COALESCE(heartbeat_ms, 0) < ?3 AND (?4 IS NULL OR id = ?4) RETURNING id",
+            )?;
+            let ids = st
+                .query_map(params![owner, now_ms, stale_before_ms, only], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// This process's own running cleanups, marked interrupted as it stops; those of other
+    /// processes sharing the database go on.
+    pub async fn interrupt_own_cleanups(
+        &self,
+        owner: String,
+        now_ms: i64,
+    ) -> Result<usize, StoreError> {
         self.call(move |c| {
             c.execute(
-                "UPDATE cleanups SET state = 'interrupted', ended_ms = ?1 WHERE state = 'running'",
-                params![now_ms],
+                "UPDATE cleanups SET state = 'interrupted', ended_ms = ?2 WHERE state = 'running' AND owner = ?1",
+                params![owner, now_ms],
             )
         })
         .await
