@@ -362,3 +362,25 @@ async fn during_a_run_the_status_names_the_run_and_its_step() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_history_read_brings_the_next_round_forward() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (console, counter) =
+        console_with_status(&sim, "poll_interval_secs = 60\nprobe_timeout_secs = 1").await;
+    let first = status(&console).await;
+    control(&sim, "/sim/exporting", json!({"phase": "SOFT_PAUSED"})).await;
+    // Without a reason the poller would wait a minute.
+    assert_eq!(status(&console).await["taken_at_ms"], first["taken_at_ms"]);
+    let before = counter.reads.load(Ordering::SeqCst);
+    let (code, history) = console.get("/api/clusters/test/backups").await;
+    assert_eq!(code, 200, "{history}");
+    let seen = eventually(Duration::from_secs(3), || async {
+        let s = status(&console).await;
+        (s["phase"] == "soft_paused").then_some(s)
+    })
+    .await;
+    assert!(seen["taken_at_ms"].as_i64() > first["taken_at_ms"].as_i64());
+    // The history read its own phases once; the poller once more.
+    assert_eq!(counter.reads.load(Ordering::SeqCst) - before, 2);
+}

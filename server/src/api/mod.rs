@@ -202,7 +202,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/session", get(session::current))
         .route("/api/logout", post(session::logout))
         .route("/api/clusters", get(clusters::list))
-        .route("/api/clusters/{name}/backups", get(clusters::history))
+        .route(
+            "/api/clusters/{name}/backups",
+            get(clusters::history).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                status::refresh_alongside,
+            )),
+        )
         .route("/api/clusters/{name}/backups/{id}", get(clusters::detail))
         .route("/api/clusters/{name}/status", get(status::get))
         .route(

@@ -26,22 +26,45 @@ pub async fn get(
     Ok(Json(status))
 }
 
+/// The cluster named in an `/api/clusters/{name}/...` path.
+fn cluster_of(request: &Request) -> Option<String> {
+    request.uri().path().split('/').nth(3).map(str::to_string)
+}
+
+/// Beside a history read (`GET .../backups`, which lists every component anyway): the poller takes
+/// a round now rather than at its next tick, so that the status the Overview reads next agrees
+/// with the history it just loaded. Rounds stay single-flight: requests during a round coalesce
+/// into one more round.
+pub async fn refresh_alongside(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(cluster) = cluster_of(&request) {
+        state.status.refresh(&cluster);
+    }
+    next.run(request).await
+}
+
 /// Around a pause or resume through the console: once it has succeeded, the cluster's status is
 /// taken again before the answer goes out, so the Overview's next read shows the new phase rather
 /// than the old one for up to an interval.
 pub async fn refresh_after(
     State(state): State<AppState>,
+    // The decoded `{name}`, as the handler sees it (`te%73t` is the cluster `test`).
+    name: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
     request: Request,
     next: Next,
 ) -> Response {
-    // `/api/clusters/{name}/...`
-    let cluster = request.uri().path().split('/').nth(3).map(str::to_string);
+    let cluster = name.ok().map(|axum::extract::Path(name)| name);
     let response = next.run(request).await;
     if let Some(cluster) = cluster {
-        if response.status().is_success() {
+        let status = response.status();
+        if status.is_success() {
             state.status.refresh_and_wait(&cluster).await;
-        } else {
-            // A failed call may still have changed something upstream.
+        } else if status.is_server_error() {
+            // A failed call may still have changed something upstream. A refusal (4xx) was
+            // answered before anything was sent: it is no reason for another round.
             state.status.refresh(&cluster);
         }
     }
