@@ -18,8 +18,18 @@ use crate::components::now_ms;
 /// A restorable backup older than this is flagged: most teams back up at least daily.
 const STALE_AFTER_SECONDS: i64 = 26 * 3600;
 
-/// How often the Overview asks for the cluster's status (the server polls on its own cadence).
+/// The Overview asks for the cluster's status at least this often, just after the server's next
+/// round is due (so what it shows is at most about one server interval old), but never more
+/// often than every [`MIN_POLL_MS`].
 const POLL_MS: i64 = 10_000;
+const MIN_POLL_MS: i64 = 2_000;
+
+/// When, from receiving `status` at browser time `received`, the next round should be readable.
+fn next_fetch(status: &ClusterStatus, received: i64) -> i64 {
+    let age = (status.served_at_ms - status.taken_at_ms).max(0);
+    let until_next = (status.interval_ms - age).max(0) + status.took_ms.max(0) + 250;
+    received + until_next.clamp(MIN_POLL_MS, POLL_MS)
+}
 
 /// The status as last fetched: the newest good answer with the browser's time of receipt (ages are
 /// counted from the server's clock at answer time plus the browser's time since, so a skewed
@@ -61,9 +71,9 @@ pub fn Overview() -> impl IntoView {
     let ClusterContext { name, history } = expect_context();
     let live = RwSignal::new(Live::default());
     let now = RwSignal::new(now_ms());
-    // The cluster a refresh is in flight for, and when the last one started (browser clock).
+    // The cluster a refresh is in flight for, and when the next one is due (browser clock).
     let in_flight = RwSignal::new(None::<String>);
-    let last_attempt = RwSignal::new(0_i64);
+    let next_due = RwSignal::new(0_i64);
     let fetch = move || {
         let Some(cluster) = name.try_get_untracked() else {
             return;
@@ -72,7 +82,7 @@ pub fn Overview() -> impl IntoView {
             return;
         }
         in_flight.set(Some(cluster.clone()));
-        last_attempt.set(now_ms());
+        next_due.set(now_ms() + POLL_MS);
         leptos::task::spawn_local(async move {
             let answer = crate::api::cluster_status(&cluster).await;
             in_flight.try_update(|f| {
@@ -84,10 +94,14 @@ pub fn Overview() -> impl IntoView {
             if name.try_get_untracked().as_deref() != Some(cluster.as_str()) {
                 return;
             }
+            let received = now_ms();
+            if let Ok(s) = &answer {
+                next_due.try_set(next_fetch(s, received));
+            }
             live.try_update(|l| match answer {
                 Ok(s) => {
                     *l = Live {
-                        status: Some((s, now_ms())),
+                        status: Some((s, received)),
                         error: None,
                     }
                 }
@@ -105,7 +119,7 @@ pub fn Overview() -> impl IntoView {
         move || {
             let t = now_ms();
             now.set(t);
-            if t - last_attempt.get_untracked() >= POLL_MS {
+            if t >= next_due.get_untracked() {
                 fetch();
             }
         },
@@ -231,7 +245,7 @@ fn StatusLine(live: RwSignal<Live>, now: RwSignal<i64>, stale: Signal<bool>) -> 
             if !stale.get() {
                 return Some(view! {
                     <p class="status-line" id="status-line" data-stale="false">
-                        {format!("Status updated {} ago · refreshed every {} s", format_age(age), POLL_MS / 1000)}
+                        {format!("Status updated {} ago", format_age(age))}
                     </p>
                 }.into_any());
             }
