@@ -26,21 +26,18 @@ pub async fn get(
     Ok(Json(status))
 }
 
-/// The cluster named in an `/api/clusters/{name}/...` path.
-fn cluster_of(request: &Request) -> Option<String> {
-    request.uri().path().split('/').nth(3).map(str::to_string)
-}
-
 /// Beside a history read (`GET .../backups`, which lists every component anyway): the poller takes
 /// a round now rather than at its next tick, so that the status the Overview reads next agrees
 /// with the history it just loaded. Rounds stay single-flight: requests during a round coalesce
 /// into one more round.
 pub async fn refresh_alongside(
     State(state): State<AppState>,
+    // Decoded, as in `refresh_after`.
+    name: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(cluster) = cluster_of(&request) {
+    if let Ok(axum::extract::Path(cluster)) = name {
         state.status.refresh(&cluster);
     }
     next.run(request).await
