@@ -1,5 +1,5 @@
 //! Hostile review of part 5 (enveloped extractors, live stream limits, the status poller,
-//! origin/session hardening, the reused Argon2 buffer). Tests marked `// FAILS TODAY:` show a
+//! origin/session hardening, the reused Argon2 buffer). Tests marked `// FAILED before the fix:` show a
 //! problem on the current code and pass once it is fixed; the others pin what holds.
 
 mod common;
@@ -57,7 +57,7 @@ async fn audit_len(console: &Console) -> usize {
 // 1. Enveloped extractors
 // ---------------------------------------------------------------------------------------------
 
-// FAILS TODAY: server/src/api/extract.rs read_object parses into serde_json::Value, whose map
+// FAILED before the fix: server/src/api/extract.rs read_object parses into serde_json::Value, whose map
 // keeps the LAST of duplicate keys. `{"soft": true, "soft": false}` is a hard pause (exporting
 // stops) although a reader (a log, a WAF, a reviewer) taking the first value sees a soft pause.
 // A strict reader refuses duplicate keys.
@@ -89,7 +89,7 @@ async fn a_body_with_a_duplicate_key_is_refused_and_pauses_nothing() {
     );
 }
 
-// FAILS TODAY: server/src/api/audit.rs AuditQuery has no deny_unknown_fields, and ApiQuery
+// FAILED before the fix: server/src/api/audit.rs AuditQuery has no deny_unknown_fields, and ApiQuery
 // (extract.rs) does not track ignored keys as `fit` does for bodies: `?usr=alice` (a typo)
 // silently means "no user filter" and returns every user's rows, the very "typo reads as unset"
 // the body extractor was made to refuse.
@@ -210,7 +210,7 @@ async fn a_chunked_body_over_the_limit_answers_413_with_the_envelope() {
 // 2. Live stream limits
 // ---------------------------------------------------------------------------------------------
 
-// FAILS TODAY: server/src/api/streams.rs buckets password users by session (the token hash,
+// FAILED before the fix: server/src/api/streams.rs buckets password users by session (the token hash,
 // runs.rs `events`), and a successful login is not rate limited, so one viewer (the lowest
 // role) logs in 64 times, opens 4 streams per session and holds all 256: every other user,
 // including the operator running the backup, gets 429 too_many_streams until the run ends.
@@ -240,14 +240,14 @@ async fn one_viewer_cannot_take_every_live_stream_slot_by_logging_in_again() {
         let url = format!("{}/api/runs/{run_id}/events", console.base);
         async move { http.get(url).header("cookie", cookie).send().await.unwrap() }
     };
-    let sessions = StreamLimits::TOTAL / StreamLimits::PER_SESSION;
+    let sessions = StreamLimits::TOTAL / StreamLimits::PER_USER;
     let mut held = Vec::new();
     'outer: for _ in 0..sessions {
         let viewer = console
             .login("viewer", PASSWORD)
             .await
             .expect("viewer logs in");
-        for _ in 0..StreamLimits::PER_SESSION {
+        for _ in 0..StreamLimits::PER_USER {
             let response = open(viewer.cookie.clone()).await;
             if response.status().as_u16() != 200 {
                 break 'outer;
@@ -326,7 +326,7 @@ async fn console_with_counter(sim: &SimCluster, status: &str) -> (Console, Count
     (console, counter)
 }
 
-// FAILS TODAY: server/src/api/status.rs refresh_after takes the cluster from the raw,
+// FAILED before the fix: server/src/api/status.rs refresh_after takes the cluster from the raw,
 // percent-encoded path (`split('/').nth(3)`), while the handler's ApiPath decodes it. A pause
 // sent to `/api/clusters/te%73t/exporting/pause` pauses cluster `test` but refreshes no poller,
 // so the Overview keeps showing EXPORTING for up to a whole interval after a successful pause.
@@ -355,7 +355,7 @@ async fn a_pause_through_a_percent_encoded_cluster_name_refreshes_its_status() {
     );
 }
 
-// FAILS TODAY: server/src/api/status.rs refresh_after asks for a round after every non-2xx
+// FAILED before the fix: server/src/api/status.rs refresh_after asks for a round after every non-2xx
 // answer ("a failed call may still have changed something upstream"), including a body the
 // extractor refused before anything was sent. An operator (or a script retrying a bad body)
 // turns the shared, interval-bound poller into back-to-back upstream rounds.
@@ -447,7 +447,7 @@ async fn origin_verdict(console: &Console, host: Option<&str>, origin: &[u8]) ->
     request.send().await.unwrap().status().as_u16()
 }
 
-// FAILS TODAY: server/src/api/guard.rs origin_matches: an Origin that is not visible ASCII
+// FAILED before the fix: server/src/api/guard.rs origin_matches: an Origin that is not visible ASCII
 // (`to_str()` fails) is treated as no Origin at all and the request passes the origin check.
 // A header that is there but unreadable should be refused like `null`.
 #[tokio::test]
@@ -465,7 +465,7 @@ async fn an_unreadable_origin_header_is_refused_not_ignored() {
     );
 }
 
-// FAILS TODAY: server/src/api/guard.rs same_site takes the scheme from the Origin itself, so with
+// FAILED before the fix: server/src/api/guard.rs same_site takes the scheme from the Origin itself, so with
 // `[server] https_only = true` an `http://console.example` page (plain HTTP on the console's
 // host, which https_only says never legitimately exists) matches `Host: console.example`.
 #[tokio::test]
@@ -507,6 +507,17 @@ async fn origin_edge_cases_that_hold() {
         origin_verdict(&console, h, b"http://Console.Example:80").await,
         401
     );
+    // Browsers serialise an IDN origin as punycode; raw UTF-8 in the header is unreadable and
+    // refused like any other unreadable Origin.
+    assert_eq!(
+        origin_verdict(
+            &console,
+            Some("xn--bcher-kva.example"),
+            b"http://xn--bcher-kva.example"
+        )
+        .await,
+        401
+    );
     assert_eq!(
         origin_verdict(
             &console,
@@ -514,7 +525,7 @@ async fn origin_edge_cases_that_hold() {
             "http://bücher.example".as_bytes()
         )
         .await,
-        401
+        403
     );
     assert_eq!(
         origin_verdict(&console, Some("[::1]:8080"), b"http://[::1]:8080").await,

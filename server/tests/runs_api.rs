@@ -660,7 +660,7 @@ async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_th
 }
 
 #[tokio::test]
-async fn a_session_can_hold_only_a_few_live_streams_and_a_closed_one_frees_its_slot() {
+async fn a_user_can_hold_only_a_few_live_streams_and_a_closed_one_frees_its_slot() {
     let sim = start_sim(VersionProfile::V88, 0).await;
     let mut slow = fast_timings();
     slow.zeebe_backup_ms = 20_000;
@@ -678,7 +678,7 @@ async fn a_session_can_hold_only_a_few_live_streams_and_a_closed_one_frees_its_s
             .send()
     };
     let mut held = Vec::new();
-    for _ in 0..backup_console::api::streams::StreamLimits::PER_SESSION {
+    for _ in 0..backup_console::api::streams::StreamLimits::PER_USER {
         let response = open(&console.session).await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         held.push(response);
@@ -687,7 +687,7 @@ async fn a_session_can_hold_only_a_few_live_streams_and_a_closed_one_frees_its_s
     assert_eq!(refused.status().as_u16(), 429);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
-    // Another session is not held back by this one.
+    // Another user is not held back by this one.
     let other = open(&operator).await.unwrap();
     assert_eq!(other.status().as_u16(), 200);
     // A stream the client closed gives its slot back.

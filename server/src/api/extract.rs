@@ -80,11 +80,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| ApiQuery(v))
-            .map_err(|e| ApiError::BadRequest(format!("the query does not fit: {}", e.body_text())))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        let mut unknown = Vec::new();
+        let value: T =
+            serde_ignored::deserialize(serde_urlencoded::Deserializer::new(pairs), |path| {
+                unknown.push(path.to_string())
+            })
+            .map_err(|e| ApiError::BadRequest(format!("the query does not fit: {e}")))?;
+        if unknown.is_empty() {
+            Ok(ApiQuery(value))
+        } else {
+            // A misspelt filter (`?usr=`) must not read as "no filter".
+            Err(ApiError::BadRequest(format!(
+                "unknown query parameter{}: {}",
+                if unknown.len() == 1 { "" } else { "s" },
+                unknown.join(", ")
+            )))
+        }
     }
 }
 
@@ -106,6 +120,10 @@ async fn read_object<S: Send + Sync>(req: Request, state: &S) -> Result<Option<V
     }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    // Parsed into a map the last of two equal keys wins, while a log or a reviewer reads the first:
+    // `{"soft": true, "soft": false}` must not be a hard pause.
+    serde_json::from_slice::<UniqueKeys>(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is ambiguous: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::BadRequest(format!(
             "the body must be a JSON object, not {}",
@@ -128,6 +146,60 @@ fn fit<T: DeserializeOwned>(object: Value) -> Result<T, ApiError> {
             if unknown.len() == 1 { "" } else { "s" },
             unknown.join(", ")
         )))
+    }
+}
+
+/// A JSON document read only to refuse an object with the same key twice, at any depth.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` appears twice"
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
     }
 }
 
@@ -170,6 +242,13 @@ mod tests {
     #[test]
     fn a_known_field_of_the_wrong_type_is_refused() {
         assert!(fit::<Start>(serde_json::json!({"backup_id": "1"})).is_err());
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        assert!(serde_json::from_str::<UniqueKeys>(r#"{"soft": true, "soft": false}"#).is_err());
+        assert!(serde_json::from_str::<UniqueKeys>(r#"{"a": [{"b": 1, "b": 2}]}"#).is_err());
+        assert!(serde_json::from_str::<UniqueKeys>(r#"{"a": {"b": 1}, "b": [1, 1]}"#).is_ok());
     }
 
     #[test]

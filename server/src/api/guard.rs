@@ -95,7 +95,7 @@ pub async fn guard(
         return ApiError::Forbidden("this route has no access rule".into()).into_response();
     };
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if mutating && !origin_matches(request.headers()) {
+    if mutating && !origin_matches(request.headers(), state.auth.secure_cookies) {
         return ApiError::CsrfFailed("the request comes from another site".into()).into_response();
     }
     let Access::Role(needed) = access else {
@@ -150,20 +150,26 @@ fn method_not_allowed(path: &str) -> Response {
 }
 
 /// A browser names the page a request comes from; it must be this console. Clients that send
-/// neither header (scripts) are judged by the CSRF token alone.
-fn origin_matches(headers: &HeaderMap) -> bool {
+/// neither header (scripts) are judged by the CSRF token alone. With `https_only` no page of the
+/// console is served over plain HTTP, so an `http://` origin is another site.
+fn origin_matches(headers: &HeaderMap, https_only: bool) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return true;
     };
-    let source = headers
+    let Some(source) = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
-    match source {
-        None => true,
-        Some("null") => false,
-        Some(s) => same_site(s, host),
+    else {
+        return true;
+    };
+    // Present but unreadable is not the same as absent.
+    let Ok(source) = source.to_str() else {
+        return false;
+    };
+    if https_only && !source.to_ascii_lowercase().starts_with("https://") {
+        return false;
     }
+    source != "null" && same_site(source, host)
 }
 
 /// Whether the page at `source` (an Origin or Referer) is on the host the request was sent to:

@@ -171,7 +171,7 @@ pub struct AuthState {
     pub proxy_secret: String,
     /// Cookies get `Secure` when the console itself serves TLS.
     pub secure_cookies: bool,
-    /// Live event streams open per session and in total.
+    /// Live event streams open per user and in total.
     pub streams: Arc<streams::StreamLimits>,
 }
 

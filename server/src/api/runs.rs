@@ -160,12 +160,7 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = view(&state, row(&state, id).await?).report;
     // Held until the stream ends: a client reconnecting in a loop cannot pile streams up.
-    let slot = state.auth.streams.acquire(
-        p.session
-            .as_deref()
-            .map_or_else(|| format!("proxy:{}", p.user), str::to_string)
-            .as_str(),
-    )?;
+    let slot = state.auth.streams.acquire(&p.user)?;
     let live = state.runs.subscribe(id);
     // A stopping console ends the stream, or it would hold the graceful shutdown open (H1).
     let stopped = state.runs.stopped();
