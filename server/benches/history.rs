@@ -11,9 +11,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use backup_console::sim::state::Timings;
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
+use camunda_sim::state::Timings;
+use camunda_sim::{SimCluster, SimConfig};
 
 const SETS: usize = 1_000;
 const WARMUP: usize = 3;

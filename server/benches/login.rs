@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
+use camunda_sim::{SimCluster, SimConfig};
 use serde_json::json;
 
 const BURST: usize = 50;

@@ -12,10 +12,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use backup_console::sim::state::Timings;
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
 use backup_domain::run::{RunView, TranscriptEntry};
+use camunda_sim::state::Timings;
+use camunda_sim::{SimCluster, SimConfig};
 
 const CONSOLE_RUNS: usize = 5;
 const CURL_RUNS: usize = 2;

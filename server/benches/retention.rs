@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use backup_console::cluster::Clusters;
 use backup_console::config::Config;
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::Component;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{self, Artifact, Protections, RetentionPolicy};
+use camunda_sim::{SimCluster, SimConfig};
 
 const SETS: usize = 500;
 

@@ -10,7 +10,6 @@ pub mod history;
 pub mod procedure;
 pub mod progress;
 pub mod retention;
-pub mod sim;
 pub mod status;
 pub mod store;
 pub mod tls;

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use backup_console::auth::password;
 use backup_console::config::{Config, DEFAULT_LISTEN};
-use backup_console::sim::state::{Timings, TimingsProfile};
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_console::{tls, web};
 use backup_domain::api::VersionProfile;
+use camunda_sim::state::{Timings, TimingsProfile};
+use camunda_sim::{SimCluster, SimConfig};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -4,8 +4,8 @@
 mod common;
 
 use backup_console::api::ROUTES;
-use backup_console::sim::SimCluster;
 use backup_domain::api::VersionProfile;
+use camunda_sim::SimCluster;
 use common::*;
 use reqwest::Method;
 use serde_json::Value;

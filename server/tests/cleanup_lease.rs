@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backup_console::sim::SimCluster;
 use backup_console::store::Store;
 use backup_domain::Component;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{Artifact, CleanupReport};
+use camunda_sim::SimCluster;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};

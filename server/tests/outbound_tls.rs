@@ -4,13 +4,16 @@
 
 mod common;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use backup_console::cluster::Clusters;
-use backup_console::config::{Config, TlsFiles};
-use backup_console::sim::{SimCluster, SimConfig};
+use backup_console::config::Config;
 use backup_domain::Component;
 use backup_domain::api::VersionProfile;
+use camunda_sim::{SimCluster, SimConfig, TlsServer};
 use common::*;
 
 fn fixture(name: &str) -> String {
@@ -21,14 +24,36 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
+/// The simulator's Elasticsearch served through the console's own TLS listener.
+struct ConsoleTls(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for ConsoleTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConsoleTls")
+    }
+}
+
+impl TlsServer for ConsoleTls {
+    fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: axum::Router,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> {
+        let listener = backup_console::tls::TlsListener::new(listener, self.0.clone());
+        Box::pin(async move { axum::serve(listener, router).await })
+    }
+}
+
 async fn sim_with_https_elasticsearch() -> SimCluster {
     let mut config = SimConfig::new(VersionProfile::V88);
     config.timings = fast_timings();
     config.seed_count = 3;
-    config.elasticsearch_tls = Some(TlsFiles {
-        cert: fixture("server.pem").into(),
-        key: fixture("server.key").into(),
-    });
+    let acceptor = backup_console::tls::acceptor(
+        &PathBuf::from(fixture("server.pem")),
+        &PathBuf::from(fixture("server.key")),
+    )
+    .expect("the test certificate loads");
+    config.elasticsearch_tls = Some(Arc::new(ConsoleTls(acceptor)));
     SimCluster::start(config).await.expect("simulator starts")
 }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backup_console::sim::SimCluster;
 use backup_domain::api::VersionProfile;
+use camunda_sim::SimCluster;
 use common::*;
 use serde_json::{Value, json};
 

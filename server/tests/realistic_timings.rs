@@ -10,10 +10,10 @@ use backup_console::config::Config;
 use backup_console::procedure::runner::{
     CancelSignal, RunOutcome, RunReport, RunSettings, StepState, initial_report, run,
 };
-use backup_console::sim::state::Timings;
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
 use backup_domain::procedure::plan;
+use camunda_sim::state::Timings;
+use camunda_sim::{SimCluster, SimConfig};
 use common::*;
 
 async fn sim_with(profile: VersionProfile, timings: Timings) -> SimCluster {

@@ -19,7 +19,7 @@ fn quick() -> Backoff {
 }
 
 async fn zeebe_client(
-    sim: &backup_console::sim::SimCluster,
+    sim: &camunda_sim::SimCluster,
     timeout_secs: u64,
 ) -> backup_console::upstream::ZeebeClient {
     let text = sim.endpoints.console_config("t").replace(

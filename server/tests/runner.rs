@@ -15,7 +15,7 @@ use backup_domain::procedure::plan;
 use common::*;
 use serde_json::json;
 
-fn clusters(sim: &backup_console::sim::SimCluster) -> Clusters {
+fn clusters(sim: &camunda_sim::SimCluster) -> Clusters {
     let text = sim.endpoints.console_config("t");
     let text = text.replacen("\n[clusters.", "\nrequest_timeout_secs = 1\n[clusters.", 1);
     Clusters::from_config(&Config::parse(&text, "t", &|_| None).unwrap()).unwrap()
@@ -153,7 +153,7 @@ async fn every_failing_step_ends_the_run_and_exporting_is_resumed() {
     }
 }
 
-async fn control_delete_faults(sim: &backup_console::sim::SimCluster) {
+async fn control_delete_faults(sim: &camunda_sim::SimCluster) {
     let r = reqwest::Client::new()
         .delete(format!("{}/sim/faults", sim.endpoints.control))
         .send()

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use backup_console::sim::SimCluster;
 use backup_domain::api::VersionProfile;
+use camunda_sim::SimCluster;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};

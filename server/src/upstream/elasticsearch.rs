@@ -203,7 +203,7 @@ pub fn to_component(info: SnapshotInfo) -> Option<(u64, ComponentBackup)> {
 mod tests {
     use super::*;
 
-    async fn repository_of(sim: &crate::sim::SimCluster) -> RecordsRepository {
+    async fn repository_of(sim: &camunda_sim::SimCluster) -> RecordsRepository {
         let endpoint = crate::config::Endpoint {
             url: url::Url::parse(&sim.endpoints.elasticsearch).unwrap(),
             credentials: None,
@@ -222,9 +222,9 @@ mod tests {
     /// Review L2: only a missing *snapshot* is "already gone"; a missing repository is not.
     #[tokio::test]
     async fn only_a_missing_snapshot_reads_as_gone() {
-        let mut config = crate::sim::SimConfig::new(backup_domain::api::VersionProfile::V87);
+        let mut config = camunda_sim::SimConfig::new(backup_domain::api::VersionProfile::V87);
         config.timings.records_snapshot_ms = 10;
-        let sim = crate::sim::SimCluster::start(config).await.unwrap();
+        let sim = camunda_sim::SimCluster::start(config).await.unwrap();
         let repo = repository_of(&sim).await;
         let gone = repo.delete(404_404).await.unwrap_err();
         assert!(

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use backup_console::config::Config;
-use backup_console::sim::state::Timings;
-use backup_console::sim::{SimCluster, SimConfig};
 use backup_domain::api::VersionProfile;
+use camunda_sim::state::Timings;
+use camunda_sim::{SimCluster, SimConfig};
 use serde_json::{Value, json};
 
 /// Short durations so that asynchronous states pass in milliseconds.

@@ -14,7 +14,10 @@ pub mod state;
 mod webapps;
 mod zeebe;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::Router;
 use backup_domain::api::VersionProfile;
@@ -37,8 +40,20 @@ pub struct SimConfig {
     pub with_optimize: bool,
     /// First port to use, one per component in a fixed order; `None` takes free ports.
     pub base_port: Option<u16>,
-    /// Serve Elasticsearch over HTTPS with this certificate and key, as ES 8 does by default.
-    pub elasticsearch_tls: Option<crate::config::TlsFiles>,
+    /// Serve Elasticsearch over HTTPS through this server, as ES 8 does by default.
+    pub elasticsearch_tls: Option<Arc<dyn TlsServer>>,
+}
+
+/// Serves a component over TLS: the simulator brings no TLS stack of its own, so whoever wants
+/// an HTTPS Elasticsearch hands one in (the console's tests use the console's own TLS listener).
+pub trait TlsServer: std::fmt::Debug + Send + Sync {
+    /// Takes the bound listener and the component's router, and returns the server, which the
+    /// simulator spawns; it should run until the listener fails.
+    fn serve(
+        &self,
+        listener: TcpListener,
+        router: Router,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 }
 
 impl SimConfig {
@@ -166,25 +181,22 @@ impl SimCluster {
         routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
         routers.push(("control", control::router(sim.clone())));
 
-        let es_acceptor = match &config.elasticsearch_tls {
-            Some(files) => Some(
-                crate::tls::acceptor(&files.cert, &files.key)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
-            ),
-            None => None,
-        };
         let mut urls = std::collections::HashMap::new();
         let mut tasks = Vec::new();
         for (i, (name, router)) in routers.into_iter().enumerate() {
             let port = config.base_port.map_or(0, |p| p + i as u16);
             let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
             let addr = listener.local_addr()?;
-            match es_acceptor.clone().filter(|_| name == "elasticsearch") {
-                Some(acceptor) => {
+            match config
+                .elasticsearch_tls
+                .as_ref()
+                .filter(|_| name == "elasticsearch")
+            {
+                Some(tls) => {
                     urls.insert(name, format!("https://{addr}"));
-                    let listener = crate::tls::TlsListener::new(listener, acceptor);
+                    let server = tls.serve(listener, router);
                     tasks.push(tokio::spawn(async move {
-                        if let Err(error) = axum::serve(listener, router).await {
+                        if let Err(error) = server.await {
                             tracing::error!(%error, "simulated component stopped");
                         }
                     }));

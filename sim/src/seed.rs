@@ -152,7 +152,7 @@ pub fn seed_history(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::Timings;
+    use crate::state::Timings;
 
     #[test]
     fn the_same_seed_gives_the_same_history_and_the_newest_are_complete() {
