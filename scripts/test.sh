@@ -8,6 +8,12 @@ cargo fmt --all --check
 cargo clippy --workspace --exclude backup-console-app --all-targets -- -D warnings
 cargo clippy -p backup-console-app --target wasm32-unknown-unknown -- -D warnings
 cargo test
+# A production build carries no simulator: without the default `demo` feature the help lists no
+# `demo` or `sim`. The binary's own unit test proves it; it builds only the server crate once more
+# (debug, no integration tests), which is cheaper than a second release build. The lints then
+# check that build's code (lib and binary) for what only the feature used.
+cargo test -p backup-console --no-default-features --bin backup-console
+cargo clippy -p backup-console --no-default-features --bins -- -D warnings
 scripts/build-ui.sh
 cargo build --release -p backup-console
 (cd end2end && npx playwright test --config playwright.config.mjs)

@@ -1,14 +1,20 @@
-//! `backup-console`: `demo`, `serve --config FILE`, `backup`, `hash-password`, `sim`.
+//! `backup-console`: `serve --config FILE`, `backup`, `cleanup`, `hash-password`; with the `demo`
+//! feature (on by default) also `demo` and `sim`, which run the simulated cluster.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use backup_console::auth::password;
-use backup_console::config::{Config, DEFAULT_LISTEN};
+use backup_console::config::Config;
+#[cfg(feature = "demo")]
+use backup_console::config::DEFAULT_LISTEN;
 use backup_console::{tls, web};
+#[cfg(feature = "demo")]
 use backup_domain::api::VersionProfile;
+#[cfg(feature = "demo")]
 use camunda_sim::state::{Timings, TimingsProfile};
+#[cfg(feature = "demo")]
 use camunda_sim::{SimCluster, SimConfig};
 use clap::{Parser, Subcommand};
 
@@ -25,6 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[cfg(feature = "demo")]
     /// Start the console on two embedded simulated clusters (8.7 and 8.8) with seeded history.
     Demo {
         /// Address to listen on.
@@ -93,6 +100,7 @@ enum Command {
     },
     /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
     HashPassword,
+    #[cfg(feature = "demo")]
     /// Run a simulated Camunda cluster alone and print where each component listens.
     Sim {
         /// API generation: 8.7 or 8.8.
@@ -118,6 +126,7 @@ enum Command {
     },
 }
 
+#[cfg(feature = "demo")]
 fn parse_profile(text: &str) -> Result<VersionProfile, String> {
     match text {
         "8.7" => Ok(VersionProfile::V87),
@@ -135,10 +144,12 @@ enum RunError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[cfg(feature = "demo")]
     #[error("cannot start the simulated cluster: {0}")]
     Sim(std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[cfg(feature = "demo")]
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -260,6 +271,7 @@ async fn run(command: Command) -> Result<(), RunError> {
     match command {
         // Handled in `main`, before this runtime: it maps outcomes to exit codes.
         Command::Backup { .. } | Command::Cleanup { .. } => Ok(()),
+        #[cfg(feature = "demo")]
         Command::Demo {
             listen,
             seed,
@@ -324,6 +336,7 @@ async fn run(command: Command) -> Result<(), RunError> {
             println!("{}", password::hash_password(password)?);
             Ok(())
         }
+        #[cfg(feature = "demo")]
         Command::Sim {
             profile,
             seed,
@@ -440,4 +453,33 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `demo` and `sim` run the simulator, so a build without the `demo` feature has neither,
+    /// nor a word of it in the help (`scripts/test.sh` runs this with `--no-default-features`).
+    #[test]
+    fn the_help_lists_the_simulator_commands_only_with_the_demo_feature() {
+        let demo = cfg!(feature = "demo");
+        let mut cli = Cli::command();
+        let names: Vec<String> = cli
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        let help = cli.render_help().to_string();
+        for name in ["demo", "sim"] {
+            assert_eq!(names.iter().any(|n| n == name), demo, "{name}: {names:?}");
+            let listed = help
+                .lines()
+                .any(|line| line.split_whitespace().next() == Some(name));
+            assert_eq!(listed, demo, "{name} in the help:\n{help}");
+        }
+        assert_eq!(help.to_lowercase().contains("simulat"), demo, "{help}");
+        assert!(names.iter().any(|n| n == "serve"), "{names:?}");
+    }
 }
