@@ -73,13 +73,59 @@ async fn send_json<T: DeserializeOwned>(
     decode(&fetch(request, Some(csrf), body).await?)
 }
 
+thread_local! {
+    /// The requests in flight, by number: a Leptos cleanup must be `Send`, a JS object is not.
+    static IN_FLIGHT: std::cell::RefCell<std::collections::BTreeMap<u64, web_sys::AbortController>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    static NEXT_REQUEST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// One request's `AbortController`: aborted by the current reactive owner's cleanup, or when the
+/// future holding it is dropped before the answer was read (after that, aborting does nothing).
+struct InFlight(u64);
+
+impl InFlight {
+    fn start() -> InFlight {
+        let id = NEXT_REQUEST.with(|n| n.replace(n.get() + 1));
+        if let Ok(controller) = web_sys::AbortController::new() {
+            IN_FLIGHT.with_borrow_mut(|m| m.insert(id, controller));
+            leptos::prelude::on_cleanup(move || {
+                if let Some(c) = IN_FLIGHT.with_borrow_mut(|m| m.remove(&id)) {
+                    c.abort();
+                }
+            });
+        }
+        InFlight(id)
+    }
+
+    fn signal(&self) -> Option<web_sys::AbortSignal> {
+        IN_FLIGHT.with_borrow(|m| m.get(&self.0).map(web_sys::AbortController::signal))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(c) = IN_FLIGHT.with_borrow_mut(|m| m.remove(&self.0)) {
+            c.abort();
+        }
+    }
+}
+
 /// Sends the request and returns the body of a 2xx answer, or the server's error.
+///
+/// The request belongs to the reactive owner it runs under (the component or resource whose task
+/// polls it, see `state::spawn_owned`): when that owner is cleaned up, the request is aborted. A
+/// request run outside any owner (logout) always completes.
 async fn fetch(
     request: gloo_net::http::RequestBuilder,
     csrf: Option<&str>,
     body: Option<&str>,
 ) -> Result<String, ApiError> {
-    let mut request = request.header("Accept", "application/json");
+    let in_flight = InFlight::start();
+    let signal = in_flight.signal();
+    let mut request = request
+        .header("Accept", "application/json")
+        .abort_signal(signal.as_ref());
     if let Some(csrf) = csrf {
         request = request
             .header("X-CSRF-Token", csrf)
@@ -236,50 +282,13 @@ pub async fn management(
     post_json(&format!("/api/clusters/{cluster}/{path}"), csrf, body).await
 }
 
+/// Its labels, ids and warnings are screen copy: `components::management`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ManagementAction {
     SoftPause,
     Pause,
     Resume,
     Rebalance,
-}
-
-impl ManagementAction {
-    pub fn label(self) -> &'static str {
-        match self {
-            ManagementAction::SoftPause => "Soft pause exporting",
-            ManagementAction::Pause => "Pause exporting",
-            ManagementAction::Resume => "Resume exporting",
-            ManagementAction::Rebalance => "Rebalance leaders",
-        }
-    }
-
-    pub fn id(self) -> &'static str {
-        match self {
-            ManagementAction::SoftPause => "soft-pause",
-            ManagementAction::Pause => "pause",
-            ManagementAction::Resume => "resume",
-            ManagementAction::Rebalance => "rebalance",
-        }
-    }
-
-    /// What the administrator confirms: the consequence, not the mechanics.
-    pub fn warning(self) -> &'static str {
-        match self {
-            ManagementAction::SoftPause => {
-                "Records keep being exported, but Zeebe stops compacting its log: broker disks grow until exporting is resumed."
-            }
-            ManagementAction::Pause => {
-                "Exporters stop: Operate, Tasklist and Optimize fall behind, and broker disks grow until exporting is resumed."
-            }
-            ManagementAction::Resume => {
-                "Exporting resumes on every partition and the log can be compacted again."
-            }
-            ManagementAction::Rebalance => {
-                "Every unbalanced partition elects its preferred leader at once; expect a short processing pause."
-            }
-        }
-    }
 }
 
 pub async fn preflight(cluster: &str) -> Result<Preflight, ApiError> {

@@ -1,9 +1,11 @@
 //! Backup Console for Camunda 8: the browser UI, rendered client-side from WebAssembly.
 
+mod actions;
 mod api;
 mod app;
 mod components;
 mod pages;
+mod state;
 
 fn main() {
     console_error_panic_hook::set_once();

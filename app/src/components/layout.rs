@@ -5,37 +5,19 @@ use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
 
 use backup_domain::api::Role;
-use leptos_router::NavigateOptions;
 
-use crate::api;
-use crate::app::{AuthContext, ClusterContext, ClustersContext};
+use crate::state::{use_auth, use_cluster, use_clusters};
 
+/// `on_logout` runs when the user asks to log out; the route that shows the frame makes the call.
 #[component]
-pub fn Shell() -> impl IntoView {
-    let ClusterContext { name, .. } = expect_context();
-    let ClustersContext(clusters) = expect_context();
-    let auth: AuthContext = expect_context();
+pub fn Shell(on_logout: Callback<()>) -> impl IntoView {
+    let name = use_cluster().name;
+    let clusters = use_clusters();
+    let auth = use_auth();
     let location = use_location();
     let navigate = use_navigate();
-    let after_logout = navigate.clone();
-    let logout = move |_| {
-        let csrf = auth.csrf();
-        let navigate = after_logout.clone();
-        leptos::task::spawn_local(async move {
-            // Whatever the answer, this browser forgets the session.
-            let _ = api::logout(&csrf).await;
-            navigate(
-                "/login",
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            );
-            auth.session.set(None);
-        });
-    };
-    let is_admin = move || auth.role() == Some(Role::Admin);
-    let is_operator = move || auth.role().is_some_and(|r| r.allows(Role::Operator));
+    let is_admin = move || auth.is_admin();
+    let is_operator = move || auth.allows(Role::Operator);
 
     // Switching cluster keeps the page (Overview or Backups) but drops its filters.
     let switch = move |ev: leptos::ev::Event| {
@@ -96,7 +78,7 @@ pub fn Shell() -> impl IntoView {
                             <span class="role" data-role=s.role.label()>{s.role.label()}</span>
                         })}
                     </div>
-                    <button class="btn btn-dark" id="logout" on:click=logout>"Log out"</button>
+                    <button class="btn btn-dark" id="logout" on:click=move |_| on_logout.run(())>"Log out"</button>
                 </div>
             </nav>
             <main class="content">

@@ -1,7 +1,9 @@
-//! Widgets shared by the pages; they know the domain types but not the API.
+//! Widgets shared by the pages; they know the domain types and read the shared state, but never
+//! call the API: what they do goes back to the page through callbacks.
 
 pub mod alert;
 pub mod badge;
+pub mod confirm;
 pub mod layout;
 pub mod management;
 

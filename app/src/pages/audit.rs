@@ -1,13 +1,13 @@
 //! The audit log, for admins: who did what, when, from where, on which cluster, and how it ended.
 //! Filters live in the page; the export links carry the same filters.
 
-use backup_domain::api::{AuditEntry, Role};
+use backup_domain::api::AuditEntry;
 use backup_domain::listing::format_utc;
 use leptos::prelude::*;
 
 use crate::api;
-use crate::app::AuthContext;
 use crate::components::alert::{ErrorAlert, Loading};
+use crate::state::use_auth;
 
 /// `YYYY-MM-DD` from a date input, as epoch milliseconds at 00:00 UTC.
 fn day_start_ms(date: &str) -> Option<i64> {
@@ -20,7 +20,7 @@ fn day_start_ms(date: &str) -> Option<i64> {
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let auth: AuthContext = expect_context();
+    let auth = use_auth();
     let user = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
     let cluster = RwSignal::new(String::new());
@@ -67,7 +67,7 @@ pub fn AuditPage() -> impl IntoView {
                 <a class="btn" id="export-json" href=move || export("json") download="audit.json">"Export JSON"</a>
             </div>
         </header>
-        <Show when=move || auth.role() == Some(Role::Admin) fallback=|| view! {
+        <Show when=move || auth.is_admin() fallback=|| view! {
             <div class="alert alert-error" role="alert">"The audit log is for admins."</div>
         }>
             <div class="toolbar filters">

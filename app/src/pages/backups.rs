@@ -3,7 +3,7 @@
 //! link can be shared. Only one page of rows is ever rendered, whatever the number of sets.
 
 use backup_domain::Verdict;
-use backup_domain::api::{HistoryResponse, Role};
+use backup_domain::api::HistoryResponse;
 use backup_domain::backup_set::{BackupSet, Component, ComponentBackup};
 use backup_domain::listing::{ListQuery, format_age, format_utc, list_page};
 use backup_domain::retention::CleanupRequest;
@@ -11,11 +11,13 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::actions::start_cleanup;
 use crate::api::{self, ApiError};
-use crate::app::{AuthContext, ClusterContext, Fetched};
 use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{StateBadge, VerdictBadge};
+use crate::components::confirm::Confirm;
 use crate::components::now_ms;
+use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster, use_clusters};
 
 /// The screen state carried in the query string.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -53,8 +55,8 @@ impl ScreenState {
 
 #[component]
 pub fn Backups() -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
-    let crate::app::ClustersContext(clusters) = expect_context();
+    let ClusterContext { name, history } = use_cluster();
+    let clusters = use_clusters();
     let query = use_query_map();
     let screen = Memo::new(move |_| {
         let q = query.read();
@@ -402,8 +404,8 @@ fn ComponentDetail(component: ComponentBackup) -> impl IntoView {
 /// Admins pin or unpin the set, or delete it in every component (the same path as a cleanup).
 #[component]
 fn SetActions(backup_id: u64) -> impl IntoView {
-    let ClusterContext { name, .. } = expect_context();
-    let auth: AuthContext = expect_context();
+    let name = use_cluster().name;
+    let auth = use_auth();
     let navigate = use_navigate();
     let state = Fetched::new(move || {
         let cluster = name.get_untracked();
@@ -425,7 +427,7 @@ fn SetActions(backup_id: u64) -> impl IntoView {
             return;
         };
         let (cluster, csrf) = (name.get_untracked(), auth.csrf());
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             match api::set_pin(&cluster, backup_id, !now_pinned, &csrf).await {
                 Ok(()) => state.reload(),
                 Err(e) => error.set(Some(e)),
@@ -439,7 +441,7 @@ fn SetActions(backup_id: u64) -> impl IntoView {
             confirm: typed.get_untracked().trim().parse().unwrap_or(0),
             acknowledge_warning: false,
         };
-        crate::pages::retention::start_cleanup(
+        start_cleanup(
             name.get_untracked(),
             request,
             auth.csrf(),
@@ -448,7 +450,7 @@ fn SetActions(backup_id: u64) -> impl IntoView {
             RwSignal::new(false),
         );
     });
-    let is_admin = move || auth.role() == Some(Role::Admin);
+    let is_admin = move || auth.is_admin();
     view! {
         <Show when=is_admin>
             <div class="actions set-actions">
@@ -458,15 +460,21 @@ fn SetActions(backup_id: u64) -> impl IntoView {
                 })}
                 <button class="btn btn-danger" id="delete-set" on:click=move |_| confirming.set(true)>"Delete this set"</button>
             </div>
-            <Show when=move || confirming.get()>
-                <div class="confirm" role="alertdialog" aria-label="Delete this set">
-                    <p><strong>{format!("Delete backup {backup_id} in every component?")}</strong>" It cannot be undone. Type 1 to confirm."</p>
-                    <input id="confirm-delete-set" inputmode="numeric" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
-                    <button class="btn btn-danger" id="confirm-delete" disabled=move || typed.get().trim() != "1" on:click=move |_| delete.run(())>"Delete"</button>
-                    <button class="btn" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                </div>
-            </Show>
-            {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
+            <Confirm
+                open=confirming
+                title=format!("Delete backup {backup_id} in every component?")
+                confirm_label="Delete".to_string()
+                confirm_class="btn btn-danger"
+                confirm_id="confirm-delete"
+                disabled=Signal::derive(move || typed.get().trim() != "1")
+                error=error
+                on_confirm=delete
+                on_cancel=Callback::new(move |()| confirming.set(false))
+            >
+                <p>"It cannot be undone. Type 1 to confirm."</p>
+                <input id="confirm-delete-set" inputmode="numeric" autocomplete="off" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
+            </Confirm>
+            {move || (!confirming.get()).then(|| error.get()).flatten().map(|e| view! { <ErrorAlert error=e/> })}
         </Show>
     }
 }

@@ -2,13 +2,13 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 
-use crate::app::ClustersContext;
 use crate::components::alert::{ErrorAlert, Loading};
+use crate::state::use_clusters;
 
 /// `/`: opens the first configured cluster.
 #[component]
 pub fn Home() -> impl IntoView {
-    let ClustersContext(clusters) = expect_context();
+    let clusters = use_clusters();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(list)) = clusters.get()

@@ -5,11 +5,11 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api;
-use crate::app::AuthContext;
+use crate::state::{spawn_owned, use_auth};
 
 #[component]
 pub fn Login() -> impl IntoView {
-    let auth: AuthContext = expect_context();
+    let auth = use_auth();
     let query = use_query_map();
     let navigate = use_navigate();
     let username = RwSignal::new(String::new());
@@ -34,7 +34,7 @@ pub fn Login() -> impl IntoView {
         busy.set(true);
         error.set(None);
         let (u, p) = (username.get_untracked(), password.get_untracked());
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             match api::login(u, p).await {
                 Ok(session) => {
                     password.set(String::new());

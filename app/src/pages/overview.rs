@@ -8,12 +8,13 @@ use backup_domain::status::{ClusterStatus, Probe};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::actions::{ManagementRun, management_run};
 use crate::api::ManagementAction;
-use crate::app::ClusterContext;
 use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
 use crate::components::badge::{PhaseBadge, ReachabilityBadge, VerdictBadge};
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
+use crate::state::{ClusterContext, spawn_owned, use_cluster};
 
 /// A restorable backup older than this is flagged: most teams back up at least daily.
 const STALE_AFTER_SECONDS: i64 = 26 * 3600;
@@ -68,12 +69,15 @@ fn time_of_day(ms: i64) -> String {
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
+    let ClusterContext { name, history } = use_cluster();
     let live = RwSignal::new(Live::default());
     let now = RwSignal::new(now_ms());
     // The cluster a refresh is in flight for, and when the next one is due (browser clock).
     let in_flight = RwSignal::new(None::<String>);
     let next_due = RwSignal::new(0_i64);
+    // The refresh belongs to the page whoever asks for it (the ticker, an effect, a button):
+    // leaving the page aborts the request in flight.
+    let owner = StoredValue::new(Owner::current().unwrap_or_default());
     let fetch = move || {
         let Some(cluster) = name.try_get_untracked() else {
             return;
@@ -83,30 +87,34 @@ pub fn Overview() -> impl IntoView {
         }
         in_flight.set(Some(cluster.clone()));
         next_due.set(now_ms() + POLL_MS);
-        leptos::task::spawn_local(async move {
-            let answer = crate::api::cluster_status(&cluster).await;
-            in_flight.try_update(|f| {
-                if f.as_deref() == Some(cluster.as_str()) {
-                    *f = None;
-                }
-            });
-            // An answer for a cluster the page has left is dropped.
-            if name.try_get_untracked().as_deref() != Some(cluster.as_str()) {
-                return;
-            }
-            let received = now_ms();
-            if let Ok(s) = &answer {
-                next_due.try_set(next_fetch(s, received));
-            }
-            live.try_update(|l| match answer {
-                Ok(s) => {
-                    *l = Live {
-                        status: Some((s, received)),
-                        error: None,
+        owner.with_value(|o| {
+            o.with(|| {
+                spawn_owned(async move {
+                    let answer = crate::api::cluster_status(&cluster).await;
+                    in_flight.try_update(|f| {
+                        if f.as_deref() == Some(cluster.as_str()) {
+                            *f = None;
+                        }
+                    });
+                    // An answer for a cluster the page has left is dropped.
+                    if name.try_get_untracked().as_deref() != Some(cluster.as_str()) {
+                        return;
                     }
-                }
-                Err(e) => l.error = Some(e),
-            });
+                    let received = now_ms();
+                    if let Ok(s) = &answer {
+                        next_due.try_set(next_fetch(s, received));
+                    }
+                    live.try_update(|l| match answer {
+                        Ok(s) => {
+                            *l = Live {
+                                status: Some((s, received)),
+                                error: None,
+                            }
+                        }
+                        Err(e) => l.error = Some(e),
+                    });
+                })
+            })
         });
     };
     // A new cluster starts from nothing, at once.
@@ -135,6 +143,8 @@ pub fn Overview() -> impl IntoView {
         in_flight.set(None);
         fetch();
     });
+    let card_run = management_run(Some(after_action));
+    let alarm_run = management_run(Some(after_action));
     let refresh = move |_| {
         history.refetch();
         in_flight.set(None);
@@ -174,7 +184,7 @@ pub fn Overview() -> impl IntoView {
         <StatusLine live=live now=now stale=stale/>
         {move || {
             let held = held.get();
-            exporting.get().filter(|_| held.is_none()).map(|e| view! { <ExportingAlarm exporting=e on_done=after_action/> })
+            exporting.get().filter(|_| held.is_none()).map(|e| view! { <ExportingAlarm exporting=e run=alarm_run/> })
         }}
         {move || match history.get() {
             None => view! { <Loading what="backup history"/> }.into_any(),
@@ -217,7 +227,7 @@ pub fn Overview() -> impl IntoView {
                             ManagementAction::Pause,
                             ManagementAction::Resume,
                             ManagementAction::Rebalance,
-                        ] on_done=after_action primary=primary/>
+                        ] run=card_run primary=primary/>
                     }.into_any()
                 }
             }}
@@ -336,7 +346,7 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
 
 /// Exporting left paused stops log compaction: the brokers' disks fill up (contract §4.1).
 #[component]
-fn ExportingAlarm(exporting: ExportingStatus, on_done: Callback<()>) -> impl IntoView {
+fn ExportingAlarm(exporting: ExportingStatus, run: ManagementRun) -> impl IntoView {
     let paused: Vec<String> = exporting
         .partitions
         .iter()
@@ -348,7 +358,7 @@ fn ExportingAlarm(exporting: ExportingStatus, on_done: Callback<()>) -> impl Int
             <div class="alert alert-alarm" role="alert" id="exporting-alarm">
                 <strong>"Exporting is not running on every partition"</strong>
                 <p>{paused.join(", ")}". While exporting is paused, Zeebe cannot compact its log and broker disks grow."</p>
-                <ManagementActions actions=vec![ManagementAction::Resume] on_done=on_done/>
+                <ManagementActions actions=vec![ManagementAction::Resume] run=run/>
             </div>
         }
     })
@@ -428,11 +438,12 @@ fn ProbeBadge(probe: Probe) -> impl IntoView {
 /// exporting was resumed.
 #[component]
 fn LatestRun() -> impl IntoView {
-    let ClusterContext { name, .. } = expect_context();
+    let name = use_cluster().name;
+    let resume = management_run(None);
     let latest = RwSignal::new(None);
     Effect::new(move |_| {
         let cluster = name.get();
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             latest.set(Some(crate::api::latest_run(&cluster).await));
         });
     });
@@ -454,7 +465,7 @@ fn LatestRun() -> impl IntoView {
                     <div class="alert alert-alarm" role="alert" id="latest-run" data-outcome="exporting_still_paused">
                         <strong>{format!("Backup run {backup_id} could not confirm that exporting was resumed")}</strong>
                         <p>{reason}" "<A href=href>"See the run"</A></p>
-                        <ManagementActions actions=vec![ManagementAction::Resume]/>
+                        <ManagementActions actions=vec![ManagementAction::Resume] run=resume/>
                     </div>
                 }.into_any(),
                 outcome => view! {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use backup_domain::BackupSet;
-use backup_domain::api::{HistoryResponse, Role};
+use backup_domain::api::HistoryResponse;
 use backup_domain::cron::Schedule;
 use backup_domain::listing::{format_age, format_utc};
 use backup_domain::retention::{
@@ -17,11 +17,12 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::actions::{cleanup_href, start_cleanup};
 use crate::api::{self, ApiError};
-use crate::app::{AuthContext, ClusterContext, Fetched};
 use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::VerdictBadge;
 use crate::components::now_ms;
+use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster};
 
 #[component]
 pub fn Retention() -> impl IntoView {
@@ -93,7 +94,7 @@ impl PolicyForm {
 
 #[component]
 fn PolicyAndPreview() -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
+    let ClusterContext { name, history } = use_cluster();
     // The history may be minutes old: the preview must show what is there now.
     history.refetch();
     let state = Fetched::new(move || {
@@ -116,10 +117,10 @@ fn Editor(
     history: HistoryResponse,
     on_saved: Callback<()>,
 ) -> impl IntoView {
-    let ClusterContext { name, .. } = expect_context();
-    let auth: AuthContext = expect_context();
+    let name = use_cluster().name;
+    let auth = use_auth();
     let navigate = use_navigate();
-    let is_admin = move || auth.role() == Some(Role::Admin);
+    let is_admin = move || auth.is_admin();
     let saved_form = PolicyForm::from(&state.policy);
     let form = RwSignal::new(saved_form.clone());
     let protections = state.protections();
@@ -152,7 +153,7 @@ fn Editor(
         let (cluster, csrf) = (name.get_untracked(), auth.csrf());
         busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             match api::save_policy(&cluster, &policy, &csrf).await {
                 Ok(_) => on_saved.run(()),
                 Err(e) => error.set(Some(e)),
@@ -198,7 +199,7 @@ fn Editor(
         let (cluster, csrf, policy) = (name.get_untracked(), auth.csrf(), in_force.clone());
         busy.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             match api::confirm_policy(&cluster, &policy, &csrf).await {
                 Ok(_) => on_saved.run(()),
                 Err(e) => error.set(Some(e)),
@@ -464,22 +465,18 @@ fn summarize(plan: &RetentionPlan) -> String {
 /// A cleanup on the server, polled until it ends; "retry failed" starts a new one.
 #[component]
 fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
-    let auth: AuthContext = expect_context();
+    let ClusterContext { name, history } = use_cluster();
+    let auth = use_auth();
     let navigate = use_navigate();
     let view_signal = RwSignal::new(None::<Result<CleanupView, ApiError>>);
-    let alive = StoredValue::new(true);
-    on_cleanup(move || alive.set_value(false));
-    leptos::task::spawn_local(async move {
+    // Leaving the page stops the polling, and aborts the read in flight.
+    spawn_owned(async move {
         loop {
             let answer = api::cleanup(cleanup_id).await;
             let done = answer
                 .as_ref()
                 .map(|v| v.report.outcome.state_name() != "running")
                 .unwrap_or(true);
-            if !alive.try_get_value().unwrap_or(false) {
-                return;
-            }
             view_signal.set(Some(answer));
             if done {
                 history.refetch();
@@ -493,20 +490,17 @@ fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
         let csrf = auth.csrf();
         let navigate = navigate.clone();
         let cluster = name.get_untracked();
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             match api::retry_cleanup(cleanup_id, &csrf).await {
                 Ok(started) => navigate(
-                    &format!(
-                        "/clusters/{cluster}/retention?cleanup={}",
-                        started.cleanup_id
-                    ),
+                    &cleanup_href(&cluster, started.cleanup_id),
                     Default::default(),
                 ),
                 Err(e) => error.set(Some(e)),
             }
         });
     };
-    let is_admin = move || auth.role() == Some(Role::Admin);
+    let is_admin = move || auth.is_admin();
     view! {
         <p><A href=move || format!("/clusters/{}/retention", name.get())>"Back to the policy"</A></p>
         {move || match view_signal.get() {
@@ -562,32 +556,4 @@ fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
         }}
         {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
     }
-}
-
-/// Starts a cleanup (from this page or the history panel) and follows it on this page; an error
-/// stays shown where it was asked.
-pub fn start_cleanup(
-    cluster: String,
-    request: CleanupRequest,
-    csrf: String,
-    navigate: impl Fn(&str, leptos_router::NavigateOptions) + 'static,
-    error: RwSignal<Option<ApiError>>,
-    busy: RwSignal<bool>,
-) {
-    error.set(None);
-    leptos::task::spawn_local(async move {
-        match api::start_cleanup(&cluster, &request, &csrf).await {
-            Ok(started) => navigate(
-                &format!(
-                    "/clusters/{cluster}/retention?cleanup={}",
-                    started.cleanup_id
-                ),
-                Default::default(),
-            ),
-            Err(e) => {
-                error.set(Some(e));
-                busy.set(false);
-            }
-        }
-    });
 }

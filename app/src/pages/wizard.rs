@@ -17,18 +17,20 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
+use crate::actions::management_run;
 use crate::api::{self, ApiError, ManagementAction};
-use crate::app::{AuthContext, ClusterContext, Fetched};
 use crate::components::alert::{ErrorAlert, Loading};
+use crate::components::confirm::Confirm;
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
+use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster};
 
 #[component]
 pub fn Wizard() -> impl IntoView {
-    let auth: AuthContext = expect_context();
+    let auth = use_auth();
     let query = use_query_map();
     let run_id = Memo::new(move |_| query.read().get("run").and_then(|r| r.parse::<i64>().ok()));
-    let can_run = move || auth.role().is_some_and(|r| r.allows(Role::Operator));
+    let can_run = move || auth.allows(Role::Operator);
     view! {
         <header class="page-head">
             <div>
@@ -101,7 +103,7 @@ fn Stepper(#[prop(into)] stage: Signal<Stage>) -> impl IntoView {
 /// Steps 1 and 2: nothing has been sent to the cluster yet.
 #[component]
 fn Prepare() -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
+    let ClusterContext { name, history } = use_cluster();
     let navigate = use_navigate();
     let preflight = Fetched::new(move || {
         let cluster = name.get_untracked();
@@ -204,8 +206,8 @@ fn used_by(sets: &[BackupSet], id: i64) -> Vec<backup_domain::Component> {
 
 #[component]
 fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
-    let auth: AuthContext = expect_context();
+    let ClusterContext { name, history } = use_cluster();
+    let auth = use_auth();
     let navigate = use_navigate();
     let id_text = RwSignal::new(preflight.proposed_backup_id.to_string());
     let highest = preflight.highest_known_id;
@@ -239,7 +241,7 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         let navigate = navigate.clone();
         starting.set(true);
         error.set(None);
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             match api::start_run(&cluster, Some(id as i64), &csrf).await {
                 Ok(started) => navigate(
                     &format!("/clusters/{cluster}/backup?run={}", started.run_id),
@@ -321,8 +323,8 @@ impl Drop for LiveStream {
 /// Steps 3 and 4: a run on the server, streamed live until it ends.
 #[component]
 fn RunWatch(run_id: i64) -> impl IntoView {
-    let ClusterContext { name, history } = expect_context();
-    let auth: AuthContext = expect_context();
+    let ClusterContext { name, history } = use_cluster();
+    let auth = use_auth();
     let navigate = use_navigate();
     let meta = Fetched::new(move || api::run(run_id));
     let report = RwSignal::new(None::<RunReport>);
@@ -395,21 +397,22 @@ fn RunWatch(run_id: i64) -> impl IntoView {
             Stage::Progress
         }
     });
+    let resume = management_run(None);
     let confirm_cancel = RwSignal::new(false);
     let cancelling = RwSignal::new(false);
     let cancel_error = RwSignal::new(None::<ApiError>);
-    let cancel = move |_| {
+    let cancel = Callback::new(move |()| {
         let csrf = auth.csrf();
         cancelling.set(true);
         cancel_error.set(None);
-        leptos::task::spawn_local(async move {
+        spawn_owned(async move {
             if let Err(e) = api::cancel_run(run_id, &csrf).await {
                 cancel_error.set(Some(e));
                 cancelling.set(false);
             }
             confirm_cancel.set(false);
         });
-    };
+    });
     let another = move |_| {
         navigate(
             &format!("/clusters/{}/backup", name.get_untracked()),
@@ -424,7 +427,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
             (_, None) => view! { <Loading what="the backup run"/> }.into_any(),
             (m, Some(r)) => {
                 let run = m.and_then(|m| m.ok());
-                view! { <RunHeader run_id=run_id run=run report=r.clone() now=now/> }.into_any()
+                view! { <RunHeader run_id=run_id run=run report=r.clone() now=now resume_run=resume/> }.into_any()
             }
         }}
         <Show when=move || stream_trouble.get() && stage.get() == Stage::Progress>
@@ -433,21 +436,21 @@ fn RunWatch(run_id: i64) -> impl IntoView {
         {move || report.get().map(|r| view! { <StepTable report=r now=now/> })}
         <Show when=move || stage.get() == Stage::Progress>
             <div class="actions" id="run-controls">
-                {move || if confirm_cancel.get() {
-                    view! {
-                        <div class="confirm" role="alertdialog" aria-label="Cancel the backup">
-                            <p><strong>"Cancel this backup?"</strong>" The run stops after the request in flight, and exporting is resumed if it was paused. The backup ID is spent."</p>
-                            <button class="btn btn-primary" id="confirm-cancel" disabled=move || cancelling.get() on:click=cancel>"Cancel the backup"</button>
-                            <button class="btn" on:click=move |_| confirm_cancel.set(false)>"Keep running"</button>
-                        </div>
-                    }.into_any()
-                } else {
-                    view! {
-                        <button class="btn" id="cancel-run" disabled=move || cancelling.get() on:click=move |_| confirm_cancel.set(true)>
-                            {move || if cancelling.get() { "Cancelling…" } else { "Cancel" }}
-                        </button>
-                    }.into_any()
-                }}
+                <button class="btn" id="cancel-run" disabled=move || cancelling.get() on:click=move |_| confirm_cancel.set(true)>
+                    {move || if cancelling.get() { "Cancelling…" } else { "Cancel" }}
+                </button>
+                <Confirm
+                    open=confirm_cancel
+                    title="Cancel this backup?".to_string()
+                    confirm_label="Cancel the backup".to_string()
+                    confirm_id="confirm-cancel"
+                    cancel_label="Keep running"
+                    disabled=cancelling
+                    on_confirm=cancel
+                    on_cancel=Callback::new(move |()| confirm_cancel.set(false))
+                >
+                    <p>"The run stops after the request in flight, and exporting is resumed if it was paused. The backup ID is spent."</p>
+                </Confirm>
             </div>
             {move || cancel_error.get().map(|e| view! { <ErrorAlert error=e/> })}
         </Show>
@@ -467,8 +470,9 @@ fn RunHeader(
     run: Option<RunView>,
     report: RunReport,
     now: RwSignal<i64>,
+    resume_run: crate::actions::ManagementRun,
 ) -> impl IntoView {
-    let ClusterContext { name, .. } = expect_context();
+    let name = use_cluster().name;
     let backup_id = report.backup_id;
     let started = run.as_ref().map(|r| {
         format!(
@@ -536,7 +540,7 @@ fn RunHeader(
             <div class=class role="alert" id="run-outcome" data-outcome=report.outcome.state_name()>
                 <strong>{title}</strong>
                 <p>{text}" "{link.map(|l| view! { <A href=history_link.clone()>{l}</A> })}</p>
-                {resume.then(|| view! { <ManagementActions actions=vec![ManagementAction::Resume]/> })}
+                {resume.then(|| view! { <ManagementActions actions=vec![ManagementAction::Resume] run=resume_run/> })}
             </div>
         }
     });
