@@ -40,7 +40,9 @@ pub enum StartError {
     Password(#[from] crate::auth::password::PasswordError),
 }
 
-/// The console for a configuration: its clients built once, its database opened, the API and UI.
+/// The console for a configuration, as a router only: [`console_for`] without the handles a
+/// shutdown needs, for the tests and benchmarks.
+#[cfg(any(test, feature = "testing"))]
 pub async fn app_for(
     config: &Config,
     ui_dir: &Path,
@@ -85,7 +87,8 @@ impl Console {
     }
 }
 
-/// [`app_for`], keeping the handles a graceful shutdown needs.
+/// The console for a configuration: its clients built once, its database opened, the API and
+/// UI, and the handles a graceful shutdown needs.
 pub async fn console_for(
     config: &Config,
     ui_dir: &Path,

@@ -7,13 +7,33 @@ use std::time::Duration;
 
 use backup_console::cluster::Clusters;
 use backup_console::config::Config;
+use backup_console::procedure::resume::Backoff;
 use backup_console::procedure::runner::{
-    CancelSignal, RunOutcome, StepState, initial_report, quick_settings, run,
+    CancelSignal, RunOutcome, RunSettings, StepState, initial_report, run,
 };
+use backup_console::procedure::wait::PollPolicy;
 use backup_domain::api::VersionProfile;
 use backup_domain::procedure::plan;
 use common::*;
 use serde_json::json;
+
+/// Quick polls and short timeouts (was `runner::quick_settings`, which only these tests used).
+fn quick_settings(timeout: Duration) -> RunSettings {
+    RunSettings {
+        poll: PollPolicy {
+            first: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            timeout,
+            registration_grace: timeout,
+        },
+        paused_poll_max: Duration::from_millis(100),
+        resume: Backoff {
+            first: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            deadline: Duration::from_secs(10),
+        },
+    }
+}
 
 fn clusters(sim: &camunda_sim::SimCluster) -> Clusters {
     let text = sim.endpoints.console_config("t");

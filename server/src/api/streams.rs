@@ -67,8 +67,9 @@ impl StreamLimits {
         })
     }
 
-    /// Streams open now (for tests and, later, metrics).
-    pub fn open(&self) -> usize {
+    /// Streams open now.
+    #[cfg(test)]
+    fn open(&self) -> usize {
         self.lock().total
     }
 

@@ -53,7 +53,8 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// The Argon2 memory this verifier holds, in bytes.
+    /// The Argon2 memory this verifier holds, in bytes (for tests).
+    #[cfg(any(test, feature = "testing"))]
     pub fn memory_bytes(&self) -> usize {
         self.blocks.len() * argon2::Block::SIZE
     }
@@ -118,11 +119,14 @@ pub fn dummy_hash(like: Option<&str>) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
+#[cfg(any(test, feature = "testing"))]
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+#[cfg(any(test, feature = "testing"))]
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 /// The most Argon2 verifications this process has run at the same moment, through any
-/// [`VerifyGate`]; tests and the login benchmark read it.
+/// [`VerifyGate`]; tests read it (counted only in builds for tests).
+#[cfg(any(test, feature = "testing"))]
 pub fn peak_concurrent_verifications() -> usize {
     PEAK.load(Ordering::SeqCst)
 }
@@ -184,8 +188,8 @@ impl VerifyGate {
                         };
                         // The gate is gone: so is this thread.
                         let Ok(job) = job else { return };
-                        let now = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
-                        PEAK.fetch_max(now, Ordering::SeqCst);
+                        #[cfg(any(test, feature = "testing"))]
+                        PEAK.fetch_max(ACTIVE.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                         let matched = match verifier.verify(&job.password, &job.hash) {
                             Ok(matched) => matched,
                             // Configured hashes are validated at start-up; this is not expected.
@@ -194,6 +198,7 @@ impl VerifyGate {
                                 false
                             }
                         };
+                        #[cfg(any(test, feature = "testing"))]
                         ACTIVE.fetch_sub(1, Ordering::SeqCst);
                         let _ = job.answer.send(matched);
                     }

@@ -571,21 +571,3 @@ async fn execute(
         }
     }
 }
-
-/// A settings value for tests and the simulator: quick polls and short timeouts.
-pub fn quick_settings(timeout: Duration) -> RunSettings {
-    RunSettings {
-        poll: PollPolicy {
-            first: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-            timeout,
-            registration_grace: timeout,
-        },
-        paused_poll_max: Duration::from_millis(100),
-        resume: Backoff {
-            first: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-            deadline: Duration::from_secs(10),
-        },
-    }
-}

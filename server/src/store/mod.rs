@@ -624,9 +624,9 @@ impl Store {
         .await
     }
 
-    /// Tries to change the audit log; used by tests to show the triggers refuse it.
-    #[doc(hidden)]
-    pub async fn try_tamper_audit(&self) -> Result<usize, StoreError> {
+    /// Tries to change the audit log, to show the triggers refuse it.
+    #[cfg(test)]
+    async fn try_tamper_audit(&self) -> Result<usize, StoreError> {
         self.call(|c| c.execute("DELETE FROM audit", [])).await
     }
 }
