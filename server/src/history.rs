@@ -104,7 +104,8 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
     }
 }
 
-async fn exporting_status(cluster: &Cluster) -> ExportingStatus {
+/// Zeebe's exporting phase per partition; a failed read carries its error and no partitions.
+pub(crate) async fn exporting_status(cluster: &Cluster) -> ExportingStatus {
     match cluster.zeebe.exporting_phases().await {
         Ok(partitions) => ExportingStatus {
             partitions: partitions

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backup_domain::api::{ExportingStatus, PartitionExporting};
+use backup_domain::api::ExportingStatus;
 use backup_domain::backup_set::Component;
 use backup_domain::run::{RunReport, StepState};
 use backup_domain::status::{ClusterStatus, ComponentStatus, ExportingPhase, Probe, RunHold};
@@ -219,22 +219,8 @@ pub async fn take(cluster: &Cluster, service: &StatusService) -> ClusterStatus {
         )
     };
     let exporting = async {
-        match tokio::time::timeout(limit, cluster.zeebe.exporting_phases()).await {
-            Ok(Ok(partitions)) => ExportingStatus {
-                partitions: partitions
-                    .into_iter()
-                    .map(|p| PartitionExporting {
-                        partition_id: p.partition_id,
-                        phase: p.phase,
-                        role: p.role,
-                    })
-                    .collect(),
-                error: None,
-            },
-            Ok(Err(e)) => ExportingStatus {
-                partitions: Vec::new(),
-                error: Some(e.to_string()),
-            },
+        match tokio::time::timeout(limit, crate::history::exporting_status(cluster)).await {
+            Ok(status) => status,
             Err(_) => ExportingStatus {
                 partitions: Vec::new(),
                 error: Some(format!(
