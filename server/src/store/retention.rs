@@ -220,38 +220,6 @@ impl Store {
         .await
     }
 
-    /// Sets `key` to `value` only if it still holds `expected` (`None`: absent), in one statement,
-    /// so that one of several processes wins; the answer says whether this one did.
-    pub async fn claim_setting(
-        &self,
-        key: String,
-        expected: Option<String>,
-        value: String,
-    ) -> Result<bool, StoreError> {
-        self.call(move |c| {
-            let changed = match expected {
-                Some(old) => c.execute(
-                    "UPDATE settings SET value = ?3 WHERE key = ?1 AND value = ?2",
-                    params![key, old, value],
-                )?,
-                None => c.execute(
-                    "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
-                    params![key, value],
-                )?,
-            };
-            Ok(changed == 1)
-        })
-        .await
-    }
-
-    pub async fn delete_setting(&self, key: String) -> Result<(), StoreError> {
-        self.call(move |c| {
-            c.execute("DELETE FROM settings WHERE key = ?1", params![key])
-                .map(|_| ())
-        })
-        .await
-    }
-
     /// Takes over the running cleanups whose process stopped saying it was alive before
     /// `stale_before_ms` (killed, crashed, hung) and marks them interrupted, in one statement: the
     /// row becomes `owner`'s, so a late write of the old process does not land. A cleanup whose

@@ -1,0 +1,231 @@
+//! Backup runs: one row per run with its state and last progress report, owned by the process
+//! running it (a lease renewed by its heartbeat) so that two processes sharing the database
+//! never run the same cluster at once nor write over each other.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, immediate};
+
+/// What a run's heartbeat found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// Still this process's run; `cancel_by` is who asked to cancel it, if anyone did.
+    Held { cancel_by: Option<String> },
+    /// Another process claimed the run (this one was silent too long): it resumes exporting and
+    /// writes the outcome, so this one must stop without writing anything.
+    Lost,
+}
+
+/// A backup run as stored: its state and the last progress report (JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub cluster: String,
+    pub backup_id: u64,
+    pub started_by: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    /// `running`, `completed`, `failed`, `exporting_still_paused` or `interrupted`.
+    pub state: String,
+    /// Exporting was paused by this run and not yet confirmed resumed.
+    pub paused: bool,
+    pub report: serde_json::Value,
+}
+
+impl Store {
+    /// The highest backup ID any run of this console used on `cluster`: spent, even if deleted.
+    pub async fn highest_run_backup_id(&self, cluster: String) -> Result<Option<u64>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT MAX(backup_id) FROM runs WHERE cluster = ?1",
+                params![cluster],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+        })
+        .await
+        .map(|v| v.map(|id| id as u64))
+    }
+
+    /// Records a new run owned by `owner`, unless the cluster already has one running, in this
+    /// process or another sharing the database: then `Err` holds that run's ID.
+    pub async fn create_run(
+        &self,
+        cluster: String,
+        backup_id: u64,
+        user: String,
+        now_ms: i64,
+        report: String,
+        owner: String,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        self.call(move |c| {
+            immediate(c, |c| {
+                let running: Option<i64> = c
+                    .query_row(
+                        "SELECT id FROM runs WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
+                        params![cluster],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = running {
+                    return Ok(Err(id));
+                }
+                c.execute(
+                    "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report, owner, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?4)",
+                    params![cluster, backup_id as i64, user, now_ms, report, owner],
+                )?;
+                Ok(Ok(c.last_insert_rowid()))
+            })
+        })
+        .await
+    }
+
+    /// The owner of a run says it is alive. The answer is who asked to cancel it, if anyone did,
+    /// or that the run is no longer `owner`'s: another process took it over (review M3).
+    pub async fn heartbeat(
+        &self,
+        id: i64,
+        owner: String,
+        now_ms: i64,
+    ) -> Result<Lease, StoreError> {
+        self.call(move |c| {
+            let held = c.execute(
+                "UPDATE runs SET heartbeat_ms = ?2 WHERE id = ?1 AND owner = ?3",
+                params![id, now_ms, owner],
+            )?;
+            if held == 0 {
+                return Ok(Lease::Lost);
+            }
+            c.query_row(
+                "SELECT cancel_by FROM runs WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|by| Lease::Held {
+                cancel_by: by.flatten(),
+            })
+        })
+        .await
+    }
+
+    /// Asks the process running `id` to cancel it; false if the run is not running.
+    pub async fn request_cancel(&self, id: i64, by: String) -> Result<bool, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET cancel_by = COALESCE(cancel_by, ?2) WHERE id = ?1 AND state = 'running'",
+                params![id, by],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    /// The run in progress on `cluster`, whichever process runs it.
+    pub async fn running_run(&self, cluster: String) -> Result<Option<i64>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT id FROM runs WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
+                params![cluster],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Stores a run's progress or end, only while `owner` holds it: `Ok(false)` means another
+    /// process took the run over, and this write was not made (review M3).
+    pub async fn update_run(
+        &self,
+        id: i64,
+        owner: String,
+        state: &'static str,
+        paused: bool,
+        ended_ms: Option<i64>,
+        report: String,
+    ) -> Result<bool, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET state = ?2, paused = ?3, ended_ms = ?4, report = ?5 WHERE id = ?1 AND owner = ?6",
+                params![id, state, paused, ended_ms, report, owner],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    fn run_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+        let report: String = r.get(8)?;
+        Ok(RunRow {
+            id: r.get(0)?,
+            cluster: r.get(1)?,
+            backup_id: r.get::<_, i64>(2)? as u64,
+            started_by: r.get(3)?,
+            started_ms: r.get(4)?,
+            ended_ms: r.get(5)?,
+            state: r.get(6)?,
+            paused: r.get(7)?,
+            report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+        })
+    }
+
+    const RUN_COLUMNS: &'static str =
+        "id, cluster, backup_id, started_by, started_ms, ended_ms, state, paused, report";
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                &format!("SELECT {} FROM runs WHERE id = ?1", Self::RUN_COLUMNS),
+                params![id],
+                Self::run_from,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub async fn latest_run(&self, cluster: String) -> Result<Option<RunRow>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM runs WHERE cluster = ?1 ORDER BY id DESC LIMIT 1",
+                    Self::RUN_COLUMNS
+                ),
+                params![cluster],
+                Self::run_from,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Takes over the runs whose process stopped saying it was alive before `stale_before_ms`
+    /// (it stopped or was killed mid-run): they become `owner`'s to recover, and only its.
+    pub async fn claim_stale_runs(
+        &self,
+        owner: String,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        self.call(move |c| {
+            immediate(c, |c| {
+                let mut st = c.prepare(&format!(
+                    "SELECT {} FROM runs WHERE state = 'running' AND (owner IS NULL OR owner != ?1) \
+                     AND COALESCE(heartbeat_ms, 0) < ?2 ORDER BY id",
+                    Self::RUN_COLUMNS
+                ))?;
+                let rows: Vec<RunRow> = st
+                    .query_map(params![owner, stale_before_ms], Self::run_from)?
+                    .collect::<rusqlite::Result<_>>()?;
+                for row in &rows {
+                    c.execute(
+                        "UPDATE runs SET owner = ?2, heartbeat_ms = ?3 WHERE id = ?1",
+                        params![row.id, owner, now_ms],
+                    )?;
+                }
+                Ok(rows)
+            })
+        })
+        .await
+    }
+}

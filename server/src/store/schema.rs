@@ -1,0 +1,209 @@
+//! The schema and its numbered migrations. `PRAGMA user_version` holds the number of steps a
+//! database has taken; opening one runs the steps it lacks, all in one `BEGIN IMMEDIATE`
+//! transaction, so two processes opening a new database together (the console and a `cleanup`
+//! CronJob) migrate it once: the second waits for the first and then finds nothing to do.
+//!
+//! A new step goes at the end of `STEPS`; a step never changes once released.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// The tables of the first version. `IF NOT EXISTS`: a database from before the numbering has
+/// them already.
+const BASE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash   TEXT PRIMARY KEY,
+    user         TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    csrf_token   TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms   INTEGER NOT NULL,
+    user    TEXT NOT NULL,
+    client  TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    cluster TEXT,
+    target  TEXT,
+    outcome TEXT NOT NULL,
+    detail  TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at_ms);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retention_policies (
+    cluster     TEXT PRIMARY KEY,
+    policy      TEXT NOT NULL,
+    updated_by  TEXT NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pins (
+    cluster    TEXT NOT NULL,
+    backup_id  INTEGER NOT NULL,
+    pinned_by  TEXT NOT NULL,
+    pinned_ms  INTEGER NOT NULL,
+    PRIMARY KEY (cluster, backup_id)
+);
+CREATE TABLE IF NOT EXISTS cleanups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster     TEXT NOT NULL,
+    started_by  TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    ended_ms    INTEGER,
+    state       TEXT NOT NULL,
+    report      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster     TEXT NOT NULL,
+    backup_id   INTEGER NOT NULL,
+    started_by  TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    ended_ms    INTEGER,
+    state       TEXT NOT NULL,
+    paused      INTEGER NOT NULL DEFAULT 0,
+    report      TEXT NOT NULL
+);
+";
+
+type Step = fn(&Connection) -> rusqlite::Result<()>;
+
+/// Step `i` brings a database from version `i` to `i + 1`.
+const STEPS: &[Step] = &[
+    |c| c.execute_batch(BASE_TABLES),
+    // Runs gain their owning process, its heartbeat, and a cancel asked through another process.
+    |c| {
+        add_missing_columns(
+            c,
+            "runs",
+            &[
+                ("owner", "TEXT"),
+                ("heartbeat_ms", "INTEGER"),
+                ("cancel_by", "TEXT"),
+            ],
+        )
+    },
+    // Cleanups gain their owning process and its heartbeat (review L4); a cleanup of an older
+    // version has neither, so it counts as stale.
+    |c| {
+        add_missing_columns(
+            c,
+            "cleanups",
+            &[("owner", "TEXT"), ("heartbeat_ms", "INTEGER")],
+        )
+    },
+];
+
+/// The version this build writes.
+pub(super) const VERSION: usize = STEPS.len();
+
+/// Brings the database to `VERSION`. A database written by a newer console is refused rather
+/// than used: this build would not keep what the newer one relies on.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::Newer {
+            found,
+            known: VERSION,
+        });
+    }
+    for step in &STEPS[found..] {
+        step(&tx)?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Adds those of `columns` that `table` lacks. The steps written before the numbering probe,
+/// because a database of that time may have had some of their columns already (it carries
+/// version 0 whatever it holds); later steps need not.
+fn add_missing_columns(
+    conn: &Connection,
+    table: &str,
+    columns: &[(&str, &str)],
+) -> rusqlite::Result<()> {
+    let mut st = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let present: Vec<String> = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, kind) in columns {
+        if !present.iter().any(|c| c == name) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(c: &Connection) -> usize {
+        c.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn columns(c: &Connection, table: &str) -> Vec<String> {
+        let mut st = c
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_database_from_before_the_numbering_keeps_its_rows_and_gains_what_it_lacks() {
+        // As a console of part 4 left it: version 0, `runs` probed to its owner columns already,
+        // `cleanups` not yet, one run stored.
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(BASE_TABLES).unwrap();
+        STEPS[1](&c).unwrap();
+        c.execute(
+            "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report) VALUES ('prod', 7, 'alice', 1, 'completed', '{}')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(version(&c), 0);
+
+        migrate(&mut c).unwrap();
+        assert_eq!(version(&c), VERSION);
+        assert!(columns(&c, "cleanups").contains(&"heartbeat_ms".to_string()));
+        let runs = columns(&c, "runs");
+        assert_eq!(runs.iter().filter(|n| *n == "owner").count(), 1);
+        let kept: i64 = c
+            .query_row(
+                "SELECT backup_id FROM runs WHERE cluster = 'prod'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 7);
+        // Opening it again takes no step: a step that ran twice would fail on its columns.
+        migrate(&mut c).unwrap();
+        assert_eq!(version(&c), VERSION);
+    }
+
+    #[test]
+    fn a_database_of_a_newer_console_is_refused_untouched() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        c.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        let error = migrate(&mut c).unwrap_err();
+        assert!(
+            matches!(error, StoreError::Newer { found, known } if found == VERSION + 1 && known == VERSION),
+            "{error}"
+        );
+        assert!(error.to_string().contains("newer console"), "{error}");
+        assert_eq!(version(&c), VERSION + 1);
+    }
+}
