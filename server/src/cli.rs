@@ -6,16 +6,14 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
-use std::sync::Arc;
 
 use backup_domain::listing::format_elapsed;
 use backup_domain::run::{RunOutcome, RunReport, StepState};
 
-use crate::cluster::Clusters;
 use crate::config::{Config, ConfigError};
-use crate::procedure::runner::RunSettings;
-use crate::procedure::service::{RunService, StartError};
-use crate::store::{Store, StoreError};
+use crate::procedure::service::StartError;
+use crate::services::{OpenError, Services};
+use crate::store::StoreError;
 
 /// What the exit code means, for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +49,8 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error("no cluster named `{0}` in the configuration")]
     UnknownCluster(String),
     #[error(transparent)]
@@ -122,47 +120,29 @@ pub fn summary(cluster: &str, report: &RunReport) -> String {
     }
 }
 
-/// What every command opens: the configuration, its clusters, the one named, the database and
-/// the run engine on it.
+/// What every command opens: the one cluster named, and the services.
 struct Opened {
-    config: Config,
-    clusters: Arc<Clusters>,
     cluster: crate::cluster::Cluster,
-    store: Store,
-    runs: Arc<RunService>,
+    services: Services,
 }
 
 fn open(path: &Path, name: &str) -> Result<Opened, CliError> {
     let config = Config::load(path)?;
-    let clusters = Arc::new(Clusters::from_config(&config)?);
-    let cluster = clusters
+    let services = Services::open(&config)?;
+    let cluster = services
+        .clusters
         .get(name)
         .cloned()
         .ok_or_else(|| CliError::UnknownCluster(name.to_string()))?;
-    let store = Store::open(&config.database_path())?;
-    let runs = Arc::new(RunService::new(
-        store.clone(),
-        RunSettings::from_config(&config.procedure),
-    ));
-    Ok(Opened {
-        config,
-        clusters,
-        cluster,
-        store,
-        runs,
-    })
+    Ok(Opened { cluster, services })
 }
 
 pub async fn backup(args: BackupArgs) -> Result<Exit, CliError> {
     if !args.wait && !args.detached {
         return detach(&args);
     }
-    let Opened {
-        clusters,
-        cluster,
-        runs: service,
-        ..
-    } = open(&args.config, &args.cluster)?;
+    let Opened { cluster, services } = open(&args.config, &args.cluster)?;
+    let (clusters, service) = (services.clusters, services.runs);
     // A run a killed CLI or console left behind on any cluster is recovered first.
     for handle in service.recover(&clusters).await? {
         let _ = handle.await;
@@ -234,19 +214,8 @@ pub struct CleanupArgs {
 pub async fn cleanup(args: CleanupArgs) -> Result<Exit, CliError> {
     use backup_domain::retention::{ArtifactState, CleanupRequest, Decision};
 
-    let Opened {
-        config,
-        clusters,
-        cluster,
-        store,
-        runs,
-    } = open(&args.config, &args.cluster)?;
-    let service = Arc::new(crate::retention::RetentionService::new(
-        store,
-        clusters.clone(),
-        runs,
-        config.retention_concurrency,
-    ));
+    let Opened { cluster, services } = open(&args.config, &args.cluster)?;
+    let service = services.retention;
     let (plan, policy, sets) = service.fresh_plan(&cluster).await?;
     let delete = plan.to_delete();
     for d in plan

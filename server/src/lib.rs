@@ -10,6 +10,7 @@ pub mod history;
 pub mod procedure;
 pub mod progress;
 pub mod retention;
+pub mod services;
 pub mod status;
 pub mod store;
 pub mod tls;

@@ -13,11 +13,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::{self, AppState, AuthState};
 use crate::auth::rate_limit::LoginLimiter;
-use crate::cluster::Clusters;
 use crate::config::Config;
-use crate::procedure::runner::RunSettings;
 use crate::procedure::service::RunService;
 use crate::retention::RetentionService;
+use crate::services::{OpenError, Services};
 use crate::status::StatusService;
 use crate::store::{Store, StoreError};
 
@@ -32,8 +31,8 @@ pub enum StartError {
         "the configuration has no [auth] section: add [[auth.users]] (see `backup-console hash-password`) or [auth.proxy]"
     )]
     NoAuth,
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -95,7 +94,8 @@ pub async fn console_for(
     secure_cookies: bool,
 ) -> Result<Console, StartError> {
     let auth_config = config.auth.clone().ok_or(StartError::NoAuth)?;
-    let store = Store::open(&auth_config.database)?;
+    let services = Services::open(config)?;
+    let store = services.store.clone();
     let proxy_secret = store
         .setting("proxy_csrf_secret", crate::auth::random_token())
         .await?;
@@ -114,38 +114,22 @@ pub async fn console_for(
     let limiter = LoginLimiter::for_config(&auth_config)?;
     let auth = AuthState {
         config: auth_config,
-        store,
+        store: store.clone(),
         limiter,
         proxy_secret,
         secure_cookies,
         streams: Arc::new(crate::api::streams::StreamLimits::default()),
     };
-    let clusters = Arc::new(Clusters::from_config(config)?);
-    let runs = Arc::new(RunService::new(
-        auth.store.clone(),
-        RunSettings::from_config(&config.procedure),
-    ));
-    // Runs a killed console or CLI left behind: exporting resumed, then marked interrupted.
-    runs.spawn_reaper(clusters.clone());
-    let retention = Arc::new(RetentionService::new(
-        auth.store.clone(),
-        clusters.clone(),
-        runs.clone(),
-        config.retention_concurrency,
-    ));
-    // Only cleanups whose process stopped saying it is alive: a `cleanup` CLI (or another
-    // console) sharing the database may be running one right now (review L4).
-    let interrupted = retention.interrupt_stale_cleanups().await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "cleanups left running by a stopped console or CLI; retry them from the Retention page"
-        );
-    }
+    services.recover_at_start().await?;
+    let Services {
+        clusters,
+        runs,
+        retention,
+        ..
+    } = services;
     retention.spawn_scheduler();
     // One status poller per cluster, shared by every viewer of the Overview.
-    let status = StatusService::start(&clusters, runs.clone(), auth.store.clone(), config.status);
-    let store = auth.store.clone();
+    let status = StatusService::start(&clusters, runs.clone(), store.clone(), config.status);
     let router = app(
         AppState {
             clusters,
