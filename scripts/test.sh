@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all --check
+# Modules must not import each other in a cycle (CONTRIBUTING.md, "Layers").
+scripts/import-cycles.py server/src sim/src domain/src app/src testkit/src
 cargo clippy --workspace --exclude backup-console-app --all-targets -- -D warnings
 cargo clippy -p backup-console-app --target wasm32-unknown-unknown -- -D warnings
 cargo test

@@ -11,7 +11,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{self, AppState, AuthState};
+use crate::api::{self, AppState, AuthState, ClientAddr};
 use crate::auth::rate_limit::LoginLimiter;
 use crate::config::Config;
 use crate::procedure::service::RunService;
@@ -114,7 +114,6 @@ pub async fn console_for(
     let limiter = LoginLimiter::for_config(&auth_config)?;
     let auth = AuthState {
         config: auth_config,
-        store: store.clone(),
         limiter,
         proxy_secret,
         secure_cookies,
@@ -133,6 +132,7 @@ pub async fn console_for(
     let router = app(
         AppState {
             clusters,
+            store: store.clone(),
             auth: Arc::new(auth),
             runs: runs.clone(),
             retention: retention.clone(),
@@ -178,29 +178,6 @@ pub fn app(state: AppState, ui_dir: &Path) -> Router {
         router
     };
     router.layer(TraceLayer::new_for_http())
-}
-
-/// The peer of a connection, plain or TLS: what rate limits, the audit log and the trusted-proxy
-/// check see as the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
-    }
 }
 
 /// Serves `app` on `listener`, handing every request its peer address (rate limits, audit, the

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use backup_console::api::{Access, ROUTES};
+use backup_console::api::{Access, ROUTES, Route};
 use backup_domain::api::{Role, VersionProfile};
 use common::*;
 use reqwest::Method;
@@ -23,7 +23,13 @@ async fn every_route_is_refused_without_a_session_and_below_its_role() {
     let sim = start_sim(VersionProfile::V88, 0).await;
     let console = console_for(&sim).await;
     assert!(ROUTES.len() >= 8);
-    for (method, path, access) in ROUTES {
+    for Route {
+        method,
+        path,
+        access,
+        ..
+    } in ROUTES
+    {
         let url = concrete(path);
         let (status, body) = console
             .call(method.clone(), &url, None, Some(json!({})))

@@ -3,7 +3,7 @@
 
 mod common;
 
-use backup_console::api::ROUTES;
+use backup_console::api::{ROUTES, Route};
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
 use common::*;
@@ -79,7 +79,7 @@ async fn every_mutating_route_refuses_a_body_it_cannot_read_with_the_envelope() 
     let console = console_for(&sim).await;
     let before = snapshot(&console, &sim).await;
     let mut failures = Vec::new();
-    for (method, path, _) in ROUTES {
+    for Route { method, path, .. } in ROUTES {
         if *method == Method::GET {
             continue;
         }

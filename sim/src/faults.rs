@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::SimComponent;
+use super::component::SimComponent;
 
 /// The operations a fault can target. `Any` matches every call of the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

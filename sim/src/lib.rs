@@ -5,6 +5,7 @@
 //! The console never knows it is talking to the simulator: it gets URLs, exactly as from a config
 //! file for a real cluster.
 
+pub mod component;
 mod control;
 mod elasticsearch;
 pub mod faults;

@@ -9,6 +9,7 @@ use backup_domain::api::VersionProfile;
 use backup_domain::naming;
 use backup_domain::upstream_state::{ExporterPhase, SnapshotState, ZeebeState};
 
+pub use super::component::SimComponent;
 use super::faults::FaultBook;
 
 /// Durations of the simulated work, all configurable (contract §10 "happy-path timings").
@@ -246,35 +247,6 @@ pub enum Outcome {
     Failed,
     /// A part ends PARTIAL (ES) or, for Zeebe, a partition never registers (INCOMPLETE).
     Partial,
-}
-
-/// The components the simulator plays; in 8.8 Zeebe, web-apps and exporting share one port.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SimComponent {
-    Zeebe,
-    Exporting,
-    Operate,
-    Tasklist,
-    /// 8.8 `backupHistory`.
-    Webapps,
-    Optimize,
-    Elasticsearch,
-}
-
-impl SimComponent {
-    /// Snapshot name prefix of a web-apps component (§5.1, §5.2) or Optimize (§6).
-    pub fn snapshot_prefix(self) -> &'static str {
-        match self {
-            SimComponent::Operate => "camunda_operate_",
-            SimComponent::Tasklist => "camunda_tasklist_",
-            SimComponent::Webapps => "camunda_webapps_",
-            SimComponent::Optimize => "camunda_optimize_",
-            _ => "",
-        }
-    }
 }
 
 /// How a web-apps component answers GET for an unknown backup (§5.1): fixed builds say 404,

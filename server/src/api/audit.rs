@@ -32,7 +32,7 @@ pub async fn record(
         outcome: outcome.to_string(),
         detail,
     };
-    if let Err(error) = state.auth.store.append_audit(entry).await {
+    if let Err(error) = state.store.append_audit(entry).await {
         tracing::error!(%error, action, "could not write the audit log");
     }
 }
@@ -64,7 +64,7 @@ pub async fn list(
         to_ms: q.to,
         limit: q.limit.unwrap_or(1_000).clamp(1, 100_000),
     };
-    let entries = state.auth.store.audit(filter).await?;
+    let entries = state.store.audit(filter).await?;
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(AuditResponse { entries }).into_response()),
         Some("csv") => Ok((

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Access, ApiError, AppState, ROUTES, access_for};
 use crate::auth::{self, CSRF_HEADER, LoginSettings, Principal};
-use crate::web::ClientAddr;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -50,6 +49,29 @@ pub fn client_ip(
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
+/// The peer of a connection, plain or TLS: what rate limits, the audit log and the trusted-proxy
+/// check see as the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
 fn peer_of(request: &Request) -> Option<SocketAddr> {
     request
         .extensions()
@@ -86,7 +108,7 @@ pub async fn guard(
         access_for(&rule_method, path)
     };
     let Some(access) = access else {
-        if ROUTES.iter().any(|(_, p, _)| *p == path) {
+        if ROUTES.iter().any(|r| r.path == path) {
             // Anyone can send any method: not worth more than a debug line.
             tracing::debug!(%method, path, "method not allowed");
             return method_not_allowed(path);
@@ -134,8 +156,8 @@ pub async fn guard(
 fn method_not_allowed(path: &str) -> Response {
     let allowed: Vec<&str> = ROUTES
         .iter()
-        .filter(|(_, p, _)| *p == path)
-        .map(|(m, _, _)| m.as_str())
+        .filter(|r| r.path == path)
+        .map(|r| r.method.as_str())
         .collect();
     let body = serde_json::json!({"error": {
         "code": "method_not_allowed",
@@ -259,7 +281,7 @@ async fn authenticate(
     let token = session_cookie(headers, auth::session_cookie_name(auth.secure_cookies))
         .ok_or(ApiError::Unauthenticated("log in first"))?;
     let hash = auth::token_hash(&token);
-    let row = auth
+    let row = state
         .store
         .session(hash.clone())
         .await?
@@ -270,12 +292,12 @@ async fn authenticate(
     let idle = auth.config.idle_timeout.as_millis() as i64;
     let absolute = auth.config.absolute_timeout.as_millis() as i64;
     if now - row.last_seen_ms > idle || now - row.created_ms > absolute {
-        auth.store.delete_session(hash).await?;
+        state.store.delete_session(hash).await?;
         return Err(ApiError::Unauthenticated(
             "your session has expired; log in again",
         ));
     }
-    auth.store.touch_session(hash.clone(), now).await?;
+    state.store.touch_session(hash.clone(), now).await?;
     // The role is the configuration's now, not the one at login: a demoted user is demoted at once.
     let role = auth
         .config
@@ -284,7 +306,7 @@ async fn authenticate(
         .find(|u| u.name == row.user)
         .map(|u| u.role);
     let Some(role) = role else {
-        auth.store.delete_session(hash).await?;
+        state.store.delete_session(hash).await?;
         return Err(ApiError::Unauthenticated("your user no longer exists"));
     };
     Ok(Principal {

@@ -1,6 +1,7 @@
-//! The console's JSON API under `/api`. Every route is declared once in [`ROUTES`] with the access
-//! it needs; the guard looks every request up there, and a route missing from the table is refused
-//! whoever asks. Every error answers with one envelope, `{"error": {"code", "message"}}`.
+//! The console's JSON API under `/api`. Every route is declared once in [`ROUTES`]: method, path,
+//! the access it needs and its handler. The router is built from that table and the guard looks
+//! every request up in it, so a route and its rule cannot drift apart.
+//! Every error answers with one envelope, `{"error": {"code", "message"}}`.
 
 mod audit;
 mod clusters;
@@ -17,8 +18,10 @@ pub mod streams;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::http::Method;
-use axum::routing::{any, get, post, put};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodFilter, MethodRouter, any};
 use backup_domain::api::Role;
 
 use crate::auth::AuthConfig;
@@ -26,7 +29,7 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::cluster::Clusters;
 use crate::store::Store;
 pub use error::ApiError;
-pub use guard::client_address;
+pub use guard::{ClientAddr, client_address};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,135 +40,185 @@ pub enum Access {
     Role(Role),
 }
 
-/// Every `/api` route with its access rule. The router is checked against it by the guard and by
-/// the route-matrix test.
-pub const ROUTES: &[(Method, &str, Access)] = &[
-    (Method::GET, "/api/health", Access::Public),
-    (Method::POST, "/api/login", Access::Public),
-    (Method::GET, "/api/session", Access::Role(Role::Viewer)),
-    (Method::POST, "/api/logout", Access::Role(Role::Viewer)),
-    (Method::GET, "/api/clusters", Access::Role(Role::Viewer)),
-    (
-        Method::GET,
-        "/api/clusters/{name}/backups",
-        Access::Role(Role::Viewer),
-    ),
-    (
+/// One `/api` route: its method, path template, who may call it, and how its handler is bound.
+/// The router is built from [`ROUTES`] and the guard reads the access rule from the same entry,
+/// so a route cannot exist without a rule.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    bind: fn(Bind<'_>) -> MethodRouter<AppState>,
+}
+
+/// What a route's `bind` gets: the route's method, and the state a middleware layer may need.
+pub struct Bind<'a> {
+    method: MethodFilter,
+    state: &'a AppState,
+}
+
+impl Bind<'_> {
+    /// The handler under this route's method (a GET also answers HEAD).
+    fn to<H, T>(&self, handler: H) -> MethodRouter<AppState>
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        axum::routing::on(self.method, handler)
+    }
+
+    /// The application state, for a middleware layer of this route.
+    fn state(&self) -> AppState {
+        self.state.clone()
+    }
+}
+
+const VIEWER: Access = Access::Role(Role::Viewer);
+const OPERATOR: Access = Access::Role(Role::Operator);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+const fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    bind: fn(Bind<'_>) -> MethodRouter<AppState>,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        bind,
+    }
+}
+
+/// Every `/api` route, once. Paths are axum templates; one path may appear with several methods.
+pub const ROUTES: &[Route] = &[
+    route(Method::GET, "/api/health", Access::Public, |b| b.to(health)),
+    route(Method::POST, "/api/login", Access::Public, |b| {
+        b.to(session::login)
+    }),
+    route(Method::GET, "/api/session", VIEWER, |b| {
+        b.to(session::current)
+    }),
+    route(Method::POST, "/api/logout", VIEWER, |b| {
+        b.to(session::logout)
+    }),
+    route(Method::GET, "/api/clusters", VIEWER, |b| {
+        b.to(clusters::list)
+    }),
+    // A history read brings the status poller's next round forward.
+    route(Method::GET, "/api/clusters/{name}/backups", VIEWER, |b| {
+        b.to(clusters::history)
+            .layer(from_fn_with_state(b.state(), status::refresh_alongside))
+    }),
+    route(
         Method::GET,
         "/api/clusters/{name}/backups/{id}",
-        Access::Role(Role::Viewer),
+        VIEWER,
+        |b| b.to(clusters::detail),
     ),
-    (
-        Method::GET,
-        "/api/clusters/{name}/status",
-        Access::Role(Role::Viewer),
-    ),
-    (
+    route(Method::GET, "/api/clusters/{name}/status", VIEWER, |b| {
+        b.to(status::get)
+    }),
+    // A console pause or resume answers with the status it caused.
+    route(
         Method::POST,
         "/api/clusters/{name}/exporting/pause",
-        Access::Role(Role::Operator),
+        OPERATOR,
+        |b| {
+            b.to(management::pause)
+                .layer(from_fn_with_state(b.state(), status::refresh_after))
+        },
     ),
-    (
+    route(
         Method::POST,
         "/api/clusters/{name}/exporting/resume",
-        Access::Role(Role::Operator),
+        OPERATOR,
+        |b| {
+            b.to(management::resume)
+                .layer(from_fn_with_state(b.state(), status::refresh_after))
+        },
     ),
-    (
+    route(
         Method::POST,
         "/api/clusters/{name}/rebalance",
-        Access::Role(Role::Operator),
+        OPERATOR,
+        |b| b.to(management::rebalance),
     ),
-    (
-        Method::POST,
-        "/api/clusters/{name}/runs",
-        Access::Role(Role::Operator),
-    ),
-    (
+    route(Method::POST, "/api/clusters/{name}/runs", OPERATOR, |b| {
+        b.to(runs::start)
+    }),
+    route(
         Method::GET,
         "/api/clusters/{name}/runs/latest",
-        Access::Role(Role::Viewer),
+        VIEWER,
+        |b| b.to(runs::latest),
     ),
-    (
+    route(
         Method::GET,
         "/api/clusters/{name}/preflight",
-        Access::Role(Role::Operator),
+        OPERATOR,
+        |b| b.to(runs::preflight),
     ),
-    (Method::GET, "/api/runs/{id}", Access::Role(Role::Viewer)),
-    (
-        Method::GET,
-        "/api/runs/{id}/events",
-        Access::Role(Role::Viewer),
-    ),
-    (
-        Method::GET,
-        "/api/runs/{id}/script",
-        Access::Role(Role::Viewer),
-    ),
-    (
-        Method::POST,
-        "/api/runs/{id}/cancel",
-        Access::Role(Role::Operator),
-    ),
-    (
-        Method::GET,
-        "/api/clusters/{name}/retention",
-        Access::Role(Role::Viewer),
-    ),
-    (
-        Method::PUT,
-        "/api/clusters/{name}/retention",
-        Access::Role(Role::Admin),
-    ),
-    (
+    route(Method::GET, "/api/runs/{id}", VIEWER, |b| b.to(runs::get)),
+    route(Method::GET, "/api/runs/{id}/events", VIEWER, |b| {
+        b.to(runs::events)
+    }),
+    route(Method::GET, "/api/runs/{id}/script", VIEWER, |b| {
+        b.to(runs::script)
+    }),
+    route(Method::POST, "/api/runs/{id}/cancel", OPERATOR, |b| {
+        b.to(runs::cancel)
+    }),
+    route(Method::GET, "/api/clusters/{name}/retention", VIEWER, |b| {
+        b.to(retention::state)
+    }),
+    route(Method::PUT, "/api/clusters/{name}/retention", ADMIN, |b| {
+        b.to(retention::save_policy)
+    }),
+    route(
         Method::POST,
         "/api/clusters/{name}/retention/confirm",
-        Access::Role(Role::Admin),
+        ADMIN,
+        |b| b.to(retention::confirm_policy),
     ),
-    (
+    route(
         Method::GET,
         "/api/clusters/{name}/cleanup-plan",
-        Access::Role(Role::Viewer),
+        VIEWER,
+        |b| b.to(retention::plan),
     ),
-    (
-        Method::PUT,
-        "/api/clusters/{name}/pins/{id}",
-        Access::Role(Role::Admin),
-    ),
-    (
+    route(Method::PUT, "/api/clusters/{name}/pins/{id}", ADMIN, |b| {
+        b.to(retention::pin)
+    }),
+    route(
         Method::DELETE,
         "/api/clusters/{name}/pins/{id}",
-        Access::Role(Role::Admin),
+        ADMIN,
+        |b| b.to(retention::unpin),
     ),
-    (
-        Method::POST,
-        "/api/clusters/{name}/cleanups",
-        Access::Role(Role::Admin),
-    ),
-    (
-        Method::GET,
-        "/api/cleanups/{id}",
-        Access::Role(Role::Viewer),
-    ),
-    (
-        Method::POST,
-        "/api/cleanups/{id}/retry",
-        Access::Role(Role::Admin),
-    ),
-    (Method::GET, "/api/audit", Access::Role(Role::Admin)),
+    route(Method::POST, "/api/clusters/{name}/cleanups", ADMIN, |b| {
+        b.to(retention::start)
+    }),
+    route(Method::GET, "/api/cleanups/{id}", VIEWER, |b| {
+        b.to(retention::get)
+    }),
+    route(Method::POST, "/api/cleanups/{id}/retry", ADMIN, |b| {
+        b.to(retention::retry)
+    }),
+    route(Method::GET, "/api/audit", ADMIN, |b| b.to(audit::list)),
 ];
 
 /// The rule for a matched route, if it has one.
 pub fn access_for(method: &Method, path: &str) -> Option<Access> {
     ROUTES
         .iter()
-        .find(|(m, p, _)| m == method && *p == path)
-        .map(|(_, _, a)| *a)
+        .find(|r| r.method == method && r.path == path)
+        .map(|r| r.access)
 }
 
 /// Authentication and its state, shared by every request.
 pub struct AuthState {
     pub config: AuthConfig,
-    pub store: Store,
     pub limiter: LoginLimiter,
     /// Secret behind proxy users' CSRF tokens, kept in the database.
     pub proxy_secret: String,
@@ -179,6 +232,8 @@ pub struct AuthState {
 #[derive(Clone)]
 pub struct AppState {
     pub clusters: Arc<Clusters>,
+    /// The console's database: sessions, runs, cleanups, the audit log.
+    pub store: Store,
     pub auth: Arc<AuthState>,
     pub runs: Arc<crate::procedure::service::RunService>,
     pub retention: Arc<crate::retention::RetentionService>,
@@ -196,63 +251,20 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/api/login", post(session::login))
-        .route("/api/session", get(session::current))
-        .route("/api/logout", post(session::logout))
-        .route("/api/clusters", get(clusters::list))
-        .route(
-            "/api/clusters/{name}/backups",
-            get(clusters::history).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                status::refresh_alongside,
-            )),
-        )
-        .route("/api/clusters/{name}/backups/{id}", get(clusters::detail))
-        .route("/api/clusters/{name}/status", get(status::get))
-        .route(
-            "/api/clusters/{name}/exporting/pause",
-            post(management::pause).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                status::refresh_after,
-            )),
-        )
-        .route(
-            "/api/clusters/{name}/exporting/resume",
-            post(management::resume).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                status::refresh_after,
-            )),
-        )
-        .route(
-            "/api/clusters/{name}/rebalance",
-            post(management::rebalance),
-        )
-        .route("/api/clusters/{name}/runs", post(runs::start))
-        .route("/api/clusters/{name}/runs/latest", get(runs::latest))
-        .route("/api/clusters/{name}/preflight", get(runs::preflight))
-        .route("/api/runs/{id}", get(runs::get))
-        .route("/api/runs/{id}/events", get(runs::events))
-        .route("/api/runs/{id}/script", get(runs::script))
-        .route("/api/runs/{id}/cancel", post(runs::cancel))
-        .route(
-            "/api/clusters/{name}/retention",
-            get(retention::state).put(retention::save_policy),
-        )
-        .route(
-            "/api/clusters/{name}/retention/confirm",
-            post(retention::confirm_policy),
-        )
-        .route("/api/clusters/{name}/cleanup-plan", get(retention::plan))
-        .route(
-            "/api/clusters/{name}/pins/{id}",
-            put(retention::pin).delete(retention::unpin),
-        )
-        .route("/api/clusters/{name}/cleanups", post(retention::start))
-        .route("/api/cleanups/{id}", get(retention::get))
-        .route("/api/cleanups/{id}/retry", post(retention::retry))
-        .route("/api/audit", get(audit::list))
+    let mut router = Router::new();
+    for r in ROUTES {
+        let method = MethodFilter::try_from(r.method.clone())
+            .expect("the route table holds only standard methods");
+        // Routes sharing a path merge into one method router.
+        router = router.route(
+            r.path,
+            (r.bind)(Bind {
+                method,
+                state: &state,
+            }),
+        );
+    }
+    router
         .route("/api/{*rest}", any(not_found))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

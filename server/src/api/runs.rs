@@ -96,12 +96,7 @@ fn view(state: &AppState, row: RunRow) -> RunView {
 }
 
 async fn row(state: &AppState, id: i64) -> Result<RunRow, ApiError> {
-    state
-        .auth
-        .store
-        .run(id)
-        .await?
-        .ok_or(ApiError::RunNotFound(id))
+    state.store.run(id).await?.ok_or(ApiError::RunNotFound(id))
 }
 
 /// `GET /api/runs/{id}`.
@@ -119,7 +114,7 @@ pub async fn latest(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Option<RunView>>, ApiError> {
     cluster(&state, &name)?;
-    match state.auth.store.latest_run(name).await? {
+    match state.store.latest_run(name).await? {
         Some(row) => Ok(Json(Some(view(&state, row)))),
         None => Ok(Json(None)),
     }
@@ -197,7 +192,7 @@ pub async fn events(
                     // gone, the database fails) lets the browser reconnect and try again.
                     let report = loop {
                         tokio::time::sleep(Duration::from_millis(250)).await;
-                        let Ok(Some(row)) = state.auth.store.run(id).await else {
+                        let Ok(Some(row)) = state.store.run(id).await else {
                             return None;
                         };
                         let report = view(&state, row).report;

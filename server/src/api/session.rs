@@ -126,7 +126,8 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     auth.limiter.succeeded(reservation);
     let token = auth::random_token();
     let csrf_token = auth::random_token();
-    auth.store
+    state
+        .store
         .create_session(
             auth::token_hash(&token),
             user.name.clone(),
@@ -166,7 +167,7 @@ pub async fn logout(
     _: super::extract::NoBody,
 ) -> Result<Response, ApiError> {
     if let Some(hash) = &p.session {
-        state.auth.store.delete_session(hash.clone()).await?;
+        state.store.delete_session(hash.clone()).await?;
     }
     audit::record(
         &state, &p.user, &p.client, "logout", None, None, "success", None,

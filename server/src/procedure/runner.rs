@@ -13,6 +13,7 @@ use backup_domain::run::{latest_id_from_conflict, record_exchange};
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
+pub use super::wait::CancelSignal;
 use super::wait::{PollPolicy, WaitError, wait_until_completed};
 use crate::cluster::Cluster;
 use crate::upstream::{self, ExportingOperation, UpstreamError};
@@ -52,35 +53,6 @@ impl RunSettings {
                 ..defaults.resume
             },
             ..defaults
-        }
-    }
-}
-
-/// Who asked to stop a run, if anyone. The run stops after the request in flight.
-#[derive(Debug, Clone)]
-pub struct CancelSignal(watch::Receiver<Option<String>>);
-
-impl CancelSignal {
-    pub fn new() -> (watch::Sender<Option<String>>, CancelSignal) {
-        let (tx, rx) = watch::channel(None);
-        (tx, CancelSignal(rx))
-    }
-
-    /// A signal nobody can raise, for runs without a cancel button.
-    pub fn never() -> CancelSignal {
-        let (tx, signal) = Self::new();
-        std::mem::forget(tx);
-        signal
-    }
-
-    pub fn by(&self) -> Option<String> {
-        self.0.borrow().clone()
-    }
-
-    /// Resolves once a cancel is requested; never, if the sender is gone without one.
-    pub async fn requested(&mut self) {
-        if self.0.wait_for(Option::is_some).await.is_err() {
-            std::future::pending::<()>().await;
         }
     }
 }

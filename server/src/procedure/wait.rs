@@ -7,10 +7,39 @@ use std::future::Future;
 use std::time::Duration;
 
 use backup_domain::backup_set::{ComponentBackup, ComponentState, settle_transient};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::runner::CancelSignal;
 use crate::upstream::UpstreamError;
+
+/// Who asked to stop a run, if anyone. The run stops after the request in flight.
+#[derive(Debug, Clone)]
+pub struct CancelSignal(watch::Receiver<Option<String>>);
+
+impl CancelSignal {
+    pub fn new() -> (watch::Sender<Option<String>>, CancelSignal) {
+        let (tx, rx) = watch::channel(None);
+        (tx, CancelSignal(rx))
+    }
+
+    /// A signal nobody can raise, for runs without a cancel button.
+    pub fn never() -> CancelSignal {
+        let (tx, signal) = Self::new();
+        std::mem::forget(tx);
+        signal
+    }
+
+    pub fn by(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+
+    /// Resolves once a cancel is requested; never, if the sender is gone without one.
+    pub async fn requested(&mut self) {
+        if self.0.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct PollPolicy {
