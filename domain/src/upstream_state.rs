@@ -1,7 +1,7 @@
 //! The state codes each management API reports, and the rules by which each component folds the
 //! states of its parts into one. The simulator uses these rules to answer like the real components;
 //! the console uses the codes to read their answers. Section numbers refer to
-//! `shared/contract/camunda-management-apis.md`.
+//! `docs/camunda-apis.md`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The simulator against the contract (`shared/contract/camunda-management-apis.md`), over real
+//! The simulator against the contract (`docs/camunda-apis.md`), over real
 //! HTTP: status codes per component, error bodies, media types, ID rules and the transient states
 //! a console must not mistake for failure.
 

@@ -1,5 +1,5 @@
-//! The simulator's 8.8 answers checked against the official OpenAPI file
-//! (`shared/contract/backup-management-api.8.8.yaml`): every status must be one the spec lists for
+//! The simulator's 8.8 answers checked against Camunda's `backup-management-api.8.8.yaml` (see
+//! docs/camunda-apis.md): every status must be one the spec lists for
 //! the operation, and every body must match the schema the spec gives for it. The one documented
 //! deviation, `POST /backupHistory` answering 200 where the spec says 202 (contract §13.1), is
 //! asserted as such.

@@ -1,4 +1,4 @@
-//! A simulated Camunda 8 cluster that follows `shared/contract/camunda-management-apis.md`: every
+//! A simulated Camunda 8 cluster that follows `docs/camunda-apis.md`: every
 //! component on its own port over real HTTP, with the status codes, error bodies, asynchronous
 //! states and quirks of the 8.7 and 8.8 API generations, plus a control endpoint for faults.
 //!
