@@ -578,7 +578,7 @@ request() {
 }
 
 # exporting_request URL: POST /actuator/exporting/...; it answers HTTP 200 even when it failed,
-# so success is the body's "status" 204 (contract 4.1), or an empty body.
+# so success is the body's "status" 204, or an empty body (Camunda's management API page says so).
 exporting_request() {
   local answer
   answer=$("${CURL[@]}" -X POST "$1") || return 1
@@ -881,7 +881,7 @@ pub fn curl_script(cluster: &str, report: &RunReport) -> String {
                 };
                 out.push_str(&format!(
                     "# From here on exporting is owed a resume; the trap is armed before the request, since a\n\
-                     # failed pause can leave some partitions paused (contract 4.1).\n\
+                     # failed pause can leave some partitions paused.\n\
                      RESUME_URL={}\nPAUSED=yes\ntrap on_exit EXIT\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ntrap 'exit 129' HUP\n",
                     double_quoted(resume)
                 ));
