@@ -2,9 +2,10 @@
 //! out as an [`ApiError`] that `components::alert` knows how to show.
 
 use backup_domain::api::{
-    ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, HistoryResponse,
-    LoginRequest, SessionInfo,
+    ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, ErrorCode,
+    HistoryResponse, LoginRequest, SessionInfo,
 };
+use backup_domain::id::BackupId;
 use backup_domain::retention::{
     CleanupRequest, CleanupStarted, CleanupView, RetentionPolicy, RetentionState,
 };
@@ -21,7 +22,7 @@ pub enum ApiError {
     #[error("{message}")]
     Server {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     /// The server answered something this UI cannot read (a version mismatch, a proxy page).
@@ -158,7 +159,7 @@ async fn fetch(
         },
         Err(_) => ApiError::Server {
             status,
-            code: "http_error".into(),
+            code: ErrorCode::HttpError,
             message: format!(
                 "HTTP {status} {}",
                 text.chars().take(200).collect::<String>()
@@ -185,7 +186,7 @@ fn segment(value: &str) -> Result<&str, ApiError> {
     } else {
         Err(ApiError::Server {
             status: 404,
-            code: "cluster_not_found".into(),
+            code: ErrorCode::ClusterNotFound,
             message: format!("no cluster named `{value}`"),
         })
     }
@@ -298,7 +299,7 @@ pub async fn preflight(cluster: &str) -> Result<Preflight, ApiError> {
 /// Starts a backup on the server; `None` lets it propose the ID.
 pub async fn start_run(
     cluster: &str,
-    backup_id: Option<i64>,
+    backup_id: Option<BackupId>,
     csrf: &str,
 ) -> Result<RunStarted, ApiError> {
     let body = serde_json::to_string(&StartRunRequest { backup_id })

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditAction, AuditOutcome};
 use crate::backup_set::{BackupSet, Component, Verdict};
+use crate::string_enum::open_string_enum;
 
 /// The API generation a cluster speaks (contract §0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -182,6 +184,43 @@ pub struct BackupDetailResponse {
     pub set: BackupSet,
 }
 
+open_string_enum! {
+    /// The `code` of the error envelope: what went wrong, for programs (the `message` is for
+    /// people). The wire text is stable; a code added by a later server decodes as `Unknown`.
+    pub enum ErrorCode("error code") {
+        ClusterNotFound = "cluster_not_found",
+        BackupNotFound = "backup_not_found",
+        BadRequest = "bad_request",
+        RouteNotFound = "route_not_found",
+        /// The path exists, not with this method (405, with `Allow`).
+        MethodNotAllowed = "method_not_allowed",
+        PayloadTooLarge = "payload_too_large",
+        UnsupportedMediaType = "unsupported_media_type",
+        Unauthenticated = "unauthenticated",
+        InvalidCredentials = "invalid_credentials",
+        Forbidden = "forbidden",
+        CsrfFailed = "csrf_failed",
+        RateLimited = "rate_limited",
+        TooManyStreams = "too_many_streams",
+        UpstreamFailed = "upstream_failed",
+        RunInProgress = "run_in_progress",
+        PreflightFailed = "preflight_failed",
+        RunNotFound = "run_not_found",
+        RunNotRunning = "run_not_running",
+        PlanChanged = "plan_changed",
+        SelectionRefused = "selection_refused",
+        CleanupNotFound = "cleanup_not_found",
+        CleanupRefused = "cleanup_refused",
+        Conflict = "conflict",
+        CleanupWarning = "cleanup_warning",
+        Internal = "internal",
+        /// Never sent by the server: the UI's name for an error answer that was not the envelope
+        /// (a proxy's error page, say).
+        HttpError = "http_error",
+        _ => Unknown,
+    }
+}
+
 /// The one error envelope every `/api` route answers with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
@@ -191,7 +230,7 @@ pub struct ApiErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorDetail {
     /// Stable, machine-readable: `cluster_not_found`, `backup_not_found`, `bad_request`, ...
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// Structured detail for some codes (`plan_changed`: what the fresh plan does differently).
     /// Written by the server for automation; the UI reads `message`, so it is never decoded (a
@@ -258,14 +297,12 @@ pub struct AuditEntry {
     pub user: String,
     /// The client address as the console saw it.
     pub client: String,
-    /// `login`, `login_failed`, `logout`, `exporting_paused`, ...
-    pub action: String,
+    pub action: AuditAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// `success`, `failure` or `denied`.
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -288,5 +325,25 @@ mod tests {
             assert_eq!(Role::parse(role.label()), Some(role));
         }
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn error_codes_round_trip_and_unknown_ones_are_kept() {
+        crate::string_enum::assert_open_string_enum!(ErrorCode::Unknown);
+        assert_eq!(ErrorCode::RunInProgress.as_str(), "run_in_progress");
+    }
+
+    /// A newer server's code must not make the whole error unreadable to an older UI.
+    #[test]
+    fn an_envelope_with_an_unknown_code_still_decodes() {
+        let body: ApiErrorBody = serde_json::from_str(
+            r#"{"error": {"code": "quota_exceeded", "message": "too many", "details": {"n": 1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(body.error.code, ErrorCode::Unknown("quota_exceeded".into()));
+        assert_eq!(body.error.message, "too many");
+        let known: ApiErrorBody =
+            serde_json::from_str(r#"{"error": {"code": "plan_changed", "message": "m"}}"#).unwrap();
+        assert_eq!(known.error.code, ErrorCode::PlanChanged);
     }
 }

@@ -5,14 +5,17 @@
 //! tested on their own and compiled into both sides.
 
 pub mod api;
+pub mod audit;
 pub mod backup_set;
 pub mod cron;
+pub mod id;
 pub mod listing;
 pub mod naming;
 pub mod procedure;
 pub mod retention;
 pub mod run;
 pub mod status;
+pub mod string_enum;
 pub mod upstream_state;
 
 pub use backup_set::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ExportingStatus, VersionProfile};
 use crate::backup_set::Component;
+use crate::id::BackupId;
 use crate::procedure::ProcedureStep;
+use crate::string_enum::open_string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,14 +65,51 @@ impl RunOutcome {
     }
 
     /// The `state` column of the run store.
-    pub fn state_name(&self) -> &'static str {
+    pub fn state(&self) -> RunState {
         match self {
-            RunOutcome::Running => "running",
-            RunOutcome::Completed => "completed",
-            RunOutcome::Failed { .. } => "failed",
-            RunOutcome::Cancelled { .. } => "cancelled",
-            RunOutcome::ExportingStillPaused { .. } => "exporting_still_paused",
-            RunOutcome::Interrupted { .. } => "interrupted",
+            RunOutcome::Running => RunState::Running,
+            RunOutcome::Completed => RunState::Completed,
+            RunOutcome::Failed { .. } => RunState::Failed,
+            RunOutcome::Cancelled { .. } => RunState::Cancelled,
+            RunOutcome::ExportingStillPaused { .. } => RunState::ExportingStillPaused,
+            RunOutcome::Interrupted { .. } => RunState::Interrupted,
+        }
+    }
+}
+
+open_string_enum! {
+    /// A stored run's `state` column: which kind of [`RunOutcome`] it ended with, or `running`.
+    /// The same texts as the `outcome` tag of the report.
+    pub enum RunState("run state") {
+        Running = "running",
+        Completed = "completed",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        ExportingStillPaused = "exporting_still_paused",
+        Interrupted = "interrupted",
+        _ => Unknown,
+    }
+}
+
+impl RunState {
+    /// The outcome of a stored run whose report lacks one (written by an older version, or cut
+    /// short by a crash): its kind from the state, its details marked as missing. A state this
+    /// build does not know reads as failed, never as completed.
+    pub fn outcome_without_report(&self) -> RunOutcome {
+        let reason = || "the stored report of this run is incomplete".to_string();
+        match self {
+            RunState::Running => RunOutcome::Running,
+            RunState::Completed => RunOutcome::Completed,
+            RunState::ExportingStillPaused => RunOutcome::ExportingStillPaused { reason: reason() },
+            RunState::Interrupted => RunOutcome::Interrupted { reason: reason() },
+            RunState::Cancelled => RunOutcome::Cancelled {
+                step: "-".into(),
+                by: "unknown (the stored report of this run is incomplete)".into(),
+            },
+            RunState::Failed | RunState::Unknown(_) => RunOutcome::Failed {
+                step: "-".into(),
+                reason: reason(),
+            },
         }
     }
 }
@@ -226,7 +265,7 @@ pub struct RunStarted {
 pub struct StartRunRequest {
     /// Omitted: the console proposes max(now in Unix seconds, highest known ID + 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup_id: Option<i64>,
+    pub backup_id: Option<BackupId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,9 +275,36 @@ pub enum CheckStatus {
     Fail,
 }
 
+/// Which preflight check this is. Code selects checks by it, never by their display `name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreflightCheckId {
+    /// One component answers its listing and has backup storage (see `component`).
+    ComponentStorage,
+    /// Every partition is exporting.
+    Exporting,
+    /// No other backup run holds the cluster.
+    NoOtherRun,
+}
+
+impl PreflightCheckId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreflightCheckId::ComponentStorage => "component_storage",
+            PreflightCheckId::Exporting => "exporting",
+            PreflightCheckId::NoOtherRun => "no_other_run",
+        }
+    }
+}
+
 /// One preflight check, with how to fix it when it fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreflightCheck {
+    pub id: PreflightCheckId,
+    /// The component a `component_storage` check is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<Component>,
+    /// For people; it may be reworded at any time.
     pub name: String,
     pub status: CheckStatus,
     pub detail: String,
@@ -274,6 +340,8 @@ pub fn component_check(component: Component, listing_error: Option<&str>) -> Pre
     let name = format!("{} answers and has backup storage", component.label());
     let Some(error) = listing_error else {
         return PreflightCheck {
+            id: PreflightCheckId::ComponentStorage,
+            component: Some(component),
             name,
             status: CheckStatus::Pass,
             detail: "its backup listing answered".into(),
@@ -306,6 +374,8 @@ pub fn component_check(component: Component, listing_error: Option<&str>) -> Pre
         )
     };
     PreflightCheck {
+        id: PreflightCheckId::ComponentStorage,
+        component: Some(component),
         name,
         status: CheckStatus::Fail,
         detail: error.to_string(),
@@ -318,6 +388,8 @@ pub fn exporting_check(exporting: &ExportingStatus) -> PreflightCheck {
     let name = "Exporting runs on every partition".to_string();
     if let Some(error) = &exporting.error {
         return PreflightCheck {
+            id: PreflightCheckId::Exporting,
+            component: None,
             name,
             status: CheckStatus::Fail,
             detail: format!("the exporter phase cannot be read: {error}"),
@@ -332,6 +404,8 @@ pub fn exporting_check(exporting: &ExportingStatus) -> PreflightCheck {
         .collect();
     if exporting.partitions.is_empty() {
         return PreflightCheck {
+            id: PreflightCheckId::Exporting,
+            component: None,
             name,
             status: CheckStatus::Fail,
             detail: "no partition reported its exporter phase".into(),
@@ -340,6 +414,8 @@ pub fn exporting_check(exporting: &ExportingStatus) -> PreflightCheck {
     }
     if stopped.is_empty() {
         PreflightCheck {
+            id: PreflightCheckId::Exporting,
+            component: None,
             name,
             status: CheckStatus::Pass,
             detail: format!("{} partitions EXPORTING", exporting.partitions.len()),
@@ -347,11 +423,38 @@ pub fn exporting_check(exporting: &ExportingStatus) -> PreflightCheck {
         }
     } else {
         PreflightCheck {
+            id: PreflightCheckId::Exporting,
+            component: None,
             name,
             status: CheckStatus::Fail,
             detail: stopped.join(", "),
             fix: Some("Make sure no other backup is running, then resume exporting from the Overview page.".into()),
         }
+    }
+}
+
+/// No other run may hold the cluster: `running` is the run in progress (`Some(None)` while one
+/// is starting and has no ID yet), `None` when the cluster is free.
+pub fn no_other_run_check(running: Option<Option<i64>>) -> PreflightCheck {
+    let name = "No other backup run on this cluster".to_string();
+    let (status, detail, fix) = match running {
+        None => (CheckStatus::Pass, "none in progress".to_string(), None),
+        Some(id) => (
+            CheckStatus::Fail,
+            match id {
+                Some(id) => format!("run {id} is in progress"),
+                None => "a run is starting".into(),
+            },
+            Some("Wait for it to finish, or cancel it from its progress page.".to_string()),
+        ),
+    };
+    PreflightCheck {
+        id: PreflightCheckId::NoOtherRun,
+        component: None,
+        name,
+        status,
+        detail,
+        fix,
     }
 }
 
@@ -1789,5 +1892,76 @@ mod tests {
         r.resumed_ms = Some(2_500);
         assert!(!r.exporting_paused());
         assert_eq!(r.pause_window_ms(9_000), Some(1_500));
+    }
+
+    #[test]
+    fn run_states_round_trip_and_unknown_ones_are_kept() {
+        crate::string_enum::assert_open_string_enum!(RunState::Unknown);
+    }
+
+    /// The state column and the report's `outcome` tag are one vocabulary: a stored state read
+    /// back without its report gives an outcome of the same state (review P4: `cancelled` did not).
+    #[test]
+    fn every_state_reads_back_as_an_outcome_of_that_state() {
+        for state in RunState::KNOWN {
+            let outcome = state.outcome_without_report();
+            assert_eq!(&outcome.state(), state);
+            assert_eq!(
+                serde_json::to_value(&outcome).unwrap()["outcome"],
+                state.as_str()
+            );
+        }
+        assert_eq!(
+            RunState::from("paused_forever")
+                .outcome_without_report()
+                .state(),
+            RunState::Failed
+        );
+    }
+
+    #[test]
+    fn every_check_has_its_id_and_start_ids_are_validated_on_the_wire() {
+        let zeebe = component_check(Component::Zeebe, None);
+        assert_eq!(
+            (zeebe.id, zeebe.component),
+            (PreflightCheckId::ComponentStorage, Some(Component::Zeebe))
+        );
+        let exporting = exporting_check(&ExportingStatus::default());
+        assert_eq!(
+            (exporting.id, exporting.component),
+            (PreflightCheckId::Exporting, None)
+        );
+        assert_eq!(no_other_run_check(None).id, PreflightCheckId::NoOtherRun);
+        assert_eq!(no_other_run_check(None).status, CheckStatus::Pass);
+        let busy = no_other_run_check(Some(Some(4)));
+        assert_eq!(
+            (busy.status, busy.detail.as_str()),
+            (CheckStatus::Fail, "run 4 is in progress")
+        );
+        assert_eq!(no_other_run_check(Some(None)).detail, "a run is starting");
+        let json = serde_json::to_value(&zeebe).unwrap();
+        assert_eq!(json["id"], "component_storage");
+        assert_eq!(json["component"], "zeebe");
+        for id in [
+            PreflightCheckId::ComponentStorage,
+            PreflightCheckId::Exporting,
+            PreflightCheckId::NoOtherRun,
+        ] {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+        }
+
+        let request: StartRunRequest = serde_json::from_str(r#"{"backup_id": 12}"#).unwrap();
+        assert_eq!(request.backup_id.map(BackupId::get), Some(12));
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            r#"{"backup_id":12}"#
+        );
+        for bad in ["0", "-1", "9223372036854775808"] {
+            let body = format!(r#"{{"backup_id": {bad}}}"#);
+            assert!(
+                serde_json::from_str::<StartRunRequest>(&body).is_err(),
+                "{body}"
+            );
+        }
     }
 }

@@ -113,8 +113,8 @@ impl Client {
             let run = self.get_run(run_id).await;
             if run.report.outcome.is_finished() {
                 assert_eq!(
-                    run.report.outcome.state_name(),
-                    "completed",
+                    run.report.outcome.state(),
+                    backup_domain::run::RunState::Completed,
                     "{:?}",
                     run.report.outcome
                 );

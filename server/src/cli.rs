@@ -7,6 +7,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 
+use backup_domain::id::BackupId;
 use backup_domain::listing::format_elapsed;
 use backup_domain::run::{RunOutcome, RunReport, StepState};
 
@@ -151,7 +152,12 @@ pub async fn backup(args: BackupArgs) -> Result<Exit, CliError> {
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     );
-    let started = service.start(&cluster, &user, "cli", args.id).await?;
+    let requested = args
+        .id
+        .map(BackupId::try_from)
+        .transpose()
+        .map_err(|e| CliError::Start(StartError::BadId(e.to_string())))?;
+    let started = service.start(&cluster, &user, "cli", requested).await?;
     say_stdout(&format!(
         "started run {}: backup {} of {}",
         started.run_id, started.backup_id, cluster.name

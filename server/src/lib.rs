@@ -2,6 +2,7 @@
 //! each component's management API, and serves the WebAssembly UI and its JSON API.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod cluster;

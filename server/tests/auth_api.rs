@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use backup_console::api::{Access, ROUTES, Route};
+use backup_domain::api::ErrorCode;
 use backup_domain::api::{Role, VersionProfile};
 use common::*;
 use reqwest::Method;
@@ -36,12 +37,13 @@ async fn every_route_is_refused_without_a_session_and_below_its_role() {
             .await;
         match access {
             Access::Public => assert_ne!(
-                body["error"]["code"], "unauthenticated",
+                body["error"]["code"],
+                ErrorCode::Unauthenticated.as_str(),
                 "{method} {path} is public"
             ),
             Access::Role(needed) => {
                 assert_eq!(status, 401, "{method} {path} without a session: {body}");
-                assert_eq!(body["error"]["code"], "unauthenticated");
+                assert_eq!(body["error"]["code"], ErrorCode::Unauthenticated.as_str());
                 for role in [Role::Viewer, Role::Operator, Role::Admin] {
                     let session = session_for(&console, role).await;
                     let (status, body) = console
@@ -53,12 +55,13 @@ async fn every_route_is_refused_without_a_session_and_below_its_role() {
                             "{method} {path} as {role:?}: {status} {body}"
                         );
                         assert_ne!(
-                            body["error"]["code"], "route_not_found",
+                            body["error"]["code"],
+                            ErrorCode::RouteNotFound.as_str(),
                             "{method} {path} must exist in the router"
                         );
                     } else {
                         assert_eq!(status, 403, "{method} {path} as {role:?}: {body}");
-                        assert_eq!(body["error"]["code"], "forbidden");
+                        assert_eq!(body["error"]["code"], ErrorCode::Forbidden.as_str());
                     }
                 }
             }
@@ -72,7 +75,7 @@ async fn every_route_is_refused_without_a_session_and_below_its_role() {
     let (status, body) = console.get("/api/not/a/route").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (404, Some("route_not_found"))
+        (404, Some(ErrorCode::RouteNotFound.as_str()))
     );
 }
 
@@ -98,7 +101,7 @@ async fn mutating_requests_need_the_csrf_token_and_a_same_site_origin() {
     assert_eq!(forged.status().as_u16(), 403);
     assert_eq!(
         forged.json::<Value>().await.unwrap()["error"]["code"],
-        "csrf_failed"
+        ErrorCode::CsrfFailed.as_str()
     );
     // The token alone from another origin is refused too.
     let r = console
@@ -198,7 +201,7 @@ async fn login_failures_are_generic_and_rate_limited() {
     let (status, body) = console.login("viewer", PASSWORD).await.unwrap_err();
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (429, Some("rate_limited"))
+        (429, Some(ErrorCode::RateLimited.as_str()))
     );
     let (_, audit) = console.get("/api/audit?action=login_failed").await;
     let entries = audit["entries"].as_array().unwrap();
@@ -358,7 +361,7 @@ async fn repeated_proxy_headers_are_refused() {
         let r = request.send().await.unwrap();
         assert_eq!(r.status().as_u16(), 400, "{user:?} {groups:?}");
         let body: Value = r.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "bad_request");
+        assert_eq!(body["error"]["code"], ErrorCode::BadRequest.as_str());
     }
     let r = console
         .http
@@ -385,7 +388,7 @@ async fn unknown_methods_on_known_paths_are_405() {
     assert_eq!(r.status().as_u16(), 405);
     assert_eq!(r.headers()["allow"], "GET");
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "method_not_allowed");
+    assert_eq!(body["error"]["code"], ErrorCode::MethodNotAllowed.as_str());
     let r = console
         .http
         .head(format!("{}/api/health", console.base))
@@ -533,7 +536,19 @@ async fn the_audit_log_filters_and_exports_for_admins_only() {
     let (status, body) = console.get("/api/audit?format=xml").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (400, Some("bad_request"))
+        (400, Some(ErrorCode::BadRequest.as_str()))
+    );
+    // An action the log never records is a mistake, not an empty result (it used to answer `[]`).
+    let (status, body) = console.get("/api/audit?action=log_in").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some(ErrorCode::BadRequest.as_str())),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("log_in") && message.contains("login_failed"),
+        "{message}"
     );
 
     let operator = session_for(&console, Role::Operator).await;

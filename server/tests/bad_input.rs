@@ -4,6 +4,7 @@
 mod common;
 
 use backup_console::api::{ROUTES, Route};
+use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
 use common::*;
@@ -157,6 +158,14 @@ async fn bad_path_parameters_and_queries_answer_the_envelope() {
         (Method::GET, "/api/clusters/test/backups/abc"),
         (Method::PUT, "/api/clusters/test/pins/abc"),
         (Method::DELETE, "/api/clusters/test/pins/-1"),
+        (Method::PUT, "/api/clusters/test/pins/0"),
+        (Method::PUT, "/api/clusters/test/pins/9223372036854775808"),
+        (Method::GET, "/api/clusters/test/backups/0"),
+        (
+            Method::GET,
+            "/api/clusters/test/backups/9223372036854775808",
+        ),
+        (Method::GET, "/api/audit?action=no_such_action"),
         (Method::GET, "/api/audit?limit=abc"),
         (Method::GET, "/api/audit?from=yesterday"),
     ] {
@@ -165,7 +174,8 @@ async fn bad_path_parameters_and_queries_answer_the_envelope() {
         assert_eq!(status, 400, "{method} {path}: {text}");
         assert!(is_envelope(&json), "{method} {path}: {text}");
         assert_eq!(
-            json["error"]["code"], "bad_request",
+            json["error"]["code"],
+            ErrorCode::BadRequest.as_str(),
             "{method} {path}: {text}"
         );
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use backup_console::store::Store;
 use backup_domain::Component;
+use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{Artifact, CleanupReport};
 use camunda_sim::SimCluster;
@@ -146,7 +147,11 @@ async fn a_cli_cleanup_in_progress_survives_a_console_start_and_its_retry_is_ref
     assert_eq!(outcome(&console, id).await, "running");
     let (status, body) = retry(&console, id).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        ErrorCode::Conflict.as_str(),
+        "{body}"
+    );
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("still running"), "{message}");
 

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use common::*;
 use serde_json::json;
@@ -424,10 +425,10 @@ async fn detail_reads_every_partition_and_part_despite_not_found_quirks() {
 
     let (status, body) = console.get("/api/clusters/test/backups/12345").await;
     assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "backup_not_found");
+    assert_eq!(body["error"]["code"], ErrorCode::BackupNotFound.as_str());
     let (status, body) = console.get("/api/clusters/test/backups/abc").await;
     assert_eq!(status, 400);
-    assert_eq!(body["error"]["code"], "bad_request");
+    assert_eq!(body["error"]["code"], ErrorCode::BadRequest.as_str());
 }
 
 #[tokio::test]
@@ -436,14 +437,14 @@ async fn unknown_clusters_and_routes_answer_with_the_error_envelope() {
     let console = console_for(&sim).await;
     let (status, body) = console.get("/api/clusters/nope/backups").await;
     assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "cluster_not_found");
+    assert_eq!(body["error"]["code"], ErrorCode::ClusterNotFound.as_str());
     assert_eq!(
         body["error"]["message"],
         "no cluster named `nope` is configured"
     );
     let (status, body) = console.get("/api/nothing/here").await;
     assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "route_not_found");
+    assert_eq!(body["error"]["code"], ErrorCode::RouteNotFound.as_str());
     let (status, body) = console.get("/api/health").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 }

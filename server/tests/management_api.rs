@@ -5,6 +5,7 @@ mod common;
 use backup_domain::api::VersionProfile;
 use std::time::Duration;
 
+use backup_domain::api::ErrorCode;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -113,7 +114,7 @@ async fn a_failed_pause_reports_the_status_inside_the_200_and_is_audited_as_fail
         status, 502,
         "HTTP 200 from Zeebe with status 500 inside is a failure (§4.1): {body}"
     );
-    assert_eq!(body["error"]["code"], "upstream_failed");
+    assert_eq!(body["error"]["code"], ErrorCode::UpstreamFailed.as_str());
     assert!(
         body["error"]["message"]
             .as_str()
@@ -203,7 +204,11 @@ async fn a_run_holds_the_cluster_pause_rebalance_and_resume_are_refused_and_a_fo
     ] {
         let (status, answer) = post(&console, path, body.clone()).await;
         assert_eq!(status, 409, "{path} {body:?}: {answer}");
-        assert_eq!(answer["error"]["code"], "run_in_progress", "{answer}");
+        assert_eq!(
+            answer["error"]["code"],
+            ErrorCode::RunInProgress.as_str(),
+            "{answer}"
+        );
     }
     assert_eq!(
         phases(&sim).await,

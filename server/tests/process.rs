@@ -79,7 +79,7 @@ fn signal(child: &Child, name: &str) {
 async fn run_state(db: &std::path::Path, backup_id: u64) -> Option<String> {
     let store = backup_console::store::Store::open(db).unwrap();
     let row = store.latest_run("test".into()).await.unwrap()?;
-    (row.backup_id == backup_id).then_some(row.state)
+    (row.backup_id == backup_id).then_some(row.state.to_string())
 }
 
 fn started_id(stdout: &str) -> u64 {
@@ -344,7 +344,12 @@ async fn sigterm_during_a_run(hung_request: bool) {
     let store = backup_console::store::Store::open(&db).unwrap();
     let row = store.run(run_id).await.unwrap().unwrap();
     assert_eq!(row.backup_id, backup_id);
-    assert_eq!(row.state, "interrupted", "{:?}", row.report);
+    assert_eq!(
+        row.state,
+        backup_domain::run::RunState::Interrupted,
+        "{:?}",
+        row.report
+    );
     assert!(!row.paused);
     let reason = row.report["outcome"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("console was stopped"), "{reason}");

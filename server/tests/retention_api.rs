@@ -13,7 +13,9 @@ use backup_console::config::Config;
 use backup_console::procedure::runner::RunSettings;
 use backup_console::procedure::service::RunService;
 use backup_console::retention::RetentionService;
+use backup_domain::api::ErrorCode;
 use backup_domain::api::{HistoryResponse, VersionProfile};
+use backup_domain::audit::{AuditAction, AuditOutcome};
 use backup_domain::retention::{self, CleanupView, RetentionPlan, RetentionState};
 use common::*;
 use reqwest::Method;
@@ -185,7 +187,7 @@ async fn a_preview_made_stale_by_a_pin_is_refused_with_the_difference() {
     assert_eq!(status, 200);
     let (status, body) = start_cleanup(&console, &delete, &[], delete.len()).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "plan_changed");
+    assert_eq!(body["error"]["code"], ErrorCode::PlanChanged.as_str());
     assert_eq!(body["error"]["details"]["removed"], json!([pinned]));
     assert!(
         listed_ids(&console).await.contains(&pinned),
@@ -193,6 +195,52 @@ async fn a_preview_made_stale_by_a_pin_is_refused_with_the_difference() {
     );
     let (_, audit) = console.get("/api/audit?action=backup_pinned").await;
     assert_eq!(audit["entries"][0]["target"], pinned.to_string());
+}
+
+/// A backup ID is 1 to i64::MAX (Zeebe's are Java longs); 0 or anything above was once stored as
+/// a pin no backup can have, the larger ones wrapped to negative numbers (review P4).
+#[tokio::test]
+async fn a_pin_outside_the_backup_id_range_is_refused_and_nothing_is_pinned() {
+    let sim = start_sim(VersionProfile::V88, 2).await;
+    let console = console_for(&sim).await;
+    let pins = |state: &Value| state["pins"].clone();
+    let (_, before) = console.get("/api/clusters/test/retention").await;
+    for (method, id) in [
+        (Method::PUT, "0"),
+        (Method::PUT, "9223372036854775808"),
+        (Method::PUT, "18446744073709551615"),
+        (Method::DELETE, "0"),
+        (Method::DELETE, "9223372036854775808"),
+    ] {
+        let (status, body) = console
+            .call(
+                method.clone(),
+                &format!("/api/clusters/test/pins/{id}"),
+                Some(&console.session),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(ErrorCode::BadRequest.as_str())),
+            "{method} {id}: {body}"
+        );
+    }
+    let (_, after) = console.get("/api/clusters/test/retention").await;
+    assert_eq!(pins(&after), pins(&before));
+    let (_, audit) = console.get("/api/audit?action=backup_pinned").await;
+    assert_eq!(audit["entries"], json!([]), "nothing was audited as pinned");
+    // The largest ID there can be is still a backup ID.
+    let (status, body) = console
+        .call(
+            Method::PUT,
+            "/api/clusters/test/pins/9223372036854775807",
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backup_id"], 9_223_372_036_854_775_807_u64);
 }
 
 #[tokio::test]
@@ -290,7 +338,7 @@ async fn orphans_are_offered_and_removed_and_protected_sets_cannot_be_picked() {
     // The newest restorable set is protected; the other may go, but not both at once.
     let (status, body) = start_cleanup(&console, &[], &[200], 1).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "selection_refused");
+    assert_eq!(body["error"]["code"], ErrorCode::SelectionRefused.as_str());
     assert!(
         body["error"]["message"]
             .as_str()
@@ -530,7 +578,7 @@ fn due_policy(keep_last: u32) -> backup_domain::retention::RetentionPolicy {
 async fn refusals(store: &backup_console::store::Store) -> Vec<backup_domain::api::AuditEntry> {
     store
         .audit(backup_console::store::AuditFilter {
-            action: Some("cleanup_refused".into()),
+            action: Some(AuditAction::CleanupRefused),
             limit: 10,
             ..Default::default()
         })
@@ -594,7 +642,7 @@ async fn a_component_added_to_a_cluster_with_a_history_wipes_nothing() {
     assert!(refusal.reason.contains("Optimize"), "{}", refusal.reason);
     let audited = refusals(&store).await;
     assert_eq!(audited.len(), 1, "{audited:?}");
-    assert_eq!(audited[0].outcome, "refused");
+    assert_eq!(audited[0].outcome, AuditOutcome::Refused);
     settle().await;
     let zeebe_after = backup_console::history::history(cluster)
         .await
@@ -740,7 +788,7 @@ async fn a_retry_does_not_delete_what_the_policy_now_keeps() {
         )
         .await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "selection_refused");
+    assert_eq!(body["error"]["code"], ErrorCode::SelectionRefused.as_str());
     assert!(
         body["error"]["message"]
             .as_str()
@@ -770,7 +818,7 @@ async fn a_cleanup_with_a_warning_runs_only_when_the_warning_was_acknowledged() 
         )
         .await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "cleanup_warning");
+    assert_eq!(body["error"]["code"], ErrorCode::CleanupWarning.as_str());
     assert!(
         body["error"]["message"]
             .as_str()

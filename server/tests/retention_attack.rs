@@ -109,7 +109,7 @@ async fn one_due_time_fires_once_across_consoles_sharing_a_database() {
     let (x, y) = tokio::join!(a.run_due_schedules(due), b.run_due_schedules(due));
     let cleanups = store
         .audit(backup_console::store::AuditFilter {
-            action: Some("cleanup_started".into()),
+            action: Some(backup_domain::audit::AuditAction::CleanupStarted),
             limit: 10,
             ..Default::default()
         })

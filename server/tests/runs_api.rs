@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use backup_console::procedure::service::STALE_AFTER_MS;
+use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
+use backup_domain::run::{PreflightCheckId, RunState};
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -117,7 +119,7 @@ async fn one_run_per_cluster_even_when_two_starts_race() {
     let winner = if a == 202 { &body_a } else { &body_b };
     let (status, again) = start().await;
     assert_eq!(status, 409);
-    assert_eq!(again["error"]["code"], "run_in_progress");
+    assert_eq!(again["error"]["code"], ErrorCode::RunInProgress.as_str());
     assert!(
         again["error"]["message"]
             .as_str()
@@ -142,7 +144,7 @@ async fn ids_and_preflight_are_checked_before_any_call() {
         let (status, body) = start_run(&console, &console.session, json!({"backup_id": id})).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (400, Some("bad_request")),
+            (400, Some(ErrorCode::BadRequest.as_str())),
             "{id}: {body}"
         );
     }
@@ -161,7 +163,7 @@ async fn ids_and_preflight_are_checked_before_any_call() {
     let (status, body) = start_run(&console, &console.session, json!({})).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (409, Some("preflight_failed")),
+        (409, Some(ErrorCode::PreflightFailed.as_str())),
         "{body}"
     );
     assert!(
@@ -248,7 +250,7 @@ async fn preflight_lists_every_check_with_a_fix_and_proposes_an_id() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == "Exporting runs on every partition")
+        .find(|c| c["id"] == PreflightCheckId::Exporting.as_str())
         .unwrap();
     assert_eq!(exporting["status"], "fail");
     assert!(exporting["detail"].as_str().unwrap().contains("PAUSED"));
@@ -624,7 +626,7 @@ async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_th
             .update_run(
                 id,
                 "new".into(),
-                "interrupted",
+                RunState::Interrupted,
                 false,
                 Some(later),
                 "{}".into()
@@ -642,7 +644,7 @@ async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_th
         .update_run(
             id,
             "old".into(),
-            "completed",
+            RunState::Completed,
             false,
             Some(later + 2),
             r#"{"outcome":{"outcome":"completed"}}"#.into(),
@@ -651,7 +653,7 @@ async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_th
         .unwrap();
     assert!(!written, "the stale owner's write is refused");
     let row = store.run(id).await.unwrap().unwrap();
-    assert_eq!(row.state, "interrupted");
+    assert_eq!(row.state, RunState::Interrupted);
     assert_eq!(row.ended_ms, Some(later));
     assert_eq!(
         store.heartbeat(id, "new".into(), later + 3).await.unwrap(),
@@ -686,7 +688,11 @@ async fn a_user_can_hold_only_a_few_live_streams_and_a_closed_one_frees_its_slot
     let refused = open(&console.session).await.unwrap();
     assert_eq!(refused.status().as_u16(), 429);
     let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        ErrorCode::TooManyStreams.as_str(),
+        "{body}"
+    );
     // Another user is not held back by this one.
     let other = open(&operator).await.unwrap();
     assert_eq!(other.status().as_u16(), 200);

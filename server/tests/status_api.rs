@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
 use common::*;
@@ -169,7 +170,7 @@ async fn a_pause_made_behind_the_consoles_back_shows_within_one_interval() {
     let (code, body) = console.get("/api/clusters/nope/status").await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),
-        (404, Some("cluster_not_found"))
+        (404, Some(ErrorCode::ClusterNotFound.as_str()))
     );
     let (code, _) = console
         .call(Method::GET, "/api/clusters/test/status", None, None)

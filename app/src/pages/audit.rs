@@ -95,16 +95,17 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
         .into_iter()
         .map(|e| {
             let outcome_class = format!("badge outcome-{}", e.outcome);
-            let action = e.action.clone();
+            let action = e.action.to_string();
+            let action_attribute = action.clone();
             view! {
-                <tr data-action=action>
+                <tr data-action=action_attribute>
                     <td class="nowrap">{format_utc(e.at_ms)}</td>
                     <td>{e.user}</td>
                     <td class="mono">{e.client}</td>
-                    <td>{e.action}</td>
+                    <td>{action}</td>
                     <td>{e.cluster.unwrap_or_default()}</td>
                     <td class="mono">{e.target.unwrap_or_default()}</td>
-                    <td><span class=outcome_class>{e.outcome}</span></td>
+                    <td><span class=outcome_class>{e.outcome.to_string()}</span></td>
                     <td>{e.detail.unwrap_or_default()}</td>
                 </tr>
             }

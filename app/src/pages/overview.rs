@@ -3,7 +3,7 @@
 use backup_domain::Verdict;
 use backup_domain::api::{ExportingStatus, HistoryResponse, Reachability};
 use backup_domain::listing::{format_age, format_utc};
-use backup_domain::run::RunOutcome;
+use backup_domain::run::{RunOutcome, RunState};
 use backup_domain::status::{ClusterStatus, Probe};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -462,15 +462,15 @@ fn LatestRun() -> impl IntoView {
                     </div>
                 }.into_any(),
                 RunOutcome::ExportingStillPaused { reason } => view! {
-                    <div class="alert alert-alarm" role="alert" id="latest-run" data-outcome="exporting_still_paused">
+                    <div class="alert alert-alarm" role="alert" id="latest-run" data-outcome=RunState::ExportingStillPaused.to_string()>
                         <strong>{format!("Backup run {backup_id} could not confirm that exporting was resumed")}</strong>
                         <p>{reason}" "<A href=href>"See the run"</A></p>
                         <ManagementActions actions=vec![ManagementAction::Resume] run=resume/>
                     </div>
                 }.into_any(),
                 outcome => view! {
-                    <p class="subtle" id="latest-run" data-outcome=outcome.state_name()>
-                        {format!("Last backup run: {backup_id}, {} ({when}). ", outcome.state_name().replace('_', " "))}
+                    <p class="subtle" id="latest-run" data-outcome=outcome.state().to_string()>
+                        {format!("Last backup run: {backup_id}, {} ({when}). ", outcome.state().as_str().replace('_', " "))}
                         <A href=href>"Details"</A>
                     </p>
                 }.into_any(),

@@ -5,6 +5,7 @@
 
 use backup_domain::BackupSet;
 use backup_domain::api::Role;
+use backup_domain::id::BackupId;
 use backup_domain::listing::{format_elapsed, format_utc};
 use backup_domain::procedure::validate_backup_id;
 use backup_domain::run::{
@@ -185,7 +186,7 @@ fn PreflightCard(
 fn CheckRow(check: PreflightCheck) -> impl IntoView {
     let pass = check.status == CheckStatus::Pass;
     view! {
-        <li class=if pass { "check check-pass" } else { "check check-fail" } data-status=if pass { "pass" } else { "fail" }>
+        <li class=if pass { "check check-pass" } else { "check check-fail" } data-status=if pass { "pass" } else { "fail" } data-check=check.id.as_str()>
             <span class="check-mark" aria-hidden="true">{if pass { "✓" } else { "✕" }}</span>
             <div>
                 <strong>{check.name}</strong>
@@ -215,7 +216,7 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
 
     // Checked before any call, with the same rules the server applies.
-    let checked = Memo::new(move |_| -> Result<u64, String> {
+    let checked = Memo::new(move |_| -> Result<BackupId, String> {
         let text = id_text.get();
         let text = text.trim();
         if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
@@ -229,7 +230,9 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
             .and_then(|h| h.ok())
             .map(|h| used_by(&h.sets, id))
             .unwrap_or_default();
-        validate_backup_id(id, highest, &used).map_err(|p| p.explain())
+        validate_backup_id(id, highest, &used)
+            .map_err(|p| p.explain())
+            .and_then(|id| BackupId::new(id).map_err(|e| e.to_string()))
     });
 
     let start = move |_| {
@@ -242,7 +245,7 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         starting.set(true);
         error.set(None);
         spawn_owned(async move {
-            match api::start_run(&cluster, Some(id as i64), &csrf).await {
+            match api::start_run(&cluster, Some(id), &csrf).await {
                 Ok(started) => navigate(
                     &format!("/clusters/{cluster}/backup?run={}", started.run_id),
                     Default::default(),
@@ -537,7 +540,7 @@ fn RunHeader(
     };
     let outcome = report.outcome.is_finished().then(|| {
         view! {
-            <div class=class role="alert" id="run-outcome" data-outcome=report.outcome.state_name()>
+            <div class=class role="alert" id="run-outcome" data-outcome=report.outcome.state().to_string()>
                 <strong>{title}</strong>
                 <p>{text}" "{link.map(|l| view! { <A href=history_link.clone()>{l}</A> })}</p>
                 {resume.then(|| view! { <ManagementActions actions=vec![ManagementAction::Resume] run=resume_run/> })}

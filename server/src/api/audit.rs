@@ -5,37 +5,11 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use backup_domain::api::{AuditEntry, AuditResponse};
+use backup_domain::audit::AuditAction;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::store::{AuditFilter, AuditRecord};
-
-/// Appends one line. A failure to write is logged loudly; the action itself already happened.
-#[allow(clippy::too_many_arguments)]
-pub async fn record(
-    state: &AppState,
-    user: &str,
-    client: &str,
-    action: &str,
-    cluster: Option<String>,
-    target: Option<String>,
-    outcome: &str,
-    detail: Option<String>,
-) {
-    let entry = AuditRecord {
-        at_ms: chrono::Utc::now().timestamp_millis(),
-        user: user.chars().take(200).collect(),
-        client: client.to_string(),
-        action: action.to_string(),
-        cluster,
-        target,
-        outcome: outcome.to_string(),
-        detail,
-    };
-    if let Err(error) = state.store.append_audit(entry).await {
-        tracing::error!(%error, action, "could not write the audit log");
-    }
-}
+use crate::store::AuditFilter;
 
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
@@ -56,9 +30,17 @@ pub async fn list(
     super::extract::ApiQuery(q): super::extract::ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    // An action that does not exist would match nothing; a typo must not look like an empty log.
+    let action = blank(q.action)
+        .map(|a| a.trim().parse::<AuditAction>())
+        .transpose()
+        .map_err(|e| {
+            let known: Vec<&str> = AuditAction::KNOWN.iter().map(AuditAction::as_str).collect();
+            ApiError::BadRequest(format!("{e}; the log records {}", known.join(", ")))
+        })?;
     let filter = AuditFilter {
         user: blank(q.user),
-        action: blank(q.action),
+        action,
         cluster: blank(q.cluster),
         from_ms: q.from,
         to_ms: q.to,
@@ -108,10 +90,10 @@ pub fn to_csv(entries: &[AuditEntry]) -> String {
             e.at_ms.to_string(),
             e.user.clone(),
             e.client.clone(),
-            e.action.clone(),
+            e.action.to_string(),
             e.cluster.clone().unwrap_or_default(),
             e.target.clone().unwrap_or_default(),
-            e.outcome.clone(),
+            e.outcome.to_string(),
             e.detail.clone().unwrap_or_default(),
         ];
         out.push_str(
@@ -147,10 +129,10 @@ mod tests {
             at_ms: 0,
             user: "=cmd()".into(),
             client: "127.0.0.1".into(),
-            action: "login_failed".into(),
+            action: AuditAction::LoginFailed,
             cluster: None,
             target: None,
-            outcome: "failure".into(),
+            outcome: backup_domain::audit::AuditOutcome::Failure,
             detail: Some("say \"hi\", ok".into()),
         };
         let csv = to_csv(&[e]);

@@ -5,6 +5,7 @@ use axum::extract::State;
 
 use super::extract::ApiPath;
 use backup_domain::api::{BackupDetailResponse, ClustersResponse, HistoryResponse};
+use backup_domain::id::BackupId;
 use futures_util::future::join_all;
 
 use super::{ApiError, AppState};
@@ -39,9 +40,10 @@ pub async fn detail(
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Json<BackupDetailResponse>, ApiError> {
     let cluster = cluster(&state, &name)?;
-    let backup_id = id.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        ApiError::BadRequest(format!("`{id}` is not a backup ID: use a positive integer"))
-    })?;
+    let backup_id = id
+        .parse::<BackupId>()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .get();
     history::detail(cluster, backup_id)
         .await
         .map(Json)

@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use backup_domain::api::{ApiErrorBody, ApiErrorDetail};
+use backup_domain::api::{ApiErrorBody, ApiErrorDetail, ErrorCode};
 
 use crate::store::StoreError;
 
@@ -16,6 +16,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("no such API route")]
     RouteNotFound,
+    /// The path exists with other methods: these, comma-separated (they also go in `Allow`).
+    #[error("this path answers {0}")]
+    MethodNotAllowed(String),
     #[error("the body is larger than this route accepts")]
     PayloadTooLarge,
     #[error("send the body as application/json")]
@@ -64,34 +67,45 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The answer's status and its stable code (`ErrorCode`'s text is the wire format).
+    pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            ApiError::ClusterNotFound(_) => (StatusCode::NOT_FOUND, "cluster_not_found"),
-            ApiError::BackupNotFound { .. } => (StatusCode::NOT_FOUND, "backup_not_found"),
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "route_not_found"),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            ApiError::ClusterNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::ClusterNotFound),
+            ApiError::BackupNotFound { .. } => (StatusCode::NOT_FOUND, ErrorCode::BackupNotFound),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),
+            ApiError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed)
             }
-            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            ApiError::InvalidCredentials(_) => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
-            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
-            ApiError::RunInProgress { .. } => (StatusCode::CONFLICT, "run_in_progress"),
-            ApiError::Preflight(_) => (StatusCode::CONFLICT, "preflight_failed"),
-            ApiError::RunNotFound(_) => (StatusCode::NOT_FOUND, "run_not_found"),
-            ApiError::RunNotRunning(_) => (StatusCode::CONFLICT, "run_not_running"),
-            ApiError::PlanChanged(_) => (StatusCode::CONFLICT, "plan_changed"),
-            ApiError::SelectionRefused(_) => (StatusCode::CONFLICT, "selection_refused"),
-            ApiError::CleanupNotFound(_) => (StatusCode::NOT_FOUND, "cleanup_not_found"),
-            ApiError::CleanupRefused(_) => (StatusCode::CONFLICT, "cleanup_refused"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::CleanupWarning(_) => (StatusCode::CONFLICT, "cleanup_warning"),
-            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+            }
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            ApiError::InvalidCredentials(_) => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials)
+            }
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, ErrorCode::CsrfFailed),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            ApiError::TooManyStreams(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyStreams)
+            }
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, ErrorCode::UpstreamFailed),
+            ApiError::RunInProgress { .. } => (StatusCode::CONFLICT, ErrorCode::RunInProgress),
+            ApiError::Preflight(_) => (StatusCode::CONFLICT, ErrorCode::PreflightFailed),
+            ApiError::RunNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::RunNotFound),
+            ApiError::RunNotRunning(_) => (StatusCode::CONFLICT, ErrorCode::RunNotRunning),
+            ApiError::PlanChanged(_) => (StatusCode::CONFLICT, ErrorCode::PlanChanged),
+            ApiError::SelectionRefused(_) => (StatusCode::CONFLICT, ErrorCode::SelectionRefused),
+            ApiError::CleanupNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::CleanupNotFound),
+            ApiError::CleanupRefused(_) => (StatusCode::CONFLICT, ErrorCode::CleanupRefused),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::CleanupWarning(_) => (StatusCode::CONFLICT, ErrorCode::CleanupWarning),
+            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
@@ -104,7 +118,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = ApiErrorBody {
             error: ApiErrorDetail {
-                code: code.to_string(),
+                code,
                 message: self.to_string(),
                 details: match &self {
                     ApiError::PlanChanged(d) => serde_json::to_value(d).ok(),
@@ -113,10 +127,18 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
+        match self {
+            ApiError::RateLimited { retry_after } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            ApiError::MethodNotAllowed(allowed) => {
+                if let Ok(v) = HeaderValue::from_str(&allowed) {
+                    response.headers_mut().insert(header::ALLOW, v);
+                }
+            }
+            _ => {}
         }
         response
     }

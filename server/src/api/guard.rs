@@ -159,16 +159,7 @@ fn method_not_allowed(path: &str) -> Response {
         .filter(|r| r.path == path)
         .map(|r| r.method.as_str())
         .collect();
-    let body = serde_json::json!({"error": {
-        "code": "method_not_allowed",
-        "message": format!("this path answers {}", allowed.join(", ")),
-    }});
-    let mut response =
-        (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
-        response.headers_mut().insert(header::ALLOW, v);
-    }
-    response
+    ApiError::MethodNotAllowed(allowed.join(", ")).into_response()
 }
 
 /// A browser names the page a request comes from; it must be this console. Clients that send

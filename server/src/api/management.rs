@@ -3,11 +3,13 @@
 
 use axum::extract::State;
 use axum::{Extension, Json};
+use backup_domain::audit::{AuditAction, AuditOutcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{ApiPath, NoBody, OptionalBody};
-use super::{ApiError, AppState, audit};
+use super::{ApiError, AppState};
+use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::upstream::ExportingOperation;
 
@@ -40,11 +42,14 @@ pub async fn pause(
         )
     })?;
     let (operation, action) = if soft {
-        (ExportingOperation::SoftPause, "exporting_soft_paused")
+        (
+            ExportingOperation::SoftPause,
+            AuditAction::ExportingSoftPaused,
+        )
     } else {
-        (ExportingOperation::Pause, "exporting_paused")
+        (ExportingOperation::Pause, AuditAction::ExportingPaused)
     };
-    refuse_while_held(&state, &p, &name, action, false).await?;
+    refuse_while_held(&state, &p, &name, action.clone(), false).await?;
     exporting(&state, &p, &name, operation, action, None).await
 }
 
@@ -56,7 +61,7 @@ pub async fn resume(
     OptionalBody(body): OptionalBody<ResumeRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let force = body.is_some_and(|b| b.force);
-    let action = "exporting_resumed";
+    let action = AuditAction::ExportingResumed;
     let forced = if force {
         state.runs.holding(&name).await.map(|held| {
             format!(
@@ -68,7 +73,7 @@ pub async fn resume(
         })
     } else {
         // Once the run is resuming itself, a hand resume only helps it.
-        refuse_while_held(&state, &p, &name, action, true).await?;
+        refuse_while_held(&state, &p, &name, action.clone(), true).await?;
         None
     };
     exporting(
@@ -89,7 +94,7 @@ async fn refuse_while_held(
     state: &AppState,
     p: &Principal,
     name: &str,
-    action: &str,
+    action: AuditAction,
     resume: bool,
 ) -> Result<(), ApiError> {
     state
@@ -102,14 +107,10 @@ async fn refuse_while_held(
                 run_id: held.run_id,
             };
             audit::record(
-                state,
-                &p.user,
-                &p.client,
-                action,
-                Some(name.to_string()),
-                None,
-                "failure",
-                Some(format!("refused: {refused}")),
+                &state.store,
+                AuditEvent::new(&p.user, &p.client, action, AuditOutcome::Failure)
+                    .cluster(name)
+                    .detail(format!("refused: {refused}")),
             )
             .await;
             Err(refused)
@@ -123,7 +124,7 @@ async fn exporting(
     p: &Principal,
     name: &str,
     operation: ExportingOperation,
-    action: &str,
+    action: AuditAction,
     note: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
     let cluster = state
@@ -153,13 +154,13 @@ pub async fn rebalance(
         .clusters
         .get(&name)
         .ok_or_else(|| ApiError::ClusterNotFound(name.clone()))?;
-    refuse_while_held(&state, &p, &name, "rebalance", false).await?;
+    refuse_while_held(&state, &p, &name, AuditAction::Rebalance, false).await?;
     let result = cluster.zeebe.rebalance().await;
     finish(
         &state,
         &p,
         &name,
-        "rebalance",
+        AuditAction::Rebalance,
         result.map_err(|e| e.to_string()),
         None,
     )
@@ -170,24 +171,20 @@ async fn finish(
     state: &AppState,
     p: &Principal,
     cluster: &str,
-    action: &str,
+    action: AuditAction,
     result: Result<(), String>,
     note: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (outcome, detail) = match (&result, note) {
-        (Ok(()), note) => ("success", note),
-        (Err(message), None) => ("failure", Some(message.clone())),
-        (Err(message), Some(note)) => ("failure", Some(format!("{note}: {message}"))),
+        (Ok(()), note) => (AuditOutcome::Success, note),
+        (Err(message), None) => (AuditOutcome::Failure, Some(message.clone())),
+        (Err(message), Some(note)) => (AuditOutcome::Failure, Some(format!("{note}: {message}"))),
     };
     audit::record(
-        state,
-        &p.user,
-        &p.client,
-        action,
-        Some(cluster.to_string()),
-        None,
-        outcome,
-        detail,
+        &state.store,
+        AuditEvent::new(&p.user, &p.client, action, outcome)
+            .cluster(cluster)
+            .detail(detail),
     )
     .await;
     result

@@ -8,6 +8,8 @@ use backup_domain::retention::{
     CleanupRequest, CleanupStarted, CleanupView, RetentionPlan, RetentionPolicy, RetentionState,
 };
 
+use backup_domain::id::BackupId;
+
 use super::extract::{ApiPath, Body, NoBody};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
@@ -86,9 +88,11 @@ async fn set_pin(
     pinned: bool,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let cluster = state.cluster(&name)?;
-    let backup_id: u64 = id
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not a backup ID")))?;
+    // 0 or above i64::MAX was once stored as a pin no backup can have (review P4).
+    let backup_id = id
+        .parse::<BackupId>()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .get();
     let changed = state
         .retention
         .set_pin(cluster, backup_id, pinned, &p.user, &p.client)

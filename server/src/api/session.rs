@@ -5,8 +5,10 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use backup_domain::api::{LoginRequest, SessionInfo};
+use backup_domain::audit::{AuditAction, AuditOutcome};
 
-use super::{ApiError, AppState, audit, client_address};
+use super::{ApiError, AppState, client_address};
+use crate::audit::{self, AuditEvent};
 use crate::auth::{self, LOGIN_HEADER, LOGIN_HEADER_VALUE, Principal, password};
 
 const GENERIC_FAILURE: &str = "invalid user name or password";
@@ -55,14 +57,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     let now = now_ms();
     for done in auth.limiter.finished_denials(now) {
         audit::record(
-            &state,
-            &done.user,
-            &done.client,
-            "login_failed",
-            None,
-            None,
-            "denied",
-            Some(format!(
+            &state.store,
+            AuditEvent::new(
+                &done.user,
+                &done.client,
+                AuditAction::LoginFailed,
+                AuditOutcome::Denied,
+            )
+            .detail(format!(
                 "rate limited {} more times from {} to {}",
                 done.count,
                 utc(done.from_ms),
@@ -77,14 +79,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
             // One row per key and window; the rest are counted into one later row.
             if denied.first {
                 audit::record(
-                    &state,
-                    &body.username,
-                    &client,
-                    "login_failed",
-                    None,
-                    None,
-                    "denied",
-                    Some("rate limited".into()),
+                    &state.store,
+                    AuditEvent::new(
+                        &body.username,
+                        &client,
+                        AuditAction::LoginFailed,
+                        AuditOutcome::Denied,
+                    )
+                    .detail("rate limited".to_string()),
                 )
                 .await;
             }
@@ -111,14 +113,13 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         // The reservation stays: it is this failure.
         drop(reservation);
         audit::record(
-            &state,
-            &body.username,
-            &client,
-            "login_failed",
-            None,
-            None,
-            "failure",
-            None,
+            &state.store,
+            AuditEvent::new(
+                &body.username,
+                &client,
+                AuditAction::LoginFailed,
+                AuditOutcome::Failure,
+            ),
         )
         .await;
         return Err(ApiError::InvalidCredentials(GENERIC_FAILURE));
@@ -137,7 +138,13 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         )
         .await?;
     audit::record(
-        &state, &user.name, &client, "login", None, None, "success", None,
+        &state.store,
+        AuditEvent::new(
+            &user.name,
+            &client,
+            AuditAction::Login,
+            AuditOutcome::Success,
+        ),
     )
     .await;
     let info = SessionInfo {
@@ -170,7 +177,13 @@ pub async fn logout(
         state.store.delete_session(hash.clone()).await?;
     }
     audit::record(
-        &state, &p.user, &p.client, "logout", None, None, "success", None,
+        &state.store,
+        AuditEvent::new(
+            &p.user,
+            &p.client,
+            AuditAction::Logout,
+            AuditOutcome::Success,
+        ),
     )
     .await;
     Ok((

@@ -5,17 +5,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use backup_domain::api::{HistoryResponse, VersionProfile};
+use backup_domain::audit::{AuditAction, AuditOutcome};
+use backup_domain::id::BackupId;
 use backup_domain::procedure::{self, ProcedurePlan};
 use backup_domain::run::{
-    CheckStatus, Preflight, PreflightCheck, StepState, component_check, exporting_check,
-    latest_id_from_conflict,
+    CheckStatus, Preflight, PreflightCheck, PreflightCheckId, RunState, StepState, component_check,
+    exporting_check, latest_id_from_conflict, no_other_run_check,
 };
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
 use super::runner::{self, CancelSignal, RunOutcome, RunReport, RunSettings};
+use crate::audit::{self, AuditEvent};
 use crate::cluster::{Cluster, Clusters};
-use crate::store::{AuditRecord, Lease, RunRow, Store};
+use crate::store::{Lease, RunRow, Store};
 use crate::upstream::upstream_message;
 
 enum Slot {
@@ -296,7 +299,7 @@ impl RunService {
                     .await
                     .ok()
                     .flatten()
-                    .filter(|r| r.state == "running")
+                    .filter(|r| r.state == RunState::Running)
                     .ok_or(CancelError::NotRunning(run_id))?;
                 match self.store.request_cancel(run_id, user.to_string()).await {
                     Ok(true) => (row.cluster, row.backup_id),
@@ -304,14 +307,16 @@ impl RunService {
                 }
             }
         };
-        self.audit(
-            user,
-            client,
-            "backup_cancelled",
-            &cluster,
-            backup_id,
-            "success",
-            None,
+        audit::record(
+            &self.store,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::BackupCancelled,
+                AuditOutcome::Success,
+            )
+            .cluster(cluster)
+            .target(backup_id.to_string()),
         )
         .await;
         Ok(())
@@ -363,23 +368,7 @@ impl RunService {
                 .flatten()
                 .map(Some),
         };
-        checks.push(match running_run {
-            None => PreflightCheck {
-                name: "No other backup run on this cluster".into(),
-                status: CheckStatus::Pass,
-                detail: "none in progress".into(),
-                fix: None,
-            },
-            Some(id) => PreflightCheck {
-                name: "No other backup run on this cluster".into(),
-                status: CheckStatus::Fail,
-                detail: match id {
-                    Some(id) => format!("run {id} is in progress"),
-                    None => "a run is starting".into(),
-                },
-                fix: Some("Wait for it to finish, or cancel it from its progress page.".into()),
-            },
-        });
+        checks.push(no_other_run_check(running_run));
         let highest = self.highest_known(cluster, history.highest_backup_id).await;
         let plan = procedure::plan(cluster.profile, &cluster.components());
         let preflight = Preflight {
@@ -399,7 +388,7 @@ impl RunService {
         cluster: &Cluster,
         user: &str,
         client: &str,
-        requested: Option<i64>,
+        requested: Option<BackupId>,
     ) -> Result<Started, StartError> {
         if self.is_stopping() {
             return Err(StartError::Preflight(
@@ -434,7 +423,7 @@ impl RunService {
         cluster: &Cluster,
         user: &str,
         client: &str,
-        requested: Option<i64>,
+        requested: Option<BackupId>,
     ) -> Result<Started, StartError> {
         // Another process sharing the database may be running one (create_run checks again).
         if let Some(running) = self.store.running_run(cluster.name.clone()).await? {
@@ -447,7 +436,7 @@ impl RunService {
         if let Some(failed) = preflight
             .checks
             .iter()
-            .filter(|c| !c.name.starts_with("No other backup run"))
+            .filter(|c| c.id != PreflightCheckId::NoOtherRun)
             .find(|c| c.status == CheckStatus::Fail)
         {
             return Err(StartError::Preflight(format!(
@@ -466,10 +455,11 @@ impl RunService {
                 let used_by = history
                     .sets
                     .iter()
-                    .find(|s| s.backup_id as i64 == id)
+                    .find(|s| s.backup_id == id.get())
                     .map(|s| s.holders())
                     .unwrap_or_default();
-                procedure::validate_backup_id(id, preflight.highest_known_id, &used_by)
+                // A `BackupId` is at most i64::MAX: the cast is exact.
+                procedure::validate_backup_id(id.get() as i64, preflight.highest_known_id, &used_by)
                     .map_err(|p| StartError::BadId(p.explain()))?
             }
             None => preflight.proposed_backup_id,
@@ -501,14 +491,16 @@ impl RunService {
                 cancel: cancel_tx,
             },
         );
-        self.audit(
-            user,
-            client,
-            "backup_started",
-            &cluster.name,
-            backup_id,
-            "success",
-            None,
+        audit::record(
+            &self.store,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::BackupStarted,
+                AuditOutcome::Success,
+            )
+            .cluster(cluster.name.as_str())
+            .target(backup_id.to_string()),
         )
         .await;
 
@@ -546,7 +538,14 @@ impl RunService {
                     async move {
                         let paused = report.exporting_paused();
                         match store
-                            .update_run(run_id, owner, "running", paused, None, to_json(&report))
+                            .update_run(
+                                run_id,
+                                owner,
+                                RunState::Running,
+                                paused,
+                                None,
+                                to_json(&report),
+                            )
                             .await
                         {
                             Ok(true) => {}
@@ -578,7 +577,14 @@ impl RunService {
                 let (store, owner, lost) = (store.clone(), owner.clone(), checkpoint_lost.clone());
                 Box::pin(async move {
                     match store
-                        .update_run(run_id, owner, "running", true, None, to_json(&report))
+                        .update_run(
+                            run_id,
+                            owner,
+                            RunState::Running,
+                            true,
+                            None,
+                            to_json(&report),
+                        )
                         .await
                     {
                         Ok(true) => Ok(()),
@@ -653,13 +659,13 @@ impl RunService {
         user: &str,
         client: &str,
     ) {
-        let state = report.outcome.state_name();
+        let state = report.outcome.state();
         match self
             .store
             .update_run(
                 run_id,
                 self.owner.clone(),
-                state,
+                state.clone(),
                 report.exporting_paused(),
                 Some(now_ms()),
                 to_json(report),
@@ -699,47 +705,19 @@ impl RunService {
             RunOutcome::Interrupted { reason } => Some(reason.clone()),
             _ => None,
         };
-        let outcome = if state == "completed" {
-            "success"
+        let outcome = if state == RunState::Completed {
+            AuditOutcome::Success
         } else {
-            "failure"
+            AuditOutcome::Failure
         };
-        self.audit(
-            user,
-            client,
-            "backup_finished",
-            cluster,
-            report.backup_id,
-            outcome,
-            detail,
+        audit::record(
+            &self.store,
+            AuditEvent::new(user, client, AuditAction::BackupFinished, outcome)
+                .cluster(cluster)
+                .target(report.backup_id.to_string())
+                .detail(detail),
         )
         .await;
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn audit(
-        &self,
-        user: &str,
-        client: &str,
-        action: &str,
-        cluster: &str,
-        backup_id: u64,
-        outcome: &str,
-        detail: Option<String>,
-    ) {
-        let record = AuditRecord {
-            at_ms: now_ms(),
-            user: user.to_string(),
-            client: client.to_string(),
-            action: action.to_string(),
-            cluster: Some(cluster.to_string()),
-            target: Some(backup_id.to_string()),
-            outcome: outcome.to_string(),
-            detail,
-        };
-        if let Err(error) = self.store.append_audit(record).await {
-            tracing::error!(%error, action, "could not write the audit log");
-        }
     }
 
     /// Checks for abandoned runs now and then every half second, for as long as the process lives.
@@ -850,7 +828,7 @@ impl RunService {
                     .update_run(
                         row.id,
                         service.owner.clone(),
-                        outcome.state_name(),
+                        outcome.state(),
                         still_paused,
                         Some(now_ms()),
                         text,
@@ -870,22 +848,26 @@ impl RunService {
                     }
                 }
                 let (audit_outcome, detail) = match &outcome {
-                    RunOutcome::Interrupted { reason } => ("success", reason.clone()),
-                    RunOutcome::ExportingStillPaused { reason } => ("failure", reason.clone()),
-                    _ => ("success", String::new()),
+                    RunOutcome::Interrupted { reason } => (AuditOutcome::Success, reason.clone()),
+                    RunOutcome::ExportingStillPaused { reason } => {
+                        (AuditOutcome::Failure, reason.clone())
+                    }
+                    _ => (AuditOutcome::Success, String::new()),
                 };
-                service
-                    .audit(
+                audit::record(
+                    &service.store,
+                    AuditEvent::new(
                         "system",
                         "-",
-                        "backup_interrupted",
-                        &row.cluster,
-                        row.backup_id,
+                        AuditAction::BackupInterrupted,
                         audit_outcome,
-                        Some(detail),
                     )
-                    .await;
-                tracing::warn!(run = row.id, cluster = %row.cluster, state = outcome.state_name(), "recovered an unfinished backup run");
+                    .cluster(row.cluster.as_str())
+                    .target(row.backup_id.to_string())
+                    .detail(detail),
+                )
+                .await;
+                tracing::warn!(run = row.id, cluster = %row.cluster, state = %outcome.state(), "recovered an unfinished backup run");
             }));
         }
         Ok(handles)
@@ -912,7 +894,7 @@ pub fn report_from_row(row: &RunRow, profile: VersionProfile) -> RunReport {
         ("steps", serde_json::json!([])),
         (
             "outcome",
-            serde_json::to_value(outcome_of_state(&row.state)).unwrap_or_default(),
+            serde_json::to_value(row.state.outcome_without_report()).unwrap_or_default(),
         ),
     ];
     for (key, default) in defaults {
@@ -925,7 +907,7 @@ pub fn report_from_row(row: &RunRow, profile: VersionProfile) -> RunReport {
         profile,
         steps: Vec::new(),
         skipped: Vec::new(),
-        outcome: outcome_of_state(&row.state),
+        outcome: row.state.outcome_without_report(),
         paused_ms: None,
         resumed_ms: None,
         transcript: Vec::new(),
@@ -948,24 +930,6 @@ fn stopped_by_shutdown(outcome: RunOutcome, pause_reached: bool) -> RunOutcome {
             },
         },
         other => other,
-    }
-}
-
-fn outcome_of_state(state: &str) -> RunOutcome {
-    let reason = || "the stored report of this run is incomplete".to_string();
-    match state {
-        "running" => RunOutcome::Running,
-        "completed" => RunOutcome::Completed,
-        "exporting_still_paused" => RunOutcome::ExportingStillPaused { reason: reason() },
-        "interrupted" => RunOutcome::Interrupted { reason: reason() },
-        "cancelled" => RunOutcome::Cancelled {
-            step: "-".into(),
-            by: "unknown (the stored report of this run is incomplete)".into(),
-        },
-        _ => RunOutcome::Failed {
-            step: "-".into(),
-            reason: reason(),
-        },
     }
 }
 
@@ -1011,7 +975,7 @@ async fn heartbeat(
 mod tests {
     use super::*;
 
-    fn row(state: &str) -> RunRow {
+    fn row(state: RunState) -> RunRow {
         RunRow {
             id: 1,
             cluster: "c".into(),
@@ -1019,7 +983,7 @@ mod tests {
             started_by: "u".into(),
             started_ms: 0,
             ended_ms: Some(1),
-            state: state.into(),
+            state,
             paused: false,
             report: serde_json::json!({}),
         }
@@ -1027,8 +991,18 @@ mod tests {
 
     #[test]
     fn a_stored_cancelled_run_without_an_outcome_reads_as_cancelled() {
-        let report = report_from_row(&row("cancelled"), VersionProfile::V88);
-        assert_eq!(report.outcome.state_name(), "cancelled", "{report:?}");
+        let report = report_from_row(&row(RunState::Cancelled), VersionProfile::V88);
+        assert_eq!(report.outcome.state(), RunState::Cancelled, "{report:?}");
+    }
+
+    #[test]
+    fn every_stored_state_without_a_report_reads_back_as_itself() {
+        for state in RunState::KNOWN {
+            let report = report_from_row(&row(state.clone()), VersionProfile::V87);
+            assert_eq!(&report.outcome.state(), state, "{report:?}");
+        }
+        let later = report_from_row(&row(RunState::from("paused_forever")), VersionProfile::V87);
+        assert_eq!(later.outcome.state(), RunState::Failed);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backup_domain::audit::{AuditAction, AuditOutcome};
 use backup_domain::cron::Schedule;
 use backup_domain::retention::{
     self as planner, Artifact, ArtifactState, CleanupOutcome, CleanupReport, CleanupRequest,
@@ -16,9 +17,10 @@ use backup_domain::retention::{
 use backup_domain::{BackupSet, Component, Verdict};
 use tokio::sync::{Semaphore, watch};
 
+use crate::audit::{self, AuditEvent};
 use crate::cluster::{Cluster, Clusters};
 use crate::procedure::service::{RunService, STALE_AFTER_MS};
-use crate::store::{AuditRecord, CleanupRow, Store, StoreError};
+use crate::store::{CleanupRow, Store, StoreError};
 use crate::upstream::UpstreamError;
 
 /// Who the scheduler acts as, in the cleanups table and the audit log.
@@ -235,14 +237,16 @@ impl RetentionService {
             ));
         }
         self.record_confirmation(cluster, &policy, user).await?;
-        self.audit(
-            user,
-            client,
-            "policy_confirmed",
-            &cluster.name,
-            None,
-            "success",
-            Some(to_json(&policy)),
+        audit::record(
+            &self.store,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::PolicyConfirmed,
+                AuditOutcome::Success,
+            )
+            .cluster(cluster.name.as_str())
+            .detail(Some(to_json(&policy))),
         )
         .await;
         Ok(())
@@ -262,14 +266,16 @@ impl RetentionService {
             .save_policy(cluster.name.clone(), &policy, user.to_string(), now_ms())
             .await?;
         self.record_confirmation(cluster, &policy, user).await?;
-        self.audit(
-            user,
-            client,
-            "policy_changed",
-            &cluster.name,
-            None,
-            "success",
-            Some(to_json(&policy)),
+        audit::record(
+            &self.store,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::PolicyChanged,
+                AuditOutcome::Success,
+            )
+            .cluster(cluster.name.as_str())
+            .detail(Some(to_json(&policy))),
         )
         .await;
         Ok(())
@@ -299,18 +305,16 @@ impl RetentionService {
             )
             .await?;
         let action = if pinned {
-            "backup_pinned"
+            AuditAction::BackupPinned
         } else {
-            "backup_unpinned"
+            AuditAction::BackupUnpinned
         };
-        self.audit(
-            user,
-            client,
-            action,
-            &cluster.name,
-            Some(backup_id.to_string()),
-            "success",
-            (!changed).then(|| "no change".to_string()),
+        audit::record(
+            &self.store,
+            AuditEvent::new(user, client, action, AuditOutcome::Success)
+                .cluster(cluster.name.as_str())
+                .target(Some(backup_id.to_string()))
+                .detail((!changed).then(|| "no change".to_string())),
         )
         .await;
         Ok(changed)
@@ -510,17 +514,20 @@ impl RetentionService {
                 self.owner.clone(),
             )
             .await?;
-        self.audit(
-            user,
-            client,
-            "cleanup_started",
-            &cluster.name,
-            Some(id_list(&sets)),
-            "success",
-            Some(format!(
+        audit::record(
+            &self.store,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::CleanupStarted,
+                AuditOutcome::Success,
+            )
+            .cluster(cluster.name.as_str())
+            .target(Some(id_list(&sets)))
+            .detail(Some(format!(
                 "cleanup {id}: {} sets, {} artifacts",
                 started.sets, started.artifacts
-            )),
+            ))),
         )
         .await;
         let (tx, rx) = watch::channel(report);
@@ -596,18 +603,15 @@ impl RetentionService {
                 let mut stopped = tx.borrow().clone();
                 stopped.outcome = CleanupOutcome::Interrupted;
                 tx.send_replace(stopped);
-                service
-                    .audit(
-                        &user,
-                        &client,
-                        "cleanup_finished",
-                        &cluster.name,
-                        Some(id_list(&report.sets)),
-                        "failure",
-                        Some(format!(
+                audit::record(
+&service.store,
+AuditEvent::new(&user, &client, AuditAction::CleanupFinished, AuditOutcome::Failure)
+.cluster(cluster.name.as_str())
+.target(Some(id_list(&report.sets)))
+.detail(Some(format!(
                             "cleanup {id}: taken over by another process after {deleted} deleted, {gone} already gone; retry it for the rest"
-                        )),
-                    )
+                        ))),
+)
                     .await;
                 service.live().remove(&id);
                 return;
@@ -619,19 +623,25 @@ impl RetentionService {
                 tracing::error!(%error, id, "could not store the end of a cleanup");
             }
             let failed = report.count(ArtifactState::Failed);
-            service
-                .audit(
+            audit::record(
+                &service.store,
+                AuditEvent::new(
                     &user,
                     &client,
-                    "cleanup_finished",
-                    &cluster.name,
-                    Some(id_list(&report.sets)),
-                    if failed == 0 { "success" } else { "failure" },
-                    Some(format!(
-                        "cleanup {id}: {deleted} deleted, {gone} already gone, {failed} failed"
-                    )),
+                    AuditAction::CleanupFinished,
+                    if failed == 0 {
+                        AuditOutcome::Success
+                    } else {
+                        AuditOutcome::Failure
+                    },
                 )
-                .await;
+                .cluster(cluster.name.as_str())
+                .target(Some(id_list(&report.sets)))
+                .detail(Some(format!(
+                    "cleanup {id}: {deleted} deleted, {gone} already gone, {failed} failed"
+                ))),
+            )
+            .await;
             service.live().remove(&id);
         });
         Ok(CleanupStarted {
@@ -789,14 +799,16 @@ impl RetentionService {
             }
         }
         tracing::warn!(cluster = %cluster.name, %reason, "unattended cleanup refused");
-        self.audit(
-            user,
-            client,
-            "cleanup_refused",
-            &cluster.name,
-            None,
-            "refused",
-            Some(reason.clone()),
+        audit::record(
+            &self.store,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::CleanupRefused,
+                AuditOutcome::Refused,
+            )
+            .cluster(cluster.name.as_str())
+            .detail(Some(reason.clone())),
         )
         .await;
         CleanupError::Unattended(reason)
@@ -821,32 +833,6 @@ impl RetentionService {
                 }
             }
         });
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn audit(
-        &self,
-        user: &str,
-        client: &str,
-        action: &str,
-        cluster: &str,
-        target: Option<String>,
-        outcome: &str,
-        detail: Option<String>,
-    ) {
-        let record = AuditRecord {
-            at_ms: now_ms(),
-            user: user.to_string(),
-            client: client.to_string(),
-            action: action.to_string(),
-            cluster: Some(cluster.to_string()),
-            target,
-            outcome: outcome.to_string(),
-            detail,
-        };
-        if let Err(error) = self.store.append_audit(record).await {
-            tracing::error!(%error, action, "could not write the audit log");
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! running it (a lease renewed by its heartbeat) so that two processes sharing the database
 //! never run the same cluster at once nor write over each other.
 
+use backup_domain::run::RunState;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, immediate};
@@ -25,8 +26,7 @@ pub struct RunRow {
     pub started_by: String,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
-    /// `running`, `completed`, `failed`, `exporting_still_paused` or `interrupted`.
-    pub state: String,
+    pub state: RunState,
     /// Exporting was paused by this run and not yet confirmed resumed.
     pub paused: bool,
     pub report: serde_json::Value,
@@ -61,8 +61,8 @@ impl Store {
             immediate(c, |c| {
                 let running: Option<i64> = c
                     .query_row(
-                        "SELECT id FROM runs WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
-                        params![cluster],
+                        "SELECT id FROM runs WHERE cluster = ?1 AND state = ?2 ORDER BY id LIMIT 1",
+                        params![cluster, RunState::Running.as_str()],
                         |r| r.get(0),
                     )
                     .optional()?;
@@ -70,8 +70,8 @@ impl Store {
                     return Ok(Err(id));
                 }
                 c.execute(
-                    "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report, owner, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?4)",
-                    params![cluster, backup_id as i64, user, now_ms, report, owner],
+                    "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report, owner, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?7, ?5, ?6, ?4)",
+                    params![cluster, backup_id as i64, user, now_ms, report, owner, RunState::Running.as_str()],
                 )?;
                 Ok(Ok(c.last_insert_rowid()))
             })
@@ -112,8 +112,8 @@ impl Store {
     pub async fn request_cancel(&self, id: i64, by: String) -> Result<bool, StoreError> {
         self.call(move |c| {
             c.execute(
-                "UPDATE runs SET cancel_by = COALESCE(cancel_by, ?2) WHERE id = ?1 AND state = 'running'",
-                params![id, by],
+                "UPDATE runs SET cancel_by = COALESCE(cancel_by, ?2) WHERE id = ?1 AND state = ?3",
+                params![id, by, RunState::Running.as_str()],
             )
             .map(|n| n > 0)
         })
@@ -124,8 +124,8 @@ impl Store {
     pub async fn running_run(&self, cluster: String) -> Result<Option<i64>, StoreError> {
         self.call(move |c| {
             c.query_row(
-                "SELECT id FROM runs WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
-                params![cluster],
+                "SELECT id FROM runs WHERE cluster = ?1 AND state = ?2 ORDER BY id LIMIT 1",
+                params![cluster, RunState::Running.as_str()],
                 |r| r.get(0),
             )
             .optional()
@@ -139,7 +139,7 @@ impl Store {
         &self,
         id: i64,
         owner: String,
-        state: &'static str,
+        state: RunState,
         paused: bool,
         ended_ms: Option<i64>,
         report: String,
@@ -147,7 +147,7 @@ impl Store {
         self.call(move |c| {
             c.execute(
                 "UPDATE runs SET state = ?2, paused = ?3, ended_ms = ?4, report = ?5 WHERE id = ?1 AND owner = ?6",
-                params![id, state, paused, ended_ms, report, owner],
+                params![id, state.as_str(), paused, ended_ms, report, owner],
             )
             .map(|n| n > 0)
         })
@@ -163,7 +163,7 @@ impl Store {
             started_by: r.get(3)?,
             started_ms: r.get(4)?,
             ended_ms: r.get(5)?,
-            state: r.get(6)?,
+            state: RunState::from(r.get::<_, String>(6)?),
             paused: r.get(7)?,
             report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
         })
@@ -210,12 +210,15 @@ impl Store {
         self.call(move |c| {
             immediate(c, |c| {
                 let mut st = c.prepare(&format!(
-                    "SELECT {} FROM runs WHERE state = 'running' AND (owner IS NULL OR owner != ?1) \
+                    "SELECT {} FROM runs WHERE state = ?3 AND (owner IS NULL OR owner != ?1) \
                      AND COALESCE(heartbeat_ms, 0) < ?2 ORDER BY id",
                     Self::RUN_COLUMNS
                 ))?;
                 let rows: Vec<RunRow> = st
-                    .query_map(params![owner, stale_before_ms], Self::run_from)?
+                    .query_map(
+                        params![owner, stale_before_ms, RunState::Running.as_str()],
+                        Self::run_from,
+                    )?
                     .collect::<rusqlite::Result<_>>()?;
                 for row in &rows {
                     c.execute(
