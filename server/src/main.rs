@@ -285,7 +285,10 @@ async fn run(command: Command) -> Result<(), RunError> {
             let hash = password::hash_password(&password)?;
             let database =
                 std::env::temp_dir().join(format!("backup-console-demo-{}.db", std::process::id()));
-            let mut text = format!("[auth]\ndatabase = {:?}\n", database.display().to_string());
+            let mut text = format!(
+                "[store]\ndatabase = {:?}\n[auth]\n",
+                database.display().to_string()
+            );
             for (user, role) in [
                 ("admin", "admin"),
                 ("operator", "operator"),

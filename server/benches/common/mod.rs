@@ -21,7 +21,7 @@ pub async fn start_console(config_text: &str, role: &str) -> BenchConsole {
     ));
     let _ = std::fs::remove_file(&db);
     let auth = format!(
-        "[auth]\ndatabase = {:?}\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n",
+        "[store]\ndatabase = {:?}\n[auth]\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n",
         db.display().to_string()
     );
     let config =

@@ -52,7 +52,10 @@ pub fn auth_section(extra: &str) -> (String, std::path::PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db = dir.join("console.db");
-    let mut text = format!("[auth]\ndatabase = {:?}\n{extra}", db.display().to_string());
+    let mut text = format!(
+        "[store]\ndatabase = {:?}\n[auth]\n{extra}",
+        db.display().to_string()
+    );
     for (user, role) in [
         ("admin", "admin"),
         ("operator", "operator"),
