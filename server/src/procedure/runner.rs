@@ -238,7 +238,10 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-#[allow(clippy::too_many_arguments)] // One run's state, passed once into its own task.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one run's state, passed once into its own task"
+)]
 async fn run_steps(
     cluster: Cluster,
     plan: ProcedurePlan,

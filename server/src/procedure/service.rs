@@ -716,7 +716,10 @@ impl RunService {
         .await;
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit row's fields, named at every call"
+    )]
     async fn audit(
         &self,
         user: &str,
