@@ -11,10 +11,6 @@ use crate::auth::{self, LOGIN_HEADER, LOGIN_HEADER_VALUE, Principal, password};
 
 const GENERIC_FAILURE: &str = "invalid user name or password";
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 fn utc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339())
@@ -52,7 +48,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     let body: LoginRequest = serde_json::from_slice(&bytes)
         .map_err(|_| ApiError::BadRequest("send {\"username\": ..., \"password\": ...}".into()))?;
     let auth = &state.auth;
-    let now = now_ms();
+    let now = state.runs.clock().now_ms();
     for done in auth.limiter.finished_denials(now) {
         audit::record(
             &state,

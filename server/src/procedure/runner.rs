@@ -2,6 +2,7 @@
 //! have been) paused, every way out (a failed step, a timeout, a cancel, a panic) goes through
 //! resuming it.
 
+use crate::clock::Clock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -85,10 +86,6 @@ impl CancelSignal {
     }
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// The report of a run before its first step.
 pub fn initial_report(plan: &ProcedurePlan, backup_id: u64) -> RunReport {
     RunReport {
@@ -134,12 +131,40 @@ pub type PauseCheckpoint = Arc<
 
 /// Runs `plan` for `backup_id` in its own task, so that a panic cannot skip the resume. Every
 /// upstream call lands in the report's transcript; progress goes to `progress`, the final report
-/// is returned.
+/// is returned. Its times are the system clock's.
 pub async fn run(
     cluster: Cluster,
     plan: ProcedurePlan,
     backup_id: u64,
     settings: RunSettings,
+    cancel: CancelSignal,
+    progress: watch::Sender<RunReport>,
+    before_pause: Option<PauseCheckpoint>,
+) -> RunReport {
+    run_with_clock(
+        cluster,
+        plan,
+        backup_id,
+        settings,
+        Clock::System,
+        cancel,
+        progress,
+        before_pause,
+    )
+    .await
+}
+
+/// [`run`], its times from `clock` (the run service's).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one run's state, passed once into its own task"
+)]
+pub async fn run_with_clock(
+    cluster: Cluster,
+    plan: ProcedurePlan,
+    backup_id: u64,
+    settings: RunSettings,
+    clock: Clock,
     cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
     before_pause: Option<PauseCheckpoint>,
@@ -172,6 +197,7 @@ pub async fn run(
             plan,
             backup_id,
             settings,
+            clock.clone(),
             cancel,
             progress.clone(),
             paused.clone(),
@@ -207,7 +233,7 @@ pub async fn run(
         .await
         {
             Ok(_) => {
-                progress.send_modify(|r| r.resumed_ms = Some(now_ms()));
+                progress.send_modify(|r| r.resumed_ms = Some(clock.now_ms()));
                 outcome
             }
             Err(still) => RunOutcome::ExportingStillPaused {
@@ -247,6 +273,7 @@ async fn run_steps(
     plan: ProcedurePlan,
     id: u64,
     settings: RunSettings,
+    clock: Clock,
     mut cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
     paused: Arc<AtomicBool>,
@@ -263,10 +290,10 @@ async fn run_steps(
         }
         progress.send_modify(|r| {
             r.steps[index].state = StepState::Running;
-            r.steps[index].started_ms = Some(now_ms());
+            r.steps[index].started_ms = Some(clock.now_ms());
         });
         if *step == ProcedureStep::SoftPauseExporting {
-            progress.send_modify(|r| r.paused_ms = Some(now_ms()));
+            progress.send_modify(|r| r.paused_ms = Some(clock.now_ms()));
             if let Some(checkpoint) = &before_pause {
                 let snapshot = progress.borrow().clone();
                 if let Err(reason) = checkpoint(snapshot).await {
@@ -277,7 +304,7 @@ async fn run_steps(
                     progress.send_modify(|r| {
                         r.paused_ms = None;
                         let s = &mut r.steps[index];
-                        s.ended_ms = Some(now_ms());
+                        s.ended_ms = Some(clock.now_ms());
                         s.state = StepState::Failed;
                         s.detail = Some(reason.clone());
                     });
@@ -296,7 +323,7 @@ async fn run_steps(
             if let Err(reason) = still_paused(&cluster).await {
                 progress.send_modify(|r| {
                     let s = &mut r.steps[index];
-                    s.ended_ms = Some(now_ms());
+                    s.ended_ms = Some(clock.now_ms());
                     s.state = StepState::Failed;
                     s.detail = Some(reason.clone());
                 });
@@ -336,7 +363,7 @@ async fn run_steps(
         if let Err(StepError::Cancelled) = result {
             progress.send_modify(|r| {
                 let s = &mut r.steps[index];
-                s.ended_ms = Some(now_ms());
+                s.ended_ms = Some(clock.now_ms());
                 s.state = StepState::NotRun;
                 s.detail = Some("cancelled".into());
             });
@@ -348,7 +375,7 @@ async fn run_steps(
         let failed = result.as_ref().err().map(ToString::to_string);
         progress.send_modify(|r| {
             let s = &mut r.steps[index];
-            s.ended_ms = Some(now_ms());
+            s.ended_ms = Some(clock.now_ms());
             match &result {
                 Ok(detail) => {
                     s.state = StepState::Done;

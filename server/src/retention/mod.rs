@@ -16,6 +16,7 @@ use backup_domain::retention::{
 use backup_domain::{BackupSet, Component, Verdict};
 use tokio::sync::{Semaphore, watch};
 
+use crate::clock::Clock;
 use crate::cluster::{Cluster, Clusters};
 use crate::procedure::service::{RunService, STALE_AFTER_MS};
 use crate::store::{AuditRecord, CleanupRow, Store, StoreError};
@@ -58,16 +59,14 @@ pub struct RetentionService {
     /// This process among those sharing the database (the server, a `cleanup` CLI): the owner
     /// of the cleanups it runs (review L4).
     owner: String,
+    /// The run service's clock: plans, schedules, leases and audit rows share one "now".
+    clock: Clock,
 }
 
 /// How often the process running a cleanup says so in the database.
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// How often a console looks for cleanups whose process went silent.
 const STALE_CHECK_EVERY: Duration = Duration::from_secs(1);
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
@@ -80,13 +79,15 @@ impl RetentionService {
         runs: Arc<RunService>,
         concurrency: usize,
     ) -> Self {
+        let clock = runs.clock().clone();
         RetentionService {
             store,
             clusters,
             runs,
             concurrency: concurrency.max(1),
             live: Mutex::new(HashMap::new()),
-            started_ms: now_ms(),
+            started_ms: clock.now_ms(),
+            clock,
             owner: format!(
                 "pid {} {}",
                 std::process::id(),
@@ -103,7 +104,7 @@ impl RetentionService {
     /// [`STALE_AFTER_MS`] (a console or CLI that was killed or hung); a live one, whichever
     /// process runs it, is left alone. Returns how many were interrupted.
     pub async fn interrupt_stale_cleanups(&self) -> Result<usize, StoreError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let ids = self
             .store
             .interrupt_stale_cleanups(self.owner.clone(), now, now - STALE_AFTER_MS, None)
@@ -120,7 +121,7 @@ impl RetentionService {
     /// Marks this process's own running cleanups interrupted, as it stops.
     pub async fn interrupt_own_cleanups(&self) -> Result<usize, StoreError> {
         self.store
-            .interrupt_own_cleanups(self.owner.clone(), now_ms())
+            .interrupt_own_cleanups(self.owner.clone(), self.clock.now_ms())
             .await
     }
 
@@ -171,7 +172,7 @@ impl RetentionService {
             .await?
             .map(|row| self.view(row));
         let next_scheduled_ms = match policy.schedule.as_deref().map(Schedule::parse) {
-            Some(Ok(schedule)) => schedule.next_after(now_ms()),
+            Some(Ok(schedule)) => schedule.next_after(self.clock.now_ms()),
             _ => None,
         };
         Ok(RetentionState {
@@ -206,7 +207,7 @@ impl RetentionService {
         let confirmation = PolicyConfirmation {
             policy: policy.clone(),
             by: user.to_string(),
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
         };
         self.store
             .put_setting(confirmation_key(&cluster.name), to_json(&confirmation))
@@ -259,7 +260,12 @@ impl RetentionService {
             .validate()
             .map_err(|e| CleanupError::BadRequest(e.to_string()))?;
         self.store
-            .save_policy(cluster.name.clone(), &policy, user.to_string(), now_ms())
+            .save_policy(
+                cluster.name.clone(),
+                &policy,
+                user.to_string(),
+                self.clock.now_ms(),
+            )
             .await?;
         self.record_confirmation(cluster, &policy, user).await?;
         self.audit(
@@ -295,7 +301,7 @@ impl RetentionService {
                 backup_id,
                 pinned,
                 user.to_string(),
-                now_ms(),
+                self.clock.now_ms(),
             )
             .await?;
         let action = if pinned {
@@ -323,7 +329,7 @@ impl RetentionService {
     ) -> Result<(RetentionPlan, RetentionPolicy, Vec<BackupSet>), StoreError> {
         let history = crate::history::history(cluster).await;
         let state = self.state(cluster).await?;
-        let plan = state.plan(&history.sets, now_ms());
+        let plan = state.plan(&history.sets, self.clock.now_ms());
         Ok((plan, state.policy, history.sets))
     }
 
@@ -460,7 +466,7 @@ impl RetentionService {
         if row.state != "running" {
             return Ok(row);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let taken = self
             .store
             .interrupt_stale_cleanups(self.owner.clone(), now, now - STALE_AFTER_MS, Some(row.id))
@@ -505,7 +511,7 @@ impl RetentionService {
             .create_cleanup(
                 cluster.name.clone(),
                 user.to_string(),
-                now_ms(),
+                self.clock.now_ms(),
                 to_json(&report),
                 self.owner.clone(),
             )
@@ -560,6 +566,7 @@ impl RetentionService {
             let (alive_tx, alive) = tokio::sync::oneshot::channel();
             let heartbeat = tokio::spawn(heartbeat(
                 service.store.clone(),
+                service.clock.clone(),
                 id,
                 service.owner.clone(),
                 lost.clone(),
@@ -579,7 +586,7 @@ impl RetentionService {
                         id,
                         service.owner.clone(),
                         report.outcome.state_name(),
-                        Some(now_ms()),
+                        Some(service.clock.now_ms()),
                         to_json(&report),
                     )
                     .await
@@ -777,7 +784,7 @@ impl RetentionService {
         // The page shows the schedule's refusal; a CLI's is told to its caller and audited.
         if user == SCHEDULE_USER {
             let refusal = ScheduleRefusal {
-                at_ms: now_ms(),
+                at_ms: self.clock.now_ms(),
                 reason: reason.clone(),
             };
             if let Err(error) = self
@@ -809,7 +816,7 @@ impl RetentionService {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(20)).await;
-                service.run_due_schedules(now_ms()).await;
+                service.run_due_schedules(service.clock.now_ms()).await;
             }
         });
         let service = self.clone();
@@ -838,7 +845,7 @@ impl RetentionService {
         detail: Option<String>,
     ) {
         let record = AuditRecord {
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             user: user.to_string(),
             client: client.to_string(),
             action: action.to_string(),
@@ -967,13 +974,17 @@ async fn execute(
 /// cleanup over.
 async fn heartbeat(
     store: Store,
+    clock: Clock,
     id: i64,
     owner: String,
     lost: Arc<watch::Sender<bool>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     loop {
-        match store.heartbeat_cleanup(id, owner.clone(), now_ms()).await {
+        match store
+            .heartbeat_cleanup(id, owner.clone(), clock.now_ms())
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 tracing::error!(id, "this process no longer holds the cleanup's lease");
