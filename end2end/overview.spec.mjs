@@ -31,7 +31,7 @@ test.beforeAll(async () => {
   for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
   const cluster = readFileSync(config, 'utf8');
   const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
-  writeFileSync(config, `[auth]\ndatabase = "${join(dir, 'console.db')}"\n[[auth.users]]\nname = "admin"\npassword_hash = "${hash}"\nrole = "admin"\n[status]\npoll_interval_secs = 1\nprobe_timeout_secs = 1\n${cluster}`);
+  writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "admin"\npassword_hash = "${hash}"\nrole = "admin"\n[status]\npoll_interval_secs = 1\nprobe_timeout_secs = 1\n${cluster}`);
   processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18093', '--ui-dir', '../dist'], { stdio: 'ignore' }));
   await waitFor(`${CONSOLE}/api/health`);
 });

@@ -28,7 +28,7 @@ test.beforeAll(async () => {
   for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
   const cluster = readFileSync(config, 'utf8');
   const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
-  writeFileSync(config, `[auth]\ndatabase = "${join(dir, 'console.db')}"\n[[auth.users]]\nname = "admin"\npassword_hash = "${hash}"\nrole = "admin"\n${cluster}`);
+  writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "admin"\npassword_hash = "${hash}"\nrole = "admin"\n${cluster}`);
   processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18082', '--ui-dir', '../dist'], { stdio: 'ignore' }));
   await waitFor(`${CONSOLE}/api/health`);
 });

@@ -32,7 +32,7 @@ test.beforeAll(async () => {
   // The administrator's way to add a user: hash-password reads the password on stdin.
   const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
   expect(hash).toMatch(/^\$argon2id\$/);
-  writeFileSync(config, `[auth]\ndatabase = "${join(dir, 'console.db')}"\n[[auth.users]]\nname = "ops"\npassword_hash = "${hash}"\nrole = "operator"\n${cluster}`);
+  writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "ops"\npassword_hash = "${hash}"\nrole = "operator"\n${cluster}`);
   processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18081', '--ui-dir', '../dist'], { stdio: 'ignore' }));
   await waitFor(`${CONSOLE}/api/health`);
 });

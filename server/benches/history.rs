@@ -139,7 +139,7 @@ async fn idle_memory() -> Option<(u64, u64)> {
     let config_path = dir.join("console.toml");
     let hash = backup_console::auth::password::hash_password("bench").ok()?;
     let auth = format!(
-        "[auth]\ndatabase = {:?}\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
+        "[store]\ndatabase = {:?}\n[auth]\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
         dir.join("console.db").display().to_string()
     );
     std::fs::write(

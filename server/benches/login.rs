@@ -98,7 +98,7 @@ fn main() {
         let config_path = dir.join("console.toml");
         let hash = backup_console::auth::password::hash_password("bench").expect("hash");
         let auth = format!(
-            "[auth]\ndatabase = {:?}\ntrusted_forwarded_for = true\nforwarded_for_proxies = [\"127.0.0.1\"]\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
+            "[store]\ndatabase = {:?}\n[auth]\ntrusted_forwarded_for = true\nforwarded_for_proxies = [\"127.0.0.1\"]\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n",
             dir.join("console.db").display().to_string()
         );
         std::fs::write(

@@ -1,8 +1,9 @@
 //! The one writer of the audit log, for the API handlers and the services alike:
-//! `audit::record(&store, AuditEvent::new(user, client, action, outcome).cluster(..).target(..))`.
+//! `audit::record(&store, &clock, AuditEvent::new(user, client, action, outcome).cluster(..).target(..))`.
 
 use backup_domain::audit::{AuditAction, AuditOutcome};
 
+use crate::clock::Clock;
 use crate::store::{AuditRecord, Store};
 
 /// The longest user name kept: a login attempt can send any name, and the log must not become
@@ -80,8 +81,8 @@ fn cut(text: String, max_chars: usize) -> String {
 
 /// Appends one line. A failure to write is logged loudly, not returned: the action itself
 /// already happened, and its caller must still answer it.
-pub async fn record(store: &Store, event: AuditEvent) {
-    let record = event.into_record(chrono::Utc::now().timestamp_millis());
+pub async fn record(store: &Store, clock: &Clock, event: AuditEvent) {
+    let record = event.into_record(clock.now_ms());
     let action = record.action.clone();
     if let Err(error) = store.append_audit(record).await {
         tracing::error!(%error, %action, "could not write the audit log");

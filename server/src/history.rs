@@ -7,20 +7,18 @@ use backup_domain::api::{
 use backup_domain::backup_set::{
     self, BackupSet, Component, ComponentBackup, ComponentListing, ComponentState,
 };
+// The settling of transient states reads the system clock: these functions take a cluster only.
+use crate::clock::Clock;
 use futures_util::future::join_all;
 
 use crate::cluster::Cluster;
 use crate::upstream::{self, UpstreamError};
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 fn listing<T>(
     result: Result<Vec<T>, UpstreamError>,
     convert: impl Fn(T) -> Option<(u64, ComponentBackup)>,
 ) -> ComponentListing {
-    let now = now_ms();
+    let now = Clock::System.now_ms();
     result
         .map(|items| {
             items
@@ -88,7 +86,7 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
             .into_iter()
             .map(BackupSet::thin)
             .collect();
-    let now = now_ms();
+    let now = Clock::System.now_ms();
     let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
     HistoryResponse {
         cluster: cluster.name.clone(),
@@ -134,7 +132,7 @@ pub async fn detail(cluster: &Cluster, backup_id: u64) -> Option<BackupDetailRes
         result: Result<Option<ComponentBackup>, UpstreamError>,
     ) -> ComponentBackup {
         match result {
-            Ok(Some(c)) => backup_set::settle_transient(c, now_ms()),
+            Ok(Some(c)) => backup_set::settle_transient(c, Clock::System.now_ms()),
             Ok(None) => ComponentBackup::new(component, ComponentState::Missing),
             Err(e) => {
                 let mut c = ComponentBackup::new(component, ComponentState::Unknown);

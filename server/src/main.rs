@@ -177,6 +177,7 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    // The one dispatch: CLI commands map their outcome to exit codes, the others succeed or fail.
     match cli.command {
         Command::Cleanup {
             config,
@@ -208,7 +209,45 @@ fn main() -> ExitCode {
             };
             run_cli(backup_console::cli::backup(args), detached)
         }
-        command => run_server(command),
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            listen,
+            seed,
+            ui_dir,
+            password,
+            timings,
+            scale,
+        } => run_server(demo(DemoArgs {
+            listen,
+            seed,
+            ui_dir,
+            password,
+            timings,
+            scale,
+        })),
+        Command::Serve {
+            config,
+            listen,
+            ui_dir,
+        } => run_server(serve_file(config, listen, ui_dir)),
+        Command::HashPassword => run_server(async { hash_password() }),
+        #[cfg(feature = "demo")]
+        Command::Sim {
+            profile,
+            seed,
+            partitions,
+            base_port,
+            write_config,
+            timings,
+            scale,
+        } => {
+            let mut config = SimConfig::new(profile);
+            config.timings = Timings::of(timings, scale);
+            config.seed_count = seed;
+            config.partitions = partitions;
+            config.base_port = base_port;
+            run_server(sim(config, write_config))
+        }
     }
 }
 
@@ -242,7 +281,8 @@ fn run_cli(
     }
 }
 
-fn run_server(command: Command) -> ExitCode {
+/// A server command (or one that needs no exit code of its own) on its own runtime.
+fn run_server(command: impl std::future::Future<Output = Result<(), RunError>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -254,7 +294,7 @@ fn run_server(command: Command) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(command));
+    let result = runtime.block_on(command);
     // Runs have stopped by now (`serve` waits for them); what is left (the reaper, the retention
     // scheduler, a database call in flight) must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -267,107 +307,108 @@ fn run_server(command: Command) -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<(), RunError> {
-    match command {
-        // Handled in `main`, before this runtime: it maps outcomes to exit codes.
-        Command::Backup { .. } | Command::Cleanup { .. } => Ok(()),
-        #[cfg(feature = "demo")]
-        Command::Demo {
-            listen,
-            seed,
-            ui_dir,
-            password,
-            timings,
-            scale,
-        } => {
-            let password =
-                password.unwrap_or_else(|| backup_console::auth::random_token()[..16].to_string());
-            let hash = password::hash_password(&password)?;
-            let database =
-                std::env::temp_dir().join(format!("backup-console-demo-{}.db", std::process::id()));
-            let mut text = format!("[auth]\ndatabase = {:?}\n", database.display().to_string());
-            for (user, role) in [
-                ("admin", "admin"),
-                ("operator", "operator"),
-                ("viewer", "viewer"),
-            ] {
-                text.push_str(&format!("[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n"));
-            }
-            let mut sims = Vec::new();
-            for (name, profile, rng_seed) in [
-                ("demo-87", VersionProfile::V87, 7),
-                ("demo-88", VersionProfile::V88, 11),
-            ] {
-                let mut config = SimConfig::new(profile);
-                config.seed_count = seed;
-                config.seed = rng_seed;
-                config.timings = Timings::of(timings, scale);
-                let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
-                text.push_str(&sim.endpoints.console_config(name));
-                text.push('\n');
-                sims.push(sim);
-            }
-            // The demo goes through the same parser as a real configuration file.
-            let config = Config::parse(&text, "(demo)", &|_| None)?;
-            println!(
-                "Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)"
-            );
-            println!("Log in as admin, operator or viewer, password: {password}");
-            serve(config, listen, &ui_dir).await
-        }
-        Command::Serve {
-            config,
-            listen,
-            ui_dir,
-        } => {
-            let config = Config::load(&config)?;
-            let listen = listen.unwrap_or(config.listen);
-            serve(config, listen, &ui_dir).await
-        }
-        Command::HashPassword => {
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(RunError::Stdin)?;
-            let password = line.trim_end_matches(['\n', '\r']);
-            if password.is_empty() {
-                return Err(RunError::EmptyPassword);
-            }
-            println!("{}", password::hash_password(password)?);
-            Ok(())
-        }
-        #[cfg(feature = "demo")]
-        Command::Sim {
-            profile,
-            seed,
-            partitions,
-            base_port,
-            write_config,
-            timings,
-            scale,
-        } => {
-            let mut config = SimConfig::new(profile);
-            config.timings = Timings::of(timings, scale);
-            config.seed_count = seed;
-            config.partitions = partitions;
-            config.base_port = base_port;
-            let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
-            if let Some(path) = write_config {
-                std::fs::write(&path, sim.endpoints.console_config("sim")).map_err(|source| {
-                    RunError::Write {
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
-            }
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&sim.endpoints).unwrap_or_default()
-            );
-            shutdown_signal().await;
-            Ok(())
-        }
+/// `demo`'s options.
+#[cfg(feature = "demo")]
+struct DemoArgs {
+    listen: SocketAddr,
+    seed: usize,
+    ui_dir: PathBuf,
+    password: Option<String>,
+    timings: TimingsProfile,
+    scale: f64,
+}
+
+#[cfg(feature = "demo")]
+async fn demo(args: DemoArgs) -> Result<(), RunError> {
+    let DemoArgs {
+        listen,
+        seed,
+        ui_dir,
+        password,
+        timings,
+        scale,
+    } = args;
+    let password =
+        password.unwrap_or_else(|| backup_console::auth::random_token()[..16].to_string());
+    let hash = password::hash_password(&password)?;
+    let database =
+        std::env::temp_dir().join(format!("backup-console-demo-{}.db", std::process::id()));
+    let mut text = format!(
+        "[store]\ndatabase = {:?}\n[auth]\n",
+        database.display().to_string()
+    );
+    for (user, role) in [
+        ("admin", "admin"),
+        ("operator", "operator"),
+        ("viewer", "viewer"),
+    ] {
+        text.push_str(&format!(
+            "[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n"
+        ));
     }
+    let mut sims = Vec::new();
+    for (name, profile, rng_seed) in [
+        ("demo-87", VersionProfile::V87, 7),
+        ("demo-88", VersionProfile::V88, 11),
+    ] {
+        let mut config = SimConfig::new(profile);
+        config.seed_count = seed;
+        config.seed = rng_seed;
+        config.timings = Timings::of(timings, scale);
+        let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
+        text.push_str(&sim.endpoints.console_config(name));
+        text.push('\n');
+        sims.push(sim);
+    }
+    // The demo goes through the same parser as a real configuration file.
+    let config = Config::parse(&text, "(demo)", &|_| None)?;
+    println!("Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)");
+    println!("Log in as admin, operator or viewer, password: {password}");
+    serve(config, listen, &ui_dir).await
+}
+
+/// `serve`: the console for the clusters of a configuration file.
+async fn serve_file(
+    config: PathBuf,
+    listen: Option<SocketAddr>,
+    ui_dir: PathBuf,
+) -> Result<(), RunError> {
+    let config = Config::load(&config)?;
+    let listen = listen.unwrap_or(config.listen);
+    serve(config, listen, &ui_dir).await
+}
+
+fn hash_password() -> Result<(), RunError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(RunError::Stdin)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(RunError::EmptyPassword);
+    }
+    println!("{}", password::hash_password(password)?);
+    Ok(())
+}
+
+/// `sim`: one simulated cluster until a signal, optionally with a console configuration for it.
+#[cfg(feature = "demo")]
+async fn sim(config: SimConfig, write_config: Option<PathBuf>) -> Result<(), RunError> {
+    let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
+    if let Some(path) = write_config {
+        std::fs::write(&path, sim.endpoints.console_config("sim")).map_err(|source| {
+            RunError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&sim.endpoints).unwrap_or_default()
+    );
+    shutdown_signal().await;
+    Ok(())
 }
 
 async fn serve(

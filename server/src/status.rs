@@ -24,10 +24,6 @@ use crate::procedure::service::{RunService, report_from_row};
 use crate::store::Store;
 use crate::upstream::{Http, UpstreamError};
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// One finished round, numbered so that a refresh can wait for a round started after it asked.
 #[derive(Debug)]
 struct Round {
@@ -182,7 +178,7 @@ async fn poll(service: Arc<StatusService>, poller: Arc<Poller>) {
 
 /// One round for `cluster`: every probe at once.
 pub async fn take(cluster: &Cluster, service: &StatusService) -> ClusterStatus {
-    let taken_at_ms = now_ms();
+    let taken_at_ms = service.runs.clock().now_ms();
     let started = std::time::Instant::now();
     let limit = service.config.probe_timeout;
     let mut probes = vec![actuator(

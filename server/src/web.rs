@@ -101,7 +101,7 @@ pub async fn console_for(
         .await?;
     let removed = store
         .purge_sessions(
-            chrono::Utc::now().timestamp_millis(),
+            services.runs.clock().now_ms(),
             auth_config.idle_timeout.as_millis() as i64,
             auth_config.absolute_timeout.as_millis() as i64,
         )

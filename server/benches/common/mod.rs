@@ -1,6 +1,7 @@
 //! Shared by the benches: the console, in process, for a simulated cluster, with one user logged in.
 
-#![allow(dead_code)] // Each bench uses part of it.
+// Each bench uses part of it: an `expect(dead_code)` would be unfulfilled in some of them.
+#![allow(dead_code, reason = "each bench uses part of it")]
 
 use backup_console::config::Config;
 
@@ -21,7 +22,7 @@ pub async fn start_console(config_text: &str, role: &str) -> BenchConsole {
     ));
     let _ = std::fs::remove_file(&db);
     let auth = format!(
-        "[auth]\ndatabase = {:?}\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n",
+        "[store]\ndatabase = {:?}\n[auth]\n[[auth.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"{role}\"\n",
         db.display().to_string()
     );
     let config =

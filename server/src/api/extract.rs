@@ -163,7 +163,7 @@ struct UniqueKeysVisitor;
 impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     type Value = UniqueKeys;
 
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 

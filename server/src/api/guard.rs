@@ -12,10 +12,6 @@ use axum::response::{IntoResponse, Response};
 use super::{Access, ApiError, AppState, ROUTES, access_for};
 use crate::auth::{self, CSRF_HEADER, LoginSettings, Principal};
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// The client of a request: the TCP peer, or with `[auth] trusted_forwarded_for` and a peer that
 /// is a trusted proxy, the right-most `X-Forwarded-For` hop that is not a trusted proxy (hops to
 /// its left are whatever the client wrote).
@@ -279,7 +275,7 @@ async fn authenticate(
         .ok_or(ApiError::Unauthenticated(
             "your session has ended; log in again",
         ))?;
-    let now = now_ms();
+    let now = state.runs.clock().now_ms();
     let idle = auth.config.idle_timeout.as_millis() as i64;
     let absolute = auth.config.absolute_timeout.as_millis() as i64;
     if now - row.last_seen_ms > idle || now - row.created_ms > absolute {

@@ -108,6 +108,7 @@ async fn refuse_while_held(
             };
             audit::record(
                 &state.store,
+                state.runs.clock(),
                 AuditEvent::new(&p.user, &p.client, action, AuditOutcome::Failure)
                     .cluster(name)
                     .detail(format!("refused: {refused}")),
@@ -182,6 +183,7 @@ async fn finish(
     };
     audit::record(
         &state.store,
+        state.runs.clock(),
         AuditEvent::new(&p.user, &p.client, action, outcome)
             .cluster(cluster)
             .detail(detail),

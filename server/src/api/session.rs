@@ -13,10 +13,6 @@ use crate::auth::{self, LOGIN_HEADER, LOGIN_HEADER_VALUE, Principal, password};
 
 const GENERIC_FAILURE: &str = "invalid user name or password";
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 fn utc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339())
@@ -54,10 +50,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
     let body: LoginRequest = serde_json::from_slice(&bytes)
         .map_err(|_| ApiError::BadRequest("send {\"username\": ..., \"password\": ...}".into()))?;
     let auth = &state.auth;
-    let now = now_ms();
+    let now = state.runs.clock().now_ms();
     for done in auth.limiter.finished_denials(now) {
         audit::record(
             &state.store,
+            state.runs.clock(),
             AuditEvent::new(
                 &done.user,
                 &done.client,
@@ -80,6 +77,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
             if denied.first {
                 audit::record(
                     &state.store,
+                    state.runs.clock(),
                     AuditEvent::new(
                         &body.username,
                         &client,
@@ -114,6 +112,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         drop(reservation);
         audit::record(
             &state.store,
+            state.runs.clock(),
             AuditEvent::new(
                 &body.username,
                 &client,
@@ -139,6 +138,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Result<Re
         .await?;
     audit::record(
         &state.store,
+        state.runs.clock(),
         AuditEvent::new(
             &user.name,
             &client,
@@ -178,6 +178,7 @@ pub async fn logout(
     }
     audit::record(
         &state.store,
+        state.runs.clock(),
         AuditEvent::new(
             &p.user,
             &p.client,

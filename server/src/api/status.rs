@@ -22,7 +22,7 @@ pub async fn get(
         .await
         .ok_or_else(|| ApiError::ClusterNotFound(name.clone()))?
         .map_err(ApiError::Upstream)?;
-    status.served_at_ms = chrono::Utc::now().timestamp_millis();
+    status.served_at_ms = state.runs.clock().now_ms();
     Ok(Json(status))
 }
 

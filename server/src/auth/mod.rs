@@ -69,7 +69,6 @@ impl ProxyConfig {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub users: Vec<User>,
-    pub database: std::path::PathBuf,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
     pub proxy: Option<ProxyConfig>,

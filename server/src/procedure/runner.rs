@@ -2,6 +2,7 @@
 //! have been) paused, every way out (a failed step, a timeout, a cancel, a panic) goes through
 //! resuming it.
 
+use crate::clock::Clock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -57,10 +58,6 @@ impl RunSettings {
     }
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// The report of a run before its first step.
 pub fn initial_report(plan: &ProcedurePlan, backup_id: u64) -> RunReport {
     RunReport {
@@ -106,12 +103,40 @@ pub type PauseCheckpoint = Arc<
 
 /// Runs `plan` for `backup_id` in its own task, so that a panic cannot skip the resume. Every
 /// upstream call lands in the report's transcript; progress goes to `progress`, the final report
-/// is returned.
+/// is returned. Its times are the system clock's.
 pub async fn run(
     cluster: Cluster,
     plan: ProcedurePlan,
     backup_id: u64,
     settings: RunSettings,
+    cancel: CancelSignal,
+    progress: watch::Sender<RunReport>,
+    before_pause: Option<PauseCheckpoint>,
+) -> RunReport {
+    run_with_clock(
+        cluster,
+        plan,
+        backup_id,
+        settings,
+        Clock::System,
+        cancel,
+        progress,
+        before_pause,
+    )
+    .await
+}
+
+/// [`run`], its times from `clock` (the run service's).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one run's state, passed once into its own task"
+)]
+pub async fn run_with_clock(
+    cluster: Cluster,
+    plan: ProcedurePlan,
+    backup_id: u64,
+    settings: RunSettings,
+    clock: Clock,
     cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
     before_pause: Option<PauseCheckpoint>,
@@ -144,6 +169,7 @@ pub async fn run(
             plan,
             backup_id,
             settings,
+            clock.clone(),
             cancel,
             progress.clone(),
             paused.clone(),
@@ -179,7 +205,7 @@ pub async fn run(
         .await
         {
             Ok(_) => {
-                progress.send_modify(|r| r.resumed_ms = Some(now_ms()));
+                progress.send_modify(|r| r.resumed_ms = Some(clock.now_ms()));
                 outcome
             }
             Err(still) => RunOutcome::ExportingStillPaused {
@@ -210,12 +236,16 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-#[allow(clippy::too_many_arguments)] // One run's state, passed once into its own task.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one run's state, passed once into its own task"
+)]
 async fn run_steps(
     cluster: Cluster,
     plan: ProcedurePlan,
     id: u64,
     settings: RunSettings,
+    clock: Clock,
     mut cancel: CancelSignal,
     progress: watch::Sender<RunReport>,
     paused: Arc<AtomicBool>,
@@ -232,10 +262,10 @@ async fn run_steps(
         }
         progress.send_modify(|r| {
             r.steps[index].state = StepState::Running;
-            r.steps[index].started_ms = Some(now_ms());
+            r.steps[index].started_ms = Some(clock.now_ms());
         });
         if *step == ProcedureStep::SoftPauseExporting {
-            progress.send_modify(|r| r.paused_ms = Some(now_ms()));
+            progress.send_modify(|r| r.paused_ms = Some(clock.now_ms()));
             if let Some(checkpoint) = &before_pause {
                 let snapshot = progress.borrow().clone();
                 if let Err(reason) = checkpoint(snapshot).await {
@@ -246,7 +276,7 @@ async fn run_steps(
                     progress.send_modify(|r| {
                         r.paused_ms = None;
                         let s = &mut r.steps[index];
-                        s.ended_ms = Some(now_ms());
+                        s.ended_ms = Some(clock.now_ms());
                         s.state = StepState::Failed;
                         s.detail = Some(reason.clone());
                     });
@@ -265,7 +295,7 @@ async fn run_steps(
             if let Err(reason) = still_paused(&cluster).await {
                 progress.send_modify(|r| {
                     let s = &mut r.steps[index];
-                    s.ended_ms = Some(now_ms());
+                    s.ended_ms = Some(clock.now_ms());
                     s.state = StepState::Failed;
                     s.detail = Some(reason.clone());
                 });
@@ -305,7 +335,7 @@ async fn run_steps(
         if let Err(StepError::Cancelled) = result {
             progress.send_modify(|r| {
                 let s = &mut r.steps[index];
-                s.ended_ms = Some(now_ms());
+                s.ended_ms = Some(clock.now_ms());
                 s.state = StepState::NotRun;
                 s.detail = Some("cancelled".into());
             });
@@ -317,7 +347,7 @@ async fn run_steps(
         let failed = result.as_ref().err().map(ToString::to_string);
         progress.send_modify(|r| {
             let s = &mut r.steps[index];
-            s.ended_ms = Some(now_ms());
+            s.ended_ms = Some(clock.now_ms());
             match &result {
                 Ok(detail) => {
                     s.state = StepState::Done;

@@ -1,6 +1,7 @@
 //! Backup runs as the API sees them: one at a time per cluster, started on the server and
 //! independent of any browser, every progress change persisted, and recovered at start-up.
 
+use crate::clock::Clock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -84,6 +85,8 @@ pub struct RunService {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Set once the process is stopping: no new runs, event streams end.
     stopping: watch::Sender<bool>,
+    /// Now, for the runs' times, their leases and the proposed backup ID.
+    clock: Clock,
 }
 
 /// How often the process running a run says so in the database.
@@ -96,10 +99,6 @@ pub const STALE_AFTER_MS: i64 = 10_000;
 const SHUTDOWN_BY: &str = "the console's shutdown";
 /// Time beyond the resume deadline that a shutdown waits for runs to store their end.
 const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn to_json(report: &RunReport) -> String {
     serde_json::to_string(report).unwrap_or_else(|_| "{}".into())
@@ -122,7 +121,19 @@ impl RunService {
             ),
             tasks: Mutex::new(Vec::new()),
             stopping: watch::channel(false).0,
+            clock: Clock::System,
         }
+    }
+
+    /// The same service on another clock (a test's).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock of this service; the services built beside it share it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
@@ -309,6 +320,7 @@ impl RunService {
         };
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(
                 user,
                 client,
@@ -373,7 +385,10 @@ impl RunService {
         let plan = procedure::plan(cluster.profile, &cluster.components());
         let preflight = Preflight {
             checks,
-            proposed_backup_id: procedure::propose_backup_id((now_ms() / 1000) as u64, highest),
+            proposed_backup_id: procedure::propose_backup_id(
+                (self.clock.now_ms() / 1000) as u64,
+                highest,
+            ),
             highest_known_id: highest,
             steps: plan.steps.iter().map(|s| s.describe()).collect(),
             skipped: plan.skipped,
@@ -472,7 +487,7 @@ impl RunService {
                 cluster.name.clone(),
                 backup_id,
                 user.to_string(),
-                now_ms(),
+                self.clock.now_ms(),
                 to_json(&initial),
                 self.owner.clone(),
             )
@@ -493,6 +508,7 @@ impl RunService {
         );
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(
                 user,
                 client,
@@ -562,6 +578,7 @@ impl RunService {
             let (alive_tx, alive) = tokio::sync::oneshot::channel();
             let heartbeat = tokio::spawn(heartbeat(
                 service.store.clone(),
+                service.clock.clone(),
                 run_id,
                 service.owner.clone(),
                 Some(remote_cancel),
@@ -601,11 +618,12 @@ impl RunService {
             });
             let mut lost_seen = lost.clone();
             let ran = tokio::select! {
-                report = runner::run(
+                report = runner::run_with_clock(
                     cluster.clone(),
                     run_plan,
                     backup_id,
                     service.settings,
+                    service.clock.clone(),
                     cancel,
                     tx.clone(),
                     Some(checkpoint),
@@ -667,7 +685,7 @@ impl RunService {
                 self.owner.clone(),
                 state.clone(),
                 report.exporting_paused(),
-                Some(now_ms()),
+                Some(self.clock.now_ms()),
                 to_json(report),
             )
             .await
@@ -712,6 +730,7 @@ impl RunService {
         };
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(user, client, AuditAction::BackupFinished, outcome)
                 .cluster(cluster)
                 .target(report.backup_id.to_string())
@@ -757,7 +776,7 @@ impl RunService {
         self: &Arc<Self>,
         clusters: &Clusters,
     ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::store::StoreError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let unfinished = self
             .store
             .claim_stale_runs(self.owner.clone(), now, now - STALE_AFTER_MS)
@@ -777,6 +796,7 @@ impl RunService {
                 let (alive_tx, alive) = tokio::sync::oneshot::channel();
                 let heartbeat = tokio::spawn(heartbeat(
                     service.store.clone(),
+                    service.clock.clone(),
                     row.id,
                     service.owner.clone(),
                     None,
@@ -792,7 +812,7 @@ impl RunService {
                     (true, Some(cluster)) => {
                         resume_until_confirmed(&cluster.zeebe, self_resume_backoff())
                             .await
-                            .map(|_| Some(now_ms()))
+                            .map(|_| Some(service.clock.now_ms()))
                             .map_err(|e| e.to_string())
                     }
                 };
@@ -830,7 +850,7 @@ impl RunService {
                         service.owner.clone(),
                         outcome.state(),
                         still_paused,
-                        Some(now_ms()),
+                        Some(service.clock.now_ms()),
                         text,
                     )
                     .await
@@ -856,6 +876,7 @@ impl RunService {
                 };
                 audit::record(
                     &service.store,
+                    &service.clock,
                     AuditEvent::new(
                         "system",
                         "-",
@@ -937,6 +958,7 @@ fn stopped_by_shutdown(outcome: RunOutcome, pause_reached: bool) -> RunOutcome {
 /// process sharing the database, and raises `lost` if another process took the run over.
 async fn heartbeat(
     store: Store,
+    clock: Clock,
     run_id: i64,
     owner: String,
     cancel: Option<watch::Sender<Option<String>>>,
@@ -944,7 +966,7 @@ async fn heartbeat(
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     loop {
-        match store.heartbeat(run_id, owner.clone(), now_ms()).await {
+        match store.heartbeat(run_id, owner.clone(), clock.now_ms()).await {
             Ok(Lease::Held {
                 cancel_by: Some(by),
             }) => {
@@ -1026,5 +1048,40 @@ mod tests {
             by: "alice".into(),
         };
         assert_eq!(stopped_by_shutdown(by_user.clone(), true), by_user);
+    }
+
+    /// The service's times are its clock's: a test sets "now" instead of waiting for it.
+    #[tokio::test]
+    async fn the_audit_rows_of_runs_are_stamped_by_the_service_clock() {
+        let dir = std::env::temp_dir().join(format!("bc-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("console.db")).unwrap();
+        let clock = Clock::manual(1_700_000_000_000);
+        let service =
+            RunService::new(store.clone(), RunSettings::default()).with_clock(clock.clone());
+        clock.advance(std::time::Duration::from_secs(60));
+        let event = crate::audit::AuditEvent::new(
+            "alice",
+            "127.0.0.1",
+            backup_domain::audit::AuditAction::BackupStarted,
+            backup_domain::audit::AuditOutcome::Success,
+        )
+        .cluster("c");
+        crate::audit::record(&store, service.clock(), event).await;
+        let rows = store
+            .audit(crate::store::AuditFilter {
+                user: None,
+                action: None,
+                cluster: None,
+                from_ms: None,
+                to_ms: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].at_ms, 1_700_000_060_000);
+        assert_eq!(service.clock().now_ms(), 1_700_000_060_000);
     }
 }

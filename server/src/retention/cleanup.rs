@@ -14,12 +14,13 @@ use backup_domain::{BackupSet, Component, Verdict};
 use tokio::sync::{Semaphore, watch};
 
 use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::procedure::service::STALE_AFTER_MS;
 use crate::store::{CleanupRow, Store, StoreError};
 use crate::upstream::UpstreamError;
 
-use super::{CleanupError, HEARTBEAT_EVERY, RetentionService, now_ms, to_json};
+use super::{CleanupError, HEARTBEAT_EVERY, RetentionService, to_json};
 
 /// "12, 11, 10" (cut after 20 IDs, with how many more).
 pub(super) fn id_list(ids: &[u64]) -> String {
@@ -127,13 +128,17 @@ pub(super) async fn execute(
 /// cleanup over.
 pub(super) async fn heartbeat(
     store: Store,
+    clock: Clock,
     id: i64,
     owner: String,
     lost: Arc<watch::Sender<bool>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     loop {
-        match store.heartbeat_cleanup(id, owner.clone(), now_ms()).await {
+        match store
+            .heartbeat_cleanup(id, owner.clone(), clock.now_ms())
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 tracing::error!(id, "this process no longer holds the cleanup's lease");
@@ -157,7 +162,7 @@ impl RetentionService {
     ) -> Result<(RetentionPlan, RetentionPolicy, Vec<BackupSet>), StoreError> {
         let history = crate::history::history(cluster).await;
         let state = self.state(cluster).await?;
-        let plan = state.plan(&history.sets, now_ms());
+        let plan = state.plan(&history.sets, self.clock.now_ms());
         Ok((plan, state.policy, history.sets))
     }
 
@@ -294,7 +299,7 @@ impl RetentionService {
         if row.state != "running" {
             return Ok(row);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let taken = self
             .store
             .interrupt_stale_cleanups(self.owner.clone(), now, now - STALE_AFTER_MS, Some(row.id))
@@ -339,13 +344,14 @@ impl RetentionService {
             .create_cleanup(
                 cluster.name.clone(),
                 user.to_string(),
-                now_ms(),
+                self.clock.now_ms(),
                 to_json(&report),
                 self.owner.clone(),
             )
             .await?;
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(
                 user,
                 client,
@@ -397,6 +403,7 @@ impl RetentionService {
             let (alive_tx, alive) = tokio::sync::oneshot::channel();
             let heartbeat = tokio::spawn(heartbeat(
                 service.store.clone(),
+                service.clock.clone(),
                 id,
                 service.owner.clone(),
                 lost.clone(),
@@ -416,7 +423,7 @@ impl RetentionService {
                         id,
                         service.owner.clone(),
                         report.outcome.state_name(),
-                        Some(now_ms()),
+                        Some(service.clock.now_ms()),
                         to_json(&report),
                     )
                     .await
@@ -435,6 +442,7 @@ impl RetentionService {
                 tx.send_replace(stopped);
                 audit::record(
 &service.store,
+&service.clock,
 AuditEvent::new(&user, &client, AuditAction::CleanupFinished, AuditOutcome::Failure)
 .cluster(cluster.name.as_str())
 .target(Some(id_list(&report.sets)))
@@ -455,6 +463,7 @@ AuditEvent::new(&user, &client, AuditAction::CleanupFinished, AuditOutcome::Fail
             let failed = report.count(ArtifactState::Failed);
             audit::record(
                 &service.store,
+                &service.clock,
                 AuditEvent::new(
                     &user,
                     &client,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use backup_domain::retention::{self as planner, CleanupOutcome, CleanupReport, CleanupView};
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::cluster::Clusters;
 use crate::procedure::service::{RunService, STALE_AFTER_MS};
 use crate::store::{CleanupRow, Store, StoreError};
@@ -55,16 +56,14 @@ pub struct RetentionService {
     /// This process among those sharing the database (the server, a `cleanup` CLI): the owner
     /// of the cleanups it runs (review L4).
     owner: String,
+    /// The run service's clock: plans, schedules, leases and audit rows share one "now".
+    clock: Clock,
 }
 
 /// How often the process running a cleanup says so in the database.
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// How often a console looks for cleanups whose process went silent.
 const STALE_CHECK_EVERY: Duration = Duration::from_secs(1);
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
@@ -77,13 +76,15 @@ impl RetentionService {
         runs: Arc<RunService>,
         concurrency: usize,
     ) -> Self {
+        let clock = runs.clock().clone();
         RetentionService {
             store,
             clusters,
             runs,
             concurrency: concurrency.max(1),
             live: Mutex::new(HashMap::new()),
-            started_ms: now_ms(),
+            started_ms: clock.now_ms(),
+            clock,
             owner: format!(
                 "pid {} {}",
                 std::process::id(),
@@ -100,7 +101,7 @@ impl RetentionService {
     /// [`STALE_AFTER_MS`] (a console or CLI that was killed or hung); a live one, whichever
     /// process runs it, is left alone. Returns how many were interrupted.
     pub async fn interrupt_stale_cleanups(&self) -> Result<usize, StoreError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let ids = self
             .store
             .interrupt_stale_cleanups(self.owner.clone(), now, now - STALE_AFTER_MS, None)
@@ -117,7 +118,7 @@ impl RetentionService {
     /// Marks this process's own running cleanups interrupted, as it stops.
     pub async fn interrupt_own_cleanups(&self) -> Result<usize, StoreError> {
         self.store
-            .interrupt_own_cleanups(self.owner.clone(), now_ms())
+            .interrupt_own_cleanups(self.owner.clone(), self.clock.now_ms())
             .await
     }
 

@@ -11,7 +11,7 @@ use crate::cluster::Cluster;
 use crate::store::StoreError;
 
 use super::schedule::refusal_key;
-use super::{CleanupError, RetentionService, now_ms, to_json};
+use super::{CleanupError, RetentionService, to_json};
 
 /// Who a pin of the configuration file is shown as pinned by.
 pub const FILE_PINNED_BY: &str = "configuration file";
@@ -68,7 +68,7 @@ impl RetentionService {
             .await?
             .map(|row| self.view(row));
         let next_scheduled_ms = match policy.schedule.as_deref().map(Schedule::parse) {
-            Some(Ok(schedule)) => schedule.next_after(now_ms()),
+            Some(Ok(schedule)) => schedule.next_after(self.clock.now_ms()),
             _ => None,
         };
         Ok(RetentionState {
@@ -103,7 +103,7 @@ impl RetentionService {
         let confirmation = PolicyConfirmation {
             policy: policy.clone(),
             by: user.to_string(),
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
         };
         self.store
             .put_setting(confirmation_key(&cluster.name), to_json(&confirmation))
@@ -134,6 +134,7 @@ impl RetentionService {
         self.record_confirmation(cluster, &policy, user).await?;
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(
                 user,
                 client,
@@ -158,11 +159,17 @@ impl RetentionService {
             .validate()
             .map_err(|e| CleanupError::BadRequest(e.to_string()))?;
         self.store
-            .save_policy(cluster.name.clone(), &policy, user.to_string(), now_ms())
+            .save_policy(
+                cluster.name.clone(),
+                &policy,
+                user.to_string(),
+                self.clock.now_ms(),
+            )
             .await?;
         self.record_confirmation(cluster, &policy, user).await?;
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(
                 user,
                 client,
@@ -196,7 +203,7 @@ impl RetentionService {
                 backup_id,
                 pinned,
                 user.to_string(),
-                now_ms(),
+                self.clock.now_ms(),
             )
             .await?;
         let action = if pinned {
@@ -206,6 +213,7 @@ impl RetentionService {
         };
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(user, client, action, AuditOutcome::Success)
                 .cluster(cluster.name.as_str())
                 .target(Some(backup_id.to_string()))

@@ -12,7 +12,7 @@ use backup_domain::retention::{self as planner, ScheduleRefusal};
 use crate::audit::{self, AuditEvent};
 use crate::cluster::Cluster;
 
-use super::{CleanupError, RetentionService, STALE_CHECK_EVERY, now_ms, to_json};
+use super::{CleanupError, RetentionService, STALE_CHECK_EVERY, to_json};
 
 /// Who the scheduler acts as, in the cleanups table and the audit log.
 pub const SCHEDULE_USER: &str = "schedule";
@@ -128,7 +128,7 @@ impl RetentionService {
         // The page shows the schedule's refusal; a CLI's is told to its caller and audited.
         if user == SCHEDULE_USER {
             let refusal = ScheduleRefusal {
-                at_ms: now_ms(),
+                at_ms: self.clock.now_ms(),
                 reason: reason.clone(),
             };
             if let Err(error) = self
@@ -142,6 +142,7 @@ impl RetentionService {
         tracing::warn!(cluster = %cluster.name, %reason, "unattended cleanup refused");
         audit::record(
             &self.store,
+            &self.clock,
             AuditEvent::new(
                 user,
                 client,
@@ -162,7 +163,7 @@ impl RetentionService {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(20)).await;
-                service.run_due_schedules(now_ms()).await;
+                service.run_due_schedules(service.clock.now_ms()).await;
             }
         });
         let service = self.clone();

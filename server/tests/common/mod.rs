@@ -1,6 +1,7 @@
 //! Test harness: a simulated cluster and a console pointed at it through a configuration file's
 //! text, both on real ports, talked to over real HTTP.
-#![allow(dead_code)]
+// Each test binary uses part of it: an `expect(dead_code)` would be unfulfilled in some of them.
+#![allow(dead_code, reason = "each test binary uses part of it")]
 
 use std::time::{Duration, Instant};
 
@@ -52,7 +53,10 @@ pub fn auth_section(extra: &str) -> (String, std::path::PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db = dir.join("console.db");
-    let mut text = format!("[auth]\ndatabase = {:?}\n{extra}", db.display().to_string());
+    let mut text = format!(
+        "[store]\ndatabase = {:?}\n[auth]\n{extra}",
+        db.display().to_string()
+    );
     for (user, role) in [
         ("admin", "admin"),
         ("operator", "operator"),

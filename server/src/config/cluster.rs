@@ -1,0 +1,396 @@
+//! `[[clusters]]`: each cluster's version profile, its component endpoints and its retention
+//! policy from the file.
+
+use std::time::Duration;
+
+use backup_domain::api::VersionProfile;
+use backup_domain::retention::RetentionPolicy;
+
+use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls};
+use super::file::{FileCluster, FileElasticsearch, FileEndpoint, FileRetention};
+use super::{ConfigError, invalid};
+
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+#[derive(Debug, Clone)]
+pub struct ElasticsearchConfig {
+    pub endpoint: Endpoint,
+    pub repository: String,
+    pub records_index_pattern: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub profile: VersionProfile,
+    /// The Zeebe gateway (8.7) or the Orchestration Cluster (8.8), which also serves web-apps backups.
+    pub zeebe: Endpoint,
+    pub brokers: Vec<Endpoint>,
+    pub operate: Option<Endpoint>,
+    pub tasklist: Option<Endpoint>,
+    pub optimize: Option<Endpoint>,
+    pub elasticsearch: Option<ElasticsearchConfig>,
+    /// The policy of `[clusters.retention]`, if the file has one.
+    pub retention: Option<RetentionPolicy>,
+    /// `[clusters.retention] pinned`: never deleted, beside the pins saved in the database.
+    pub pinned: Vec<u64>,
+    /// Components added after the cluster had backups (`since_backup_id`): sets below the ID
+    /// are not expected to hold them.
+    pub expected_since: Vec<(backup_domain::Component, u64)>,
+}
+
+impl ClusterConfig {
+    /// Every endpoint of the cluster, brokers included.
+    pub(super) fn endpoints_mut(&mut self) -> impl Iterator<Item = &mut Endpoint> {
+        std::iter::once(&mut self.zeebe)
+            .chain(self.brokers.iter_mut())
+            .chain(self.operate.iter_mut())
+            .chain(self.tasklist.iter_mut())
+            .chain(self.optimize.iter_mut())
+            .chain(self.elasticsearch.iter_mut().map(|es| &mut es.endpoint))
+    }
+}
+
+/// Every `[[clusters]]` entry, with names unique and fit for URLs.
+pub(super) fn resolve_clusters(
+    files: Vec<FileCluster>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<ClusterConfig>, ConfigError> {
+    let mut clusters: Vec<ClusterConfig> = Vec::new();
+    for (i, c) in files.into_iter().enumerate() {
+        let at = format!("clusters[{i}]");
+        if c.name.is_empty()
+            || !c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(invalid(
+                format!("{at}.name"),
+                "use letters, digits, `-` and `_` only (it appears in URLs)",
+            ));
+        }
+        if clusters.iter().any(|other| other.name == c.name) {
+            return Err(invalid(
+                format!("{at}.name"),
+                format!("`{}` is used by another cluster", c.name),
+            ));
+        }
+        clusters.push(resolve_cluster(c, env)?);
+    }
+    Ok(clusters)
+}
+
+/// One cluster; its keys are named `clusters.<name>.…`.
+fn resolve_cluster(
+    c: FileCluster,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ClusterConfig, ConfigError> {
+    let at = format!("clusters.{}", c.name);
+    let profile = profile(&c.version, &at)?;
+    let timeout = Duration::from_secs(c.request_timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    if timeout.is_zero() {
+        return Err(invalid(
+            format!("{at}.request_timeout_secs"),
+            "must be at least 1",
+        ));
+    }
+    let components = Components {
+        at: &at,
+        timeout,
+        env,
+    };
+    let (zeebe, brokers) = match profile {
+        VersionProfile::V87 => {
+            if c.orchestration.is_some() {
+                return Err(invalid(
+                    format!("{at}.orchestration"),
+                    "is for version 8.8 and later; a 8.7 cluster uses [zeebe], [operate] and [tasklist]",
+                ));
+            }
+            let z = c.zeebe.ok_or_else(|| {
+                invalid(
+                    format!("{at}.zeebe"),
+                    "is required for version 8.7 (the Zeebe gateway management API, port 9600)",
+                )
+            })?;
+            if z.since_backup_id.is_some() {
+                return Err(invalid(
+                    format!("{at}.zeebe.since_backup_id"),
+                    "does not apply: every backup has a Zeebe part",
+                ));
+            }
+            components.with_brokers(z, "zeebe")?
+        }
+        VersionProfile::V88 => {
+            for (present, key) in [
+                (c.zeebe.is_some(), "zeebe"),
+                (c.operate.is_some(), "operate"),
+                (c.tasklist.is_some(), "tasklist"),
+            ] {
+                if present {
+                    return Err(invalid(
+                        format!("{at}.{key}"),
+                        "is for version 8.7; from 8.8 Zeebe, Operate and Tasklist are one [orchestration] endpoint",
+                    ));
+                }
+            }
+            let o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
+            if o.since_backup_id.is_some() {
+                return Err(invalid(
+                    format!("{at}.orchestration.since_backup_id"),
+                    "does not apply: every backup has an orchestration part",
+                ));
+            }
+            components.with_brokers(o, "orchestration")?
+        }
+    };
+    // `since_backup_id` is read before the endpoints are consumed.
+    let mut expected_since = Vec::new();
+    for (since, component) in [
+        (
+            c.operate.as_ref().and_then(|e| e.since_backup_id),
+            backup_domain::Component::Operate,
+        ),
+        (
+            c.tasklist.as_ref().and_then(|e| e.since_backup_id),
+            backup_domain::Component::Tasklist,
+        ),
+        (
+            c.optimize.as_ref().and_then(|e| e.since_backup_id),
+            backup_domain::Component::Optimize,
+        ),
+        (
+            c.elasticsearch.as_ref().and_then(|e| e.since_backup_id),
+            backup_domain::Component::RecordsSnapshot,
+        ),
+    ] {
+        if let Some(since) = since {
+            expected_since.push((component, since));
+        }
+    }
+    let operate = components.single(c.operate, "operate")?;
+    let tasklist = components.single(c.tasklist, "tasklist")?;
+    if profile == VersionProfile::V87 && (operate.is_none() != tasklist.is_none()) {
+        let missing = if operate.is_none() {
+            "operate"
+        } else {
+            "tasklist"
+        };
+        // A deployment may run without web apps, but a backup needs both when either runs.
+        tracing::warn!(cluster = %c.name, "{missing} is not configured: its backups will not be checked");
+    }
+    let optimize = components.single(c.optimize, "optimize")?;
+    let elasticsearch = c
+        .elasticsearch
+        .map(|es| components.elasticsearch(es))
+        .transpose()?;
+    let pinned = c
+        .retention
+        .as_ref()
+        .map(|r| r.pinned.clone())
+        .unwrap_or_default();
+    let retention = c
+        .retention
+        .map(|r| retention_policy(r, &at))
+        .transpose()?
+        .flatten();
+    Ok(ClusterConfig {
+        retention,
+        pinned,
+        expected_since,
+        name: c.name,
+        profile,
+        zeebe,
+        brokers,
+        operate,
+        tasklist,
+        optimize,
+        elasticsearch,
+    })
+}
+
+fn profile(version: &str, at: &str) -> Result<VersionProfile, ConfigError> {
+    match version {
+        "8.2" | "8.3" | "8.4" | "8.5" | "8.6" | "8.7" => Ok(VersionProfile::V87),
+        "8.8" | "8.9" | "8.10" => Ok(VersionProfile::V88),
+        other => Err(invalid(
+            format!("{at}.version"),
+            format!(
+                "`{other}` is not supported; use \"8.7\" (8.2 to 8.7) or \"8.8\" (8.8 and later)"
+            ),
+        )),
+    }
+}
+
+/// What every component endpoint of one cluster shares: where its keys are, its timeout, the
+/// environment holding its credentials.
+struct Components<'a> {
+    at: &'a str,
+    timeout: Duration,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Components<'_> {
+    /// An endpoint and the brokers listed under it.
+    fn with_brokers(
+        &self,
+        e: FileEndpoint,
+        key: &str,
+    ) -> Result<(Endpoint, Vec<Endpoint>), ConfigError> {
+        let at = self.at;
+        let mut endpoint = endpoint(
+            &e.url,
+            e.auth.as_ref(),
+            self.timeout,
+            &format!("{at}.{key}"),
+            self.env,
+        )?;
+        endpoint.tls = outbound_tls(
+            &endpoint.url,
+            e.ca_file.as_deref(),
+            e.tls_server_name.as_deref(),
+            &format!("{at}.{key}"),
+        )?;
+        let brokers = e
+            .brokers
+            .iter()
+            .enumerate()
+            .map(|(j, url)| endpoint_with(&endpoint, url, &format!("{at}.{key}.brokers[{j}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((endpoint, brokers))
+    }
+
+    fn single(&self, e: Option<FileEndpoint>, key: &str) -> Result<Option<Endpoint>, ConfigError> {
+        e.map(|e| self.with_brokers(e, key).map(|(endpoint, _)| endpoint))
+            .transpose()
+    }
+
+    fn elasticsearch(&self, es: FileElasticsearch) -> Result<ElasticsearchConfig, ConfigError> {
+        let at = self.at;
+        if es.repository.is_empty() {
+            return Err(invalid(
+                format!("{at}.elasticsearch.repository"),
+                "must name the snapshot repository",
+            ));
+        }
+        if es.records_index_pattern.is_empty() {
+            return Err(invalid(
+                format!("{at}.elasticsearch.records_index_pattern"),
+                "must not be empty",
+            ));
+        }
+        let mut es_endpoint = endpoint(
+            &es.url,
+            es.auth.as_ref(),
+            self.timeout,
+            &format!("{at}.elasticsearch"),
+            self.env,
+        )?;
+        es_endpoint.tls = outbound_tls(
+            &es_endpoint.url,
+            es.ca_file.as_deref(),
+            es.tls_server_name.as_deref(),
+            &format!("{at}.elasticsearch"),
+        )?;
+        Ok(ElasticsearchConfig {
+            endpoint: es_endpoint,
+            repository: es.repository,
+            records_index_pattern: es.records_index_pattern,
+        })
+    }
+}
+
+/// `[clusters.retention]` as a policy; `None` when it holds only pins.
+fn retention_policy(r: FileRetention, at: &str) -> Result<Option<RetentionPolicy>, ConfigError> {
+    if r.keep_last.is_none()
+        && r.max_age_days.is_none()
+        && r.min_restorable.is_none()
+        && r.keep_failed.is_none()
+        && r.schedule.is_none()
+    {
+        return Ok(None);
+    }
+    let defaults = RetentionPolicy::default();
+    let policy = RetentionPolicy {
+        keep_last: r.keep_last,
+        max_age_days: r.max_age_days,
+        min_restorable: r.min_restorable.unwrap_or(defaults.min_restorable),
+        keep_failed: r.keep_failed.unwrap_or(defaults.keep_failed),
+        schedule: r.schedule.filter(|s| !s.trim().is_empty()),
+    };
+    policy
+        .validate()
+        .map_err(|e| invalid(format!("{at}.retention.{}", e.field), e.message))?;
+    Ok(Some(policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{V87, env_with, no_env};
+    use super::super::{Config, Credentials, DEFAULT_LISTEN};
+    use super::*;
+
+    #[test]
+    fn a_full_87_file_resolves() {
+        let env = env_with(&[("ES_USER", "elastic"), ("ES_PASSWORD", "s3cret")]);
+        let config = Config::parse(V87, "test.toml", &env).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9090");
+        let c = &config.clusters[0];
+        assert_eq!(c.profile, VersionProfile::V87);
+        assert_eq!(c.zeebe.url.as_str(), "http://localhost:9660/");
+        assert_eq!(c.zeebe.timeout, Duration::from_secs(5));
+        let es = c.elasticsearch.as_ref().unwrap();
+        assert_eq!(es.repository, "backups");
+        assert_eq!(es.records_index_pattern, "zeebe-record*");
+        match &es.endpoint.credentials {
+            Some(Credentials::Basic { username, password }) => {
+                assert_eq!(username, "elastic");
+                assert_eq!(password.expose(), "s3cret");
+            }
+            other => panic!("unexpected credentials {other:?}"),
+        }
+        // The secret never shows in debug output.
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn profiles_require_their_own_endpoints() {
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.zeebe]\nurl = \"http://h:9600\"\n";
+        let err = Config::parse(text, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.zeebe`: is for version 8.7"),
+            "{err}"
+        );
+
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.7\"\n";
+        let err = Config::parse(text, "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.zeebe`: is required"),
+            "{err}"
+        );
+
+        let text = "[[clusters]]\nname = \"a\"\nversion = \"8.9\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let config = Config::parse(text, "c.toml", &no_env).unwrap();
+        assert_eq!(config.clusters[0].profile, VersionProfile::V88);
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn duplicate_cluster_names_are_refused() {
+        let one = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let err = Config::parse(&format!("{one}{one}"), "c.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "configuration key `clusters[1].name`: `a` is used by another cluster"
+        );
+    }
+}

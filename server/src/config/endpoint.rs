@@ -1,0 +1,142 @@
+//! A component's endpoint as used: its URL, credentials read from the environment, timeout, caps
+//! and outbound TLS options.
+
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use super::file::FileAuth;
+use super::{ConfigError, Secret, invalid};
+
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    /// Elasticsearch `Authorization: ApiKey <key>`.
+    ApiKey(Secret),
+    Bearer(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: Url,
+    pub credentials: Option<Credentials>,
+    pub timeout: Duration,
+    /// `[upstream]`: size caps and the listing timeout.
+    pub limits: crate::upstream::Limits,
+    /// `ca_file` and `tls_server_name`.
+    pub tls: crate::upstream::OutboundTls,
+}
+
+pub(super) fn parse_url(text: &str, key: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(text).map_err(|e| invalid(key, format!("`{text}` is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            key,
+            format!("`{text}` must start with http:// or https://"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            key,
+            "must not contain credentials; use `auth` with environment variable names",
+        ));
+    }
+    Ok(url)
+}
+
+pub(super) fn endpoint(
+    url: &str,
+    auth: Option<&FileAuth>,
+    timeout: Duration,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Endpoint, ConfigError> {
+    let url = parse_url(url, &format!("{key}.url"))?;
+    let secret = |var: &str, field: &str| -> Result<String, ConfigError> {
+        env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+            invalid(
+                format!("{key}.auth.{field}"),
+                format!("environment variable `{var}` is not set"),
+            )
+        })
+    };
+    let credentials = match auth {
+        None => None,
+        Some(FileAuth::Basic {
+            username_env,
+            password_env,
+        }) => Some(Credentials::Basic {
+            username: secret(username_env, "username_env")?,
+            password: Secret::new(secret(password_env, "password_env")?),
+        }),
+        Some(FileAuth::ApiKey { key_env }) => Some(Credentials::ApiKey(Secret::new(secret(
+            key_env, "key_env",
+        )?))),
+        Some(FileAuth::Bearer { token_env }) => Some(Credentials::Bearer(Secret::new(secret(
+            token_env,
+            "token_env",
+        )?))),
+    };
+    Ok(Endpoint {
+        url,
+        credentials,
+        timeout,
+        limits: crate::upstream::Limits::default(),
+        tls: crate::upstream::OutboundTls::default(),
+    })
+}
+
+/// An endpoint's `ca_file` and `tls_server_name`, read and checked now so that a bad file stops
+/// the start rather than the first backup.
+pub(super) fn outbound_tls(
+    url: &Url,
+    ca_file: Option<&str>,
+    server_name: Option<&str>,
+    key: &str,
+) -> Result<crate::upstream::OutboundTls, ConfigError> {
+    crate::upstream::OutboundTls::load(url, ca_file.map(Path::new), server_name).map_err(|e| {
+        let field = match e {
+            crate::upstream::OutboundTlsError::BadServerName(_) => "tls_server_name",
+            crate::upstream::OutboundTlsError::NotHttps if ca_file.is_none() => "tls_server_name",
+            _ => "ca_file",
+        };
+        invalid(format!("{key}.{field}"), e.to_string())
+    })
+}
+
+/// A broker endpoint shares its gateway's credentials and timeout.
+pub(super) fn endpoint_with(
+    base: &Endpoint,
+    url: &str,
+    key: &str,
+) -> Result<Endpoint, ConfigError> {
+    Ok(Endpoint {
+        url: parse_url(url, key)?,
+        credentials: base.credentials.clone(),
+        timeout: base.timeout,
+        limits: base.limits,
+        tls: base.tls.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::super::fixtures::{V87, no_env};
+
+    #[test]
+    fn a_missing_secret_names_the_key_and_the_variable() {
+        let err = Config::parse(V87, "test.toml", &no_env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "configuration key `clusters.prod-eu.elasticsearch.auth.username_env`: environment variable `ES_USER` is not set"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The file as written: its serde schema, with unknown keys refused. Nothing here is checked
+//! beyond its type; `resolve` does that and names the key.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    #[serde(default)]
+    pub(super) server: FileServer,
+    #[serde(default)]
+    pub(super) store: FileStore,
+    pub(super) auth: Option<FileAuthSection>,
+    #[serde(default)]
+    pub(super) procedure: FileProcedure,
+    #[serde(default)]
+    pub(super) retention: FileRetentionSettings,
+    #[serde(default)]
+    pub(super) upstream: FileUpstream,
+    #[serde(default)]
+    pub(super) status: FileStatus,
+    #[serde(default)]
+    pub(super) clusters: Vec<FileCluster>,
+}
+
+/// `[store]`: the application's own state.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileStore {
+    /// The embedded database (sessions, audit log, runs, retention); relative paths are from the
+    /// working directory.
+    pub(super) database: Option<String>,
+}
+
+/// `[status]`: the per-cluster status poller behind the Overview.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileStatus {
+    /// Seconds between two status rounds (reachability, exporting phase), 10 by default.
+    pub(super) poll_interval_secs: Option<u64>,
+    /// Longest wait for one probe of a round, 5 by default; a cluster's shorter
+    /// `request_timeout_secs` wins.
+    pub(super) probe_timeout_secs: Option<u64>,
+}
+
+/// `[upstream]`: caps on what the console reads from components.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileUpstream {
+    /// Largest listing answer (every backup of a component), 268435456 (256 MiB) by default.
+    pub(super) max_listing_bytes: Option<u64>,
+    /// Largest other answer (one backup's status, a mutation), 1048576 (1 MiB) by default.
+    pub(super) max_answer_bytes: Option<u64>,
+    /// Timeout of listings when longer than the cluster's request timeout; unset, they keep it.
+    pub(super) listing_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileRetentionSettings {
+    /// How many DELETE calls a cleanup runs at once, 8 by default.
+    pub(super) concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileProcedure {
+    /// How long one step may take (a component's backup, the records snapshot), 3600 by default.
+    pub(super) step_timeout_secs: Option<u64>,
+    /// How long resuming exporting is retried before the run reports it still paused, 300 by default.
+    pub(super) resume_deadline_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileAuthSection {
+    #[serde(default)]
+    pub(super) users: Vec<FileUser>,
+    /// Deprecated for `[store] database`, which it must not contradict.
+    pub(super) database: Option<String>,
+    pub(super) session_idle_timeout_secs: Option<u64>,
+    pub(super) session_absolute_timeout_secs: Option<u64>,
+    /// Argon2 checks at once, and logins allowed to wait for one.
+    pub(super) login_verify_concurrency: Option<usize>,
+    pub(super) login_verify_queue: Option<usize>,
+    /// Read the client from `X-Forwarded-For`, sent by `forwarded_for_proxies` (default: `[auth.proxy]
+    /// trusted_proxies`) only.
+    #[serde(default)]
+    pub(super) trusted_forwarded_for: bool,
+    pub(super) forwarded_for_proxies: Option<Vec<String>>,
+    pub(super) proxy: Option<FileProxy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileUser {
+    pub(super) name: String,
+    /// From `backup-console hash-password`.
+    pub(super) password_hash: String,
+    pub(super) role: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileProxy {
+    pub(super) user_header: String,
+    pub(super) groups_header: Option<String>,
+    pub(super) trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub(super) group_roles: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileServer {
+    pub(super) listen: Option<String>,
+    /// PEM certificate chain and key: the console then serves HTTPS and marks cookies Secure.
+    pub(super) tls_cert: Option<String>,
+    pub(super) tls_key: Option<String>,
+    /// TLS is terminated in front of the console (an ingress): browsers reach it over HTTPS only.
+    #[serde(default)]
+    pub(super) https_only: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileCluster {
+    pub(super) name: String,
+    pub(super) version: String,
+    /// Per-request timeout towards this cluster's components, in seconds.
+    pub(super) request_timeout_secs: Option<u64>,
+    pub(super) zeebe: Option<FileEndpoint>,
+    pub(super) orchestration: Option<FileEndpoint>,
+    pub(super) operate: Option<FileEndpoint>,
+    pub(super) tasklist: Option<FileEndpoint>,
+    pub(super) optimize: Option<FileEndpoint>,
+    pub(super) elasticsearch: Option<FileElasticsearch>,
+    pub(super) retention: Option<FileRetention>,
+}
+
+/// `[clusters.retention]`: the policy until an admin saves another from the console.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileRetention {
+    pub(super) keep_last: Option<u32>,
+    pub(super) max_age_days: Option<u32>,
+    pub(super) min_restorable: Option<u32>,
+    pub(super) keep_failed: Option<u32>,
+    pub(super) schedule: Option<String>,
+    /// Sets never deleted, whatever the database says (its pins are lost with it).
+    #[serde(default)]
+    pub(super) pinned: Vec<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileEndpoint {
+    pub(super) url: String,
+    pub(super) auth: Option<FileAuth>,
+    /// Broker management URLs for `/actuator/partitions` when the gateway does not serve it.
+    #[serde(default)]
+    pub(super) brokers: Vec<String>,
+    /// The first backup ID this component was part of: older sets are not expected to hold it.
+    pub(super) since_backup_id: Option<u64>,
+    /// PEM file of CA certificates to trust for this endpoint's HTTPS, besides the web roots.
+    pub(super) ca_file: Option<String>,
+    /// The name the server's certificate is checked against, when not the URL's host.
+    pub(super) tls_server_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileElasticsearch {
+    pub(super) url: String,
+    #[serde(default = "default_repository")]
+    pub(super) repository: String,
+    #[serde(default = "default_records_pattern")]
+    pub(super) records_index_pattern: String,
+    pub(super) auth: Option<FileAuth>,
+    /// The first backup ID with a records snapshot: older sets are not expected to hold one.
+    pub(super) since_backup_id: Option<u64>,
+    pub(super) ca_file: Option<String>,
+    pub(super) tls_server_name: Option<String>,
+}
+
+pub(super) fn default_repository() -> String {
+    "camunda".into()
+}
+
+pub(super) fn default_records_pattern() -> String {
+    "zeebe-record*".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum FileAuth {
+    Basic {
+        username_env: String,
+        password_env: String,
+    },
+    ApiKey {
+        key_env: String,
+    },
+    Bearer {
+        token_env: String,
+    },
+}
