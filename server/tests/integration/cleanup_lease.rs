@@ -3,18 +3,16 @@
 //! a cleanup whose process stopped saying it is alive (10 s) is marked interrupted, and once it
 //! has been, the old process can no longer write to it.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backup_console::store::Store;
+use backup_console_testkit::*;
 use backup_domain::Component;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{Artifact, CleanupReport};
 use camunda_sim::SimCluster;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

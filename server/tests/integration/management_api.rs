@@ -1,11 +1,9 @@
 //! Exporting and rebalancing through the console, against the simulator over real HTTP.
 
-mod common;
-
 use backup_domain::api::VersionProfile;
 use std::time::Duration;
 
-use common::*;
+use backup_console_testkit::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
