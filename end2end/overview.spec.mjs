@@ -2,41 +2,23 @@
 // shows without a reload, and a refresh that fails marks what is shown as stale. Against its own
 // simulator and console, with a 1 s server-side poll interval.
 import { test, expect } from '@playwright/test';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { login, PASSWORD } from './helpers.mjs';
+import { login, startSimAndConsole } from './helpers.mjs';
 
-const BIN = '../target/release/backup-console';
 const CONSOLE = 'http://127.0.0.1:18093';
 // `sim --base-port 19680` for 8.7: Zeebe first, the control endpoint last (+5).
 const ZEEBE = 'http://127.0.0.1:19680';
 const CONTROL = 'http://127.0.0.1:19685';
-let processes = [];
-
-async function waitFor(url) {
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(url)).ok) return; } catch {}
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
+let harness;
 
 test.beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bc-e2e-overview-'));
-  const config = join(dir, 'console.toml');
-  processes.push(spawn(BIN, ['sim', '--profile', '8.7', '--seed', '10', '--base-port', '19680', '--write-config', config], { stdio: 'ignore' }));
-  await waitFor(`${CONTROL}/sim/state`);
-  for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
-  const cluster = readFileSync(config, 'utf8');
-  const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
-  writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "admin"\npassword_hash = "${hash}"\nrole = "admin"\n[status]\npoll_interval_secs = 1\nprobe_timeout_secs = 1\n${cluster}`);
-  processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18093', '--ui-dir', '../dist'], { stdio: 'ignore' }));
-  await waitFor(`${CONSOLE}/api/health`);
+  harness = await startSimAndConsole({
+    prefix: 'bc-e2e-overview-', seed: 10, basePort: 19680, control: CONTROL,
+    listen: '127.0.0.1:18093', user: 'admin', role: 'admin',
+    extra: '[status]\npoll_interval_secs = 1\nprobe_timeout_secs = 1\n',
+  });
 });
 
-test.afterAll(() => { for (const p of processes) p.kill('SIGTERM'); });
+test.afterAll(() => { harness?.stop(); });
 
 test('a pause made behind its back shows without a reload, and a failed refresh reads stale', async ({ page }) => {
   test.setTimeout(90_000);

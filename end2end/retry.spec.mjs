@@ -1,39 +1,20 @@
 // A cleanup that partly fails against a separately started simulator, recovered from the UI with
 // "Retry failed" once the component is back.
 import { test, expect } from '@playwright/test';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { login, PASSWORD } from './helpers.mjs';
+import { login, startSimAndConsole } from './helpers.mjs';
 
-const BIN = '../target/release/backup-console';
 const CONSOLE = 'http://127.0.0.1:18082';
 const CONTROL = 'http://127.0.0.1:19625';
-let processes = [];
-
-async function waitFor(url) {
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(url)).ok) return; } catch {}
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
+let harness;
 
 test.beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bc-e2e-retry-'));
-  const config = join(dir, 'console.toml');
-  processes.push(spawn(BIN, ['sim', '--profile', '8.7', '--seed', '15', '--base-port', '19620', '--write-config', config], { stdio: 'ignore' }));
-  await waitFor(`${CONTROL}/sim/state`);
-  for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
-  const cluster = readFileSync(config, 'utf8');
-  const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
-  writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "admin"\npassword_hash = "${hash}"\nrole = "admin"\n${cluster}`);
-  processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18082', '--ui-dir', '../dist'], { stdio: 'ignore' }));
-  await waitFor(`${CONSOLE}/api/health`);
+  harness = await startSimAndConsole({
+    prefix: 'bc-e2e-retry-', seed: 15, basePort: 19620, control: CONTROL,
+    listen: '127.0.0.1:18082', user: 'admin', role: 'admin',
+  });
 });
 
-test.afterAll(() => { for (const p of processes) p.kill('SIGTERM'); });
+test.afterAll(() => { harness?.stop(); });
 
 test('a partial cleanup is reported per artifact and "Retry failed" completes it', async ({ page }) => {
   test.setTimeout(60_000);

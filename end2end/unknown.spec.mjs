@@ -1,43 +1,23 @@
 // A console pointed at a separately started simulator through a config file, as against a real
 // cluster; a component that fails must read unknown in the browser, never healthy.
 import { test, expect } from '@playwright/test';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { login, PASSWORD } from './helpers.mjs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { login, startSimAndConsole } from './helpers.mjs';
 
-const BIN = '../target/release/backup-console';
 const CONSOLE = 'http://127.0.0.1:18081';
 const CONTROL = 'http://127.0.0.1:19605';
-let processes = [];
-
-async function waitFor(url) {
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(url)).ok) return; } catch {}
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
+let harness;
 
 test.beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bc-e2e-'));
-  const config = join(dir, 'console.toml');
-  processes.push(spawn(BIN, ['sim', '--profile', '8.7', '--seed', '15', '--base-port', '19600', '--write-config', config], { stdio: 'ignore' }));
-  await waitFor(`${CONTROL}/sim/state`);
-  for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
-  const cluster = readFileSync(config, 'utf8');
-  expect(cluster).toContain('[clusters.operate]');
+  harness = await startSimAndConsole({
+    prefix: 'bc-e2e-', seed: 15, basePort: 19600, control: CONTROL,
+    listen: '127.0.0.1:18081', user: 'ops', role: 'operator',
+  });
+  expect(harness.cluster).toContain('[clusters.operate]');
   // The administrator's way to add a user: hash-password reads the password on stdin.
-  const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
-  expect(hash).toMatch(/^\$argon2id\$/);
-  writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "ops"\npassword_hash = "${hash}"\nrole = "operator"\n${cluster}`);
-  processes.push(spawn(BIN, ['serve', '--config', config, '--listen', '127.0.0.1:18081', '--ui-dir', '../dist'], { stdio: 'ignore' }));
-  await waitFor(`${CONSOLE}/api/health`);
+  expect(harness.hash).toMatch(/^\$argon2id\$/);
 });
 
-test.afterAll(() => { for (const p of processes) p.kill('SIGTERM'); });
+test.afterAll(() => { harness?.stop(); });
 
 test.beforeEach(async ({ page }) => { await login(page, 'ops', CONSOLE); });
 

@@ -7,10 +7,9 @@
 //!    none, where the simulated components compete with the console for the same two cores.
 //! 2. The resident memory of the release server at idle, before and after serving history.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use backup_console_testkit::start_console;
 use backup_domain::api::VersionProfile;
 use camunda_sim::state::Timings;
 use camunda_sim::{SimCluster, SimConfig};
@@ -65,12 +64,9 @@ async fn history_run(label: &'static str, timings: Timings) -> Run {
     config.seed_count = SETS;
     config.timings = timings;
     let sim = SimCluster::start(config).await.expect("sim");
-    let common::BenchConsole {
-        base,
-        cookie,
-        task: console,
-        ..
-    } = common::start_console(&sim.endpoints.console_config("bench"), "viewer").await;
+    let console = start_console(&sim.endpoints.console_config("bench")).await;
+    let base = console.base.clone();
+    let cookie = console.session_for("viewer").await.cookie;
     let e = &sim.endpoints;
     let upstream = [
         format!("{}/actuator/backups", e.zeebe),
@@ -120,7 +116,7 @@ async fn history_run(label: &'static str, timings: Timings) -> Run {
         .await
         .expect("json");
     run.sets = body["sets"].as_array().map_or(0, Vec::len);
-    console.abort();
+    drop(console);
     run
 }
 

@@ -8,10 +8,9 @@
 //! - **curl**: the documented procedure as an administrator scripts it, the same requests in the
 //!   same order (taken from the console's own transcript), polling every 5 seconds.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use backup_console_testkit::start_console;
 use backup_domain::api::VersionProfile;
 use backup_domain::run::{RunView, TranscriptEntry};
 use camunda_sim::state::Timings;
@@ -208,13 +207,13 @@ async fn main() {
         let mut config = SimConfig::new(profile);
         config.timings = timings;
         let sim = SimCluster::start(config).await.expect("sim");
-        let console =
-            common::start_console(&sim.endpoints.console_config("bench"), "operator").await;
+        let console = start_console(&sim.endpoints.console_config("bench")).await;
+        let operator = console.session_for("operator").await;
         let client = Client {
             http: reqwest::Client::new(),
             base: console.base.clone(),
-            cookie: console.cookie.clone(),
-            csrf: console.csrf.clone(),
+            cookie: operator.cookie,
+            csrf: operator.csrf,
         };
         let (mut totals, mut pauses, mut last) = (Vec::new(), Vec::new(), None);
         for _ in 0..CONSOLE_RUNS {
@@ -255,6 +254,6 @@ async fn main() {
             secs(max(&curl_pauses)),
             secs(max(&curl_pauses) - intrinsic_pause)
         );
-        console.task.abort();
+        drop(console);
     }
 }

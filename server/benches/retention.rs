@@ -6,12 +6,11 @@
 //! Run twice: with a stand-in latency per DELETE (a real snapshot delete rewrites repository
 //! metadata), and with none, where the simulator and the console share the same two cores.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use backup_console::cluster::Clusters;
 use backup_console::config::Config;
+use backup_console_testkit::start_console;
 use backup_domain::Component;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{self, Artifact, Protections, RetentionPolicy};
@@ -67,12 +66,13 @@ fn url(sim: &SimCluster, a: &Artifact) -> String {
 
 /// The console's cleanup of the planned sets: (wall time, sets, artifacts).
 async fn console_cleanup(sim: &SimCluster) -> (Duration, usize, usize) {
-    let console = common::start_console(&sim.endpoints.console_config("bench"), "admin").await;
+    // Logged in as admin.
+    let console = start_console(&sim.endpoints.console_config("bench")).await;
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str| {
         http.request(method, format!("{}{path}", console.base))
-            .header("cookie", &console.cookie)
-            .header("x-csrf-token", &console.csrf)
+            .header("cookie", &console.session.cookie)
+            .header("x-csrf-token", &console.session.csrf)
     };
     let saved = call(reqwest::Method::PUT, "/api/clusters/bench/retention")
         .json(&policy())
@@ -113,7 +113,6 @@ async fn console_cleanup(sim: &SimCluster) -> (Duration, usize, usize) {
         if view.report.outcome.state_name() != "running" {
             let took = start.elapsed();
             assert_eq!(view.report.outcome.state_name(), "completed");
-            console.task.abort();
             return (took, view.report.sets.len(), view.report.items.len());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -1,13 +1,13 @@
 //! Secrets never reach the log: a whole login-and-history run is logged at TRACE level, every
 //! crate included, and the captured output is searched for the password and the upstream secret.
-
-mod common;
+//! Its own test binary: the global subscriber can be installed once per process, and in a shared
+//! binary it would capture every other test's logs.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::json;
 
 #[derive(Clone, Default)]

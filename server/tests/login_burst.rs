@@ -2,12 +2,10 @@
 //! Argon2 checks run at once. Its own test binary, so that the process-wide high-water mark of
 //! verifications belongs to this test alone.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,8 +3,6 @@
 //! two consoles on one database, a refusal shown after the schedule ran again); the `holds_*` tests
 //! are guarantees that held under attack.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +12,10 @@ use backup_console::config::Config;
 use backup_console::procedure::runner::RunSettings;
 use backup_console::procedure::service::RunService;
 use backup_console::retention::RetentionService;
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{RetentionPlan, RetentionPolicy};
 use backup_domain::{Component, Verdict};
-use common::*;
 use reqwest::Method;
 use serde_json::json;
 

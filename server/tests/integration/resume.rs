@@ -1,13 +1,11 @@
 //! Resuming exporting survives the ways it fails: a status 500 inside the HTTP 200, a 502, a
 //! dropped connection, a hang past the timeout; and reports honestly when it cannot.
 
-mod common;
-
 use std::time::Duration;
 
 use backup_console::procedure::resume::{Backoff, resume_until_confirmed};
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::json;
 
 fn quick() -> Backoff {

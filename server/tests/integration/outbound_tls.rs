@@ -2,8 +2,6 @@
 //! checked against `tls_server_name` instead of the URL's host. The simulator's Elasticsearch
 //! serves the test certificate of `tests/fixtures` (127.0.0.1 and localhost, signed by `ca.pem`).
 
-mod common;
-
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -11,10 +9,10 @@ use std::sync::Arc;
 
 use backup_console::cluster::Clusters;
 use backup_console::config::Config;
+use backup_console_testkit::*;
 use backup_domain::Component;
 use backup_domain::api::VersionProfile;
 use camunda_sim::{SimCluster, SimConfig, TlsServer};
-use common::*;
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,13 +1,11 @@
 //! The history API against the simulated cluster over real HTTP: what an administrator sees when
 //! backups complete, fail, are orphaned, or when a component does not answer.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -1,13 +1,11 @@
 //! Every request the console cannot read answers 400 (or 413/415) with the error envelope, and
 //! changes nothing: no run, no pause, no policy, no pin, no cleanup, no audit entry.
 
-mod common;
-
 use backup_console::api::{ROUTES, Route};
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
-use common::*;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -1,15 +1,13 @@
 //! Backup runs through the API: started on the server, one per cluster, validated before any
 //! call, and recovered after the console stops mid-run.
 
-mod common;
-
 use std::time::Duration;
 
 use backup_console::procedure::service::STALE_AFTER_MS;
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use backup_domain::run::{PreflightCheckId, RunState};
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,13 +1,11 @@
 //! Authentication, roles, CSRF and the audit log, through the real router over real HTTP.
 
-mod common;
-
 use std::time::Duration;
 
 use backup_console::api::{Access, ROUTES, Route};
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::{Role, VersionProfile};
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -4,12 +4,10 @@
 //! deviation, `POST /backupHistory` answering 200 where the spec says 202 (contract §13.1), is
 //! asserted as such.
 
-mod common;
-
 use std::path::PathBuf;
 
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::{Value, json};
 
 /// Where the official OpenAPI files are: `CAMUNDA_CONTRACT_DIR`, else `../shared/contract` beside

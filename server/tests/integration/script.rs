@@ -2,13 +2,11 @@
 //! simulator, run with bash under a new backup ID, it takes that backup in every component and
 //! leaves exporting running; when a step fails, its trap resumes exporting.
 
-mod common;
-
 use std::time::Duration;
 
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

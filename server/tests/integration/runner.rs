@@ -1,8 +1,6 @@
 //! The backup runner against the simulator: both procedures to completion, and a fault matrix in
 //! which every failure ends the run naming the step while exporting is back to EXPORTING.
 
-mod common;
-
 use std::time::Duration;
 
 use backup_console::cluster::Clusters;
@@ -12,9 +10,9 @@ use backup_console::procedure::runner::{
     CancelSignal, RunOutcome, RunSettings, StepState, initial_report, run,
 };
 use backup_console::procedure::wait::PollPolicy;
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use backup_domain::procedure::plan;
-use common::*;
 use serde_json::json;
 
 /// Quick polls and short timeouts (was `runner::quick_settings`, which only these tests used).

@@ -1,12 +1,10 @@
 //! The console over HTTPS with a certificate from the configuration.
 
-mod common;
-
 use std::path::PathBuf;
 
 use backup_console::config::Config;
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::json;
 
 fn fixture(name: &str) -> PathBuf {

@@ -2,8 +2,6 @@
 //! origin/session hardening, the reused Argon2 buffer). Tests marked `// FAILED before the fix:` show a
 //! problem on the current code and pass once it is fixed; the others pin what holds.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -11,9 +9,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

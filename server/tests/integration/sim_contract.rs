@@ -2,12 +2,10 @@
 //! HTTP: status codes per component, error bodies, media types, ID rules and the transient states
 //! a console must not mistake for failure.
 
-mod common;
-
 use std::time::Duration;
 
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
-use common::*;
 use serde_json::{Value, json};
 
 async fn raw(

@@ -2,8 +2,6 @@
 //! deleted, a stale preview is refused, a partial failure is retried to completion, orphans are
 //! found and removed, protected sets cannot be picked, and schedules fire when due.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +11,11 @@ use backup_console::config::Config;
 use backup_console::procedure::runner::RunSettings;
 use backup_console::procedure::service::RunService;
 use backup_console::retention::RetentionService;
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::{HistoryResponse, VersionProfile};
 use backup_domain::audit::{AuditAction, AuditOutcome};
 use backup_domain::retention::{self, CleanupView, RetentionPlan, RetentionState};
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

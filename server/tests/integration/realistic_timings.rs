@@ -1,8 +1,6 @@
 //! The backup procedure against a simulator whose work takes as long as a real cluster's, scaled
 //! down: no step may depend on an answer arriving within one request timeout (review H2).
 
-mod common;
-
 use std::time::Duration;
 
 use backup_console::cluster::Clusters;
@@ -10,11 +8,11 @@ use backup_console::config::Config;
 use backup_console::procedure::runner::{
     CancelSignal, RunOutcome, RunReport, RunSettings, StepState, initial_report, run,
 };
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use backup_domain::procedure::plan;
 use camunda_sim::state::Timings;
 use camunda_sim::{SimCluster, SimConfig};
-use common::*;
 
 async fn sim_with(profile: VersionProfile, timings: Timings) -> SimCluster {
     let mut config = SimConfig::new(profile);

@@ -1,15 +1,13 @@
 //! The real binary as an administrator runs it: the `backup` CLI (exit codes, signals, a detached
 //! run), and a console killed with SIGKILL while exporting is paused, then started again.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
-use common::*;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_backup-console");

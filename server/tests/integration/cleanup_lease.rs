@@ -3,19 +3,17 @@
 //! a cleanup whose process stopped saying it is alive (10 s) is marked interrupted, and once it
 //! has been, the old process can no longer write to it.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backup_console::store::Store;
+use backup_console_testkit::*;
 use backup_domain::Component;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use backup_domain::retention::{Artifact, CleanupReport};
 use camunda_sim::SimCluster;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -88,21 +86,51 @@ fn output(child: Child) -> String {
     )
 }
 
-/// The CLI's cleanup, once it is running and has deleted at least one artifact.
-async fn cli_cleanup_underway(db: &Path) -> i64 {
+/// The CLI's cleanup, once it is running and has deleted at least one artifact. Fails at once,
+/// with the CLI's output, when the CLI exits before that.
+async fn cli_cleanup_underway(db: &Path, cli: &mut Child) -> i64 {
     let store = Store::open(db).unwrap();
-    eventually(Duration::from_secs(20), || {
-        let store = store.clone();
-        async move {
-            let row = store.latest_cleanup("test".into(), None).await.ok()??;
-            let deleted = row.report["items"]
-                .as_array()?
-                .iter()
-                .any(|i| i["state"] == "deleted");
-            (row.state == "running" && deleted).then_some(row.id)
+    let limit = Duration::from_secs(20);
+    let started = Instant::now();
+    loop {
+        if let Some(id) = running_with_a_delete(&store).await {
+            return id;
         }
-    })
-    .await
+        if let Some(status) = cli.try_wait().unwrap() {
+            panic!(
+                "the CLI exited ({status}) before its cleanup was underway\n{}",
+                exited_output(cli)
+            );
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the CLI's cleanup was not underway within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The latest cleanup of `test`, when it is running and has deleted at least one artifact.
+async fn running_with_a_delete(store: &Store) -> Option<i64> {
+    let row = store.latest_cleanup("test".into(), None).await.ok()??;
+    let deleted = row.report["items"]
+        .as_array()?
+        .iter()
+        .any(|i| i["state"] == "deleted");
+    (row.state == "running" && deleted).then_some(row.id)
+}
+
+/// What an exited child wrote to its piped stdout and stderr, spelled as [`output`] does.
+fn exited_output(child: &mut Child) -> String {
+    use std::io::Read;
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    if let Some(pipe) = child.stdout.as_mut() {
+        let _ = pipe.read_to_string(&mut stdout);
+    }
+    if let Some(pipe) = child.stderr.as_mut() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    format!("stdout: {stdout}\nstderr: {stderr}")
 }
 
 async fn stored(db: &Path, id: i64) -> (String, Value) {
@@ -136,7 +164,7 @@ async fn a_cli_cleanup_in_progress_survives_a_console_start_and_its_retry_is_ref
     let (text, path, db) = config_file(&sim);
     delete_latency(&sim, 400).await;
     let mut cli = cli_cleanup(&path);
-    let id = cli_cleanup_underway(&db).await;
+    let id = cli_cleanup_underway(&db, &mut cli).await;
 
     let console = start_console_with(&text).await;
     assert_eq!(
@@ -170,7 +198,7 @@ async fn a_silent_cli_loses_its_cleanup_and_cannot_overwrite_what_was_written_af
     let (text, path, db) = config_file(&sim);
     delete_latency(&sim, 400).await;
     let mut cli = cli_cleanup(&path);
-    let id = cli_cleanup_underway(&db).await;
+    let id = cli_cleanup_underway(&db, &mut cli).await;
 
     // The CLI stops saying it is alive (frozen, as a hung or suspended process would be).
     signal(&cli, "STOP");

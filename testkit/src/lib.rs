@@ -1,7 +1,6 @@
-//! Test harness: a simulated cluster and a console pointed at it through a configuration file's
-//! text, both on real ports, talked to over real HTTP.
-// Each test binary uses part of it: an `expect(dead_code)` would be unfulfilled in some of them.
-#![allow(dead_code, reason = "each test binary uses part of it")]
+//! Test harness of the integration tests and the benches: a simulated cluster and a console
+//! pointed at it through a configuration file's text, both on real ports, talked to over real
+//! HTTP. Dropping a [`Console`] stops its server; dropping the `SimCluster` stops the simulator.
 
 use std::time::{Duration, Instant};
 
@@ -137,6 +136,13 @@ impl Console {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// Logs `user` in with [`PASSWORD`]; a user of [`auth_section`] always gets in.
+    pub async fn session_for(&self, user: &str) -> Session {
+        self.login(user, PASSWORD)
+            .await
+            .unwrap_or_else(|(status, body)| panic!("{user} logs in: {status} {body}"))
     }
 
     /// Logs in; `Err((status, body))` when refused.

@@ -2,8 +2,6 @@
 //! simulator over real HTTP. Zeebe's `/actuator/partitions` is read through a counting proxy
 //! (configured as the cluster's broker endpoint) so that upstream reads can be counted.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,10 +9,10 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
 use backup_domain::api::VersionProfile;
 use camunda_sim::SimCluster;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

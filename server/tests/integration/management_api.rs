@@ -1,12 +1,10 @@
 //! Exporting and rebalancing through the console, against the simulator over real HTTP.
 
-mod common;
-
-use backup_domain::api::VersionProfile;
 use std::time::Duration;
 
+use backup_console_testkit::*;
 use backup_domain::api::ErrorCode;
-use common::*;
+use backup_domain::api::VersionProfile;
 use reqwest::Method;
 use serde_json::{Value, json};
 
