@@ -11,6 +11,8 @@ import re
 import sys
 
 TEST_MODULE = re.compile(r"#\[cfg\(test\)\]\s*mod tests\s*\{.*", re.S)
+# A path in a comment (a doc link) is not an import.
+COMMENT = re.compile(r"//.*")
 CRATE_PATH = re.compile(r"\bcrate::((?:[a-z_0-9]+::)*[a-z_0-9]+)")
 SUPER_PATH = re.compile(r"\bsuper::((?:[a-z_0-9]+::)*[a-z_0-9]+)")
 
@@ -42,7 +44,7 @@ def edges_of(modules):
     edges = {m: set() for m in modules}
     for module, path in modules.items():
         with open(path, encoding="utf-8") as f:
-            source = TEST_MODULE.sub("", f.read())
+            source = COMMENT.sub("", TEST_MODULE.sub("", f.read()))
         parent = "::".join(module.split("::")[:-1])
         if module:
             edges.setdefault(parent, set()).add(module)

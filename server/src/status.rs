@@ -20,7 +20,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::cluster::{Cluster, Clusters};
 use crate::config::StatusConfig;
-use crate::procedure::service::{RunService, report_from_row};
+use crate::procedure::recovery::report_from_row;
+use crate::procedure::service::RunService;
 use crate::store::Store;
 use crate::upstream::{Http, UpstreamError};
 

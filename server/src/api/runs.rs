@@ -16,7 +16,8 @@ use super::extract::{ApiPath, NoBody, OptionalBody};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::cluster::Cluster;
-use crate::procedure::service::{StartError, report_from_row};
+use crate::procedure::recovery::report_from_row;
+use crate::procedure::service::StartError;
 use crate::store::RunRow;
 use backup_domain::api::VersionProfile;
 

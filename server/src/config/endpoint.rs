@@ -26,9 +26,9 @@ pub struct Endpoint {
     pub credentials: Option<Credentials>,
     pub timeout: Duration,
     /// `[upstream]`: size caps and the listing timeout.
-    pub limits: crate::upstream::Limits,
+    pub limits: Limits,
     /// `ca_file` and `tls_server_name`.
-    pub tls: crate::upstream::OutboundTls,
+    pub tls: crate::tls::OutboundTls,
 }
 
 pub(super) fn parse_url(text: &str, key: &str) -> Result<Url, ConfigError> {
@@ -86,8 +86,8 @@ pub(super) fn endpoint(
         url,
         credentials,
         timeout,
-        limits: crate::upstream::Limits::default(),
-        tls: crate::upstream::OutboundTls::default(),
+        limits: Limits::default(),
+        tls: crate::tls::OutboundTls::default(),
     })
 }
 
@@ -98,11 +98,11 @@ pub(super) fn outbound_tls(
     ca_file: Option<&str>,
     server_name: Option<&str>,
     key: &str,
-) -> Result<crate::upstream::OutboundTls, ConfigError> {
-    crate::upstream::OutboundTls::load(url, ca_file.map(Path::new), server_name).map_err(|e| {
+) -> Result<crate::tls::OutboundTls, ConfigError> {
+    crate::tls::OutboundTls::load(url, ca_file.map(Path::new), server_name).map_err(|e| {
         let field = match e {
-            crate::upstream::OutboundTlsError::BadServerName(_) => "tls_server_name",
-            crate::upstream::OutboundTlsError::NotHttps if ca_file.is_none() => "tls_server_name",
+            crate::tls::OutboundTlsError::BadServerName(_) => "tls_server_name",
+            crate::tls::OutboundTlsError::NotHttps if ca_file.is_none() => "tls_server_name",
             _ => "ca_file",
         };
         invalid(format!("{key}.{field}"), e.to_string())
@@ -122,6 +122,29 @@ pub(super) fn endpoint_with(
         limits: base.limits,
         tls: base.tls.clone(),
     })
+}
+
+/// Caps on upstream answers, `[upstream]` in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest listing read, 256 MiB by default: room for about 100,000 sets.
+    pub listing_bytes: u64,
+    /// Largest other answer, 1 MiB by default.
+    pub answer_bytes: u64,
+    /// A listing's timeout when it should be longer than the request timeout (a store with many
+    /// backups); `None`, the default, keeps the request timeout, so a hung component cannot hold
+    /// the history page longer than any other call.
+    pub listing_timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            listing_bytes: 256 * 1024 * 1024,
+            answer_bytes: 1024 * 1024,
+            listing_timeout: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::auth::AuthConfig;
 
 pub use cluster::{ClusterConfig, ElasticsearchConfig};
-pub use endpoint::{Credentials, Endpoint};
+pub use endpoint::{Credentials, Endpoint, Limits};
 pub use secret::Secret;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

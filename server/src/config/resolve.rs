@@ -146,14 +146,14 @@ fn retention_concurrency(file: &FileRetentionSettings) -> Result<usize, ConfigEr
 }
 
 /// `[upstream]` with its defaults; every value must be positive.
-fn upstream_limits(file: &FileUpstream) -> Result<crate::upstream::Limits, ConfigError> {
-    let defaults = crate::upstream::Limits::default();
+fn upstream_limits(file: &FileUpstream) -> Result<super::endpoint::Limits, ConfigError> {
+    let defaults = super::endpoint::Limits::default();
     let positive = |value: Option<u64>, key: &str, default: u64| match value {
         None => Ok(default),
         Some(0) => Err(invalid(format!("upstream.{key}"), "must be at least 1")),
         Some(n) => Ok(n),
     };
-    Ok(crate::upstream::Limits {
+    Ok(super::endpoint::Limits {
         listing_bytes: positive(
             file.max_listing_bytes,
             "max_listing_bytes",

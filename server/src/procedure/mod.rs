@@ -2,7 +2,9 @@
 //! `backup_domain::procedure::plan`; this module holds the I/O around it, starting with the one
 //! guarantee everything else relies on: exporting gets resumed.
 
+pub mod recovery;
 pub mod resume;
 pub mod runner;
 pub mod service;
+mod start;
 pub mod wait;

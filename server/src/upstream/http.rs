@@ -67,29 +67,6 @@ pub enum CallKind {
     Listing,
 }
 
-/// Caps on upstream answers, `[upstream]` in the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest listing read, 256 MiB by default: room for about 100,000 sets.
-    pub listing_bytes: u64,
-    /// Largest other answer, 1 MiB by default.
-    pub answer_bytes: u64,
-    /// A listing's timeout when it should be longer than the request timeout (a store with many
-    /// backups); `None`, the default, keeps the request timeout, so a hung component cannot hold
-    /// the history page longer than any other call.
-    pub listing_timeout: Option<Duration>,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            listing_bytes: 256 * 1024 * 1024,
-            answer_bytes: 1024 * 1024,
-            listing_timeout: None,
-        }
-    }
-}
-
 /// Receives every upstream exchange made inside [`recording`]: the transcript of a backup run.
 #[derive(Clone)]
 pub struct Recorder(std::sync::Arc<dyn Fn(Exchange) + Send + Sync>);
@@ -423,7 +400,7 @@ pub fn upstream_message(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::config::{Limits, Secret};
     use std::time::Duration;
 
     /// A listener that answers 401 with the Authorization header it received in the body.

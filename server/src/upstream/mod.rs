@@ -6,14 +6,14 @@
 mod elasticsearch;
 mod http;
 mod optimize;
-mod tls;
 mod webapps;
 mod zeebe;
 
+pub use crate::config::Limits;
+pub use crate::tls::{OutboundTls, OutboundTlsError};
 pub use elasticsearch::{RecordsRepository, SnapshotInfo, to_component as records_component};
-pub use http::{CallKind, Http, Limits, Recorder, UpstreamError, recording, upstream_message};
+pub use http::{CallKind, Http, Recorder, UpstreamError, recording, upstream_message};
 pub use optimize::{OptimizeClient, to_component as optimize_component};
-pub use tls::{OutboundTls, OutboundTlsError};
 pub use webapps::{ArtifactInfo, WebappsClient, to_component as artifact_component};
 pub use zeebe::{
     ExportingOperation, ExportingPartition, ZeebeBackupInfo, ZeebeClient,

@@ -1,6 +1,8 @@
 //! TLS for the console itself: certificate and key from PEM files, served through axum's
 //! `Listener` so that everything else (connect info, graceful shutdown) stays the same.
 
+pub mod outbound;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+pub use outbound::{OutboundTls, OutboundTlsError};
 
 /// A client that does not finish its handshake in this time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
