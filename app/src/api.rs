@@ -2,15 +2,16 @@
 //! out as an [`ApiError`] that `components::alert` knows how to show.
 
 use backup_domain::api::{
-    ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, HistoryResponse,
-    LoginRequest, SessionInfo,
+    ApiErrorBody, AuditResponse, BackupDetailResponse, HistoryResponse, LoginRequest, SessionInfo,
 };
 use backup_domain::retention::{
     CleanupRequest, CleanupStarted, CleanupView, RetentionPolicy, RetentionState,
 };
-use backup_domain::run::{Preflight, RunStarted, RunView, StartRunRequest};
+use backup_domain::run::{Preflight, RunStarted, StartRunRequest};
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
+
+use crate::wire::{self, Clusters, RunView};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -191,7 +192,7 @@ fn segment(value: &str) -> Result<&str, ApiError> {
     }
 }
 
-pub async fn clusters() -> Result<ClustersResponse, ApiError> {
+pub async fn clusters() -> Result<Clusters, ApiError> {
     get_json("/api/clusters").await
 }
 
@@ -334,7 +335,9 @@ pub fn run_script_url(run_id: i64) -> String {
 }
 
 pub async fn retention_state(cluster: &str) -> Result<RetentionState, ApiError> {
-    get_json(&format!("/api/clusters/{}/retention", segment(cluster)?)).await
+    get_json::<wire::Retention>(&format!("/api/clusters/{}/retention", segment(cluster)?))
+        .await
+        .map(|r| r.0)
 }
 
 pub async fn save_policy(
@@ -344,7 +347,9 @@ pub async fn save_policy(
 ) -> Result<RetentionState, ApiError> {
     let body = serde_json::to_string(policy).map_err(|e| ApiError::Decode(e.to_string()))?;
     let path = format!("/api/clusters/{}/retention", segment(cluster)?);
-    send_json(Request::put(&path), csrf, Some(&body)).await
+    send_json::<wire::Retention>(Request::put(&path), csrf, Some(&body))
+        .await
+        .map(|r| r.0)
 }
 
 /// Confirms the policy in force (the file's, as reviewed) so that its schedule may run.
@@ -355,7 +360,9 @@ pub async fn confirm_policy(
 ) -> Result<RetentionState, ApiError> {
     let body = serde_json::to_string(policy).map_err(|e| ApiError::Decode(e.to_string()))?;
     let path = format!("/api/clusters/{}/retention/confirm", segment(cluster)?);
-    send_json(Request::post(&path), csrf, Some(&body)).await
+    send_json::<wire::Retention>(Request::post(&path), csrf, Some(&body))
+        .await
+        .map(|r| r.0)
 }
 
 /// Pins (never deleted while pinned) or unpins a set.
