@@ -264,7 +264,7 @@ pub async fn audit(query: &str) -> Result<AuditResponse, ApiError> {
     get_json(&format!("/api/audit?{query}")).await
 }
 
-#[derive(serde::Deserialize)]
+/// A management call was accepted; its answer's body is not read.
 pub struct Ack {}
 
 /// Pause (`soft`: compaction stops, exporting goes on) or resume exporting, or rebalance.
@@ -280,7 +280,9 @@ pub async fn management(
         ManagementAction::Resume => ("exporting/resume", None),
         ManagementAction::Rebalance => ("rebalance", None),
     };
-    post_json(&format!("/api/clusters/{cluster}/{path}"), csrf, body).await
+    post_json::<serde::de::IgnoredAny>(&format!("/api/clusters/{cluster}/{path}"), csrf, body)
+        .await
+        .map(|_| Ack {})
 }
 
 /// Its labels, ids and warnings are screen copy: `components::management`.
