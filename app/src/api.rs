@@ -2,16 +2,18 @@
 //! out as an [`ApiError`] that `components::alert` knows how to show.
 
 use backup_domain::api::{
-    ApiErrorBody, AuditResponse, BackupDetailResponse, ClustersResponse, ErrorCode,
-    HistoryResponse, LoginRequest, SessionInfo,
+    ApiErrorBody, AuditResponse, BackupDetailResponse, ErrorCode, HistoryResponse, LoginRequest,
+    SessionInfo,
 };
 use backup_domain::id::BackupId;
 use backup_domain::retention::{
     CleanupRequest, CleanupStarted, CleanupView, RetentionPolicy, RetentionState,
 };
-use backup_domain::run::{Preflight, RunStarted, RunView, StartRunRequest};
+use backup_domain::run::{Preflight, RunStarted, StartRunRequest};
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
+
+use crate::wire::{self, Clusters, RunView};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -192,7 +194,7 @@ fn segment(value: &str) -> Result<&str, ApiError> {
     }
 }
 
-pub async fn clusters() -> Result<ClustersResponse, ApiError> {
+pub async fn clusters() -> Result<Clusters, ApiError> {
     get_json("/api/clusters").await
 }
 
@@ -264,7 +266,7 @@ pub async fn audit(query: &str) -> Result<AuditResponse, ApiError> {
     get_json(&format!("/api/audit?{query}")).await
 }
 
-#[derive(serde::Deserialize)]
+/// A management call was accepted; its answer's body is not read.
 pub struct Ack {}
 
 /// Pause (`soft`: compaction stops, exporting goes on) or resume exporting, or rebalance.
@@ -280,7 +282,9 @@ pub async fn management(
         ManagementAction::Resume => ("exporting/resume", None),
         ManagementAction::Rebalance => ("rebalance", None),
     };
-    post_json(&format!("/api/clusters/{cluster}/{path}"), csrf, body).await
+    post_json::<serde::de::IgnoredAny>(&format!("/api/clusters/{cluster}/{path}"), csrf, body)
+        .await
+        .map(|_| Ack {})
 }
 
 /// Its labels, ids and warnings are screen copy: `components::management`.
@@ -335,7 +339,9 @@ pub fn run_script_url(run_id: i64) -> String {
 }
 
 pub async fn retention_state(cluster: &str) -> Result<RetentionState, ApiError> {
-    get_json(&format!("/api/clusters/{}/retention", segment(cluster)?)).await
+    get_json::<wire::Retention>(&format!("/api/clusters/{}/retention", segment(cluster)?))
+        .await
+        .map(|r| r.0)
 }
 
 pub async fn save_policy(
@@ -345,7 +351,9 @@ pub async fn save_policy(
 ) -> Result<RetentionState, ApiError> {
     let body = serde_json::to_string(policy).map_err(|e| ApiError::Decode(e.to_string()))?;
     let path = format!("/api/clusters/{}/retention", segment(cluster)?);
-    send_json(Request::put(&path), csrf, Some(&body)).await
+    send_json::<wire::Retention>(Request::put(&path), csrf, Some(&body))
+        .await
+        .map(|r| r.0)
 }
 
 /// Confirms the policy in force (the file's, as reviewed) so that its schedule may run.
@@ -356,7 +364,9 @@ pub async fn confirm_policy(
 ) -> Result<RetentionState, ApiError> {
     let body = serde_json::to_string(policy).map_err(|e| ApiError::Decode(e.to_string()))?;
     let path = format!("/api/clusters/{}/retention/confirm", segment(cluster)?);
-    send_json(Request::post(&path), csrf, Some(&body)).await
+    send_json::<wire::Retention>(Request::post(&path), csrf, Some(&body))
+        .await
+        .map(|r| r.0)
 }
 
 /// Pins (never deleted while pinned) or unpins a set.

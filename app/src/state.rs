@@ -4,10 +4,11 @@
 //! Overview and Backups does not hit every component again). Plus [`Fetched`], the one-shot read
 //! for data that follows no other signal.
 
-use backup_domain::api::{ClustersResponse, HistoryResponse, Role, SessionInfo};
+use backup_domain::api::{HistoryResponse, Role, SessionInfo};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
+use crate::wire::Clusters;
 
 pub type Loaded<T> = LocalResource<Result<T, ApiError>>;
 
@@ -104,7 +105,7 @@ impl AuthContext {
 
 /// The configured clusters with their components' reachability.
 #[derive(Clone, Copy)]
-pub struct ClustersContext(pub Loaded<ClustersResponse>);
+pub struct ClustersContext(pub Loaded<Clusters>);
 
 /// The selected cluster's name and history.
 #[derive(Clone, Copy)]
@@ -125,13 +126,13 @@ pub fn provide_session_and_clusters() {
         auth.session.set(api::session().await.ok());
         auth.checked.set(true);
     });
-    let clusters: Loaded<ClustersResponse> = LocalResource::new(move || {
+    let clusters: Loaded<Clusters> = LocalResource::new(move || {
         let logged_in = auth.session.with(Option::is_some);
         async move {
             if logged_in {
                 api::clusters().await
             } else {
-                Ok(ClustersResponse {
+                Ok(Clusters {
                     clusters: Vec::new(),
                 })
             }
@@ -153,7 +154,7 @@ pub fn use_auth() -> AuthContext {
     expect_context()
 }
 
-pub fn use_clusters() -> Loaded<ClustersResponse> {
+pub fn use_clusters() -> Loaded<Clusters> {
     expect_context::<ClustersContext>().0
 }
 

@@ -8,9 +8,7 @@ use backup_domain::api::Role;
 use backup_domain::id::BackupId;
 use backup_domain::listing::{format_elapsed, format_utc};
 use backup_domain::procedure::validate_backup_id;
-use backup_domain::run::{
-    CheckStatus, Preflight, PreflightCheck, RunOutcome, RunReport, RunView, StepState,
-};
+use backup_domain::run::{CheckStatus, Preflight, PreflightCheck, RunOutcome, StepState};
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
@@ -25,6 +23,7 @@ use crate::components::confirm::Confirm;
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
 use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster};
+use crate::wire::{RunReport, RunView};
 
 #[component]
 pub fn Wizard() -> impl IntoView {
