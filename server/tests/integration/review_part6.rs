@@ -1,0 +1,300 @@
+//! A hostile review of part 6 (the route table, typed contracts, config split, one clock, the
+//! testkit, the split files, the import-cycle check). Each test names what it found; the ones
+//! marked FAILS TODAY fail on the code as part 6 left it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use backup_console::clock::Clock;
+use backup_console::cluster::Clusters;
+use backup_console::config::Config;
+use backup_console::procedure::resume::Backoff;
+use backup_console::procedure::runner::{
+    CancelSignal, RunOutcome, RunSettings, initial_report, run_with_clock,
+};
+use backup_console::procedure::wait::PollPolicy;
+use backup_console_testkit::*;
+use backup_domain::api::{ErrorCode, VersionProfile};
+use backup_domain::audit::{AuditAction, AuditOutcome};
+use backup_domain::procedure::plan;
+use backup_domain::run::RunState;
+
+const CLUSTER: &str = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+const PROXY_AUTH: &str =
+    "[auth.proxy]\nuser_header = \"X-User\"\ntrusted_proxies = [\"10.0.0.5\"]\n";
+
+fn parse_with_databases(store: &str, auth: &str) -> Result<Config, String> {
+    let text = format!(
+        "[store]\ndatabase = \"{store}\"\n[auth]\ndatabase = \"{auth}\"\n{PROXY_AUTH}{CLUSTER}"
+    );
+    Config::parse(&text, "c.toml", &|_| None).map_err(|e| e.to_string())
+}
+
+/// FAILS TODAY. `[store] database` and the deprecated `[auth] database` may be given together
+/// "when they agree" (config/resolve.rs `store`), but they are compared as `Path`s, which keep a
+/// leading `./` and `..`: `./console.db` and `console.db` name one file and are refused as two.
+/// An operator who copies the old key's value into the new one, adding or dropping the `./`,
+/// gets a console that will not start ("differs from the deprecated `auth.database`").
+#[test]
+fn store_and_auth_database_naming_one_file_are_not_a_conflict() {
+    // The same text is accepted (the existing test).
+    let same = parse_with_databases("console.db", "console.db").expect("same text");
+    assert_eq!(same.database_path(), Path::new("console.db"));
+    // `a/./b` is already normalised by Path's component comparison...
+    parse_with_databases("data/./console.db", "data/console.db").expect("interior `.`");
+    // ...a leading `./` or a `dir/..` detour is not.
+    for (store, auth) in [
+        ("./console.db", "console.db"),
+        ("console.db", "./console.db"),
+        ("data/../console.db", "console.db"),
+    ] {
+        let result = parse_with_databases(store, auth);
+        assert!(
+            result.is_ok(),
+            "[store] {store:?} and [auth] {auth:?} name the same file: {result:?}"
+        );
+    }
+    // Two really different files stay refused, naming both keys.
+    let err = parse_with_databases("new.db", "old.db").unwrap_err();
+    assert!(
+        err.contains("store.database") && err.contains("auth.database"),
+        "{err}"
+    );
+}
+
+/// The wire texts as part 5 (668fe3c) wrote them as literals. The part-6 tests compare codes
+/// through `ErrorCode::X.as_str()`, which stays green whatever the text becomes; these pin it.
+#[test]
+fn error_codes_audit_texts_and_run_states_keep_their_part5_wire_text() {
+    let codes = [
+        (ErrorCode::ClusterNotFound, "cluster_not_found"),
+        (ErrorCode::BackupNotFound, "backup_not_found"),
+        (ErrorCode::BadRequest, "bad_request"),
+        (ErrorCode::RouteNotFound, "route_not_found"),
+        (ErrorCode::MethodNotAllowed, "method_not_allowed"),
+        (ErrorCode::PayloadTooLarge, "payload_too_large"),
+        (ErrorCode::UnsupportedMediaType, "unsupported_media_type"),
+        (ErrorCode::Unauthenticated, "unauthenticated"),
+        (ErrorCode::InvalidCredentials, "invalid_credentials"),
+        (ErrorCode::Forbidden, "forbidden"),
+        (ErrorCode::CsrfFailed, "csrf_failed"),
+        (ErrorCode::RateLimited, "rate_limited"),
+        (ErrorCode::TooManyStreams, "too_many_streams"),
+        (ErrorCode::UpstreamFailed, "upstream_failed"),
+        (ErrorCode::RunInProgress, "run_in_progress"),
+        (ErrorCode::PreflightFailed, "preflight_failed"),
+        (ErrorCode::RunNotFound, "run_not_found"),
+        (ErrorCode::RunNotRunning, "run_not_running"),
+        (ErrorCode::PlanChanged, "plan_changed"),
+        (ErrorCode::SelectionRefused, "selection_refused"),
+        (ErrorCode::CleanupNotFound, "cleanup_not_found"),
+        (ErrorCode::CleanupRefused, "cleanup_refused"),
+        (ErrorCode::Conflict, "conflict"),
+        (ErrorCode::CleanupWarning, "cleanup_warning"),
+        (ErrorCode::Internal, "internal"),
+        (ErrorCode::HttpError, "http_error"),
+    ];
+    for (code, text) in &codes {
+        assert_eq!(code.as_str(), *text);
+        assert_eq!(&ErrorCode::from(*text), code);
+    }
+    assert_eq!(
+        codes.len(),
+        ErrorCode::KNOWN.len(),
+        "a code without a pinned text"
+    );
+    let actions = [
+        (AuditAction::Login, "login"),
+        (AuditAction::LoginFailed, "login_failed"),
+        (AuditAction::Logout, "logout"),
+        (AuditAction::ExportingPaused, "exporting_paused"),
+        (AuditAction::ExportingSoftPaused, "exporting_soft_paused"),
+        (AuditAction::ExportingResumed, "exporting_resumed"),
+        (AuditAction::Rebalance, "rebalance"),
+        (AuditAction::BackupStarted, "backup_started"),
+        (AuditAction::BackupCancelled, "backup_cancelled"),
+        (AuditAction::BackupFinished, "backup_finished"),
+        (AuditAction::BackupInterrupted, "backup_interrupted"),
+        (AuditAction::PolicyChanged, "policy_changed"),
+        (AuditAction::PolicyConfirmed, "policy_confirmed"),
+        (AuditAction::BackupPinned, "backup_pinned"),
+        (AuditAction::BackupUnpinned, "backup_unpinned"),
+        (AuditAction::CleanupStarted, "cleanup_started"),
+        (AuditAction::CleanupFinished, "cleanup_finished"),
+        (AuditAction::CleanupRefused, "cleanup_refused"),
+    ];
+    for (action, text) in &actions {
+        assert_eq!(action.as_str(), *text);
+    }
+    assert_eq!(actions.len(), AuditAction::KNOWN.len());
+    for (outcome, text) in [
+        (AuditOutcome::Success, "success"),
+        (AuditOutcome::Failure, "failure"),
+        (AuditOutcome::Denied, "denied"),
+        (AuditOutcome::Refused, "refused"),
+    ] {
+        assert_eq!(outcome.as_str(), text);
+    }
+    for (state, text) in [
+        (RunState::Running, "running"),
+        (RunState::Completed, "completed"),
+        (RunState::Failed, "failed"),
+        (RunState::Cancelled, "cancelled"),
+        (RunState::ExportingStillPaused, "exporting_still_paused"),
+        (RunState::Interrupted, "interrupted"),
+    ] {
+        assert_eq!(state.as_str(), text);
+    }
+}
+
+fn quick_settings() -> RunSettings {
+    let timeout = Duration::from_secs(10);
+    RunSettings {
+        poll: PollPolicy {
+            first: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            timeout,
+            registration_grace: timeout,
+        },
+        paused_poll_max: Duration::from_millis(100),
+        resume: Backoff {
+            first: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            deadline: Duration::from_secs(10),
+        },
+    }
+}
+
+/// FAILS TODAY. "One injectable Clock": the runner stamps the steps, the pause and the resume
+/// with the run service's clock, but every transcript entry of the same report is stamped by
+/// `upstream/http.rs` with `chrono::Utc::now()`. Under a test clock (or any clock but the wall's)
+/// one report holds two time lines, and the transcript no longer falls inside the steps it belongs
+/// to (the curl script groups step-less transcripts by the steps' start times).
+#[tokio::test]
+async fn a_runs_transcript_is_stamped_by_the_same_clock_as_its_steps() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let text = sim.endpoints.console_config("t");
+    let clusters = Clusters::from_config(&Config::parse(&text, "t", &|_| None).unwrap()).unwrap();
+    let cluster = clusters.get("t").unwrap().clone();
+    let p = plan(cluster.profile, &cluster.components());
+    let id = 4_242;
+    let (tx, _rx) = tokio::sync::watch::channel(initial_report(&p, id));
+    // A clock that stands still at a time no wall clock shows.
+    let at = 1_000_000_000_i64;
+    let report = run_with_clock(
+        cluster,
+        p,
+        id,
+        quick_settings(),
+        Clock::manual(at),
+        CancelSignal::never(),
+        tx,
+        None,
+    )
+    .await;
+    assert_eq!(
+        report.outcome,
+        RunOutcome::Completed,
+        "{:?}",
+        report.outcome
+    );
+    assert!(report.steps.iter().all(|s| s.started_ms == Some(at)));
+    assert!(!report.transcript.is_empty());
+    let off: Vec<i64> = report
+        .transcript
+        .iter()
+        .map(|e| e.at_ms)
+        .filter(|t| *t != at)
+        .collect();
+    assert!(
+        off.is_empty(),
+        "{} of {} transcript entries are stamped by the wall clock (e.g. {:?}), the steps by the run's clock ({at})",
+        off.len(),
+        report.transcript.len(),
+        off.first()
+    );
+}
+
+/// A source tree for `scripts/import-cycles.py`: `api` uses `store` (as the console's does) and
+/// `store` is given `back` as its reference to `api`.
+fn cycle_tree(name: &str, back: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bc-cycles-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("api")).unwrap();
+    std::fs::create_dir_all(dir.join("store")).unwrap();
+    std::fs::write(dir.join("lib.rs"), "pub mod api;\npub mod store;\n").unwrap();
+    std::fs::write(
+        dir.join("api/mod.rs"),
+        "use crate::store::Store;\npub struct ApiError;\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("store/mod.rs"), back).unwrap();
+    dir
+}
+
+fn cycles_found(dir: &Path) -> (Option<i32>, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/import-cycles.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("python3 runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The check itself works for the one spelling it knows: `use crate::api::ApiError;`.
+#[test]
+fn the_import_cycle_check_catches_a_plain_crate_path_cycle() {
+    let dir = cycle_tree(
+        "plain",
+        "use crate::api::ApiError;\npub struct Store(ApiError);\n",
+    );
+    let (code, out) = cycles_found(&dir);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("api <-> store"), "{out}");
+}
+
+/// FAILS TODAY. `CRATE_PATH` needs an identifier right after `crate::`, so a grouped import
+/// (`use crate::{api::ApiError, ...};`, which rustfmt keeps and many editors write) is invisible:
+/// the same api <-> store cycle passes `make test`.
+#[test]
+fn the_import_cycle_check_sees_grouped_crate_imports() {
+    for (name, back) in [
+        (
+            "grouped",
+            "use crate::{api::ApiError};\npub struct Store(ApiError);\n",
+        ),
+        (
+            "grouped-multiline",
+            "use crate::{\n    api::ApiError,\n};\npub struct Store(ApiError);\n",
+        ),
+    ] {
+        let dir = cycle_tree(name, back);
+        let (code, out) = cycles_found(&dir);
+        assert_eq!(
+            code,
+            Some(1),
+            "{name}: the api <-> store cycle is not reported: {out:?}"
+        );
+    }
+}
+
+/// FAILS TODAY. `TEST_MODULE` (`#[cfg(test)]\s*mod tests\s*\{.*` with DOTALL) deletes everything
+/// from the test module to the end of the file, so non-test code after it is never read.
+#[test]
+fn the_import_cycle_check_reads_code_after_the_test_module() {
+    let dir = cycle_tree(
+        "after-tests",
+        "pub struct Store;\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {}\n}\n\npub fn error() -> crate::api::ApiError {\n    crate::api::ApiError\n}\n",
+    );
+    let (code, out) = cycles_found(&dir);
+    assert_eq!(
+        code,
+        Some(1),
+        "the api <-> store cycle after the tests is not reported: {out:?}"
+    );
+}
