@@ -298,3 +298,201 @@ fn the_import_cycle_check_reads_code_after_the_test_module() {
         "the api <-> store cycle after the tests is not reported: {out:?}"
     );
 }
+
+/// The route table built by iterating: one path with two methods (retention GET+PUT, pins
+/// PUT+DELETE) answers both and 405s the rest with both in `Allow`; HEAD rides on GET (and its
+/// layer) but not on a path without GET; the catch-all still needs a session.
+#[tokio::test]
+async fn shared_paths_head_and_the_catch_all_after_the_route_table() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let s = &console.session;
+    let send = |method: reqwest::Method, path: &str, session: bool| {
+        let mut r = console
+            .http
+            .request(method, format!("{}{path}", console.base));
+        if session {
+            r = r
+                .header("cookie", &s.cookie)
+                .header("x-csrf-token", &s.csrf);
+        }
+        r.send()
+    };
+    for (method, path, allow) in [
+        (
+            reqwest::Method::PATCH,
+            "/api/clusters/test/retention",
+            "GET, PUT",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/clusters/test/retention",
+            "GET, PUT",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/clusters/test/pins/5",
+            "PUT, DELETE",
+        ),
+        (
+            reqwest::Method::HEAD,
+            "/api/clusters/test/pins/5",
+            "PUT, DELETE",
+        ),
+        (reqwest::Method::POST, "/api/clusters/test/backups", "GET"),
+    ] {
+        for session in [false, true] {
+            let r = send(method.clone(), path, session).await.unwrap();
+            assert_eq!(
+                r.status().as_u16(),
+                405,
+                "{method} {path} session={session}"
+            );
+            assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        }
+    }
+    // HEAD of a GET route: the guard's GET rule, the GET handler, no body.
+    let r = send(reqwest::Method::HEAD, "/api/clusters/test/backups", false)
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = send(reqwest::Method::HEAD, "/api/clusters/test/backups", true)
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = send(reqwest::Method::HEAD, "/api/audit", true)
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Both methods of one path reach their handlers.
+    let (status, body) = console.get("/api/clusters/test/retention").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = console
+        .call(
+            reqwest::Method::PUT,
+            "/api/clusters/test/pins/5",
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = console
+        .call(
+            reqwest::Method::DELETE,
+            "/api/clusters/test/pins/5",
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The catch-all: a session first, then 404, for any method.
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::HEAD,
+        reqwest::Method::POST,
+    ] {
+        let r = send(method.clone(), "/api/clusters/test/pins", false)
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{method}");
+        let r = send(method.clone(), "/api/clusters/test/pins", true)
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{method}");
+    }
+}
+
+/// BackupId at the edges, on both paths that take one.
+#[tokio::test]
+async fn backup_ids_at_the_edges_on_every_path_that_takes_one() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let console = console_for(&sim).await;
+    let s = &console.session;
+    for bad in [
+        "0",
+        "-1",
+        "+5",
+        "%205",
+        "5%20",
+        "9223372036854775808",
+        "18446744073709551615",
+        "99999999999999999999999",
+        "1e3",
+    ] {
+        for (method, path) in [
+            (
+                reqwest::Method::GET,
+                format!("/api/clusters/test/backups/{bad}"),
+            ),
+            (
+                reqwest::Method::PUT,
+                format!("/api/clusters/test/pins/{bad}"),
+            ),
+            (
+                reqwest::Method::DELETE,
+                format!("/api/clusters/test/pins/{bad}"),
+            ),
+        ] {
+            let (status, body) = console.call(method.clone(), &path, Some(s), None).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (400, Some("bad_request")),
+                "{method} {path}: {body}"
+            );
+        }
+    }
+    // The largest is a backup ID; a leading zero is the same number.
+    let (status, body) = console
+        .call(
+            reqwest::Method::PUT,
+            "/api/clusters/test/pins/9223372036854775807",
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = console
+        .call(
+            reqwest::Method::PUT,
+            "/api/clusters/test/pins/007",
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    let pins: Vec<u64> = state["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["backup_id"].as_u64())
+        .collect();
+    assert!(
+        pins.contains(&7) && pins.contains(&9_223_372_036_854_775_807),
+        "{state}"
+    );
+    // The start body: out of range is refused before any check.
+    for bad in [
+        "0",
+        "-1",
+        "9223372036854775808",
+        "18446744073709551615",
+        "\"5\"",
+        "1.5",
+    ] {
+        let (status, body) = console
+            .call(
+                reqwest::Method::POST,
+                "/api/clusters/test/runs",
+                Some(s),
+                Some(serde_json::from_str(&format!("{{\"backup_id\": {bad}}}")).unwrap()),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "start with {bad}: {body}"
+        );
+    }
+}
