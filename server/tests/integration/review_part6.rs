@@ -586,3 +586,47 @@ async fn a_detached_backup_on_a_config_with_the_deprecated_auth_database_still_a
         "stdout: {stdout}\nstderr: {stderr}"
     );
 }
+
+/// FAILS TODAY (low). Part 5 stored a pin of 0 or above i64::MAX as asked (review P4: "a pin no
+/// backup can have"); such rows are still in old databases and the retention state still lists
+/// them (u64::MAX comes back from the `-1` it was stored as). Part 6 refuses those IDs on the
+/// pin paths, DELETE included, and no migration removes the rows: the API can no longer take
+/// away a pin that it lists.
+#[tokio::test]
+async fn a_pin_an_old_database_holds_out_of_range_can_still_be_removed() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (auth, db) = auth_section("");
+    {
+        let store = backup_console::store::Store::open(&db).unwrap();
+        for id in [0, u64::MAX] {
+            // What part 5's `PUT /pins/{id}` stored for these IDs.
+            assert!(
+                store
+                    .set_pin("test".into(), id, true, "admin".into(), 1_000)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    let console =
+        start_console_with(&format!("{auth}{}", sim.endpoints.console_config("test"))).await;
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    let listed: Vec<u64> = state["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["backup_id"].as_u64())
+        .collect();
+    assert!(listed.contains(&0) && listed.contains(&u64::MAX), "{state}");
+    for id in listed {
+        let (status, body) = console
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/clusters/test/pins/{id}"),
+                Some(&console.session),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "unpin {id}, which the state lists: {body}");
+    }
+}
