@@ -25,6 +25,7 @@ mod realistic_timings;
 mod resume;
 mod retention_api;
 mod retention_attack;
+mod review_part6;
 mod runner;
 mod runs_api;
 mod script;
