@@ -170,7 +170,10 @@ enum RunError {
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr: stdout carries the commands' own answers, which scripts read (the
+    // detached `backup` parent reads the child's "started run" line from it).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
