@@ -148,7 +148,7 @@ pub async fn run_with_clock(
     // steps can start in the same millisecond.
     let recorder_for = |fixed: Option<ProcedureStep>| {
         let sink = progress.clone();
-        Recorder::new(move |exchange| {
+        Recorder::new(clock.clone(), move |exchange| {
             sink.send_modify(|r| {
                 let step = fixed.or_else(|| {
                     r.steps

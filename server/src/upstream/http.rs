@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
+use crate::clock::Clock;
 use crate::config::{Credentials, Endpoint};
 use backup_domain::run::Exchange;
 
@@ -68,12 +69,19 @@ pub enum CallKind {
 }
 
 /// Receives every upstream exchange made inside [`recording`]: the transcript of a backup run.
+/// Its clock stamps each exchange, so a transcript shares its run's time line.
 #[derive(Clone)]
-pub struct Recorder(std::sync::Arc<dyn Fn(Exchange) + Send + Sync>);
+pub struct Recorder {
+    sink: std::sync::Arc<dyn Fn(Exchange) + Send + Sync>,
+    clock: Clock,
+}
 
 impl Recorder {
-    pub fn new(f: impl Fn(Exchange) + Send + Sync + 'static) -> Self {
-        Recorder(std::sync::Arc::new(f))
+    pub fn new(clock: Clock, f: impl Fn(Exchange) + Send + Sync + 'static) -> Self {
+        Recorder {
+            sink: std::sync::Arc::new(f),
+            clock,
+        }
     }
 }
 
@@ -87,7 +95,14 @@ pub async fn recording<F: std::future::Future>(recorder: Recorder, future: F) ->
 }
 
 fn record(exchange: impl FnOnce() -> Exchange) {
-    let _ = TRANSCRIPT.try_with(|r| (r.0)(exchange()));
+    let _ = TRANSCRIPT.try_with(|r| (r.sink)(exchange()));
+}
+
+/// Now on the recording run's clock; outside a recording nothing is stamped, so any clock does.
+fn recording_now_ms() -> i64 {
+    TRANSCRIPT
+        .try_with(|r| r.clock.now_ms())
+        .unwrap_or_else(|_| Clock::System.now_ms())
 }
 
 /// One component's endpoint with a shared connection pool.
@@ -212,7 +227,7 @@ impl Http {
             }
         };
         let started = std::time::Instant::now();
-        let at_ms = chrono::Utc::now().timestamp_millis();
+        let at_ms = recording_now_ms();
         let recorded = |status: Option<StatusCode>, bytes: &[u8], error: Option<String>| Exchange {
             at_ms,
             component: self.component.to_string(),
