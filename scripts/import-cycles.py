@@ -10,11 +10,57 @@ import os
 import re
 import sys
 
-TEST_MODULE = re.compile(r"#\[cfg\(test\)\]\s*mod tests\s*\{.*", re.S)
+TEST_MODULE = re.compile(r"#\[cfg\(test\)\]\s*mod tests\s*\{")
 # A path in a comment (a doc link) is not an import.
 COMMENT = re.compile(r"//.*")
-CRATE_PATH = re.compile(r"\bcrate::((?:[a-z_0-9]+::)*[a-z_0-9]+)")
-SUPER_PATH = re.compile(r"\bsuper::((?:[a-z_0-9]+::)*[a-z_0-9]+)")
+PATH_START = re.compile(r"\b(crate|super)::")
+IDENT_PATH = re.compile(r"[a-z_0-9]+(?:::[a-z_0-9]+)*")
+
+
+def without_test_modules(source):
+    """The source without its `#[cfg(test)] mod tests { .. }` blocks (braces matched)."""
+    while True:
+        found = TEST_MODULE.search(source)
+        if not found:
+            return source
+        depth, end = 1, found.end()
+        while end < len(source) and depth:
+            depth += {"{": 1, "}": -1}.get(source[end], 0)
+            end += 1
+        source = source[: found.start()] + source[end:]
+
+
+def expand(text, at):
+    """Paths of the use-tree starting at `text[at]`: `a::b`, or `{a::b, c::{d, e}}` grouped."""
+    if at < len(text) and text[at] == "{":
+        paths, depth, item_start, i = [], 1, at + 1, at + 1
+        while i < len(text) and depth:
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}":
+                depth -= 1
+            if depth == 1 and text[i] == "," or depth == 0:
+                item = text[item_start:i].strip()
+                if item:
+                    paths += expand(item, 0)
+                item_start = i + 1
+            i += 1
+        return paths
+    found = IDENT_PATH.match(text, at)
+    if not found:
+        return []
+    head = found.group(0)
+    rest = found.end()
+    if text.startswith("::{", rest):
+        return [f"{head}::{p}" for p in expand(text, rest + 2)] or [head]
+    return [head]
+
+
+def references_of(source):
+    """(`crate` or `super`, path) for every path the source names, groups expanded."""
+    for found in PATH_START.finditer(source):
+        for path in expand(source, found.end()):
+            yield found.group(1), path
 
 
 def modules_of(src_dir):
@@ -25,6 +71,9 @@ def modules_of(src_dir):
                 continue
             path = os.path.join(folder, name)
             parts = os.path.relpath(path, src_dir)[:-3].split(os.sep)
+            if parts == ["main"] and os.path.exists(os.path.join(src_dir, "lib.rs")):
+                # A binary beside a library is a crate of its own; its `crate::` is not the library's.
+                continue
             if parts[-1] in ("mod", "lib", "main"):
                 parts = parts[:-1]
             found["::".join(parts)] = path
@@ -44,12 +93,14 @@ def edges_of(modules):
     edges = {m: set() for m in modules}
     for module, path in modules.items():
         with open(path, encoding="utf-8") as f:
-            source = COMMENT.sub("", TEST_MODULE.sub("", f.read()))
+            source = without_test_modules(COMMENT.sub("", f.read()))
         parent = "::".join(module.split("::")[:-1])
         if module:
             edges.setdefault(parent, set()).add(module)
-        references = CRATE_PATH.findall(source)
-        references += [f"{parent}::{r}" if parent else r for r in SUPER_PATH.findall(source)]
+        references = [
+            path if kind == "crate" else (f"{parent}::{path}" if parent else path)
+            for kind, path in references_of(source)
+        ]
         for reference in references:
             target = module_of(reference, modules)
             if target and target != module and not module.startswith(target + "::"):
