@@ -83,6 +83,25 @@ fn server_tls(server: &mut FileServer) -> Result<Option<TlsFiles>, ConfigError> 
     }
 }
 
+/// A path with its `.` parts dropped and each `..` taking back the part before it, so that
+/// `./console.db`, `data/../console.db` and `console.db` compare equal without touching the disk.
+fn lexical(path: &str) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in Path::new(path).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// `[store] database`, or the deprecated `[auth] database` (with a warning); both may be given
 /// only when they agree.
 fn store(
@@ -98,7 +117,7 @@ fn store(
         });
     }
     let database = match (store.database.as_deref(), deprecated) {
-        (Some(current), Some(old)) if Path::new(current) != Path::new(old) => {
+        (Some(current), Some(old)) if lexical(current) != lexical(old) => {
             return Err(invalid(
                 "store.database",
                 format!(
