@@ -275,25 +275,17 @@ pub enum CheckStatus {
     Fail,
 }
 
-/// Which preflight check this is. Code selects checks by it, never by their display `name`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PreflightCheckId {
-    /// One component answers its listing and has backup storage (see `component`).
-    ComponentStorage,
-    /// Every partition is exporting.
-    Exporting,
-    /// No other backup run holds the cluster.
-    NoOtherRun,
-}
-
-impl PreflightCheckId {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PreflightCheckId::ComponentStorage => "component_storage",
-            PreflightCheckId::Exporting => "exporting",
-            PreflightCheckId::NoOtherRun => "no_other_run",
-        }
+open_string_enum! {
+    /// Which preflight check this is. Code selects checks by it, never by their display `name`;
+    /// a check a later server adds reads as `Unknown` in an older tab.
+    pub enum PreflightCheckId("preflight check") {
+        /// One component answers its listing and has backup storage (see `component`).
+        ComponentStorage = "component_storage",
+        /// Every partition is exporting.
+        Exporting = "exporting",
+        /// No other backup run holds the cluster.
+        NoOtherRun = "no_other_run",
+        _ => Unknown,
     }
 }
 
@@ -1923,12 +1915,12 @@ mod tests {
     fn every_check_has_its_id_and_start_ids_are_validated_on_the_wire() {
         let zeebe = component_check(Component::Zeebe, None);
         assert_eq!(
-            (zeebe.id, zeebe.component),
+            (zeebe.id.clone(), zeebe.component),
             (PreflightCheckId::ComponentStorage, Some(Component::Zeebe))
         );
         let exporting = exporting_check(&ExportingStatus::default());
         assert_eq!(
-            (exporting.id, exporting.component),
+            (exporting.id.clone(), exporting.component),
             (PreflightCheckId::Exporting, None)
         );
         assert_eq!(no_other_run_check(None).id, PreflightCheckId::NoOtherRun);
@@ -1942,13 +1934,7 @@ mod tests {
         let json = serde_json::to_value(&zeebe).unwrap();
         assert_eq!(json["id"], "component_storage");
         assert_eq!(json["component"], "zeebe");
-        for id in [
-            PreflightCheckId::ComponentStorage,
-            PreflightCheckId::Exporting,
-            PreflightCheckId::NoOtherRun,
-        ] {
-            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
-        }
+        crate::string_enum::assert_open_string_enum!(PreflightCheckId::Unknown);
 
         let request: StartRunRequest = serde_json::from_str(r#"{"backup_id": 12}"#).unwrap();
         assert_eq!(request.backup_id.map(BackupId::get), Some(12));
