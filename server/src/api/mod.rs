@@ -23,6 +23,7 @@ use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, MethodRouter, any};
 use backup_domain::api::Role;
+use tower_http::compression::CompressionLayer;
 
 use crate::auth::AuthConfig;
 use crate::auth::rate_limit::LoginLimiter;
@@ -57,8 +58,21 @@ pub struct Bind<'a> {
 }
 
 impl Bind<'_> {
-    /// The handler under this route's method (a GET also answers HEAD).
+    /// The handler under this route's method (a GET also answers HEAD), its answer gzipped
+    /// when the client accepts it (a history of thousands of sets is megabytes of JSON).
     fn to<H, T>(&self, handler: H) -> MethodRouter<AppState>
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        // Only gzip is built in (the `compression-gzip` feature).
+        self.plain(handler).layer(CompressionLayer::new())
+    }
+
+    /// The handler without compression: for answers that carry the session's CSRF token, which
+    /// compressed beside text an attacker can make the page reflect would leak through the
+    /// answer's size (BREACH).
+    fn plain<H, T>(&self, handler: H) -> MethodRouter<AppState>
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -94,10 +108,10 @@ const fn route(
 pub const ROUTES: &[Route] = &[
     route(Method::GET, "/api/health", Access::Public, |b| b.to(health)),
     route(Method::POST, "/api/login", Access::Public, |b| {
-        b.to(session::login)
+        b.plain(session::login)
     }),
     route(Method::GET, "/api/session", VIEWER, |b| {
-        b.to(session::current)
+        b.plain(session::current)
     }),
     route(Method::POST, "/api/logout", VIEWER, |b| {
         b.to(session::logout)
