@@ -145,6 +145,17 @@ pub struct HistoryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highest_backup_id: Option<u64>,
     pub exporting: ExportingStatus,
+    /// Only when the request asked for a page (`page`, `per_page`, `verdict`, `q` or `sort`):
+    /// `sets` holds that page, `total` counts the sets matching the filter over every page. The
+    /// counts, the latest restorable set and the highest ID are always over the whole history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,20 +24,48 @@ pub struct ListPage<'a> {
     pub pages: usize,
 }
 
+/// The most rows one page of the history API carries.
+pub const MAX_PER_PAGE: usize = 500;
+
+/// Which way a page runs: the listing is newest first, as Zeebe hands out rising IDs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    #[default]
+    Newest,
+    Oldest,
+}
+
+/// One page of the backups table as the UI shows it: [`PAGE_SIZE`] rows, newest first.
 pub fn list_page<'a>(sets: &'a [BackupSet], query: &ListQuery) -> ListPage<'a> {
+    page_of(sets, query, PAGE_SIZE, Order::Newest)
+}
+
+/// One page of `per_page` rows (at least 1) of the sets matching `query`, in `order`; `sets` is
+/// newest first. The page is clamped to the last one.
+pub fn page_of<'a>(
+    sets: &'a [BackupSet],
+    query: &ListQuery,
+    per_page: usize,
+    order: Order,
+) -> ListPage<'a> {
+    let per_page = per_page.max(1);
     let needle: String = query.search.chars().filter(char::is_ascii_digit).collect();
     let matches = |set: &&BackupSet| {
         query.verdict.is_none_or(|v| set.verdict == v)
             && (needle.is_empty() || set.backup_id.to_string().contains(&needle))
     };
     let matching = sets.iter().filter(matches).count();
-    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let pages = matching.div_ceil(per_page).max(1);
     let page = query.page.clamp(1, pages);
-    let rows = sets
-        .iter()
+    let ordered: Box<dyn Iterator<Item = &'a BackupSet>> = match order {
+        Order::Newest => Box::new(sets.iter()),
+        Order::Oldest => Box::new(sets.iter().rev()),
+    };
+    let rows = ordered
         .filter(matches)
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .collect();
     ListPage {
         rows,
@@ -166,6 +194,32 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![45]
         );
+    }
+
+    #[test]
+    fn pages_of_any_size_run_either_way() {
+        let all = sets(30);
+        let q = ListQuery {
+            page: 2,
+            ..ListQuery::default()
+        };
+        let newest = page_of(&all, &q, 7, Order::Newest);
+        let ids: Vec<u64> = newest.rows.iter().map(|s| s.backup_id).collect();
+        let expected: Vec<u64> = all[7..14].iter().map(|s| s.backup_id).collect();
+        assert_eq!((ids, newest.pages, newest.matching), (expected, 5, 30));
+        let oldest = page_of(&all, &q, 7, Order::Oldest);
+        let ids: Vec<u64> = oldest.rows.iter().map(|s| s.backup_id).collect();
+        let expected: Vec<u64> = all
+            .iter()
+            .rev()
+            .skip(7)
+            .take(7)
+            .map(|s| s.backup_id)
+            .collect();
+        assert_eq!(ids, expected);
+        // Past the end: the last page, which holds the remainder.
+        let last = page_of(&all, &ListQuery { page: 99, ..q }, 7, Order::Newest);
+        assert_eq!((last.page, last.rows.len()), (5, 2));
     }
 
     #[test]

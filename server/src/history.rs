@@ -99,6 +99,10 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
         latest_restorable,
         highest_backup_id,
         exporting,
+        total: None,
+        page: None,
+        per_page: None,
+        pages: None,
     }
 }
 

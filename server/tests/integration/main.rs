@@ -19,6 +19,7 @@ mod bad_input;
 mod cleanup_lease;
 mod compression;
 mod history_api;
+mod history_paging;
 mod management_api;
 mod outbound_tls;
 mod process;
