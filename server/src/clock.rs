@@ -1,5 +1,6 @@
 //! The one source of "now" for the services: the system clock in production, a clock a test
-//! sets and advances elsewhere. Times are epoch milliseconds, as stored and as in the API.
+//! sets and advances elsewhere, or (for the demo and tests) one that runs faster than the wall's.
+//! Times are epoch milliseconds, as stored and as in the API.
 
 #[cfg(any(test, feature = "testing"))]
 use std::sync::Arc;
@@ -14,6 +15,15 @@ pub enum Clock {
     /// A test's clock: it stands still until set or advanced; its clones share one time.
     #[cfg(any(test, feature = "testing"))]
     Manual(Arc<AtomicI64>),
+    /// Time that runs `factor` times as fast as the wall's from `origin_ms` (at `started`), so a
+    /// daily schedule can be watched in minutes. Never in a production build: leases and
+    /// schedules of a real cluster run on the wall's time.
+    #[cfg(any(test, feature = "testing", feature = "demo"))]
+    Accelerated {
+        origin_ms: i64,
+        started: std::time::Instant,
+        factor: u32,
+    },
 }
 
 impl Clock {
@@ -23,11 +33,30 @@ impl Clock {
         Clock::Manual(Arc::new(AtomicI64::new(start_ms)))
     }
 
+    /// A clock starting at the wall's now and running `factor` times as fast (at least 1).
+    #[cfg(any(test, feature = "testing", feature = "demo"))]
+    pub fn accelerated(factor: u32) -> Clock {
+        Clock::Accelerated {
+            origin_ms: chrono::Utc::now().timestamp_millis(),
+            started: std::time::Instant::now(),
+            factor: factor.max(1),
+        }
+    }
+
     pub fn now_ms(&self) -> i64 {
         match self {
             Clock::System => chrono::Utc::now().timestamp_millis(),
             #[cfg(any(test, feature = "testing"))]
             Clock::Manual(now) => now.load(Ordering::SeqCst),
+            #[cfg(any(test, feature = "testing", feature = "demo"))]
+            Clock::Accelerated {
+                origin_ms,
+                started,
+                factor,
+            } => {
+                let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+                origin_ms.saturating_add(elapsed.saturating_mul(i64::from(*factor)))
+            }
         }
     }
 
@@ -62,6 +91,25 @@ mod tests {
         assert_eq!(copy.now_ms(), 3_000);
         copy.set_ms(10);
         assert_eq!(clock.now_ms(), 10);
+    }
+
+    #[test]
+    fn an_accelerated_clock_runs_its_factor_faster_from_now() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let clock = Clock::accelerated(1_000);
+        let start = clock.now_ms();
+        assert!(start >= before && start <= chrono::Utc::now().timestamp_millis() + 1_000);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // 20 ms of the wall's are at least 20 s of this clock's.
+        assert!(
+            clock.now_ms() - start >= 20_000,
+            "{}",
+            clock.now_ms() - start
+        );
+        assert!(matches!(
+            Clock::accelerated(0),
+            Clock::Accelerated { factor: 1, .. }
+        ));
     }
 
     #[test]

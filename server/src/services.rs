@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::cluster::Clusters;
 use crate::config::Config;
 use crate::procedure::runner::RunSettings;
@@ -29,13 +30,20 @@ pub struct Services {
 }
 
 impl Services {
+    /// The services on the system clock: what `serve` and the CLI run on.
     pub fn open(config: &Config) -> Result<Services, OpenError> {
+        Services::open_with_clock(config, Clock::System)
+    }
+
+    /// The services on `clock`, which every one of them shares: a test's manual clock, or an
+    /// accelerated one for watching schedules come due.
+    pub fn open_with_clock(config: &Config, clock: Clock) -> Result<Services, OpenError> {
         let clusters = Arc::new(Clusters::from_config(config)?);
         let store = Store::open(&config.database_path())?;
-        let runs = Arc::new(RunService::new(
-            store.clone(),
-            RunSettings::from_config(&config.procedure),
-        ));
+        let runs = Arc::new(
+            RunService::new(store.clone(), RunSettings::from_config(&config.procedure))
+                .with_clock(clock),
+        );
         let retention = Arc::new(RetentionService::new(
             store.clone(),
             clusters.clone(),
@@ -65,5 +73,34 @@ impl Services {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every service opened together runs on the one clock it was given.
+    #[test]
+    fn services_opened_on_a_clock_share_it() {
+        let dir = std::env::temp_dir().join(format!("bc-services-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "[store]\ndatabase = {:?}\n[[clusters]]\nname = \"c\"\nversion = \"8.7\"\n\
+             [clusters.zeebe]\nurl = \"http://127.0.0.1:9\"\n",
+            dir.join("console.db")
+        );
+        let config = Config::parse(&text, "t", &|_| None).unwrap();
+        let clock = Clock::manual(42_000);
+        let services = Services::open_with_clock(&config, clock.clone()).unwrap();
+        assert_eq!(services.runs.clock().now_ms(), 42_000);
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(services.runs.clock().now_ms(), 43_000);
+        assert_eq!(
+            Services::open(&config).unwrap().runs.clock().now_ms() / 100_000,
+            chrono::Utc::now().timestamp_millis() / 100_000
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
