@@ -60,14 +60,13 @@ impl RunReport {
     /// As `backup_domain::run::RunReport::exporting_paused`: paused by this run, resume not
     /// confirmed.
     pub fn exporting_paused(&self) -> bool {
-        self.paused_ms.is_some() && self.resumed_ms.is_none()
+        backup_domain::run::still_paused(self.paused_ms, self.resumed_ms)
     }
 
     /// As `backup_domain::run::RunReport::pause_window_ms`: how long exporting has been (or was)
     /// soft-paused, up to `now_ms` while it still is.
     pub fn pause_window_ms(&self, now_ms: i64) -> Option<i64> {
-        let paused = self.paused_ms?;
-        Some(self.resumed_ms.unwrap_or(now_ms) - paused)
+        backup_domain::run::pause_window_ms(self.paused_ms, self.resumed_ms, now_ms)
     }
 }
 

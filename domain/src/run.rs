@@ -231,14 +231,28 @@ pub struct RunReport {
 impl RunReport {
     /// Exporting was (or may have been) paused by this run and its resume is not confirmed.
     pub fn exporting_paused(&self) -> bool {
-        self.paused_ms.is_some() && self.resumed_ms.is_none()
+        still_paused(self.paused_ms, self.resumed_ms)
     }
 
     /// How long exporting has been (or was) soft-paused, up to `now_ms` while it still is.
     pub fn pause_window_ms(&self, now_ms: i64) -> Option<i64> {
-        let paused = self.paused_ms?;
-        Some(self.resumed_ms.unwrap_or(now_ms) - paused)
+        pause_window_ms(self.paused_ms, self.resumed_ms, now_ms)
     }
+}
+
+/// A run that paused exporting and has not resumed it: the resume is still owed. The UI's thinner
+/// report asks the same of its two times.
+pub fn still_paused(paused_ms: Option<i64>, resumed_ms: Option<i64>) -> bool {
+    paused_ms.is_some() && resumed_ms.is_none()
+}
+
+/// How long exporting has been (or was) soft-paused, up to `now_ms` while it still is.
+pub fn pause_window_ms(
+    paused_ms: Option<i64>,
+    resumed_ms: Option<i64>,
+    now_ms: i64,
+) -> Option<i64> {
+    Some(resumed_ms.unwrap_or(now_ms) - paused_ms?)
 }
 
 /// A run as `GET /api/runs/{id}` returns it.

@@ -17,13 +17,6 @@ use super::{ApiError, AppState};
 use crate::cluster::Cluster;
 use crate::history;
 
-fn cluster<'a>(state: &'a AppState, name: &str) -> Result<&'a Cluster, ApiError> {
-    state
-        .clusters
-        .get(name)
-        .ok_or_else(|| ApiError::ClusterNotFound(name.to_string()))
-}
-
 /// `GET /api/clusters`: every cluster with the reachability of each component.
 pub async fn list(State(state): State<AppState>) -> Json<ClustersResponse> {
     let clusters = join_all(state.clusters.all().iter().map(Cluster::health)).await;
@@ -58,7 +51,7 @@ pub async fn history(
     ApiQuery(query): ApiQuery<HistoryQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cluster = cluster(&state, &name)?;
+    let cluster = state.cluster(&name)?;
     if !query.asks_for_a_page() {
         return Ok(Json(history::history(cluster).await).into_response());
     }
@@ -133,7 +126,7 @@ pub async fn detail(
     State(state): State<AppState>,
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Json<BackupDetailResponse>, ApiError> {
-    let cluster = cluster(&state, &name)?;
+    let cluster = state.cluster(&name)?;
     let backup_id = id
         .parse::<BackupId>()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?

@@ -90,15 +90,14 @@ async fn set_pin(
     let cluster = state.cluster(&name)?;
     // 0 or above i64::MAX was once stored as a pin no backup can have (review P4): no new one is
     // made, but one an older version stored can still be removed (digits only, as for a pin).
-    let backup_id = if pinned || id.parse::<BackupId>().is_ok() {
-        id.parse::<BackupId>()
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?
-            .get()
-    } else if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-        id.parse::<u64>()
-            .map_err(|e| ApiError::BadRequest(format!("`{id}` is not a backup ID: {e}")))?
-    } else {
-        return Err(ApiError::BadRequest(format!("`{id}` is not a backup ID")));
+    let backup_id = match id.parse::<BackupId>() {
+        Ok(id) => id.get(),
+        // 0 or above i64::MAX was once stored as a pin no backup can have (review P4): no new one
+        // is made, but one an older version stored can still be removed (digits only).
+        Err(_) if !pinned && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => id
+            .parse::<u64>()
+            .map_err(|e| ApiError::BadRequest(format!("`{id}` is not a backup ID: {e}")))?,
+        Err(e) => return Err(ApiError::BadRequest(e.to_string())),
     };
     let changed = state
         .retention
