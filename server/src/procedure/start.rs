@@ -268,35 +268,23 @@ impl RunService {
             let (stop_tx, stop) = tokio::sync::oneshot::channel();
             // Every progress change is stored (at most every 100 ms), so that a reopened tab or
             // a restarted console sees the run.
-            let store = service.store.clone();
-            let owner = service.owner.clone();
-            let persist_lost = lost_tx.clone();
+            let writer = RunWriter {
+                store: service.store.clone(),
+                owner: service.owner.clone(),
+                run_id,
+                lost: lost_tx.clone(),
+            };
+            let progress_writer = writer.clone();
             let persister = tokio::spawn(crate::progress::persist_changes(
                 rx,
                 stop,
                 std::time::Duration::from_millis(100),
                 move |report: RunReport| {
-                    let (store, owner, lost) = (store.clone(), owner.clone(), persist_lost.clone());
+                    let writer = progress_writer.clone();
                     async move {
                         let paused = report.exporting_paused();
-                        match store
-                            .update_run(
-                                run_id,
-                                owner,
-                                RunState::Running,
-                                paused,
-                                None,
-                                to_json(&report),
-                            )
-                            .await
-                        {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                lost.send_replace(true);
-                            }
-                            Err(error) => {
-                                tracing::error!(%error, run_id, "could not store run progress");
-                            }
+                        if let Err(WriteLost::Store(error)) = writer.write(paused, &report).await {
+                            tracing::error!(%error, run_id, "could not store run progress");
                         }
                     }
                 },
@@ -313,29 +301,15 @@ impl RunService {
             ));
             // The pause is on record before its request leaves, whatever the persister's pace;
             // if it cannot be, the pause is not sent (review M2).
-            let store = service.store.clone();
-            let owner = service.owner.clone();
-            let checkpoint_lost = lost_tx.clone();
             let checkpoint: runner::PauseCheckpoint = Arc::new(move |report: RunReport| {
-                let (store, owner, lost) = (store.clone(), owner.clone(), checkpoint_lost.clone());
+                let writer = writer.clone();
                 Box::pin(async move {
-                    match store
-                        .update_run(
-                            run_id,
-                            owner,
-                            RunState::Running,
-                            true,
-                            None,
-                            to_json(&report),
-                        )
-                        .await
-                    {
-                        Ok(true) => Ok(()),
-                        Ok(false) => {
-                            lost.send_replace(true);
+                    match writer.write(true, &report).await {
+                        Ok(()) => Ok(()),
+                        Err(WriteLost::Lease) => {
                             Err("another process took the run over".to_string())
                         }
-                        Err(error) => {
+                        Err(WriteLost::Store(error)) => {
                             tracing::error!(%error, run_id, "could not record the coming pause");
                             Err(error.to_string())
                         }
@@ -488,4 +462,42 @@ fn chosen_backup_id(
     // A `BackupId` is at most i64::MAX: the cast is exact.
     procedure::validate_backup_id(id.get() as i64, preflight.highest_known_id, &used_by)
         .map_err(|p| StartError::BadId(p.explain()))
+}
+
+/// Writes a running run's report under its lease; a write the lease no longer allows raises
+/// `lost`, so the run stops where it is.
+#[derive(Clone)]
+struct RunWriter {
+    store: crate::store::Store,
+    owner: String,
+    run_id: i64,
+    lost: Arc<watch::Sender<bool>>,
+}
+
+enum WriteLost {
+    /// Another process took the run over.
+    Lease,
+    Store(crate::store::StoreError),
+}
+
+impl RunWriter {
+    async fn write(&self, paused: bool, report: &RunReport) -> Result<(), WriteLost> {
+        let held = self
+            .store
+            .update_run(
+                self.run_id,
+                self.owner.clone(),
+                RunState::Running,
+                paused,
+                None,
+                to_json(report),
+            )
+            .await
+            .map_err(WriteLost::Store)?;
+        if !held {
+            self.lost.send_replace(true);
+            return Err(WriteLost::Lease);
+        }
+        Ok(())
+    }
 }
