@@ -156,6 +156,44 @@ pub struct HistoryResponse {
     pub per_page: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<usize>,
+    /// How fresh the catalog this answer was read from is; absent from a fresh merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogFreshness>,
+}
+
+/// The age of the stored catalog a history answer comes from, and of each component's listing in
+/// it. A component whose last listing failed reads unknown in every set until one succeeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogFreshness {
+    /// When the catalog answered from was made (its refresh finished).
+    pub refreshed_at_ms: i64,
+    pub age_seconds: i64,
+    /// A refresh is under way: a newer catalog is coming.
+    #[serde(default)]
+    pub refreshing: bool,
+    pub components: Vec<ComponentFreshness>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentFreshness {
+    pub component: Component,
+    /// The last listing of this component that succeeded, in this catalog or an earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed_at_ms: Option<i64>,
+    /// Why the latest listing failed; the component is unknown in every set until one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at_ms: Option<i64>,
+}
+
+/// `POST /api/clusters/{name}/catalog/refresh`: the catalog after the refresh it waited for, or
+/// the one a refresh made moments ago (`refreshed: false`: no new listing was made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogRefreshResponse {
+    pub cluster: String,
+    pub refreshed: bool,
+    pub catalog: CatalogFreshness,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -481,6 +481,18 @@ pub fn merge_listings_expecting(
     listings: Vec<(Component, ComponentListing)>,
     since: &[(Component, u64)],
 ) -> Vec<BackupSet> {
+    let mut sets = Vec::new();
+    merge_listings_each(listings, since, |set| sets.push(set));
+    sets
+}
+
+/// [`merge_listings_expecting`] handing each set to `each`, newest first, as it is built: a
+/// catalog refresh of 100,000 sets writes them out without holding them all.
+pub fn merge_listings_each(
+    listings: Vec<(Component, ComponentListing)>,
+    since: &[(Component, u64)],
+    mut each: impl FnMut(BackupSet),
+) {
     // A declaration the listing contradicts (the component holds an older ID) is not trusted:
     // the gap it would hide is shown instead.
     let mut since: Vec<(Component, u64)> = since.to_vec();
@@ -529,8 +541,8 @@ pub fn merge_listings_expecting(
 
     let mut ids: Vec<u64> = by_id.keys().copied().collect();
     ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids.into_iter()
-        .map(|id| {
+    for id in ids {
+        each({
             let mut found = by_id.remove(&id).unwrap_or_default();
             let components = configured
                 .iter()
@@ -550,8 +562,8 @@ pub fn merge_listings_expecting(
                 })
                 .collect();
             build_set(id, components)
-        })
-        .collect()
+        });
+    }
 }
 
 /// A set from its components: the start time and the verdict are derived, never stored apart.

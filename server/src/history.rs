@@ -103,6 +103,7 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
         page: None,
         per_page: None,
         pages: None,
+        catalog: None,
     }
 }
 
