@@ -107,6 +107,11 @@ impl VerdictCounts {
         }
     }
 
+    /// Counts one more set of `verdict`.
+    pub fn add(&mut self, verdict: Verdict) {
+        *self.get_mut(verdict) += 1;
+    }
+
     fn get_mut(&mut self, verdict: Verdict) -> &mut usize {
         match verdict {
             Verdict::Restorable => &mut self.restorable,
@@ -252,6 +257,8 @@ open_string_enum! {
         RateLimited = "rate_limited",
         TooManyStreams = "too_many_streams",
         UpstreamFailed = "upstream_failed",
+        /// The cluster's catalog has never been listed and another console is listing it.
+        CatalogNotReady = "catalog_not_ready",
         RunInProgress = "run_in_progress",
         PreflightFailed = "preflight_failed",
         RunNotFound = "run_not_found",

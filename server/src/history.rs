@@ -24,14 +24,52 @@ fn listing<T>(
             items
                 .into_iter()
                 .filter_map(&convert)
-                .map(|(id, c)| (id, backup_set::settle_transient(c, now)))
+                // Thin once settled: the per-part lists only serve that reading (and the
+                // detail endpoint, which reads by ID), and a listing of 100,000 holds no more.
+                .map(|(id, c)| (id, backup_set::settle_transient(c, now).thin()))
                 .collect()
         })
         .map_err(|e| e.to_string())
 }
 
-/// `GET /api/clusters/{name}/backups`.
+/// `GET /api/clusters/{name}/backups` read fresh: what the retention executor plans on.
 pub async fn history(cluster: &Cluster) -> HistoryResponse {
+    let (listings, exporting) = tokio::join!(listings(cluster), exporting_status(cluster));
+    let component_errors = listings
+        .iter()
+        .filter_map(|(component, l)| {
+            l.as_ref().err().map(|message| ComponentError {
+                component: *component,
+                message: message.clone(),
+            })
+        })
+        .collect();
+    let components = listings.iter().map(|(c, _)| *c).collect();
+    let sets: Vec<BackupSet> =
+        backup_set::merge_listings_expecting(listings, &cluster.expected_since);
+    let now = Clock::System.now_ms();
+    let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
+    HistoryResponse {
+        cluster: cluster.name.clone(),
+        profile: cluster.profile,
+        generated_at_ms: now,
+        components,
+        sets,
+        component_errors,
+        counts,
+        latest_restorable,
+        highest_backup_id,
+        exporting,
+        total: None,
+        page: None,
+        per_page: None,
+        pages: None,
+        catalog: None,
+    }
+}
+
+/// Every configured component's listing, in display order, read in parallel and thin.
+pub async fn listings(cluster: &Cluster) -> Vec<(Component, ComponentListing)> {
     let zeebe = async {
         listing(cluster.zeebe.list().await, |b| {
             Some((b.backup_id, upstream::zeebe_component(b)))
@@ -62,49 +100,12 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
             None => None,
         }
     };
-    let exporting = exporting_status(cluster);
-    let (zeebe, webapps, optimize, records, exporting) =
-        tokio::join!(zeebe, webapps, optimize, records, exporting);
-
+    let (zeebe, webapps, optimize, records) = tokio::join!(zeebe, webapps, optimize, records);
     let mut listings: Vec<(Component, ComponentListing)> = vec![(Component::Zeebe, zeebe)];
     listings.extend(webapps);
     listings.extend(optimize.map(|l| (Component::Optimize, l)));
     listings.extend(records.map(|l| (Component::RecordsSnapshot, l)));
-
-    let component_errors = listings
-        .iter()
-        .filter_map(|(component, l)| {
-            l.as_ref().err().map(|message| ComponentError {
-                component: *component,
-                message: message.clone(),
-            })
-        })
-        .collect();
-    let components = listings.iter().map(|(c, _)| *c).collect();
-    let sets: Vec<BackupSet> =
-        backup_set::merge_listings_expecting(listings, &cluster.expected_since)
-            .into_iter()
-            .map(BackupSet::thin)
-            .collect();
-    let now = Clock::System.now_ms();
-    let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
-    HistoryResponse {
-        cluster: cluster.name.clone(),
-        profile: cluster.profile,
-        generated_at_ms: now,
-        components,
-        sets,
-        component_errors,
-        counts,
-        latest_restorable,
-        highest_backup_id,
-        exporting,
-        total: None,
-        page: None,
-        per_page: None,
-        pages: None,
-        catalog: None,
-    }
+    listings
 }
 
 /// Zeebe's exporting phase per partition; a failed read carries its error and no partitions.

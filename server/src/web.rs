@@ -57,6 +57,7 @@ pub struct Console {
     pub retention: Arc<RetentionService>,
     pub store: Store,
     pub status: Arc<StatusService>,
+    pub catalog: Arc<crate::catalog::CatalogService>,
 }
 
 impl Console {
@@ -66,6 +67,7 @@ impl Console {
     pub async fn shutdown(&self) {
         let started = std::time::Instant::now();
         self.status.shutdown().await;
+        self.catalog.shutdown().await;
         let left = self.runs.shutdown().await;
         if left > 0 {
             tracing::error!(
@@ -129,6 +131,13 @@ pub async fn console_for(
     retention.spawn_scheduler();
     // One status poller per cluster, shared by every viewer of the Overview.
     let status = StatusService::start(&clusters, runs.clone(), store.clone(), config.status);
+    // One catalog keeper per cluster, shared by every viewer of the history.
+    let catalog = crate::catalog::CatalogService::start(
+        &clusters,
+        store.clone(),
+        config.catalog,
+        runs.clock().clone(),
+    );
     let router = app(
         AppState {
             clusters,
@@ -137,6 +146,7 @@ pub async fn console_for(
             runs: runs.clone(),
             retention: retention.clone(),
             status: status.clone(),
+            catalog: catalog.clone(),
         },
         ui_dir,
     );
@@ -146,6 +156,7 @@ pub async fn console_for(
         retention,
         store,
         status,
+        catalog,
     })
 }
 

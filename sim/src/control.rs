@@ -38,6 +38,7 @@ async fn state(State(sim): State<Sim>) -> Response {
         "topology_complete": s.topology_complete,
         "faults": s.faults.rules(),
         "faults_fired": s.faults.fired,
+        "list_calls": s.list_calls,
     }))
     .into_response()
 }

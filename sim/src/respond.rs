@@ -257,6 +257,9 @@ pub async fn injected_fault(
 ) -> Option<Response> {
     let (action, profile_87, partitions, hang_ms) = {
         let mut state = sim.write();
+        if operation == Operation::List {
+            *state.list_calls.entry(component).or_default() += 1;
+        }
         let action = state.faults.take(component, operation)?;
         (
             action,

@@ -279,6 +279,9 @@ pub struct SimState {
     pub stuck_queue: Vec<SimComponent>,
     pub next_outcome: BTreeMap<SimComponent, Outcome>,
     pub faults: FaultBook,
+    /// Listing calls served per component (Elasticsearch: every pattern read, by-ID ones too),
+    /// so a test can count what the console asked for.
+    pub list_calls: BTreeMap<SimComponent, u64>,
     uuid_counter: u64,
 }
 
@@ -305,6 +308,7 @@ impl SimState {
             stuck_queue: Vec::new(),
             next_outcome: BTreeMap::new(),
             faults: FaultBook::default(),
+            list_calls: BTreeMap::new(),
             uuid_counter: 0,
         }
     }

@@ -109,6 +109,27 @@ impl Console {
             .to_string()
     }
 
+    /// Asks the console to list the path's cluster again (`POST .../catalog/refresh`, what a
+    /// viewer's Refresh does), then GETs `path`: a history read that sees what changed upstream.
+    pub async fn fresh_get(&self, path: &str) -> (u16, Value) {
+        if let Some(cluster) = path
+            .strip_prefix("/api/clusters/")
+            .and_then(|rest| rest.split(['/', '?']).next())
+        {
+            let refresh = format!("/api/clusters/{cluster}/catalog/refresh");
+            let (status, body) = self
+                .call(
+                    reqwest::Method::POST,
+                    &refresh,
+                    Some(&self.session),
+                    Some(serde_json::json!({})),
+                )
+                .await;
+            assert!(status == 200 || status == 404, "{refresh}: {status} {body}");
+        }
+        self.get(path).await
+    }
+
     /// GET as the logged-in admin.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, Some(&self.session), None)
@@ -178,7 +199,13 @@ impl Console {
 /// `[auth]` section added, and logs in as admin.
 pub async fn start_console(config_text: &str) -> Console {
     let (auth, _) = auth_section("");
-    start_console_with(&format!("{auth}{config_text}")).await
+    // A test refreshes the catalog whenever it changed the cluster, however recently it did.
+    let catalog = if config_text.contains("[catalog]") {
+        ""
+    } else {
+        "[catalog]\nmin_refresh_gap_secs = 0\n"
+    };
+    start_console_with(&format!("{auth}{catalog}{config_text}")).await
 }
 
 /// Starts the console on a full configuration text (with its own `[auth]`), logged in as admin.

@@ -6,14 +6,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, NoBody};
 use backup_domain::Verdict;
-use backup_domain::api::{BackupDetailResponse, ClustersResponse, HistoryResponse};
+use backup_domain::api::{
+    BackupDetailResponse, CatalogRefreshResponse, ClustersResponse, ExportingStatus,
+    HistoryResponse,
+};
 use backup_domain::id::BackupId;
-use backup_domain::listing::{ListQuery, MAX_PER_PAGE, Order, PAGE_SIZE, page_of};
+use backup_domain::listing::{MAX_PER_PAGE, Order, PAGE_SIZE};
 use futures_util::future::join_all;
 
 use super::{ApiError, AppState};
+use crate::catalog::PageQuery;
 use crate::cluster::Cluster;
 use crate::history;
 
@@ -52,8 +56,31 @@ pub async fn history(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let cluster = state.cluster(&name)?;
+    // The status poller's latest round: a history read costs no upstream call.
+    let exporting = match state.status.current(&name).await {
+        Some(Ok(status)) => status.exporting,
+        Some(Err(message)) => ExportingStatus {
+            partitions: Vec::new(),
+            error: Some(message),
+        },
+        None => return Err(ApiError::ClusterNotFound(name)),
+    };
     if !query.asks_for_a_page() {
-        return Ok(Json(history::history(cluster).await).into_response());
+        // The whole history in one answer, as before the catalog: every set on one page.
+        let mut answer = state
+            .catalog
+            .page(
+                cluster,
+                PageQuery {
+                    page: 1,
+                    per_page: usize::MAX / 2,
+                    ..PageQuery::default()
+                },
+                exporting,
+            )
+            .await?;
+        (answer.total, answer.page, answer.per_page, answer.pages) = (None, None, None, None);
+        return Ok(Json(answer).into_response());
     }
     let per_page = query.per_page.unwrap_or(PAGE_SIZE);
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
@@ -64,30 +91,50 @@ pub async fn history(
     if query.page == Some(0) {
         return Err(ApiError::BadRequest("page counts from 1".into()));
     }
-    let mut answer = history::history(cluster).await;
-    let list = ListQuery {
-        verdict: query.verdict,
-        search: query.q.unwrap_or_default(),
-        page: query.page.unwrap_or(1),
-    };
-    let page = page_of(
-        &answer.sets,
-        &list,
-        per_page,
-        query.sort.unwrap_or_default(),
-    );
-    let (rows, total, shown, pages) = (
-        page.rows.into_iter().cloned().collect(),
-        page.matching,
-        page.page,
-        page.pages,
-    );
-    answer.sets = rows;
-    answer.total = Some(total);
-    answer.page = Some(shown);
-    answer.per_page = Some(per_page);
-    answer.pages = Some(pages);
+    let answer = state
+        .catalog
+        .page(
+            cluster,
+            PageQuery {
+                verdict: query.verdict,
+                digits: query
+                    .q
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect(),
+                page: query.page.unwrap_or(1),
+                per_page,
+                order: query.sort.unwrap_or_default(),
+            },
+            exporting,
+        )
+        .await?;
     Ok(with_etag(&answer, &headers))
+}
+
+/// `POST /api/clusters/{name}/catalog/refresh`: lists every component now, or waits for the
+/// refresh under way. One made moments ago is answered as it is (`refreshed: false`), so a
+/// double click or a crowd of viewers costs one listing.
+pub async fn refresh_catalog(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    _: NoBody,
+) -> Result<Json<CatalogRefreshResponse>, ApiError> {
+    state.cluster(&name)?;
+    state.catalog.viewed(&name);
+    // The exporting phase beside the history comes from the status round: a Refresh takes
+    // one too (single-flight, as every round).
+    let (refreshed, ()) = tokio::join!(
+        state.catalog.refresh_on_request(&name),
+        state.status.refresh_and_wait(&name)
+    );
+    let refreshed = refreshed?;
+    Ok(Json(CatalogRefreshResponse {
+        catalog: state.catalog.freshness(&name).await?,
+        cluster: name,
+        refreshed,
+    }))
 }
 
 /// The paged list is `private, no-cache` with an `ETag` over what it says (not over the moment it
@@ -96,6 +143,13 @@ fn with_etag(answer: &HistoryResponse, headers: &HeaderMap) -> Response {
     use sha2::Digest;
     let mut timeless = answer.clone();
     timeless.generated_at_ms = 0;
+    // Ages tick every second; what they count from (the refresh, the set's start) is kept.
+    if let Some(c) = &mut timeless.catalog {
+        c.age_seconds = 0;
+    }
+    if let Some(l) = &mut timeless.latest_restorable {
+        l.age_seconds = None;
+    }
     let digest = sha2::Sha256::digest(serde_json::to_vec(&timeless).unwrap_or_default());
     let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     let etag = format!("\"{tag}\"");

@@ -61,9 +61,23 @@ pub enum ApiError {
     TooManyStreams(#[from] super::streams::StreamRefused),
     #[error("too many failed logins; try again in {retry_after} s")]
     RateLimited { retry_after: i64 },
+    #[error("{0}")]
+    CatalogNotReady(String),
     /// The details go to the log, not to the client.
     #[error("internal error")]
     Store(#[from] StoreError),
+}
+
+impl From<crate::catalog::CatalogError> for ApiError {
+    fn from(error: crate::catalog::CatalogError) -> Self {
+        use crate::catalog::CatalogError;
+        match error {
+            CatalogError::Store(e) => ApiError::Store(e),
+            e @ CatalogError::NotYet(..) => ApiError::CatalogNotReady(e.to_string()),
+            // A row this build cannot read: the log says which; the client gets the envelope.
+            e @ CatalogError::Corrupt(..) => ApiError::Store(StoreError::Task(e.to_string())),
+        }
+    }
 }
 
 impl ApiError {
@@ -105,6 +119,9 @@ impl ApiError {
             ApiError::CleanupRefused(_) => (StatusCode::CONFLICT, ErrorCode::CleanupRefused),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             ApiError::CleanupWarning(_) => (StatusCode::CONFLICT, ErrorCode::CleanupWarning),
+            ApiError::CatalogNotReady(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::CatalogNotReady)
+            }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }

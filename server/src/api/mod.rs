@@ -119,11 +119,15 @@ pub const ROUTES: &[Route] = &[
     route(Method::GET, "/api/clusters", VIEWER, |b| {
         b.to(clusters::list)
     }),
-    // A history read brings the status poller's next round forward.
     route(Method::GET, "/api/clusters/{name}/backups", VIEWER, |b| {
         b.to(clusters::history)
-            .layer(from_fn_with_state(b.state(), status::refresh_alongside))
     }),
+    route(
+        Method::POST,
+        "/api/clusters/{name}/catalog/refresh",
+        VIEWER,
+        |b| b.to(clusters::refresh_catalog),
+    ),
     route(
         Method::GET,
         "/api/clusters/{name}/backups/{id}",
@@ -253,6 +257,8 @@ pub struct AppState {
     pub retention: Arc<crate::retention::RetentionService>,
     /// The per-cluster status pollers (`GET /api/clusters/{name}/status`).
     pub status: Arc<crate::status::StatusService>,
+    /// The per-cluster backup catalogs (`GET /api/clusters/{name}/backups`).
+    pub catalog: Arc<crate::catalog::CatalogService>,
 }
 
 impl AppState {

@@ -20,6 +20,8 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) status: FileStatus,
     #[serde(default)]
+    pub(super) catalog: FileCatalog,
+    #[serde(default)]
     pub(super) clusters: Vec<FileCluster>,
 }
 
@@ -41,6 +43,20 @@ pub(super) struct FileStatus {
     /// Longest wait for one probe of a round, 5 by default; a cluster's shorter
     /// `request_timeout_secs` wins.
     pub(super) probe_timeout_secs: Option<u64>,
+}
+
+/// `[catalog]`: how often each cluster's stored backup catalog is listed again.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileCatalog {
+    /// Seconds between two refreshes while someone views the cluster, 60 by default.
+    pub(super) refresh_secs: Option<u64>,
+    /// Seconds between two refreshes while nobody does, 900 by default: a Zeebe listing scans
+    /// its backup store, which a bucket bills per request.
+    pub(super) idle_refresh_secs: Option<u64>,
+    /// Seconds a viewer's refresh waits after the last one before it lists again, 5 by default
+    /// (sooner, it answers the catalog as it is): a crowd of Refresh clicks costs one listing.
+    pub(super) min_refresh_gap_secs: Option<u64>,
 }
 
 /// `[upstream]`: caps on what the console reads from components.

@@ -87,6 +87,27 @@ impl Default for StatusConfig {
     }
 }
 
+/// `[catalog]`: when each cluster's backup catalog is refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogConfig {
+    /// While someone views the cluster.
+    pub refresh: Duration,
+    /// While nobody does.
+    pub idle_refresh: Duration,
+    /// A viewer's refresh sooner than this after the last one lists nothing.
+    pub min_refresh_gap: Duration,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            refresh: Duration::from_secs(60),
+            idle_refresh: Duration::from_secs(900),
+            min_refresh_gap: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Timeouts of the backup procedure (`[procedure]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcedureConfig {
@@ -108,6 +129,7 @@ pub struct Config {
     pub procedure: ProcedureConfig,
     /// `[status]`: how often each cluster's status is taken.
     pub status: StatusConfig,
+    pub catalog: CatalogConfig,
     /// `[retention] concurrency`: DELETE calls a cleanup runs at once.
     pub retention_concurrency: usize,
     pub listen: SocketAddr,

@@ -8,12 +8,12 @@ use std::time::Duration;
 use super::auth::resolve_auth;
 use super::cluster::resolve_clusters;
 use super::file::{
-    FileAuthSection, FileConfig, FileProcedure, FileRetentionSettings, FileServer, FileStatus,
-    FileStore, FileUpstream,
+    FileAuthSection, FileCatalog, FileConfig, FileProcedure, FileRetentionSettings, FileServer,
+    FileStatus, FileStore, FileUpstream,
 };
 use super::{
-    Config, ConfigError, ConfigWarning, DEFAULT_DATABASE, DEFAULT_LISTEN, ProcedureConfig,
-    StatusConfig, StoreConfig, TlsFiles, invalid,
+    CatalogConfig, Config, ConfigError, ConfigWarning, DEFAULT_DATABASE, DEFAULT_LISTEN,
+    ProcedureConfig, StatusConfig, StoreConfig, TlsFiles, invalid,
 };
 
 pub(super) fn resolve(
@@ -36,6 +36,7 @@ pub(super) fn resolve(
     let retention_concurrency = retention_concurrency(&file.retention)?;
     let limits = upstream_limits(&file.upstream)?;
     let status = status_config(&file.status)?;
+    let catalog = catalog_config(&file.catalog)?;
     for c in &mut clusters {
         c.endpoints_mut().for_each(|e| e.limits = limits);
     }
@@ -43,6 +44,7 @@ pub(super) fn resolve(
         retention_concurrency,
         procedure,
         status,
+        catalog,
         listen,
         https_only: file.server.https_only || tls.is_some(),
         tls,
@@ -191,6 +193,46 @@ fn upstream_limits(file: &FileUpstream) -> Result<super::endpoint::Limits, Confi
                 0,
             )?)),
         },
+    })
+}
+
+/// `[catalog]` with its defaults: a second to a day, and idle no more often than viewed.
+fn catalog_config(file: &FileCatalog) -> Result<CatalogConfig, ConfigError> {
+    let defaults = CatalogConfig::default();
+    let secs = |value: Option<u64>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(n) if !(1..=86_400).contains(&n) => Err(invalid(
+            format!("catalog.{key}"),
+            "must be 1 to 86400 seconds",
+        )),
+        Some(n) => Ok(Duration::from_secs(n)),
+    };
+    let refresh = secs(file.refresh_secs, "refresh_secs", defaults.refresh)?;
+    let idle_refresh = secs(
+        file.idle_refresh_secs,
+        "idle_refresh_secs",
+        defaults.idle_refresh.max(refresh),
+    )?;
+    if idle_refresh < refresh {
+        return Err(invalid(
+            "catalog.idle_refresh_secs",
+            "must be at least catalog.refresh_secs",
+        ));
+    }
+    let min_refresh_gap = match file.min_refresh_gap_secs {
+        None => defaults.min_refresh_gap,
+        Some(n) if n > 3600 => {
+            return Err(invalid(
+                "catalog.min_refresh_gap_secs",
+                "must be at most 3600 seconds",
+            ));
+        }
+        Some(n) => Duration::from_secs(n),
+    };
+    Ok(CatalogConfig {
+        refresh,
+        idle_refresh,
+        min_refresh_gap,
     })
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 mod audit;
+mod catalog;
 mod retention;
 mod runs;
 mod schema;
@@ -17,6 +18,7 @@ mod sessions;
 mod settings;
 
 pub use audit::{AuditFilter, AuditRecord};
+pub use catalog::{CHUNK as CATALOG_CHUNK, CatalogFilter, CatalogHead, CatalogPage, CatalogWrite};
 pub use retention::{CleanupRow, StoredPolicy};
 pub use runs::{Lease, RunRow};
 pub use sessions::SessionRow;
@@ -111,6 +113,9 @@ fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// The catalog's own connection: a page read or a refresh chunk never queues in this
+    /// process behind sessions, heartbeats or the pause checkpoint, nor they behind it.
+    catalog: Arc<Mutex<Connection>>,
 }
 
 impl Store {
@@ -126,8 +131,11 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         use_wal(&conn).map_err(open_error)?;
         schema::migrate(&mut conn)?;
+        let catalog = Connection::open(path).map_err(open_error)?;
+        catalog.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            catalog: Arc::new(Mutex::new(catalog)),
         })
     }
 
@@ -135,7 +143,20 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.conn.clone();
+        Store::call_on(self.conn.clone(), f).await
+    }
+
+    async fn call_catalog<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        Store::call_on(self.catalog.clone(), f).await
+    }
+
+    async fn call_on<T: Send + 'static>(
+        conn: Arc<Mutex<Connection>>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             f(&conn)

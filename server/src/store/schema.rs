@@ -98,7 +98,31 @@ const STEPS: &[Step] = &[
             &[("owner", "TEXT"), ("heartbeat_ms", "INTEGER")],
         )
     },
+    // The backup catalog (part 7): versioned set rows and each cluster's current generation.
+    |c| c.execute_batch(CATALOG_TABLES),
 ];
+
+const CATALOG_TABLES: &str = "
+CREATE TABLE catalog_state (
+    cluster      TEXT PRIMARY KEY,
+    generation   INTEGER NOT NULL,
+    refreshed_ms INTEGER NOT NULL,
+    summary      TEXT NOT NULL,
+    writer       TEXT,
+    writer_until INTEGER
+);
+CREATE TABLE catalog_sets (
+    cluster    TEXT NOT NULL,
+    backup_id  INTEGER NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_to   INTEGER,
+    verdict    TEXT NOT NULL,
+    digest     INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE UNIQUE INDEX catalog_sets_key ON catalog_sets (cluster, backup_id, valid_from);
+CREATE INDEX catalog_sets_ended ON catalog_sets (cluster, valid_to);
+";
 
 /// The version this build writes.
 pub(super) const VERSION: usize = STEPS.len();

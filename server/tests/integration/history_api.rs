@@ -18,7 +18,7 @@ async fn history_when(
 ) -> serde_json::Value {
     eventually(WAIT, || async {
         let (status, body) = console
-            .get(&format!("/api/clusters/{cluster}/backups"))
+            .fresh_get(&format!("/api/clusters/{cluster}/backups"))
             .await;
         assert_eq!(status, 200, "{body}");
         let found = body["sets"]
@@ -143,7 +143,7 @@ async fn a_running_backup_is_in_progress_until_every_component_completes() {
 
     // Every moment of the run reads in progress, never not restorable; wait for Zeebe's upload.
     let h = eventually(WAIT, || async {
-        let (_, h) = console.get("/api/clusters/test/backups").await;
+        let (_, h) = console.fresh_get("/api/clusters/test/backups").await;
         let s = h["sets"]
             .as_array()?
             .iter()
@@ -167,7 +167,7 @@ async fn a_running_backup_is_in_progress_until_every_component_completes() {
 async fn a_88_cluster_reads_runtime_and_history_backups() {
     let sim = start_sim(VersionProfile::V88, 12).await;
     let console = console_for(&sim).await;
-    let (status, h) = console.get("/api/clusters/test/backups").await;
+    let (status, h) = console.fresh_get("/api/clusters/test/backups").await;
     assert_eq!(status, 200);
     assert_eq!(h["profile"], "8.8");
     assert_eq!(
@@ -276,7 +276,7 @@ async fn upstream_errors_timeouts_and_dropped_connections_become_unknown() {
     control(&sim, "/sim/faults", json!({"component": "optimize", "operation": "list", "count": 1, "action": {"kind": "malformed"}})).await;
 
     let started = Instant::now();
-    let (status, h) = console.get("/api/clusters/test/backups").await;
+    let (status, h) = console.fresh_get("/api/clusters/test/backups").await;
     let took = started.elapsed();
     assert_eq!(status, 200);
     assert!(
@@ -339,7 +339,7 @@ async fn exporting_phase_is_read_per_partition_and_unknown_when_unreadable() {
     assert_eq!(status, 200);
     assert!(body.contains("\"status\":204"), "{body}");
 
-    let (_, h) = console.get("/api/clusters/test/backups").await;
+    let (_, h) = console.fresh_get("/api/clusters/test/backups").await;
     let phases: Vec<&str> = h["exporting"]["partitions"]
         .as_array()
         .unwrap()
@@ -349,7 +349,7 @@ async fn exporting_phase_is_read_per_partition_and_unknown_when_unreadable() {
     assert_eq!(phases, vec!["SOFT_PAUSED"; 3]);
 
     control(&sim, "/sim/faults", json!({"component": "zeebe", "operation": "partitions", "count": 1, "action": {"kind": "status", "status": 500}})).await;
-    let (_, h) = console.get("/api/clusters/test/backups").await;
+    let (_, h) = console.fresh_get("/api/clusters/test/backups").await;
     assert!(h["exporting"]["partitions"].as_array().unwrap().is_empty());
     assert!(
         h["exporting"]["error"]
@@ -368,12 +368,12 @@ async fn detail_reads_every_partition_and_part_despite_not_found_quirks() {
     let console = console_for(&sim).await;
     take_backup(&sim, 700, &["optimize", "records", "zeebe"]).await;
     eventually(WAIT, || async {
-        let (_, d) = console.get("/api/clusters/test/backups/700").await;
+        let (_, d) = console.fresh_get("/api/clusters/test/backups/700").await;
         (component(&d["set"], "zeebe")["state"] == "completed").then_some(())
     })
     .await;
 
-    let (status, d) = console.get("/api/clusters/test/backups/700").await;
+    let (status, d) = console.fresh_get("/api/clusters/test/backups/700").await;
     assert_eq!(status, 200);
     let s = &d["set"];
     assert_eq!(
@@ -418,13 +418,13 @@ async fn detail_reads_every_partition_and_part_despite_not_found_quirks() {
     // A 500 that is a real failure (the ID is listed) stays an error, not absence.
     take_backup(&sim, 800, &["operate", "tasklist"]).await;
     control(&sim, "/sim/faults", json!({"component": "tasklist", "operation": "get", "count": 1, "action": {"kind": "status", "status": 500}})).await;
-    let (_, d) = console.get("/api/clusters/test/backups/800").await;
+    let (_, d) = console.fresh_get("/api/clusters/test/backups/800").await;
     assert_ne!(component(&d["set"], "tasklist")["state"], "missing");
 
-    let (status, body) = console.get("/api/clusters/test/backups/12345").await;
+    let (status, body) = console.fresh_get("/api/clusters/test/backups/12345").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], ErrorCode::BackupNotFound.as_str());
-    let (status, body) = console.get("/api/clusters/test/backups/abc").await;
+    let (status, body) = console.fresh_get("/api/clusters/test/backups/abc").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], ErrorCode::BadRequest.as_str());
 }

@@ -24,7 +24,7 @@ async fn an_operator_pauses_and_resumes_exporting_and_each_action_is_audited() {
         .await;
     assert_eq!((status, body["ok"].as_bool()), (200, Some(true)), "{body}");
     assert_eq!(phases(&sim).await, vec!["SOFT_PAUSED"; 3]);
-    let (_, h) = console.get("/api/clusters/test/backups").await;
+    let (_, h) = console.fresh_get("/api/clusters/test/backups").await;
     assert_eq!(h["exporting"]["partitions"][0]["phase"], "SOFT_PAUSED");
 
     let (status, _) = console

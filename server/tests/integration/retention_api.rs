@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn plan_as_the_browser_computes_it(console: &Console) -> RetentionPlan {
-    let (_, history) = console.get("/api/clusters/test/backups").await;
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
     let history: HistoryResponse = serde_json::from_value(history).unwrap();
     let (_, state) = console.get("/api/clusters/test/retention").await;
     let state: RetentionState = serde_json::from_value(state).unwrap();
@@ -33,7 +33,7 @@ async fn plan_as_the_browser_computes_it(console: &Console) -> RetentionPlan {
 }
 
 async fn listed_ids(console: &Console) -> BTreeSet<u64> {
-    let (_, history) = console.get("/api/clusters/test/backups").await;
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
     history["sets"]
         .as_array()
         .unwrap()
@@ -326,7 +326,7 @@ async fn orphans_are_offered_and_removed_and_protected_sets_cannot_be_picked() {
         settle().await;
     }
     eventually(Duration::from_secs(10), || async {
-        let (_, h) = console.get("/api/clusters/test/backups").await;
+        let (_, h) = console.fresh_get("/api/clusters/test/backups").await;
         (h["counts"]["restorable"] == 2).then_some(())
     })
     .await;
@@ -681,7 +681,7 @@ async fn a_component_declared_as_added_later_is_not_expected_in_older_sets() {
         );
     assert!(text.contains("since_backup_id"));
     let console = start_console(&text).await;
-    let (_, history) = console.get("/api/clusters/test/backups").await;
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
     assert_eq!(
         history["counts"]["restorable_partial"], 0,
         "{}",

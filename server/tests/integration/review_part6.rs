@@ -82,6 +82,7 @@ fn error_codes_audit_texts_and_run_states_keep_their_part5_wire_text() {
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::TooManyStreams, "too_many_streams"),
         (ErrorCode::UpstreamFailed, "upstream_failed"),
+        (ErrorCode::CatalogNotReady, "catalog_not_ready"),
         (ErrorCode::RunInProgress, "run_in_progress"),
         (ErrorCode::PreflightFailed, "preflight_failed"),
         (ErrorCode::RunNotFound, "run_not_found"),

@@ -136,7 +136,7 @@ async fn one_run_per_cluster_even_when_two_starts_race() {
 async fn ids_and_preflight_are_checked_before_any_call() {
     let sim = start_sim(VersionProfile::V87, 5).await;
     let console = console_for(&sim).await;
-    let (_, history) = console.get("/api/clusters/test/backups").await;
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
     let highest = history["highest_backup_id"].as_u64().unwrap();
     for id in [json!(0), json!(highest), json!(highest - 10)] {
         let (status, body) = start_run(&console, &console.session, json!({"backup_id": id})).await;

@@ -1,0 +1,600 @@
+//! The backup catalog of each cluster: the merged history kept in the store, so that viewers read
+//! pages of it instead of listing every component (a Zeebe listing scans its backup store, which
+//! a bucket bills, and a web-apps listing of thousands of snapshots takes a minute).
+//!
+//! One keeper task per cluster refreshes it: every `[catalog] refresh_secs` while someone views the
+//! cluster, every `idle_refresh_secs` while nobody does, at once after a run or cleanup of this
+//! process or another sharing the database starts or ends, and when a viewer asks
+//! (`POST .../catalog/refresh`). Refreshes are single-flight: whoever asks during one waits for it.
+//!
+//! What the catalog says is never used to destroy anything: preflight, ID checks and the retention
+//! executor read fresh from the cluster.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use backup_domain::api::{
+    CatalogFreshness, ComponentError, ComponentFreshness, ExportingStatus, HistoryResponse,
+    LatestRestorable, VerdictCounts,
+};
+use backup_domain::backup_set::{self, BackupSet, Component, Verdict};
+use backup_domain::listing::Order;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::cluster::{Cluster, Clusters};
+use crate::config::CatalogConfig;
+use crate::history;
+use crate::store::{CATALOG_CHUNK, CatalogFilter, CatalogWrite, Store, StoreError};
+
+/// How often a keeper looks whether its cluster is due (cheap: two indexed reads).
+const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the catalog of `{0}` could not be read: {1}")]
+    Corrupt(String, String),
+    #[error("the catalog of `{0}` has not been listed yet: {1}")]
+    NotYet(String, String),
+}
+
+/// What a refresh stores beside the rows: the figures every page shows, computed once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Summary {
+    components: Vec<Component>,
+    counts: VerdictCounts,
+    sets: usize,
+    latest_restorable: Option<LatestRestorable>,
+    highest_backup_id: Option<u64>,
+    component_errors: Vec<ComponentError>,
+    freshness: Vec<ComponentFreshness>,
+    /// When its listings started: a run or cleanup after that may be missing from it.
+    listed_from_ms: i64,
+}
+
+/// One cluster's keeper: its refresh lock and what viewers did lately.
+struct Keeper {
+    cluster: Cluster,
+    lock: tokio::sync::Mutex<()>,
+    /// Refreshes this process finished (or gave up on): a waiter compares it with what it saw.
+    finished: AtomicU64,
+    refreshing: AtomicBool,
+    last_viewed_ms: AtomicI64,
+    /// When this process last tried a refresh, failed or not: no retry storm on a failing store.
+    last_attempt_ms: AtomicI64,
+    /// Refreshes this process ran (tests count them).
+    ran: AtomicU64,
+    wake: Notify,
+}
+
+/// A page of a cluster's catalog, as the history API answers it.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    pub verdict: Option<Verdict>,
+    pub digits: String,
+    /// 1-based; clamped to the last page.
+    pub page: usize,
+    pub per_page: usize,
+    pub order: Order,
+}
+
+pub struct CatalogService {
+    keepers: HashMap<String, Arc<Keeper>>,
+    store: Store,
+    config: CatalogConfig,
+    clock: Clock,
+    owner: String,
+    stop: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl CatalogService {
+    /// The service with one keeper task per cluster; each refreshes at once unless the store
+    /// holds a catalog young enough. Needs a tokio runtime.
+    pub fn start(
+        clusters: &Clusters,
+        store: Store,
+        config: CatalogConfig,
+        clock: Clock,
+    ) -> Arc<CatalogService> {
+        let service = Arc::new(CatalogService::new(clusters, store, config, clock));
+        let tasks = service
+            .keepers
+            .values()
+            .map(|k| tokio::spawn(keep(service.clone(), k.clone())))
+            .collect();
+        *service.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        service
+    }
+
+    /// The service without keeper tasks: refreshes happen only when asked (the CLI, tests).
+    pub fn new(
+        clusters: &Clusters,
+        store: Store,
+        config: CatalogConfig,
+        clock: Clock,
+    ) -> CatalogService {
+        let keepers = clusters
+            .all()
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    Arc::new(Keeper {
+                        cluster: c.clone(),
+                        lock: tokio::sync::Mutex::new(()),
+                        finished: AtomicU64::new(0),
+                        refreshing: AtomicBool::new(false),
+                        last_viewed_ms: AtomicI64::new(i64::MIN / 2),
+                        last_attempt_ms: AtomicI64::new(i64::MIN / 2),
+                        ran: AtomicU64::new(0),
+                        wake: Notify::new(),
+                    }),
+                )
+            })
+            .collect();
+        CatalogService {
+            keepers,
+            store,
+            config,
+            clock,
+            owner: format!(
+                "pid {} {}",
+                std::process::id(),
+                &crate::auth::random_token()[..8]
+            ),
+            stop: watch::channel(false).0,
+            tasks: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn keeper(&self, cluster: &str) -> Option<&Arc<Keeper>> {
+        self.keepers.get(cluster)
+    }
+
+    /// Someone looked at `cluster`: it is refreshed at the viewed pace for a while.
+    pub fn viewed(&self, cluster: &str) {
+        if let Some(k) = self.keeper(cluster) {
+            let before = k.last_viewed_ms.swap(self.clock.now_ms(), Ordering::SeqCst);
+            // Back from idle: the keeper reconsiders now rather than at the idle interval's end.
+            if self.clock.now_ms() - before > self.active_window_ms() {
+                k.wake.notify_one();
+            }
+        }
+    }
+
+    /// Refreshes this process ran for `cluster` (tests).
+    pub fn refreshes_run(&self, cluster: &str) -> u64 {
+        self.keeper(cluster)
+            .map_or(0, |k| k.ran.load(Ordering::SeqCst))
+    }
+
+    fn active_window_ms(&self) -> i64 {
+        2 * self.config.refresh.as_millis() as i64
+    }
+
+    /// Refreshes `cluster` now, or waits for the refresh under way and takes its result.
+    /// `Ok(false)`: another process holds the refresh; its catalog comes when it publishes.
+    pub async fn refresh(&self, cluster: &str) -> Result<bool, CatalogError> {
+        let Some(k) = self.keeper(cluster) else {
+            return Ok(false);
+        };
+        let seen = k.finished.load(Ordering::SeqCst);
+        let _one = k.lock.lock().await;
+        if k.finished.load(Ordering::SeqCst) != seen {
+            // Another caller's refresh ran while this one waited: it is this one's too.
+            return Ok(true);
+        }
+        k.refreshing.store(true, Ordering::SeqCst);
+        k.last_attempt_ms
+            .store(self.clock.now_ms(), Ordering::SeqCst);
+        let result = self.refresh_now(k).await;
+        k.refreshing.store(false, Ordering::SeqCst);
+        k.finished.fetch_add(1, Ordering::SeqCst);
+        if let Err(error) = &result {
+            tracing::warn!(cluster, %error, "catalog refresh failed");
+        }
+        result
+    }
+
+    /// A viewer's refresh: skipped (the catalog answered as it is) when one finished moments ago,
+    /// so a double click or twenty viewers cost one listing.
+    pub async fn refresh_on_request(&self, cluster: &str) -> Result<bool, CatalogError> {
+        if let Some(head) = self.store.catalog_head(cluster.to_string()).await?
+            && self.clock.now_ms() - head.refreshed_ms
+                < self.config.min_refresh_gap.as_millis() as i64
+        {
+            return Ok(false);
+        }
+        self.refresh(cluster).await
+    }
+
+    async fn refresh_now(&self, k: &Keeper) -> Result<bool, CatalogError> {
+        let name = k.cluster.name.clone();
+        let started = self.clock.now_ms();
+        if !self
+            .store
+            .claim_catalog(name.clone(), self.owner.clone(), started)
+            .await?
+        {
+            return Ok(false);
+        }
+        k.ran.fetch_add(1, Ordering::SeqCst);
+        let result = self.write_generation(k, started).await;
+        if result.is_err() {
+            let _ = self
+                .store
+                .release_catalog(name.clone(), self.owner.clone())
+                .await;
+        }
+        result.map(|()| true)
+    }
+
+    /// Lists every component, writes what changed as the next generation, publishes it.
+    async fn write_generation(&self, k: &Keeper, started: i64) -> Result<(), CatalogError> {
+        let name = k.cluster.name.clone();
+        let previous = self.store.catalog_head(name.clone()).await?;
+        let generation = previous.as_ref().map_or(0, |h| h.generation);
+        let previous: Summary = previous
+            .and_then(|h| serde_json::from_str(&h.summary).ok())
+            .unwrap_or_default();
+
+        let listings = history::listings(&k.cluster).await;
+        let listed_at = self.clock.now_ms();
+        let components: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
+        let mut component_errors = Vec::new();
+        let freshness = listings
+            .iter()
+            .map(|(component, listing)| {
+                let before = previous
+                    .freshness
+                    .iter()
+                    .find(|f| f.component == *component);
+                match listing {
+                    Ok(_) => ComponentFreshness {
+                        component: *component,
+                        listed_at_ms: Some(listed_at),
+                        error: None,
+                        failed_at_ms: None,
+                    },
+                    Err(message) => {
+                        component_errors.push(ComponentError {
+                            component: *component,
+                            message: message.clone(),
+                        });
+                        ComponentFreshness {
+                            component: *component,
+                            listed_at_ms: before.and_then(|f| f.listed_at_ms),
+                            error: Some(message.clone()),
+                            failed_at_ms: Some(listed_at),
+                        }
+                    }
+                }
+            })
+            .collect();
+
+        let digests = self.store.catalog_digests(name.clone(), generation).await?;
+        let next = generation + 1;
+        // The merge is CPU work over every set: on a blocking thread, handing chunks over a
+        // short queue, so at most a few chunks of rows are held besides the listings.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CatalogWrite>>(2);
+        let since = k.cluster.expected_since.clone();
+        let merge =
+            tokio::task::spawn_blocking(move || merge_changes(listings, &since, digests, tx));
+        while let Some(chunk) = rx.recv().await {
+            self.store
+                .write_catalog_chunk(
+                    name.clone(),
+                    self.owner.clone(),
+                    next,
+                    chunk,
+                    self.clock.now_ms(),
+                )
+                .await?;
+        }
+        let figures = merge
+            .await
+            .map_err(|e| CatalogError::Store(StoreError::Task(e.to_string())))?;
+        let summary = Summary {
+            components,
+            counts: figures.counts,
+            sets: figures.sets,
+            latest_restorable: figures.latest_restorable,
+            highest_backup_id: figures.highest_backup_id,
+            component_errors,
+            freshness,
+            listed_from_ms: started,
+        };
+        let text = serde_json::to_string(&summary)
+            .map_err(|e| CatalogError::Corrupt(name.clone(), e.to_string()))?;
+        self.store
+            .publish_catalog(
+                name.clone(),
+                self.owner.clone(),
+                next,
+                self.clock.now_ms(),
+                text,
+            )
+            .await?;
+        self.store.collect_catalog_garbage(name, next).await?;
+        Ok(())
+    }
+
+    /// The catalog's freshness as a viewer reads it.
+    pub async fn freshness(&self, cluster: &str) -> Result<CatalogFreshness, CatalogError> {
+        let (head, summary) = self.current(cluster).await?;
+        Ok(self.freshness_of(cluster, head.refreshed_ms, &summary))
+    }
+
+    fn freshness_of(
+        &self,
+        cluster: &str,
+        refreshed_ms: i64,
+        summary: &Summary,
+    ) -> CatalogFreshness {
+        CatalogFreshness {
+            refreshed_at_ms: refreshed_ms,
+            age_seconds: (self.clock.now_ms() - refreshed_ms).max(0) / 1000,
+            refreshing: self
+                .keeper(cluster)
+                .is_some_and(|k| k.refreshing.load(Ordering::SeqCst)),
+            components: summary.freshness.clone(),
+        }
+    }
+
+    /// The current head and summary; before the first refresh ever, that refresh (waited for).
+    async fn current(
+        &self,
+        cluster: &str,
+    ) -> Result<(crate::store::CatalogHead, Summary), CatalogError> {
+        let mut head = self.store.catalog_head(cluster.to_string()).await?;
+        if head.is_none() {
+            self.refresh(cluster).await?;
+            head = self.store.catalog_head(cluster.to_string()).await?;
+        }
+        let head = head.ok_or_else(|| {
+            CatalogError::NotYet(
+                cluster.to_string(),
+                "another console is listing it; try again in a moment".into(),
+            )
+        })?;
+        let summary = serde_json::from_str(&head.summary)
+            .map_err(|e| CatalogError::Corrupt(cluster.to_string(), e.to_string()))?;
+        Ok((head, summary))
+    }
+
+    /// One page of `cluster`'s history from the catalog, in the history API's shape.
+    pub async fn page(
+        &self,
+        cluster: &Cluster,
+        query: PageQuery,
+        exporting: ExportingStatus,
+    ) -> Result<HistoryResponse, CatalogError> {
+        self.viewed(&cluster.name);
+        let (head, summary) = self.current(&cluster.name).await?;
+        let per_page = query.per_page.max(1);
+        let filter = CatalogFilter {
+            verdict: query.verdict,
+            digits: query.digits.clone(),
+        };
+        let counted = match query.verdict {
+            Some(v) => summary.counts.get(v),
+            None => summary.sets,
+        };
+        // Without a search the summary knows how many match, so the page is clamped up front.
+        let clamp = |matching: usize| query.page.clamp(1, matching.div_ceil(per_page).max(1));
+        let mut page_no = clamp(counted);
+        let mut read = self
+            .store
+            .catalog_page(
+                cluster.name.clone(),
+                filter.clone(),
+                query.order,
+                per_page,
+                (page_no - 1) * per_page,
+            )
+            .await?;
+        // The page and the summary must come from one generation: a refresh may have
+        // published between the two reads.
+        if read
+            .as_ref()
+            .is_some_and(|p| p.head.generation != head.generation)
+        {
+            return Box::pin(self.page(cluster, query, exporting)).await;
+        }
+        let mut matching = read.as_ref().and_then(|p| p.matching).unwrap_or(counted);
+        if clamp(matching) != page_no {
+            page_no = clamp(matching);
+            read = self
+                .store
+                .catalog_page(
+                    cluster.name.clone(),
+                    filter,
+                    query.order,
+                    per_page,
+                    (page_no - 1) * per_page,
+                )
+                .await?;
+            matching = read.as_ref().and_then(|p| p.matching).unwrap_or(counted);
+        }
+        let bodies = read.map(|p| p.bodies).unwrap_or_default();
+        let sets = bodies
+            .iter()
+            .map(|b| serde_json::from_str::<BackupSet>(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CatalogError::Corrupt(cluster.name.clone(), e.to_string()))?;
+        let now = self.clock.now_ms();
+        let latest_restorable = summary.latest_restorable.map(|l| LatestRestorable {
+            age_seconds: l.started_at_ms.map(|t| (now - t).max(0) / 1000),
+            ..l
+        });
+        Ok(HistoryResponse {
+            cluster: cluster.name.clone(),
+            profile: cluster.profile,
+            generated_at_ms: head.refreshed_ms,
+            components: summary.components.clone(),
+            sets,
+            component_errors: summary.component_errors.clone(),
+            counts: summary.counts,
+            latest_restorable,
+            highest_backup_id: summary.highest_backup_id,
+            exporting,
+            total: Some(matching),
+            page: Some(page_no),
+            per_page: Some(per_page),
+            pages: Some(matching.div_ceil(per_page).max(1)),
+            catalog: Some(self.freshness_of(&cluster.name, head.refreshed_ms, &summary)),
+        })
+    }
+
+    /// Stops every keeper (a refresh in flight is dropped; its unpublished rows are removed by
+    /// the next one) and waits for them, briefly.
+    pub async fn shutdown(&self) {
+        self.stop.send_replace(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
+            if tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a catalog keeper did not stop within 1 s");
+            }
+        }
+    }
+
+    /// Whether `k`'s cluster is due for a refresh at `now`.
+    async fn due(&self, k: &Keeper, now: i64) -> Result<bool, CatalogError> {
+        let name = k.cluster.name.clone();
+        let Some(head) = self.store.catalog_head(name.clone()).await? else {
+            // Never listed: at once, unless an attempt just failed.
+            return Ok(now - k.last_attempt_ms.load(Ordering::SeqCst) >= self.retry_ms());
+        };
+        let summary: Summary = serde_json::from_str(&head.summary).unwrap_or_default();
+        let viewed = now - k.last_viewed_ms.load(Ordering::SeqCst) < self.active_window_ms();
+        let interval = if viewed {
+            self.config.refresh
+        } else {
+            self.config.idle_refresh
+        };
+        let attempted = k.last_attempt_ms.load(Ordering::SeqCst);
+        let since = head.refreshed_ms.max(attempted);
+        if now - since >= interval.as_millis() as i64 {
+            return Ok(true);
+        }
+        // A run or cleanup started or ended since the listings began: its set changed.
+        let activity = self.store.catalog_activity_ms(name).await?;
+        Ok(activity.is_some_and(|a| a >= summary.listed_from_ms)
+            && now - attempted >= self.retry_ms().min(2_000))
+    }
+
+    fn retry_ms(&self) -> i64 {
+        (self.config.refresh.as_millis() as i64).min(30_000)
+    }
+}
+
+/// What the merge counted while it went over every set.
+#[derive(Debug, Default)]
+struct Figures {
+    counts: VerdictCounts,
+    sets: usize,
+    latest_restorable: Option<LatestRestorable>,
+    highest_backup_id: Option<u64>,
+}
+
+/// The stored form's fingerprint: a set whose digest is unchanged is not written again.
+fn digest(body: &str) -> i64 {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(body.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    i64::from_le_bytes(first)
+}
+
+/// Merges the listings and sends, chunk by chunk, every set that is new or changed against
+/// `digests` (the current generation), then every set no longer listed.
+fn merge_changes(
+    listings: Vec<(Component, backup_set::ComponentListing)>,
+    since: &[(Component, u64)],
+    mut digests: HashMap<u64, i64>,
+    tx: tokio::sync::mpsc::Sender<Vec<CatalogWrite>>,
+) -> Figures {
+    let mut figures = Figures::default();
+    let mut chunk = Vec::with_capacity(CATALOG_CHUNK);
+    let mut open = true;
+    let send = |chunk: &mut Vec<CatalogWrite>, open: &mut bool| {
+        if *open && tx.blocking_send(std::mem::take(chunk)).is_err() {
+            // The writer stopped (a store error): the rest is not worth merging.
+            *open = false;
+        }
+        chunk.clear();
+    };
+    backup_set::merge_listings_each(listings, since, |set| {
+        if !open {
+            return;
+        }
+        figures.sets += 1;
+        figures.counts.add(set.verdict);
+        figures.highest_backup_id = figures.highest_backup_id.max(Some(set.backup_id));
+        if figures.latest_restorable.is_none() && set.verdict == Verdict::Restorable {
+            figures.latest_restorable = Some(LatestRestorable {
+                backup_id: set.backup_id,
+                started_at_ms: set.started_at_ms,
+                age_seconds: None,
+            });
+        }
+        let Ok(body) = serde_json::to_string(&set) else {
+            return;
+        };
+        let d = digest(&body);
+        if digests.remove(&set.backup_id) == Some(d) {
+            return;
+        }
+        chunk.push(CatalogWrite::Put {
+            backup_id: set.backup_id,
+            verdict: set.verdict,
+            digest: d,
+            body,
+        });
+        if chunk.len() >= CATALOG_CHUNK {
+            send(&mut chunk, &mut open);
+        }
+    });
+    for backup_id in digests.into_keys() {
+        chunk.push(CatalogWrite::Gone { backup_id });
+        if chunk.len() >= CATALOG_CHUNK {
+            send(&mut chunk, &mut open);
+        }
+    }
+    if !chunk.is_empty() {
+        send(&mut chunk, &mut open);
+    }
+    figures
+}
+
+/// A cluster's keeper: refreshes whenever [`CatalogService::due`] says so.
+async fn keep(service: Arc<CatalogService>, k: Arc<Keeper>) {
+    let mut stop = service.stop.subscribe();
+    loop {
+        let now = service.clock.now_ms();
+        match service.due(&k, now).await {
+            Ok(true) => {
+                tokio::select! {
+                    _ = service.refresh(&k.cluster.name) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(cluster = %k.cluster.name, %error, "catalog check failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(TICK) => {}
+            () = k.wake.notified() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
