@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use crate::compact::CompactListing;
+
 use serde::{Deserialize, Serialize};
 
 /// The parts of a Camunda 8 deployment that hold a piece of a backup.
@@ -486,10 +488,27 @@ pub fn merge_listings_expecting(
     sets
 }
 
-/// [`merge_listings_expecting`] handing each set to `each`, newest first, as it is built: a
-/// catalog refresh of 100,000 sets writes them out without holding them all.
+/// [`merge_listings_expecting`] handing each set to `each`, newest first, as it is built.
 pub fn merge_listings_each(
     listings: Vec<(Component, ComponentListing)>,
+    since: &[(Component, u64)],
+    each: impl FnMut(BackupSet),
+) {
+    let compact = listings
+        .into_iter()
+        .map(|(c, l)| (c, l.map(|entries| entries.into_iter().collect())))
+        .collect();
+    merge_compact_each(compact, since, each);
+}
+
+/// One component's listing held small, or why it could not be listed.
+pub type CompactComponentListing = Result<CompactListing, String>;
+
+/// The merge itself, over compact listings: each is sorted by ID, then walked together, one ID
+/// at a time, so that only the listings and the set being built are held (a catalog refresh of
+/// 100,000 sets writes them out as they come).
+pub fn merge_compact_each(
+    mut listings: Vec<(Component, CompactComponentListing)>,
     since: &[(Component, u64)],
     mut each: impl FnMut(BackupSet),
 ) {
@@ -501,7 +520,7 @@ pub fn merge_listings_each(
             *c == component
                 && listing
                     .as_ref()
-                    .is_ok_and(|entries| entries.iter().any(|(id, _)| *id < first))
+                    .is_ok_and(|entries| entries.ids().any(|id| id < first))
         })
     });
     let added_after = |component: Component, id: u64| {
@@ -509,60 +528,71 @@ pub fn merge_listings_each(
     };
     let configured: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
     let mut errors: HashMap<Component, String> = HashMap::new();
-    let mut by_id: HashMap<u64, Vec<ComponentBackup>> = HashMap::new();
-
-    for (component, listing) in listings {
+    let mut answered: Vec<CompactListing> = Vec::new();
+    for (component, listing) in listings.drain(..) {
         match listing {
-            Ok(entries) => {
-                for (id, entry) in entries {
-                    let found = by_id.entry(id).or_default();
-                    match found.iter_mut().find(|c| c.component == entry.component) {
-                        // Listed twice: one reading, and a cautious one when they disagree.
-                        Some(earlier) if earlier.state != entry.state => {
-                            let error = format!(
-                                "listed twice under this ID, as {} and as {}",
-                                earlier.state.label(),
-                                entry.state.label()
-                            );
-                            *earlier =
-                                ComponentBackup::new(entry.component, ComponentState::Unknown);
-                            earlier.error = Some(error);
-                        }
-                        Some(_) => {}
-                        None => found.push(entry),
-                    }
-                }
+            Ok(mut entries) => {
+                entries.sort_newest_first();
+                answered.push(entries);
             }
             Err(error) => {
                 errors.insert(component, error);
             }
         }
     }
+    let mut cursors = vec![0usize; answered.len()];
+    loop {
+        let next = answered
+            .iter()
+            .zip(&cursors)
+            .filter_map(|(l, &i)| l.id_at(i))
+            .max();
+        let Some(id) = next else { break };
+        let mut found: Vec<ComponentBackup> = Vec::new();
+        for (listing, cursor) in answered.iter().zip(cursors.iter_mut()) {
+            while listing.id_at(*cursor) == Some(id) {
+                if let Some(entry) = listing.backup_at(*cursor) {
+                    absorb(&mut found, entry);
+                }
+                *cursor += 1;
+            }
+        }
+        let components = configured
+            .iter()
+            .map(|&component| {
+                if let Some(error) = errors.get(&component) {
+                    let mut unknown = ComponentBackup::new(component, ComponentState::Unknown);
+                    unknown.error = Some(error.clone());
+                    return unknown;
+                }
+                match found.iter().position(|c| c.component == component) {
+                    Some(i) => found.swap_remove(i),
+                    None if added_after(component, id) => {
+                        ComponentBackup::new(component, ComponentState::NotExpected)
+                    }
+                    None => ComponentBackup::new(component, ComponentState::Missing),
+                }
+            })
+            .collect();
+        each(build_set(id, components));
+    }
+}
 
-    let mut ids: Vec<u64> = by_id.keys().copied().collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    for id in ids {
-        each({
-            let mut found = by_id.remove(&id).unwrap_or_default();
-            let components = configured
-                .iter()
-                .map(|&component| {
-                    if let Some(error) = errors.get(&component) {
-                        let mut unknown = ComponentBackup::new(component, ComponentState::Unknown);
-                        unknown.error = Some(error.clone());
-                        return unknown;
-                    }
-                    match found.iter().position(|c| c.component == component) {
-                        Some(i) => found.swap_remove(i),
-                        None if added_after(component, id) => {
-                            ComponentBackup::new(component, ComponentState::NotExpected)
-                        }
-                        None => ComponentBackup::new(component, ComponentState::Missing),
-                    }
-                })
-                .collect();
-            build_set(id, components)
-        });
+/// Adds one listed entry to what was found under its ID. Listed twice: one reading, and a
+/// cautious one when they disagree.
+fn absorb(found: &mut Vec<ComponentBackup>, entry: ComponentBackup) {
+    match found.iter_mut().find(|c| c.component == entry.component) {
+        Some(earlier) if earlier.state != entry.state => {
+            let error = format!(
+                "listed twice under this ID, as {} and as {}",
+                earlier.state.label(),
+                entry.state.label()
+            );
+            *earlier = ComponentBackup::new(entry.component, ComponentState::Unknown);
+            earlier.error = Some(error);
+        }
+        Some(_) => {}
+        None => found.push(entry),
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod audit;
 pub mod backup_set;
+pub mod compact;
 pub mod cron;
 pub mod id;
 pub mod listing;

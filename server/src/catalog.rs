@@ -518,7 +518,7 @@ fn digest(body: &str) -> i64 {
 /// Merges the listings and sends, chunk by chunk, every set that is new or changed against
 /// `digests` (the current generation), then every set no longer listed.
 fn merge_changes(
-    listings: Vec<(Component, backup_set::ComponentListing)>,
+    listings: Vec<(Component, backup_set::CompactComponentListing)>,
     since: &[(Component, u64)],
     mut digests: HashMap<u64, i64>,
     tx: tokio::sync::mpsc::Sender<Vec<CatalogWrite>>,
@@ -533,7 +533,7 @@ fn merge_changes(
         }
         chunk.clear();
     };
-    backup_set::merge_listings_each(listings, since, |set| {
+    backup_set::merge_compact_each(listings, since, |set| {
         if !open {
             return;
         }

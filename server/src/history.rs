@@ -5,31 +5,27 @@ use backup_domain::api::{
     BackupDetailResponse, ComponentError, ExportingStatus, HistoryResponse, PartitionExporting,
 };
 use backup_domain::backup_set::{
-    self, BackupSet, Component, ComponentBackup, ComponentListing, ComponentState,
+    self, BackupSet, CompactComponentListing, Component, ComponentBackup, ComponentState,
 };
+use backup_domain::compact::CompactListing;
 // The settling of transient states reads the system clock: these functions take a cluster only.
 use crate::clock::Clock;
 use futures_util::future::join_all;
 
 use crate::cluster::Cluster;
-use crate::upstream::{self, UpstreamError};
+use crate::upstream::{self, ArtifactInfo, UpstreamError, ZeebeBackupInfo};
 
-fn listing<T>(
-    result: Result<Vec<T>, UpstreamError>,
-    convert: impl Fn(T) -> Option<(u64, ComponentBackup)>,
-) -> ComponentListing {
+/// What a listing does with each entry as it is decoded: converted, its transient state
+/// settled, then kept compact (thin: the per-part lists only served that settling).
+fn compact<T>(
+    convert: impl Fn(T) -> Option<(u64, ComponentBackup)> + Send + 'static,
+) -> impl FnMut(&mut CompactListing, T) + Send + 'static {
     let now = Clock::System.now_ms();
-    result
-        .map(|items| {
-            items
-                .into_iter()
-                .filter_map(&convert)
-                // Thin once settled: the per-part lists only serve that reading (and the
-                // detail endpoint, which reads by ID), and a listing of 100,000 holds no more.
-                .map(|(id, c)| (id, backup_set::settle_transient(c, now).thin()))
-                .collect()
-        })
-        .map_err(|e| e.to_string())
+    move |listing, item| {
+        if let Some((id, c)) = convert(item) {
+            listing.push(id, backup_set::settle_transient(c, now));
+        }
+    }
 }
 
 /// `GET /api/clusters/{name}/backups` read fresh: what the retention executor plans on.
@@ -45,8 +41,8 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
         })
         .collect();
     let components = listings.iter().map(|(c, _)| *c).collect();
-    let sets: Vec<BackupSet> =
-        backup_set::merge_listings_expecting(listings, &cluster.expected_since);
+    let mut sets: Vec<BackupSet> = Vec::new();
+    backup_set::merge_compact_each(listings, &cluster.expected_since, |set| sets.push(set));
     let now = Clock::System.now_ms();
     let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
     HistoryResponse {
@@ -68,40 +64,60 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
     }
 }
 
-/// Every configured component's listing, in display order, read in parallel and thin.
-pub async fn listings(cluster: &Cluster) -> Vec<(Component, ComponentListing)> {
+/// Every configured component's listing, in display order, read in parallel and compact.
+pub async fn listings(cluster: &Cluster) -> Vec<(Component, CompactComponentListing)> {
+    let text = |e: UpstreamError| e.to_string();
     let zeebe = async {
-        listing(cluster.zeebe.list().await, |b| {
-            Some((b.backup_id, upstream::zeebe_component(b)))
-        })
+        cluster
+            .zeebe
+            .list_each(
+                CompactListing::new(),
+                compact(|b: ZeebeBackupInfo| Some((b.backup_id, upstream::zeebe_component(b)))),
+            )
+            .await
+            .map_err(text)
     };
     let webapps = join_all(cluster.webapps.iter().map(|app| async move {
-        let prefix = app.snapshot_prefix();
-        let component = app.component();
-        let result = listing(app.list().await, |b| {
-            Some((
-                b.backup_id,
-                upstream::artifact_component(component, prefix, b),
-            ))
-        });
-        (component, result)
+        let (component, prefix) = (app.component(), app.snapshot_prefix());
+        let listing = app
+            .list_each(
+                CompactListing::new(),
+                compact(move |b: ArtifactInfo| {
+                    Some((
+                        b.backup_id,
+                        upstream::artifact_component(component, prefix, b),
+                    ))
+                }),
+            )
+            .await
+            .map_err(text);
+        (component, listing)
     }));
     let optimize = async {
         match &cluster.optimize {
-            Some(o) => Some(listing(o.list().await, |b| {
-                Some((b.backup_id, upstream::optimize_component(b)))
-            })),
+            Some(o) => Some(
+                o.list_each(
+                    CompactListing::new(),
+                    compact(|b: ArtifactInfo| Some((b.backup_id, upstream::optimize_component(b)))),
+                )
+                .await
+                .map_err(text),
+            ),
             None => None,
         }
     };
     let records = async {
         match &cluster.records {
-            Some(r) => Some(listing(r.list().await, upstream::records_component)),
+            Some(r) => Some(
+                r.list_each(CompactListing::new(), compact(upstream::records_component))
+                    .await
+                    .map_err(text),
+            ),
             None => None,
         }
     };
     let (zeebe, webapps, optimize, records) = tokio::join!(zeebe, webapps, optimize, records);
-    let mut listings: Vec<(Component, ComponentListing)> = vec![(Component::Zeebe, zeebe)];
+    let mut listings: Vec<(Component, CompactComponentListing)> = vec![(Component::Zeebe, zeebe)];
     listings.extend(webapps);
     listings.extend(optimize.map(|l| (Component::Optimize, l)));
     listings.extend(records.map(|l| (Component::RecordsSnapshot, l)));

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{CallKind, Http, UpstreamError, decode, upstream_message};
+use super::http::{Http, UpstreamError, decode, upstream_message};
 
 /// Whether an Elasticsearch error body says the snapshot itself is missing (§7.2, §7.4), rather
 /// than the repository or anything else.
@@ -81,15 +81,23 @@ impl RecordsRepository {
 
     /// Every records snapshot: a wildcard, so no match is an empty list rather than a 404 (§7.2).
     pub async fn list(&self) -> Result<Vec<SnapshotInfo>, UpstreamError> {
+        self.list_each(Vec::new(), Vec::push).await
+    }
+
+    /// The listing, each snapshot handed to `each` as it is decoded (see
+    /// [`Http::listing_each`]): the `snapshots` array of the answer.
+    pub async fn list_each<A: Send + 'static>(
+        &self,
+        acc: A,
+        each: impl FnMut(&mut A, SnapshotInfo) + Send + 'static,
+    ) -> Result<A, UpstreamError> {
         let pattern = format!("{RECORDS_SNAPSHOT_PREFIX}*");
         let url = self
             .http
             .url(&["_snapshot", &self.repository, &pattern], &[]);
-        let list: SnapshotList = self
-            .http
-            .json_as(CallKind::Listing, Method::GET, url, None)
-            .await?;
-        Ok(list.snapshots)
+        self.http
+            .listing_each(url, Some("snapshots"), acc, each)
+            .await
     }
 
     /// One records snapshot; `None` for `snapshot_missing_exception` (§7.2). Any other 404 (the

@@ -175,16 +175,15 @@ impl Http {
         self.send_as(CallKind::Answer, method, url, body).await
     }
 
-    /// [`Http::send`] with the timeout and size cap of `kind`.
-    pub async fn send_as(
+    /// The request of a call of `kind`, with its credentials and timeout, and the cap of its
+    /// answer with the setting that raises it.
+    fn prepare(
         &self,
         kind: CallKind,
         method: Method,
         url: Url,
         body: Option<&Value>,
-    ) -> Result<(StatusCode, Bytes), UpstreamError> {
-        let call = self.call_name(&method, &url);
-        let (method_name, url_text) = (method.to_string(), url.to_string());
+    ) -> (reqwest::RequestBuilder, Duration, u64, &'static str) {
         let timeout = self.timeout(kind);
         let (limit, key) = match kind {
             CallKind::Answer => (self.endpoint.limits.answer_bytes, "max_answer_bytes"),
@@ -208,24 +207,21 @@ impl Http {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let classify = |e: reqwest::Error, call: String| {
-            if e.is_timeout() {
-                UpstreamError::Timeout {
-                    call,
-                    timeout_secs: timeout.as_secs().max(1),
-                }
-            } else if e.is_connect() {
-                UpstreamError::Connect {
-                    call,
-                    reason: root_cause(&e),
-                }
-            } else {
-                UpstreamError::Transport {
-                    call,
-                    reason: root_cause(&e),
-                }
-            }
-        };
+        (request, timeout, limit, key)
+    }
+
+    /// [`Http::send`] with the timeout and size cap of `kind`.
+    pub async fn send_as(
+        &self,
+        kind: CallKind,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), UpstreamError> {
+        let call = self.call_name(&method, &url);
+        let (method_name, url_text) = (method.to_string(), url.to_string());
+        let (request, timeout, limit, key) = self.prepare(kind, method, url, body);
+        let classify = |e: reqwest::Error, call: String| classify(e, call, timeout);
         let started = std::time::Instant::now();
         let at_ms = recording_now_ms();
         let recorded = |status: Option<StatusCode>, bytes: &[u8], error: Option<String>| Exchange {
@@ -275,6 +271,137 @@ impl Http {
                 Err(error)
             }
         }
+    }
+
+    /// A listing: the array at `field` of the answer (the answer itself when `None`) decoded
+    /// element by element as it arrives, each handed to `each` with `acc` (see
+    /// [`super::stream`]); under the listing cap and timeout. An error answer is read as any
+    /// other. A transcript records the call, not the answer (it may be 100 MB).
+    pub async fn listing_each<T, A>(
+        &self,
+        url: Url,
+        field: Option<&'static str>,
+        acc: A,
+        mut each: impl FnMut(&mut A, T) + Send + 'static,
+    ) -> Result<A, UpstreamError>
+    where
+        T: DeserializeOwned + 'static,
+        A: Send + 'static,
+    {
+        let call = self.call_name(&Method::GET, &url);
+        let url_text = url.to_string();
+        let (request, timeout, limit, key) =
+            self.prepare(CallKind::Listing, Method::GET, url, None);
+        let started = std::time::Instant::now();
+        let at_ms = recording_now_ms();
+        let recorded =
+            |status: Option<StatusCode>, response: String, error: Option<String>| Exchange {
+                at_ms,
+                component: self.component.to_string(),
+                method: Method::GET.to_string(),
+                url: url_text.clone(),
+                request_body: None,
+                status: status.map(|s| s.as_u16()),
+                response,
+                error,
+                duration_ms: started.elapsed().as_millis() as i64,
+                repeats: 1,
+            };
+        let fail = |error: UpstreamError, status: Option<StatusCode>| {
+            record(|| recorded(status, String::new(), Some(error.to_string())));
+            Err(error)
+        };
+        let mut response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return fail(classify(e, call, timeout), None),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            // An error answer is small; it is read whole (to the cap) for its message.
+            let mut bytes = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    break;
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            record(|| {
+                recorded(
+                    Some(status),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                    None,
+                )
+            });
+            return Err(UpstreamError::Status {
+                call,
+                status: status.as_u16(),
+                message: upstream_message(&bytes),
+            });
+        }
+        if response.content_length().is_some_and(|n| n > limit) {
+            let error = UpstreamError::TooLarge {
+                call,
+                limit_bytes: limit,
+                key,
+            };
+            return fail(error, Some(status));
+        }
+        // A short queue: the answer is read only as fast as it is decoded.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let decoder = tokio::task::spawn_blocking(move || {
+            let mut acc = acc;
+            super::stream::decode_each(
+                super::stream::ChunkReader::new(rx),
+                field,
+                &mut acc,
+                &mut each,
+            )
+            .map(|()| acc)
+        });
+        let mut read: u64 = 0;
+        let fed = async {
+            while let Some(chunk) = response.chunk().await.map_err(Read::Http)? {
+                read += chunk.len() as u64;
+                if read > limit {
+                    return Err(Read::TooLarge);
+                }
+                if tx.send(chunk).await.is_err() {
+                    // The decoder stopped: its error says why.
+                    break;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(tx);
+        let decoded = decoder.await;
+        match fed {
+            Err(Read::Http(e)) => return fail(classify(e, call, timeout), Some(status)),
+            Err(Read::TooLarge) => {
+                let error = UpstreamError::TooLarge {
+                    call,
+                    limit_bytes: limit,
+                    key,
+                };
+                return fail(error, Some(status));
+            }
+            Ok(()) => {}
+        }
+        let reason = match decoded {
+            Ok(Ok(acc)) => {
+                record(|| {
+                    recorded(
+                        Some(status),
+                        format!("(a listing of {read} bytes, decoded as it arrived)"),
+                        None,
+                    )
+                });
+                return Ok(acc);
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        fail(UpstreamError::Decode { call, reason }, Some(status))
     }
 
     /// [`Http::json`] with the timeout and size cap of `kind`.
@@ -345,6 +472,26 @@ impl Http {
         UpstreamError::Decode {
             call: self.call_name(method, url),
             reason,
+        }
+    }
+}
+
+/// A transport failure as the error a caller reports: a timeout, no connection, or another.
+fn classify(e: reqwest::Error, call: String, timeout: Duration) -> UpstreamError {
+    if e.is_timeout() {
+        UpstreamError::Timeout {
+            call,
+            timeout_secs: timeout.as_secs().max(1),
+        }
+    } else if e.is_connect() {
+        UpstreamError::Connect {
+            call,
+            reason: root_cause(&e),
+        }
+    } else {
+        UpstreamError::Transport {
+            call,
+            reason: root_cause(&e),
         }
     }
 }

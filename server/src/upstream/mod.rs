@@ -6,6 +6,7 @@
 mod elasticsearch;
 mod http;
 mod optimize;
+mod stream;
 mod webapps;
 mod zeebe;
 

@@ -5,7 +5,7 @@ use backup_domain::backup_set::{Component, ComponentBackup};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::http::{CallKind, Http, UpstreamError, decode};
+use super::http::{Http, UpstreamError, decode};
 use super::webapps::{ArtifactInfo, to_component as artifact_component};
 
 pub const SNAPSHOT_PREFIX: &str = "camunda_optimize_";
@@ -25,11 +25,17 @@ impl OptimizeClient {
     }
 
     pub async fn list(&self) -> Result<Vec<ArtifactInfo>, UpstreamError> {
+        self.list_each(Vec::new(), Vec::push).await
+    }
+
+    /// The listing, each backup handed to `each` as it is decoded (see [`Http::listing_each`]).
+    pub async fn list_each<A: Send + 'static>(
+        &self,
+        acc: A,
+        each: impl FnMut(&mut A, ArtifactInfo) + Send + 'static,
+    ) -> Result<A, UpstreamError> {
         let url = self.http.url(&["actuator", "backups"], &[]);
-        // Grows with the history: the listing cap and timeout, not a status call's.
-        self.http
-            .json_as(CallKind::Listing, Method::GET, url, None)
-            .await
+        self.http.listing_each(url, None, acc, each).await
     }
 
     /// A single object, or `None` for its 404 `notFoundError` (§6).

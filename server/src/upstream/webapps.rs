@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::http::{CallKind, Http, UpstreamError, decode};
+use super::http::{Http, UpstreamError, decode};
 use super::{distinct, parse_time_ms};
 
 /// A web-apps or Optimize backup (§5.1, §5.2, §6): same shape in both.
@@ -100,11 +100,17 @@ impl WebappsClient {
     }
 
     pub async fn list(&self) -> Result<Vec<ArtifactInfo>, UpstreamError> {
+        self.list_each(Vec::new(), Vec::push).await
+    }
+
+    /// The listing, each backup handed to `each` as it is decoded (see [`Http::listing_each`]).
+    pub async fn list_each<A: Send + 'static>(
+        &self,
+        acc: A,
+        each: impl FnMut(&mut A, ArtifactInfo) + Send + 'static,
+    ) -> Result<A, UpstreamError> {
         let url = self.http.url(&["actuator", self.path], &[]);
-        // Grows with the history: the listing cap and timeout, not a status call's.
-        self.http
-            .json_as(CallKind::Listing, Method::GET, url, None)
-            .await
+        self.http.listing_each(url, None, acc, each).await
     }
 
     /// One backup, `None` when the component has nothing under this ID. Before the fixes of

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{CallKind, Http, UpstreamError, decode};
+use super::http::{Http, UpstreamError, decode};
 use super::{distinct, parse_time_ms};
 
 /// `BackupInfo` (§3.3); the list form lacks some partition fields (§3.4), hence the options.
@@ -100,11 +100,17 @@ impl ZeebeClient {
 
     /// `GET /actuator/{backups|backupRuntime}`: not sorted by contract, so not relied on (§3.4).
     pub async fn list(&self) -> Result<Vec<ZeebeBackupInfo>, UpstreamError> {
+        self.list_each(Vec::new(), Vec::push).await
+    }
+
+    /// The listing, each backup handed to `each` as it is decoded (see [`Http::listing_each`]).
+    pub async fn list_each<A: Send + 'static>(
+        &self,
+        acc: A,
+        each: impl FnMut(&mut A, ZeebeBackupInfo) + Send + 'static,
+    ) -> Result<A, UpstreamError> {
         let url = self.http.url(&["actuator", self.backups_path], &[]);
-        // Grows with the history: the listing cap and timeout, not a status call's.
-        self.http
-            .json_as(CallKind::Listing, Method::GET, url, None)
-            .await
+        self.http.listing_each(url, None, acc, each).await
     }
 
     /// `GET .../{id}`; `None` for the 404 of an ID no partition knows (§3.3).
