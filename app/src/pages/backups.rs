@@ -322,11 +322,9 @@ fn BackupTable(
                 <Show when=move || rows.with(Vec::is_empty)>
                     <tr><td colspan=columns class="empty">"No backup set matches."</td></tr>
                 </Show>
-                <For
-                    each=move || rows.get()
-                    key=|set| (set.backup_id, set.verdict)
-                    children=move |set| view! { <BackupRow set=set screen=screen update=update/> }
-                />
+                // Every answer draws its rows anew: a set keeps its ID and verdict while a
+                // component's state in it changes (one that stops answering reads unknown).
+                {move || rows.get().into_iter().map(|set| view! { <BackupRow set=set screen=screen update=update/> }).collect_view()}
             </tbody>
         </table>
         </div>
