@@ -90,7 +90,7 @@ pub fn management_run(on_done: Option<Callback<()>>) -> ManagementRun {
                     Err(e) => error.set(Some(e)),
                 }
                 busy.set(false);
-                cluster.history.refetch();
+                cluster.history_changed();
                 if let Some(done) = on_done {
                     done.run(());
                 }

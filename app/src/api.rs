@@ -1,9 +1,10 @@
 //! The one client of the console's JSON API. Every page goes through it, and every failure comes
 //! out as an [`ApiError`] that `components::alert` knows how to show.
 
+use backup_domain::Verdict;
 use backup_domain::api::{
-    ApiErrorBody, AuditResponse, BackupDetailResponse, ErrorCode, HistoryResponse, LoginRequest,
-    SessionInfo,
+    ApiErrorBody, AuditResponse, BackupDetailResponse, CatalogRefreshResponse, ErrorCode,
+    HistoryResponse, LoginRequest, SessionInfo,
 };
 use backup_domain::id::BackupId;
 use backup_domain::retention::{
@@ -206,8 +207,75 @@ pub async fn cluster_status(
     get_json(&format!("/api/clusters/{}/status", segment(cluster)?)).await
 }
 
+/// Every set of the history. Megabytes on a big cluster: only the retention page's in-browser
+/// preview reads it; every other page asks for a [`history_page`].
 pub async fn history(cluster: &str) -> Result<HistoryResponse, ApiError> {
     get_json(&format!("/api/clusters/{}/backups", segment(cluster)?)).await
+}
+
+/// Which page of the history to ask the server for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    pub verdict: Option<Verdict>,
+    /// Digits of the backup ID; anything else is not sent.
+    pub search: String,
+    /// 1-based; the server clamps it to the last page.
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl PageQuery {
+    fn query_string(&self) -> String {
+        // `page` and `per_page` always go: they are what makes the server answer one page.
+        let mut parts = vec![
+            format!("page={}", self.page.max(1)),
+            format!("per_page={}", self.per_page),
+        ];
+        if let Some(v) = self.verdict {
+            parts.push(format!("verdict={}", v.slug()));
+        }
+        let digits: String = self.search.chars().filter(char::is_ascii_digit).collect();
+        if !digits.is_empty() {
+            parts.push(format!("q={digits}"));
+        }
+        parts.join("&")
+    }
+}
+
+/// One page of the history: `sets` is that page, `total`/`page`/`pages` describe the pages, and
+/// the counts, the latest restorable set and the highest ID are over every set.
+pub async fn history_page(cluster: &str, query: &PageQuery) -> Result<HistoryResponse, ApiError> {
+    get_json(&format!(
+        "/api/clusters/{}/backups?{}",
+        segment(cluster)?,
+        query.query_string()
+    ))
+    .await
+}
+
+/// The history's figures (counts, latest restorable, highest ID, exporting) with a single set:
+/// the cheapest answer that has them.
+pub async fn history_summary(cluster: &str) -> Result<HistoryResponse, ApiError> {
+    let query = PageQuery {
+        verdict: None,
+        search: String::new(),
+        page: 1,
+        per_page: 1,
+    };
+    history_page(cluster, &query).await
+}
+
+/// Lists every component again into the server's catalog; answers once the refresh is done.
+pub async fn refresh_catalog(
+    cluster: &str,
+    csrf: &str,
+) -> Result<CatalogRefreshResponse, ApiError> {
+    post_json(
+        &format!("/api/clusters/{}/catalog/refresh", segment(cluster)?),
+        csrf,
+        Some("{}"),
+    )
+    .await
 }
 
 pub async fn backup_detail(

@@ -1,10 +1,11 @@
 //! The state every page shares, provided once through Leptos context and read with the `use_*`
 //! accessors: who is logged in, the configured clusters (loaded once), and inside a cluster its
-//! name and backup history (loaded once per cluster and refreshed on demand, so moving between
-//! Overview and Backups does not hit every component again). Plus [`Fetched`], the one-shot read
+//! name and a signal of changes to its history. The history itself is not shared: a cluster can
+//! hold 100,000 sets, so each page asks the server's catalog for the part it shows (a page, the
+//! summary figures) and asks again when the history changed. Plus [`Fetched`], the one-shot read
 //! for data that follows no other signal.
 
-use backup_domain::api::{HistoryResponse, Role, SessionInfo};
+use backup_domain::api::{Role, SessionInfo};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
@@ -107,11 +108,24 @@ impl AuthContext {
 #[derive(Clone, Copy)]
 pub struct ClustersContext(pub Loaded<Clusters>);
 
-/// The selected cluster's name and history.
+/// The selected cluster's name, and a counter of what this console did to its history.
 #[derive(Clone, Copy)]
 pub struct ClusterContext {
     pub name: Memo<String>,
-    pub history: Loaded<HistoryResponse>,
+    history_changes: RwSignal<u64>,
+}
+
+impl ClusterContext {
+    /// Something done here changed the history (a run ended, a cleanup, a management action):
+    /// every part of it shown is fetched again.
+    pub fn history_changed(&self) {
+        self.history_changes.try_update(|n| *n += 1);
+    }
+
+    /// Called in a resource's fetcher: it runs again after [`ClusterContext::history_changed`].
+    pub fn track_history(&self) {
+        self.history_changes.track();
+    }
 }
 
 /// Provides the session (asked for once, at start) and the cluster list, which is loaded only
@@ -141,13 +155,12 @@ pub fn provide_session_and_clusters() {
     provide_context(ClustersContext(clusters));
 }
 
-/// Provides the cluster named by `name` and its history to the pages inside it.
+/// Provides the cluster named by `name` to the pages inside it.
 pub fn provide_cluster(name: Memo<String>) {
-    let history: Loaded<HistoryResponse> = LocalResource::new(move || {
-        let cluster = name.get();
-        async move { api::history(&cluster).await }
+    provide_context(ClusterContext {
+        name,
+        history_changes: RwSignal::new(0),
     });
-    provide_context(ClusterContext { name, history });
 }
 
 pub fn use_auth() -> AuthContext {

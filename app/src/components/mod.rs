@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod badge;
 pub mod confirm;
+pub mod freshness;
 pub mod layout;
 pub mod management;
 

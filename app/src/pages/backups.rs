@@ -1,24 +1,29 @@
 //! Backup history: one row per backup ID across every component, newest first, with a verdict.
 //! Filter, search, page and the open detail all live in the URL, so reload and back work and a
-//! link can be shared. Only one page of rows is ever rendered, whatever the number of sets.
+//! link can be shared. The server answers the page shown, and only it: a cluster can hold 100,000
+//! sets, which the browser never loads.
 
 use backup_domain::Verdict;
-use backup_domain::api::HistoryResponse;
+use backup_domain::api::{ErrorCode, HistoryResponse, VerdictCounts};
 use backup_domain::backup_set::{BackupSet, Component, ComponentBackup};
-use backup_domain::listing::{ListQuery, format_age, format_utc, list_page};
+use backup_domain::listing::{PAGE_SIZE, format_age, format_utc};
 use backup_domain::retention::CleanupRequest;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::actions::start_cleanup;
-use crate::api::{self, ApiError};
-use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
+use crate::api::{self, ApiError, PageQuery};
+use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::{StateBadge, VerdictBadge};
 use crate::components::confirm::Confirm;
+use crate::components::freshness::HistoryFreshness;
 use crate::components::now_ms;
-use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster, use_clusters};
+use crate::state::{Fetched, Loaded, spawn_owned, use_auth, use_cluster, use_clusters};
 
+/// How long the search waits after the last keystroke before it asks the server (Enter asks at
+/// once).
+const SEARCH_DEBOUNCE_MS: u64 = 300;
 /// The screen state carried in the query string.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct ScreenState {
@@ -55,7 +60,9 @@ impl ScreenState {
 
 #[component]
 pub fn Backups() -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
+    let cluster = use_cluster();
+    let name = cluster.name;
+    let auth = use_auth();
     let clusters = use_clusters();
     let query = use_query_map();
     let screen = Memo::new(move |_| {
@@ -84,59 +91,129 @@ pub fn Backups() -> impl IntoView {
         go.with_value(|go| go(next, replace));
     };
 
+    // The page asked for: the screen without the open set (opening one fetches no page).
+    let wanted = Memo::new(move |_| {
+        let s = screen.get();
+        PageQuery {
+            verdict: s.verdict,
+            search: digits(&s.search),
+            page: s.page.max(1),
+            per_page: PAGE_SIZE,
+        }
+    });
+    let answer: Loaded<HistoryResponse> = LocalResource::new(move || {
+        let (c, q) = (name.get(), wanted.get());
+        cluster.track_history();
+        async move { api::history_page(&c, &q).await }
+    });
+    // The page shown: the latest good answer, kept on screen while the next one loads.
+    let shown = Memo::new(move |_| answer.get().and_then(Result::ok));
+
+    let refreshing = RwSignal::new(false);
+    let refresh_error = RwSignal::new(None::<ApiError>);
+    // The refresh belongs to the page, not to the button: leaving the page aborts it.
+    let owner = StoredValue::new(Owner::current().unwrap_or_default());
+    let refresh = move |_| {
+        if refreshing.get_untracked() {
+            return;
+        }
+        refreshing.set(true);
+        refresh_error.set(None);
+        let (c, csrf) = (name.get_untracked(), auth.csrf());
+        owner.with_value(|o| {
+            o.with(|| {
+                spawn_owned(async move {
+                    match api::refresh_catalog(&c, &csrf).await {
+                        Ok(_) => {}
+                        // A server without a catalog lists every component on each read: reading
+                        // the page again is its refresh.
+                        Err(ApiError::Server {
+                            code: ErrorCode::RouteNotFound,
+                            ..
+                        }) => {}
+                        Err(e) => refresh_error.set(Some(e)),
+                    }
+                    refreshing.set(false);
+                    answer.refetch();
+                    clusters.refetch();
+                })
+            })
+        });
+    };
+
     view! {
         <header class="page-head">
             <div>
                 <h1>"Backups"</h1>
                 <p class="subtle">{move || name.get()}</p>
             </div>
-            <button class="btn" on:click=move |_| { history.refetch(); clusters.refetch(); }>"Refresh"</button>
+            <button class="btn" id="refresh-history" disabled=move || refreshing.get() on:click=refresh>
+                {move || if refreshing.get() { "Refreshing…" } else { "Refresh" }}
+            </button>
         </header>
-        {move || match history.get() {
-            None => view! { <Loading what="backup history"/> }.into_any(),
-            Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
-            Some(Ok(h)) => view! { <BackupTable history=h screen=screen update=update/> }.into_any(),
+        {move || refresh_error.get().map(|e| view! { <ErrorAlert error=e/> })}
+        {move || match answer.get() {
+            None => Some(view! { <Loading what="backup history"/> }.into_any()),
+            Some(Err(e)) => Some(view! { <ErrorAlert error=e retry=Callback::new(move |_| answer.refetch())/> }.into_any()),
+            Some(Ok(_)) => None,
         }}
+        <Show when=move || shown.with(Option::is_some)>
+            <BackupTable shown=shown screen=screen update=update/>
+        </Show>
         {move || screen.get().open.map(|id| view! {
             <DetailPanel cluster=name.get() backup_id=id on_close=move || update(&|s| s.open = None, false)/>
         })}
     }
 }
 
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Every set of the history: the verdict counts cover all of them.
+fn all_sets(c: &VerdictCounts) -> usize {
+    c.restorable + c.restorable_partial + c.in_progress + c.not_restorable + c.unknown
+}
+
+/// The pager's figures, from the server's answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Pages {
+    page: usize,
+    pages: usize,
+    matching: usize,
+    all: usize,
+}
+
+impl Pages {
+    fn of(h: &HistoryResponse) -> Pages {
+        Pages {
+            page: h.page.unwrap_or(1),
+            pages: h.pages.unwrap_or(1),
+            matching: h.total.unwrap_or(h.sets.len()),
+            all: all_sets(&h.counts),
+        }
+    }
+}
+
+/// The toolbar, the table and the pager, drawn once: each answer replaces the rows and figures,
+/// not the search field (which keeps its focus and what is being typed).
 #[component]
 fn BackupTable(
-    history: HistoryResponse,
+    shown: Memo<Option<HistoryResponse>>,
     screen: Memo<ScreenState>,
     update: impl Fn(&dyn Fn(&mut ScreenState), bool) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let components = history.components.clone();
-    let counts = history.counts;
-    let total = history.sets.len();
-    let sets = StoredValue::new(history.sets);
-    // One page, recomputed only when the filter, search or page changes.
-    let page = Memo::new(move |_| {
-        let s = screen.get();
-        let q = ListQuery {
-            verdict: s.verdict,
-            search: s.search.clone(),
-            page: s.page,
-        };
-        sets.with_value(|all| {
-            let p = list_page(all, &q);
-            (
-                p.rows.into_iter().cloned().collect::<Vec<BackupSet>>(),
-                p.matching,
-                p.page,
-                p.pages,
-            )
-        })
+    let counts =
+        Memo::new(move |_| shown.with(|h| h.as_ref().map(|h| h.counts).unwrap_or_default()));
+    let components = Memo::new(move |_| {
+        shown.with(|h| h.as_ref().map(|h| h.components.clone()).unwrap_or_default())
     });
+    let rows =
+        Memo::new(move |_| shown.with(|h| h.as_ref().map(|h| h.sets.clone()).unwrap_or_default()));
+    let pages = Memo::new(move |_| shown.with(|h| h.as_ref().map(Pages::of).unwrap_or_default()));
 
     let chip = move |verdict: Option<Verdict>| {
-        let (label, count) = match verdict {
-            None => ("all".to_string(), total),
-            Some(v) => (v.label().to_string(), counts.get(v)),
-        };
+        let label = verdict.map_or("all", Verdict::label);
         let slug = verdict.map_or("all", Verdict::slug);
         view! {
             <button
@@ -145,20 +222,63 @@ fn BackupTable(
                 data-filter=slug
                 on:click=move |_| update(&|s| { s.verdict = verdict; s.page = 1; }, false)
             >
-                {format!("{label} ({count})")}
+                {move || {
+                    let c = counts.get();
+                    let count = verdict.map_or_else(|| all_sets(&c), |v| c.get(v));
+                    format!("{label} ({count})")
+                }}
             </button>
         }
     };
-    let errors = view! { <ComponentErrors errors=history.component_errors.clone() consequence="their column reads unknown"/> };
-    let header = components
-        .iter()
-        .map(|c| view! { <th>{c.label()}</th> })
-        .collect_view();
-    let columns = components.len() + 4;
-    let now = now_ms();
+
+    // What is typed goes to the URL (and so to the server) once typing pauses, or on Enter.
+    let typed = RwSignal::new(screen.get_untracked().search);
+    let timer = StoredValue::new(None::<TimeoutHandle>);
+    let cancel_timer = move || {
+        if let Some(t) = timer.try_get_value().flatten() {
+            t.clear();
+        }
+        timer.try_set_value(None);
+    };
+    let apply = move |text: String| {
+        cancel_timer();
+        if digits(&text) != digits(&screen.get_untracked().search) {
+            update(
+                &|s| {
+                    s.search = text.clone();
+                    s.page = 1;
+                },
+                true,
+            );
+        }
+    };
+    // The URL changed otherwise (back, a link): the field shows its search.
+    Effect::new(move |_| {
+        let search = screen.get().search;
+        if timer.get_value().is_none() && digits(&typed.get_untracked()) != digits(&search) {
+            typed.set(search);
+        }
+    });
+    on_cleanup(cancel_timer);
+
+    let freshness = move || {
+        shown.with(|h| {
+            h.as_ref().map(|h| view! {
+                <HistoryFreshness catalog=h.catalog.clone() errors=h.component_errors.clone() consequence="their column reads unknown"/>
+            })
+        })
+    };
+    let header = move || {
+        components
+            .get()
+            .into_iter()
+            .map(|c| view! { <th>{c.label()}</th> })
+            .collect_view()
+    };
+    let columns = move || components.with(Vec::len) + 4;
 
     view! {
-        {errors}
+        {freshness}
         <div class="toolbar">
             <div class="chips" role="group" aria-label="Filter by verdict">
                 {chip(None)}
@@ -169,10 +289,21 @@ fn BackupTable(
                 id="search"
                 placeholder="Search backup ID"
                 inputmode="numeric"
-                prop:value=move || screen.get().search
+                prop:value=move || typed.get()
                 on:input=move |ev| {
                     let text = event_target_value(&ev);
-                    update(&|s| { s.search = text.clone(); s.page = 1; }, true)
+                    typed.set(text.clone());
+                    cancel_timer();
+                    let handle = set_timeout_with_handle(
+                        move || apply(text),
+                        std::time::Duration::from_millis(SEARCH_DEBOUNCE_MS),
+                    );
+                    timer.set_value(handle.ok());
+                }
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" {
+                        apply(typed.get_untracked());
+                    }
                 }
             />
         </div>
@@ -188,26 +319,24 @@ fn BackupTable(
                 </tr>
             </thead>
             <tbody>
-                <Show when=move || page.get().0.is_empty()>
+                <Show when=move || rows.with(Vec::is_empty)>
                     <tr><td colspan=columns class="empty">"No backup set matches."</td></tr>
                 </Show>
-                <For
-                    each=move || page.get().0
-                    key=|set| (set.backup_id, set.verdict)
-                    children=move |set| view! { <BackupRow set=set now=now screen=screen update=update/> }
-                />
+                // Every answer draws its rows anew: a set keeps its ID and verdict while a
+                // component's state in it changes (one that stops answering reads unknown).
+                {move || rows.get().into_iter().map(|set| view! { <BackupRow set=set screen=screen update=update/> }).collect_view()}
             </tbody>
         </table>
         </div>
         <div class="pager">
-            <button class="btn" id="prev-page" disabled=move || page.get().2 <= 1
-                on:click=move |_| update(&|s| s.page = page.get_untracked().2 - 1, false)>"Previous"</button>
+            <button class="btn" id="prev-page" disabled=move || pages.get().page <= 1
+                on:click=move |_| update(&|s| s.page = pages.get_untracked().page - 1, false)>"Previous"</button>
             <span id="page-info">{move || {
-                let (_, matching, current, pages) = page.get();
-                format!("Page {current} of {pages} · {matching} matching of {total} sets")
+                let Pages { page, pages, matching, all } = pages.get();
+                format!("Page {page} of {pages} · {matching} matching of {all} sets")
             }}</span>
-            <button class="btn" id="next-page" disabled=move || { let p = page.get(); p.2 >= p.3 }
-                on:click=move |_| update(&|s| s.page = page.get_untracked().2 + 1, false)>"Next"</button>
+            <button class="btn" id="next-page" disabled=move || { let p = pages.get(); p.page >= p.pages }
+                on:click=move |_| update(&|s| s.page = pages.get_untracked().page + 1, false)>"Next"</button>
         </div>
     }
 }
@@ -215,11 +344,11 @@ fn BackupTable(
 #[component]
 fn BackupRow(
     set: BackupSet,
-    now: i64,
     screen: Memo<ScreenState>,
     update: impl Fn(&dyn Fn(&mut ScreenState), bool) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let id = set.backup_id;
+    let now = now_ms();
     let started = set.started_at_ms.map(|t| {
         (
             format_utc(t),

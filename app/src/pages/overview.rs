@@ -10,11 +10,12 @@ use leptos_router::components::A;
 
 use crate::actions::{ManagementRun, management_run};
 use crate::api::ManagementAction;
-use crate::components::alert::{ComponentErrors, ErrorAlert, Loading};
+use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::{PhaseBadge, ReachabilityBadge, VerdictBadge};
+use crate::components::freshness::HistoryFreshness;
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
-use crate::state::{ClusterContext, spawn_owned, use_cluster};
+use crate::state::{Loaded, spawn_owned, use_cluster};
 
 /// A restorable backup older than this is flagged: most teams back up at least daily.
 const STALE_AFTER_SECONDS: i64 = 26 * 3600;
@@ -69,7 +70,15 @@ fn time_of_day(ms: i64) -> String {
 
 #[component]
 pub fn Overview() -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
+    let cluster_context = use_cluster();
+    let name = cluster_context.name;
+    // The history's figures only (`?per_page=1`): the counts, the latest restorable set, the
+    // highest ID and the exporting phase are over every set whatever the page.
+    let history: Loaded<HistoryResponse> = LocalResource::new(move || {
+        let cluster = name.get();
+        cluster_context.track_history();
+        async move { crate::api::history_summary(&cluster).await }
+    });
     let live = RwSignal::new(Live::default());
     let now = RwSignal::new(now_ms());
     // The cluster a refresh is in flight for, and when the next one is due (browser clock).
@@ -314,6 +323,12 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
         .into_any(),
     };
     let counts = history.counts;
+    // Every set, from the counts: the summary answer carries a single one.
+    let all_sets = counts.restorable
+        + counts.restorable_partial
+        + counts.in_progress
+        + counts.not_restorable
+        + counts.unknown;
     let count_links = Verdict::ALL
         .into_iter()
         .map(|v| {
@@ -325,14 +340,14 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
             }
         })
         .collect_view();
-    let errors = view! { <ComponentErrors errors=history.component_errors.clone() consequence="their state is unknown"/> };
+    let errors = view! { <HistoryFreshness catalog=history.catalog.clone() errors=history.component_errors.clone() consequence="their state is unknown"/> };
     view! {
         {errors}
         <div class="stats">
             {latest}
             <div class="stat">
                 <span class="stat-label">"Backup sets"</span>
-                <span class="stat-value">{history.sets.len()}</span>
+                <span class="stat-value" id="set-count">{all_sets}</span>
                 <div class="counts">{count_links}</div>
             </div>
             <div class="stat">

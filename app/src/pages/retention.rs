@@ -22,7 +22,7 @@ use crate::api::{self, ApiError};
 use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::VerdictBadge;
 use crate::components::now_ms;
-use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster};
+use crate::state::{Fetched, Loaded, spawn_owned, use_auth, use_cluster};
 
 #[component]
 pub fn Retention() -> impl IntoView {
@@ -94,9 +94,15 @@ impl PolicyForm {
 
 #[component]
 fn PolicyAndPreview() -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
-    // The history may be minutes old: the preview must show what is there now.
-    history.refetch();
+    let cluster = use_cluster();
+    let name = cluster.name;
+    // Every set, for the preview computed here (the page's own read: no other page loads them
+    // all), and again after a cleanup or a run changed them.
+    let history: Loaded<HistoryResponse> = LocalResource::new(move || {
+        let c = name.get();
+        cluster.track_history();
+        async move { api::history(&c).await }
+    });
     let state = Fetched::new(move || {
         let cluster = name.get_untracked();
         async move { api::retention_state(&cluster).await }
@@ -465,7 +471,8 @@ fn summarize(plan: &RetentionPlan) -> String {
 /// A cleanup on the server, polled until it ends; "retry failed" starts a new one.
 #[component]
 fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
+    let cluster = use_cluster();
+    let name = cluster.name;
     let auth = use_auth();
     let navigate = use_navigate();
     let view_signal = RwSignal::new(None::<Result<CleanupView, ApiError>>);
@@ -479,7 +486,7 @@ fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
                 .unwrap_or(true);
             view_signal.set(Some(answer));
             if done {
-                history.refetch();
+                cluster.history_changed();
                 return;
             }
             gloo_timers::future::TimeoutFuture::new(400).await;

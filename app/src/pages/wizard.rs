@@ -3,7 +3,7 @@
 //! closing the tab changes nothing, and opening this page again shows the run where it is.
 //! The run being watched is in the URL (`?run=ID`), so a reload or a shared link lands on it.
 
-use backup_domain::BackupSet;
+use backup_domain::Component;
 use backup_domain::api::Role;
 use backup_domain::id::BackupId;
 use backup_domain::listing::{format_elapsed, format_utc};
@@ -22,7 +22,7 @@ use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::confirm::Confirm;
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
-use crate::state::{ClusterContext, Fetched, spawn_owned, use_auth, use_cluster};
+use crate::state::{Fetched, spawn_owned, use_auth, use_cluster};
 use crate::wire::{RunReport, RunView};
 
 #[component]
@@ -103,7 +103,7 @@ fn Stepper(#[prop(into)] stage: Signal<Stage>) -> impl IntoView {
 /// Steps 1 and 2: nothing has been sent to the cluster yet.
 #[component]
 fn Prepare() -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
+    let name = use_cluster().name;
     let navigate = use_navigate();
     let preflight = Fetched::new(move || {
         let cluster = name.get_untracked();
@@ -134,7 +134,7 @@ fn Prepare() -> impl IntoView {
             Some(Ok(p)) => {
                 if stage.get() == Stage::Preflight {
                     view! {
-                        <PreflightCard preflight=p on_recheck=Callback::new(move |_| { history.refetch(); preflight.reload(); })
+                        <PreflightCard preflight=p on_recheck=Callback::new(move |_| preflight.reload())
                             on_next=Callback::new(move |_| stage.set(Stage::Plan))/>
                     }.into_any()
                 } else {
@@ -196,17 +196,22 @@ fn CheckRow(check: PreflightCheck) -> impl IntoView {
     }
 }
 
-/// Which components already hold `id`, from the loaded history (the server checks again).
-fn used_by(sets: &[BackupSet], id: i64) -> Vec<backup_domain::Component> {
-    sets.iter()
-        .find(|s| s.backup_id as i64 == id)
-        .map(BackupSet::holders)
+/// How long the ID field waits after the last keystroke before it asks whether the ID is used.
+const USED_CHECK_DEBOUNCE_MS: u64 = 300;
+
+/// Which components already hold `id`, read from the server's detail of that one set (the server
+/// checks again at the start). An ID nobody holds answers 404 `backup_not_found`; any other
+/// failure leaves the question to the server's own check.
+async fn used_by(cluster: &str, id: u64) -> Vec<Component> {
+    api::backup_detail(cluster, id)
+        .await
+        .map(|detail| detail.set.holders())
         .unwrap_or_default()
 }
 
 #[component]
 fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
+    let name = use_cluster().name;
     let auth = use_auth();
     let navigate = use_navigate();
     let id_text = RwSignal::new(preflight.proposed_backup_id.to_string());
@@ -214,8 +219,9 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
     let starting = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
 
-    // Checked before any call, with the same rules the server applies.
-    let checked = Memo::new(move |_| -> Result<BackupId, String> {
+    // Checked before any call, with the same rules the server applies: first what needs no
+    // request, then (for an ID that passes) whether a component already holds it.
+    let parsed = Memo::new(move |_| -> Result<i64, String> {
         let text = id_text.get();
         let text = text.trim();
         if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
@@ -224,12 +230,60 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         let id: i64 = text
             .parse()
             .map_err(|_| "this number is too large for a backup ID".to_string())?;
-        let used = history
-            .get()
-            .and_then(|h| h.ok())
-            .map(|h| used_by(&h.sets, id))
-            .unwrap_or_default();
-        validate_backup_id(id, highest, &used)
+        validate_backup_id(id, highest, &[])
+            .map_err(|p| p.explain())
+            .map(|_| id)
+    });
+    // The latest answer to "who holds this ID?", by ID.
+    let used = RwSignal::new(None::<(i64, Vec<Component>)>);
+    let used_timer = StoredValue::new(None::<TimeoutHandle>);
+    let owner = StoredValue::new(Owner::current().unwrap_or_default());
+    Effect::new(move |_| {
+        if let Some(t) = used_timer.get_value() {
+            t.clear();
+        }
+        let Ok(id) = parsed.get() else {
+            return;
+        };
+        if used.with_untracked(|u| u.as_ref().is_some_and(|(known, _)| *known == id)) {
+            return;
+        }
+        let handle = set_timeout_with_handle(
+            move || {
+                used_timer.try_set_value(None);
+                let Some(cluster) = name.try_get_untracked() else {
+                    return;
+                };
+                owner.with_value(|o| {
+                    o.with(|| {
+                        spawn_owned(async move {
+                            let holders = used_by(&cluster, id as u64).await;
+                            used.try_set(Some((id, holders)));
+                        })
+                    })
+                });
+            },
+            std::time::Duration::from_millis(USED_CHECK_DEBOUNCE_MS),
+        );
+        used_timer.set_value(handle.ok());
+    });
+    on_cleanup(move || {
+        if let Some(t) = used_timer.try_get_value().flatten() {
+            t.clear();
+        }
+    });
+    // The ID passes every other check and whether it is used is not known yet.
+    let checking = Memo::new(move |_| match parsed.get() {
+        Ok(id) => used.with(|u| u.as_ref().is_none_or(|(known, _)| *known != id)),
+        Err(_) => false,
+    });
+    let checked = Memo::new(move |_| -> Result<BackupId, String> {
+        let id = parsed.get()?;
+        let holders = used.with(|u| match u {
+            Some((known, holders)) if *known == id => holders.clone(),
+            _ => Vec::new(),
+        });
+        validate_backup_id(id, highest, &holders)
             .map_err(|p| p.explain())
             .and_then(|id| BackupId::new(id).map_err(|e| e.to_string()))
     });
@@ -238,6 +292,9 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         let Ok(id) = checked.get_untracked() else {
             return;
         };
+        if checking.get_untracked() {
+            return;
+        }
         let csrf = auth.csrf();
         let cluster = name.get_untracked();
         let navigate = navigate.clone();
@@ -300,7 +357,7 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
             <div class="actions">
                 <button class="btn" id="back" on:click=move |_| on_back.run(())>"Back"</button>
                 <button class="btn btn-primary" id="start-backup"
-                    disabled=move || checked.get().is_err() || starting.get()
+                    disabled=move || checked.get().is_err() || checking.get() || starting.get()
                     on:click=start>
                     {move || if starting.get() { "Starting…" } else { "Start backup" }}
                 </button>
@@ -325,7 +382,8 @@ impl Drop for LiveStream {
 /// Steps 3 and 4: a run on the server, streamed live until it ends.
 #[component]
 fn RunWatch(run_id: i64) -> impl IntoView {
-    let ClusterContext { name, history } = use_cluster();
+    let cluster = use_cluster();
+    let name = cluster.name;
     let auth = use_auth();
     let navigate = use_navigate();
     let meta = Fetched::new(move || api::run(run_id));
@@ -357,7 +415,7 @@ fn RunWatch(run_id: i64) -> impl IntoView {
                     if finished {
                         // Otherwise the browser reconnects to a stream that has nothing more to say.
                         stream.update_value(|s| *s = None);
-                        history.refetch();
+                        cluster.history_changed();
                     }
                 }
             },
