@@ -103,7 +103,7 @@ impl CompactListing {
 
     /// Orders the entries by backup ID, highest first; entries under one ID keep their order.
     pub fn sort_newest_first(&mut self) {
-        self.entries.sort_by(|a, b| b.backup_id.cmp(&a.backup_id));
+        self.entries.sort_by_key(|e| std::cmp::Reverse(e.backup_id));
     }
 
     /// The `i`-th entry's ID.

@@ -194,6 +194,8 @@ impl CatalogService {
         k.last_attempt_ms
             .store(self.clock.now_ms(), Ordering::SeqCst);
         let result = self.refresh_now(k).await;
+        // The listings are gone: their pages go back to the system, not only to the allocator.
+        let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
         k.refreshing.store(false, Ordering::SeqCst);
         k.finished.fetch_add(1, Ordering::SeqCst);
         if let Err(error) = &result {

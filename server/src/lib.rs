@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod history;
+pub mod memory;
 pub mod procedure;
 pub mod progress;
 pub mod retention;

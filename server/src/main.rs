@@ -170,6 +170,7 @@ enum RunError {
 }
 
 fn main() -> ExitCode {
+    backup_console::memory::limit_arenas();
     // Logs go to stderr: stdout carries the commands' own answers, which scripts read (the
     // detached `backup` parent reads the child's "started run" line from it).
     tracing_subscriber::fmt()

@@ -81,7 +81,10 @@ pub fn seed_history(
     };
     let mut kinds = BTreeMap::new();
     for i in 0..count {
-        let age = (count - i) as i64 * span_ms + (rng.next() % 600_000) as i64;
+        // Up to 10 minutes late, but never past the next one: IDs come from start times and must
+        // rise, or a large history loses the sets that would reuse a spent ID.
+        let jitter = (span_ms / 2).min(600_000) as u64;
+        let age = (count - i) as i64 * span_ms + (rng.next() % jitter) as i64;
         let start = now_ms - age;
         let id = (start / 1000) as u64;
         if id <= state.latest_checkpoint {

@@ -4,7 +4,7 @@
 //! sets, which the browser never loads.
 
 use backup_domain::Verdict;
-use backup_domain::api::{ErrorCode, HistoryResponse, VerdictCounts};
+use backup_domain::api::{HistoryResponse, VerdictCounts};
 use backup_domain::backup_set::{BackupSet, Component, ComponentBackup};
 use backup_domain::listing::{PAGE_SIZE, format_age, format_utc};
 use backup_domain::retention::CleanupRequest;
@@ -123,15 +123,8 @@ pub fn Backups() -> impl IntoView {
         owner.with_value(|o| {
             o.with(|| {
                 spawn_owned(async move {
-                    match api::refresh_catalog(&c, &csrf).await {
-                        Ok(_) => {}
-                        // A server without a catalog lists every component on each read: reading
-                        // the page again is its refresh.
-                        Err(ApiError::Server {
-                            code: ErrorCode::RouteNotFound,
-                            ..
-                        }) => {}
-                        Err(e) => refresh_error.set(Some(e)),
+                    if let Err(e) = api::refresh_catalog(&c, &csrf).await {
+                        refresh_error.set(Some(e));
                     }
                     refreshing.set(false);
                     answer.refetch();

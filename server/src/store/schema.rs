@@ -121,6 +121,8 @@ CREATE TABLE catalog_sets (
     body       TEXT NOT NULL
 );
 CREATE UNIQUE INDEX catalog_sets_key ON catalog_sets (cluster, backup_id, valid_from);
+-- Covers a page's filter and order, so skipping to a deep page reads no set's body.
+CREATE INDEX catalog_sets_page ON catalog_sets (cluster, backup_id, valid_from, valid_to, verdict);
 CREATE INDEX catalog_sets_ended ON catalog_sets (cluster, valid_to);
 ";
 
