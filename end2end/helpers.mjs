@@ -52,3 +52,21 @@ export async function startSimAndConsole({ prefix, seed, basePort, control, list
     throw error;
   }
 }
+
+// Asks the console to list `cluster` again, as a viewer's Refresh does: what a script runs after it
+// changed the cluster behind the console's back (the catalog would see it at its next refresh).
+export async function refreshCatalog(base, cluster, user) {
+  const login = await fetch(`${base}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-requested-with': 'backup-console' },
+    body: JSON.stringify({ username: user, password: PASSWORD }),
+  });
+  if (!login.ok) throw new Error(`login ${login.status}`);
+  const cookie = login.headers.getSetCookie().map(c => c.split(';')[0]).join('; ');
+  const { csrf_token } = await login.json();
+  const r = await fetch(`${base}/api/clusters/${cluster}/catalog/refresh`, {
+    method: 'POST', headers: { cookie, 'x-csrf-token': csrf_token },
+  });
+  if (!r.ok) throw new Error(`refresh ${r.status} ${await r.text()}`);
+  return r.json();
+}

@@ -69,6 +69,8 @@ struct Keeper {
     last_attempt_ms: AtomicI64,
     /// Refreshes this process ran (tests count them).
     ran: AtomicU64,
+    /// When a viewer last asked for a refresh that listed.
+    last_requested_ms: AtomicI64,
     wake: Notify,
 }
 
@@ -133,6 +135,7 @@ impl CatalogService {
                         last_viewed_ms: AtomicI64::new(i64::MIN / 2),
                         last_attempt_ms: AtomicI64::new(i64::MIN / 2),
                         ran: AtomicU64::new(0),
+                        last_requested_ms: AtomicI64::new(i64::MIN / 2),
                         wake: Notify::new(),
                     }),
                 )
@@ -207,12 +210,21 @@ impl CatalogService {
     /// A viewer's refresh: skipped (the catalog answered as it is) when one finished moments ago,
     /// so a double click or twenty viewers cost one listing.
     pub async fn refresh_on_request(&self, cluster: &str) -> Result<bool, CatalogError> {
-        if let Some(head) = self.store.catalog_head(cluster.to_string()).await?
-            && self.clock.now_ms() - head.refreshed_ms
-                < self.config.min_refresh_gap.as_millis() as i64
+        let Some(k) = self.keeper(cluster) else {
+            return Ok(false);
+        };
+        // The gap counts from the last refresh a viewer asked for, not from the keeper's: a
+        // click just after a scheduled refresh still lists what changed since.
+        let now = self.clock.now_ms();
+        let gap = self.config.min_refresh_gap.as_millis() as i64;
+        let last = k.last_requested_ms.load(Ordering::SeqCst);
+        if now - last < gap
+            && let Some(head) = self.store.catalog_head(cluster.to_string()).await?
+            && head.refreshed_ms >= last
         {
             return Ok(false);
         }
+        k.last_requested_ms.store(now, Ordering::SeqCst);
         self.refresh(cluster).await
     }
 

@@ -119,8 +119,10 @@ pub const ROUTES: &[Route] = &[
     route(Method::GET, "/api/clusters", VIEWER, |b| {
         b.to(clusters::list)
     }),
+    // A history read brings the status poller's next round forward (probes, not listings).
     route(Method::GET, "/api/clusters/{name}/backups", VIEWER, |b| {
         b.to(clusters::history)
+            .layer(from_fn_with_state(b.state(), status::refresh_alongside))
     }),
     route(
         Method::POST,

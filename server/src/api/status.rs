@@ -26,6 +26,22 @@ pub async fn get(
     Ok(Json(status))
 }
 
+/// Beside a history read: the poller takes a round now rather than at its next tick, so that the
+/// exporting phase the page shows beside the catalog is current (a round probes, it lists
+/// nothing). Rounds stay single-flight: requests during a round coalesce into one more round.
+pub async fn refresh_alongside(
+    State(state): State<AppState>,
+    // Decoded, as in `refresh_after`.
+    name: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Ok(axum::extract::Path(cluster)) = name {
+        state.status.refresh(&cluster);
+    }
+    next.run(request).await
+}
+
 /// Around a pause or resume through the console: once it has succeeded, the cluster's status is
 /// taken again before the answer goes out, so the Overview's next read shows the new phase rather
 /// than the old one for up to an interval.
