@@ -1194,3 +1194,72 @@ mod tests {
         assert_eq!(a[2].description, "camunda_zeebe_records_backup_12");
     }
 }
+
+/// `POST /api/clusters/{name}/retention/preview`: what a policy would do, planned on the server
+/// over the catalog, so the browser never needs every set. No side effects (a POST only because
+/// a draft policy is a body).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// A draft to try; absent: the policy in force.
+    #[serde(default)]
+    pub policy: Option<RetentionPolicy>,
+    /// 1-based page of `decisions`; 1 when absent.
+    #[serde(default)]
+    pub page: Option<usize>,
+    /// Decisions per page, 1 to 500; 50 when absent.
+    #[serde(default)]
+    pub per_page: Option<usize>,
+    /// Only these decisions: `delete`, `keep`, or orphans offered for deletion.
+    #[serde(default)]
+    pub show: Option<PreviewFilter>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewFilter {
+    #[default]
+    All,
+    Delete,
+    Keep,
+    Orphans,
+}
+
+/// A page of the plan of one policy, with what the whole plan does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPreview {
+    pub cluster: String,
+    /// The policy planned (the draft, or the one in force).
+    pub policy: RetentionPolicy,
+    /// Sets in the history planned over.
+    pub sets: usize,
+    /// Every ID the plan deletes, newest first: what a cleanup of this plan confirms.
+    pub delete: Vec<u64>,
+    /// Orphans the plan keeps that may be ticked for deletion.
+    pub selectable_orphans: Vec<u64>,
+    /// Sets no rule lets anyone delete (pinned, running, the newest restorable...).
+    pub protected: usize,
+    /// Why an unattended cleanup would refuse this plan; a manual one must acknowledge it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Components whose last listing failed: what the plan says about them is not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_components: Vec<Component>,
+    /// This page of the plan's decisions (newest first), each with the artifacts it would delete.
+    pub decisions: Vec<PreviewDecision>,
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    pub pages: usize,
+    /// How fresh the catalog planned over is. The cleanup itself plans again on fresh listings
+    /// and refuses (409 `plan_changed`) what differs.
+    pub catalog: crate::api::CatalogFreshness,
+}
+
+/// One set's decision in a preview, with what deleting it would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewDecision {
+    pub decision: SetDecision,
+    /// One per component holding the ID.
+    pub artifacts: Vec<Artifact>,
+}
