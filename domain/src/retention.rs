@@ -1193,6 +1193,63 @@ mod tests {
         );
         assert_eq!(a[2].description, "camunda_zeebe_records_backup_12");
     }
+    /// A preview's pages, put together, are the plan; its figures are the whole plan's.
+    #[test]
+    fn a_preview_pages_the_plan_and_counts_all_of_it() {
+        let sets: Vec<BackupSet> = (1..=23)
+            .rev()
+            .map(|i| {
+                let verdict = if i % 5 == 0 {
+                    Verdict::NotRestorable
+                } else {
+                    Verdict::Restorable
+                };
+                set(i, verdict, 30 - i as i64)
+            })
+            .collect();
+        let p = policy(Some(4), None, 2, 1);
+        let plan = plan(&sets, &p, &Protections::default(), NOW);
+        let freshness = crate::api::CatalogFreshness {
+            refreshed_at_ms: NOW,
+            age_seconds: 0,
+            refreshing: false,
+            components: Vec::new(),
+        };
+        let preview = |show, page| {
+            RetentionPreview::of(
+                "c".into(),
+                p.clone(),
+                &sets,
+                &plan,
+                show,
+                page,
+                5,
+                Vec::new(),
+                freshness.clone(),
+            )
+        };
+        let first = preview(PreviewFilter::All, 1);
+        assert_eq!((first.total, first.pages, first.sets), (23, 5, 23));
+        assert_eq!(first.delete, plan.to_delete());
+        let mut all = Vec::new();
+        for page in 1..=first.pages {
+            all.extend(preview(PreviewFilter::All, page).decisions);
+        }
+        let decided: Vec<SetDecision> = all.iter().map(|d| d.decision.clone()).collect();
+        assert_eq!(decided, plan.decisions);
+        // Every set here holds Zeebe only: one artifact each.
+        assert!(all.iter().all(|d| d.artifacts.len() == 1));
+        let deletes = preview(PreviewFilter::Delete, 1);
+        assert_eq!(deletes.total, plan.to_delete().len());
+        assert!(
+            deletes
+                .decisions
+                .iter()
+                .all(|d| d.decision.decision == Decision::Delete)
+        );
+        // Past the end: the last page.
+        assert_eq!(preview(PreviewFilter::All, 99).page, 5);
+    }
 }
 
 /// `POST /api/clusters/{name}/retention/preview`: what a policy would do, planned on the server
@@ -1262,4 +1319,79 @@ pub struct PreviewDecision {
     pub decision: SetDecision,
     /// One per component holding the ID.
     pub artifacts: Vec<Artifact>,
+}
+
+/// The most decisions one preview page carries.
+pub const MAX_PREVIEW_PAGE: usize = 500;
+
+impl RetentionPreview {
+    /// The preview of `plan` (made over `sets` for `policy`): the whole plan's figures and one
+    /// page of its decisions, filtered by `show`. The page is clamped to the last one.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one value per field of the answer"
+    )]
+    pub fn of(
+        cluster: String,
+        policy: RetentionPolicy,
+        sets: &[BackupSet],
+        plan: &RetentionPlan,
+        show: PreviewFilter,
+        page: usize,
+        per_page: usize,
+        unknown_components: Vec<Component>,
+        catalog: crate::api::CatalogFreshness,
+    ) -> RetentionPreview {
+        let per_page = per_page.clamp(1, MAX_PREVIEW_PAGE);
+        let delete = plan.to_delete();
+        let selectable_orphans = plan.selectable_orphans();
+        let shown = |d: &&SetDecision| match show {
+            PreviewFilter::All => true,
+            PreviewFilter::Delete => d.decision == Decision::Delete,
+            PreviewFilter::Keep => d.decision == Decision::Keep,
+            PreviewFilter::Orphans => selectable_orphans.contains(&d.backup_id),
+        };
+        let total = plan.decisions.iter().filter(shown).count();
+        let pages = total.div_ceil(per_page).max(1);
+        let page = page.clamp(1, pages);
+        let chosen: Vec<&SetDecision> = plan
+            .decisions
+            .iter()
+            .filter(shown)
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        let ids: std::collections::HashSet<u64> = chosen.iter().map(|d| d.backup_id).collect();
+        let by_id: std::collections::HashMap<u64, &BackupSet> = sets
+            .iter()
+            .filter(|s| ids.contains(&s.backup_id))
+            .map(|s| (s.backup_id, s))
+            .collect();
+        let decisions = chosen
+            .into_iter()
+            .map(|d| PreviewDecision {
+                decision: d.clone(),
+                artifacts: by_id
+                    .get(&d.backup_id)
+                    .map(|s| artifacts(s))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        RetentionPreview {
+            cluster,
+            policy,
+            sets: sets.len(),
+            protected: plan.decisions.iter().filter(|d| d.protected).count(),
+            warning: unattended_refusal(sets, plan),
+            delete,
+            selectable_orphans,
+            unknown_components,
+            decisions,
+            total,
+            page,
+            per_page,
+            pages,
+            catalog,
+        }
+    }
 }

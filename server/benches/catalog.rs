@@ -393,6 +393,31 @@ async fn measure(sets: usize) {
             bytes / 1024
         );
     }
+    // The retention preview plans over every set of the catalog (the browser used to).
+    let sampler = PeakSampler::start(server.child.id());
+    let mut times = Vec::new();
+    for keep in [10, 100, 1000] {
+        let start = Instant::now();
+        let r = server
+            .client
+            .post(format!("{}/api/clusters/bench/retention/preview", server.base))
+            .header("cookie", &server.cookie)
+            .header("x-csrf-token", &server.csrf)
+            .json(&serde_json::json!({"policy": {"keep_last": keep, "min_restorable": 2, "keep_failed": 1}}))
+            .send()
+            .await
+            .expect("preview");
+        assert!(r.status().is_success(), "preview: {}", r.status());
+        let n = r.bytes().await.map(|b| b.len()).unwrap_or(0);
+        times.push((keep, start.elapsed(), n));
+    }
+    let preview_peak = sampler.finish();
+    println!("\n| retention preview (draft keep_last) | time (ms) | answer (KiB) |");
+    println!("|---|---|---|");
+    for (keep, took, n) in &times {
+        println!("| {keep} | {} | {} |", ms(*took), n / 1024);
+    }
+    println!("\nPeak RSS during the previews: {} MiB", mib(preview_peak));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_after_pages = rss_kib(server.child.id()).unwrap_or(0);
     println!(

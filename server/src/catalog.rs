@@ -33,6 +33,9 @@ use crate::store::{CATALOG_CHUNK, CatalogFilter, CatalogWrite, Store, StoreError
 /// How often a keeper looks whether its cluster is due (cheap: two indexed reads).
 const TICK: Duration = Duration::from_secs(1);
 
+/// How often a refresh renews its claim while it lists: well inside the claim's 60 s.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error(transparent)]
@@ -41,6 +44,8 @@ pub enum CatalogError {
     Corrupt(String, String),
     #[error("the catalog of `{0}` has not been listed yet: {1}")]
     NotYet(String, String),
+    #[error("another console took the refresh of `{0}` over")]
+    Lost(String),
 }
 
 /// What a refresh stores beside the rows: the figures every page shows, computed once.
@@ -55,13 +60,41 @@ struct Summary {
     freshness: Vec<ComponentFreshness>,
     /// When its listings started: a run or cleanup after that may be missing from it.
     listed_from_ms: i64,
+    /// What it was listed from (components and their addresses): a catalog of another
+    /// configuration is not this cluster's history.
+    #[serde(default)]
+    listed_from: String,
+}
+
+/// The configuration a catalog is listed from: each component and where it is asked. A console
+/// restarted with a component added, or pointed at another cluster under the same name, lists
+/// again before it answers.
+fn listed_from(cluster: &Cluster) -> String {
+    use sha2::Digest;
+    let mut parts = vec![format!("zeebe {}", cluster.zeebe.http().base())];
+    for app in &cluster.webapps {
+        parts.push(format!("{} {}", app.component().label(), app.http().base()));
+    }
+    if let Some(o) = &cluster.optimize {
+        parts.push(format!("optimize {}", o.http().base()));
+    }
+    if let Some(r) = &cluster.records {
+        parts.push(format!("records {} {}", r.http().base(), r.repository()));
+    }
+    for (component, first) in &cluster.expected_since {
+        parts.push(format!("since {} {first}", component.label()));
+    }
+    let digest = sha2::Sha256::digest(parts.join("\n").as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One cluster's keeper: its refresh lock and what viewers did lately.
 struct Keeper {
     cluster: Cluster,
     lock: tokio::sync::Mutex<()>,
-    /// Refreshes this process finished (or gave up on): a waiter compares it with what it saw.
+    /// Refreshes this process began, and finished (or gave up on): serialized by `lock`, so
+    /// refresh number n has finished once `finished` is n.
+    started: AtomicU64,
     finished: AtomicU64,
     refreshing: AtomicBool,
     last_viewed_ms: AtomicI64,
@@ -130,6 +163,7 @@ impl CatalogService {
                     Arc::new(Keeper {
                         cluster: c.clone(),
                         lock: tokio::sync::Mutex::new(()),
+                        started: AtomicU64::new(0),
                         finished: AtomicU64::new(0),
                         refreshing: AtomicBool::new(false),
                         last_viewed_ms: AtomicI64::new(i64::MIN / 2),
@@ -181,18 +215,30 @@ impl CatalogService {
         2 * self.config.refresh.as_millis() as i64
     }
 
-    /// Refreshes `cluster` now, or waits for the refresh under way and takes its result.
-    /// `Ok(false)`: another process holds the refresh; its catalog comes when it publishes.
-    pub async fn refresh(&self, cluster: &str) -> Result<bool, CatalogError> {
-        let Some(k) = self.keeper(cluster) else {
+    /// Refreshes `cluster`: what it answers was listed after it was asked. A refresh under way
+    /// when asked began earlier, so this waits for it and then runs one more, which everyone who
+    /// asked meanwhile shares. `Ok(false)`: another process holds the refresh; its catalog comes
+    /// when it publishes. The work runs as a task of its own: a caller that goes away (a viewer
+    /// closing the page) does not cut a refresh off halfway.
+    pub async fn refresh(self: &Arc<Self>, cluster: &str) -> Result<bool, CatalogError> {
+        let Some(k) = self.keeper(cluster).cloned() else {
             return Ok(false);
         };
-        let seen = k.finished.load(Ordering::SeqCst);
+        // Refreshes started before this call; one started after it and finished answers it.
+        let asked = k.started.load(Ordering::SeqCst);
+        let service = self.clone();
+        tokio::spawn(async move { service.refresh_after(&k, asked).await })
+            .await
+            .map_err(|e| CatalogError::Store(StoreError::Task(e.to_string())))?
+    }
+
+    async fn refresh_after(&self, k: &Keeper, asked: u64) -> Result<bool, CatalogError> {
         let _one = k.lock.lock().await;
-        if k.finished.load(Ordering::SeqCst) != seen {
-            // Another caller's refresh ran while this one waited: it is this one's too.
+        if k.finished.load(Ordering::SeqCst) > asked {
+            // A refresh begun after this one was asked has finished meanwhile: it is this one's.
             return Ok(true);
         }
+        k.started.fetch_add(1, Ordering::SeqCst);
         k.refreshing.store(true, Ordering::SeqCst);
         k.last_attempt_ms
             .store(self.clock.now_ms(), Ordering::SeqCst);
@@ -202,14 +248,14 @@ impl CatalogService {
         k.refreshing.store(false, Ordering::SeqCst);
         k.finished.fetch_add(1, Ordering::SeqCst);
         if let Err(error) = &result {
-            tracing::warn!(cluster, %error, "catalog refresh failed");
+            tracing::warn!(cluster = %k.cluster.name, %error, "catalog refresh failed");
         }
         result
     }
 
     /// A viewer's refresh: skipped (the catalog answered as it is) when one finished moments ago,
     /// so a double click or twenty viewers cost one listing.
-    pub async fn refresh_on_request(&self, cluster: &str) -> Result<bool, CatalogError> {
+    pub async fn refresh_on_request(self: &Arc<Self>, cluster: &str) -> Result<bool, CatalogError> {
         let Some(k) = self.keeper(cluster) else {
             return Ok(false);
         };
@@ -258,7 +304,24 @@ impl CatalogService {
             .and_then(|h| serde_json::from_str(&h.summary).ok())
             .unwrap_or_default();
 
-        let listings = history::listings(&k.cluster).await;
+        // A listing may take minutes: the claim is renewed meanwhile, so another console does not
+        // take the refresh over and list the cluster again.
+        let renew = async {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                let renewed = self
+                    .store
+                    .renew_catalog(name.clone(), self.owner.clone(), self.clock.now_ms())
+                    .await;
+                if !matches!(renewed, Ok(true)) {
+                    return;
+                }
+            }
+        };
+        let listings = tokio::select! {
+            listings = history::listings(&k.cluster) => listings,
+            () = renew => return Err(CatalogError::Lost(name)),
+        };
         let listed_at = self.clock.now_ms();
         let components: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
         let mut component_errors = Vec::new();
@@ -323,6 +386,7 @@ impl CatalogService {
             component_errors,
             freshness,
             listed_from_ms: started,
+            listed_from: listed_from(&k.cluster),
         };
         let text = serde_json::to_string(&summary)
             .map_err(|e| CatalogError::Corrupt(name.clone(), e.to_string()))?;
@@ -340,7 +404,10 @@ impl CatalogService {
     }
 
     /// The catalog's freshness as a viewer reads it.
-    pub async fn freshness(&self, cluster: &str) -> Result<CatalogFreshness, CatalogError> {
+    pub async fn freshness(
+        self: &Arc<Self>,
+        cluster: &str,
+    ) -> Result<CatalogFreshness, CatalogError> {
         let (head, summary) = self.current(cluster).await?;
         Ok(self.freshness_of(cluster, head.refreshed_ms, &summary))
     }
@@ -363,13 +430,23 @@ impl CatalogService {
 
     /// The current head and summary; before the first refresh ever, that refresh (waited for).
     async fn current(
-        &self,
+        self: &Arc<Self>,
         cluster: &str,
     ) -> Result<(crate::store::CatalogHead, Summary), CatalogError> {
         let mut head = self.store.catalog_head(cluster.to_string()).await?;
-        if head.is_none() {
+        let of_this_configuration = |head: &Option<crate::store::CatalogHead>| {
+            let expected = self.keeper(cluster).map(|k| listed_from(&k.cluster));
+            head.as_ref().is_some_and(|h| {
+                serde_json::from_str::<Summary>(&h.summary)
+                    .is_ok_and(|s| Some(s.listed_from) == expected)
+            })
+        };
+        if !of_this_configuration(&head) {
             self.refresh(cluster).await?;
             head = self.store.catalog_head(cluster.to_string()).await?;
+            if !of_this_configuration(&head) {
+                head = None;
+            }
         }
         let head = head.ok_or_else(|| {
             CatalogError::NotYet(
@@ -384,7 +461,7 @@ impl CatalogService {
 
     /// One page of `cluster`'s history from the catalog, in the history API's shape.
     pub async fn page(
-        &self,
+        self: &Arc<Self>,
         cluster: &Cluster,
         query: PageQuery,
         exporting: ExportingStatus,
@@ -434,14 +511,15 @@ impl CatalogService {
                     (page_no - 1) * per_page,
                 )
                 .await?;
+            if read
+                .as_ref()
+                .is_some_and(|p| p.head.generation != head.generation)
+            {
+                return Box::pin(self.page(cluster, query, exporting)).await;
+            }
             matching = read.as_ref().and_then(|p| p.matching).unwrap_or(counted);
         }
-        let bodies = read.map(|p| p.bodies).unwrap_or_default();
-        let sets = bodies
-            .iter()
-            .map(|b| serde_json::from_str::<BackupSet>(b))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| CatalogError::Corrupt(cluster.name.clone(), e.to_string()))?;
+        let sets = read.map(|p| p.sets).unwrap_or_default();
         let now = self.clock.now_ms();
         let latest_restorable = summary.latest_restorable.map(|l| LatestRestorable {
             age_seconds: l.started_at_ms.map(|t| (now - t).max(0) / 1000),
@@ -466,10 +544,43 @@ impl CatalogService {
         })
     }
 
+    /// Every set of `cluster`'s catalog, with its freshness and the components whose last
+    /// listing failed: what the retention preview plans over.
+    pub async fn all_sets(
+        self: &Arc<Self>,
+        cluster: &Cluster,
+    ) -> Result<(Vec<BackupSet>, CatalogFreshness, Vec<Component>), CatalogError> {
+        let everything = PageQuery {
+            page: 1,
+            per_page: usize::MAX / 2,
+            ..PageQuery::default()
+        };
+        let history = self
+            .page(cluster, everything, ExportingStatus::default())
+            .await?;
+        let unknown = history
+            .component_errors
+            .iter()
+            .map(|e| e.component)
+            .collect();
+        let freshness = history
+            .catalog
+            .ok_or_else(|| CatalogError::NotYet(cluster.name.clone(), "no catalog".into()))?;
+        Ok((history.sets, freshness, unknown))
+    }
+
     /// Stops every keeper (a refresh in flight is dropped; its unpublished rows are removed by
     /// the next one) and waits for them, briefly.
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
+        // A refresh cut off here would hold its claim for a minute: the next start (or another
+        // console) could not list until it ran out.
+        for name in self.keepers.keys() {
+            let _ = self
+                .store
+                .release_catalog(name.clone(), self.owner.clone())
+                .await;
+        }
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
         for task in tasks {
             if tokio::time::timeout(Duration::from_secs(1), task)
@@ -489,6 +600,9 @@ impl CatalogService {
             return Ok(now - k.last_attempt_ms.load(Ordering::SeqCst) >= self.retry_ms());
         };
         let summary: Summary = serde_json::from_str(&head.summary).unwrap_or_default();
+        if summary.listed_from != listed_from(&k.cluster) {
+            return Ok(now - k.last_attempt_ms.load(Ordering::SeqCst) >= self.retry_ms());
+        }
         let viewed = now - k.last_viewed_ms.load(Ordering::SeqCst) < self.active_window_ms();
         let interval = if viewed {
             self.config.refresh

@@ -73,7 +73,9 @@ impl From<crate::catalog::CatalogError> for ApiError {
         use crate::catalog::CatalogError;
         match error {
             CatalogError::Store(e) => ApiError::Store(e),
-            e @ CatalogError::NotYet(..) => ApiError::CatalogNotReady(e.to_string()),
+            e @ (CatalogError::NotYet(..) | CatalogError::Lost(..)) => {
+                ApiError::CatalogNotReady(e.to_string())
+            }
             // A row this build cannot read: the log says which; the client gets the envelope.
             e @ CatalogError::Corrupt(..) => ApiError::Store(StoreError::Task(e.to_string())),
         }

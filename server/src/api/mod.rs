@@ -197,6 +197,12 @@ pub const ROUTES: &[Route] = &[
     }),
     route(
         Method::POST,
+        "/api/clusters/{name}/retention/preview",
+        VIEWER,
+        |b| b.to(retention::preview),
+    ),
+    route(
+        Method::POST,
         "/api/clusters/{name}/retention/confirm",
         ADMIN,
         |b| b.to(retention::confirm_policy),

@@ -5,12 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use backup_domain::retention::{
-    CleanupRequest, CleanupStarted, CleanupView, RetentionPlan, RetentionPolicy, RetentionState,
+    CleanupRequest, CleanupStarted, CleanupView, MAX_PREVIEW_PAGE, PreviewRequest, RetentionPlan,
+    RetentionPolicy, RetentionPreview, RetentionState,
 };
 
 use backup_domain::id::BackupId;
 
-use super::extract::{ApiPath, Body, NoBody};
+use super::extract::{ApiPath, Body, NoBody, OptionalBody};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::retention::CleanupError;
@@ -78,6 +79,64 @@ pub async fn plan(
 ) -> Result<Json<RetentionPlan>, ApiError> {
     let cluster = state.cluster(&name)?;
     Ok(Json(state.retention.fresh_plan(cluster).await?.0))
+}
+
+/// `POST /api/clusters/{name}/retention/preview`: what a draft policy (or the one in force) would
+/// do, planned on the catalog with the same planner the cleanup uses: the whole plan's figures and
+/// one page of its decisions. The cleanup plans again on fresh listings before it deletes.
+pub async fn preview(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    OptionalBody(request): OptionalBody<PreviewRequest>,
+) -> Result<Json<RetentionPreview>, ApiError> {
+    let cluster = state.cluster(&name)?;
+    let request = request.unwrap_or_default();
+    let per_page = request.per_page.unwrap_or(50);
+    if !(1..=MAX_PREVIEW_PAGE).contains(&per_page) {
+        return Err(ApiError::BadRequest(format!(
+            "per_page is 1 to {MAX_PREVIEW_PAGE}, not {per_page}"
+        )));
+    }
+    if request.page == Some(0) {
+        return Err(ApiError::BadRequest("page counts from 1".into()));
+    }
+    if let Some(draft) = &request.policy {
+        draft
+            .validate()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    let retention = state.retention.state(cluster).await?;
+    let (sets, freshness, unknown) = state.catalog.all_sets(cluster).await?;
+    let now = state.runs.clock().now_ms();
+    // Planning 100,000 sets is CPU work: off the async threads, and what it held goes back to
+    // the system once the answer is made.
+    let preview = tokio::task::spawn_blocking(move || {
+        let (policy, plan) = match request.policy {
+            Some(draft) => {
+                let plan =
+                    backup_domain::retention::plan(&sets, &draft, &retention.protections(), now);
+                (draft, plan)
+            }
+            None => (retention.policy.clone(), retention.plan(&sets, now)),
+        };
+        let preview = RetentionPreview::of(
+            name,
+            policy,
+            &sets,
+            &plan,
+            request.show.unwrap_or_default(),
+            request.page.unwrap_or(1),
+            per_page,
+            unknown,
+            freshness,
+        );
+        drop((sets, plan));
+        crate::memory::release_freed();
+        preview
+    })
+    .await
+    .map_err(|e| ApiError::Store(crate::store::StoreError::Task(e.to_string())))?;
+    Ok(Json(preview))
 }
 
 async fn set_pin(

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use backup_domain::Verdict;
+use backup_domain::backup_set::BackupSet;
 use backup_domain::listing::Order;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -58,7 +59,7 @@ pub struct CatalogFilter {
 #[derive(Debug, Clone)]
 pub struct CatalogPage {
     pub head: CatalogHead,
-    pub bodies: Vec<String>,
+    pub sets: Vec<BackupSet>,
     pub matching: Option<usize>,
 }
 
@@ -142,6 +143,21 @@ impl Store {
                 }
                 Ok(claimed)
             })
+        })
+        .await
+    }
+
+    /// Renews `owner`'s claim while it lists; `false` when another process holds it now.
+    pub async fn renew_catalog(
+        &self,
+        cluster: String,
+        owner: String,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.call_catalog(move |c| match renew(c, &cluster, &owner, now_ms) {
+            Ok(()) => Ok(true),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(false),
+            Err(e) => Err(e),
         })
         .await
     }
@@ -324,7 +340,17 @@ impl Store {
                             limit as i64,
                             offset as i64
                         ],
-                        |r| r.get::<_, String>(0),
+                        // Decoded row by row: a page of every set never holds their text too.
+                        |r| {
+                            let body = r.get_ref(0)?.as_str()?;
+                            serde_json::from_str::<BackupSet>(body).map_err(|e| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    0,
+                                    rusqlite::types::Type::Text,
+                                    Box::new(e),
+                                )
+                            })
+                        },
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 // The summary's counts answer every filter but a search.
@@ -340,7 +366,7 @@ impl Store {
                 };
                 Ok(Some(CatalogPage {
                     head,
-                    bodies,
+                    sets: bodies,
                     matching,
                 }))
             })();

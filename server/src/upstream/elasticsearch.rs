@@ -64,6 +64,11 @@ impl RecordsRepository {
         }
     }
 
+    /// The snapshot repository the records snapshots are taken in.
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
     pub fn http(&self) -> &Http {
         &self.http
     }

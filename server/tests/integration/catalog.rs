@@ -401,3 +401,94 @@ async fn bad_paging_and_an_unknown_cluster_answer_the_envelope_and_list_nothing(
         .await;
     assert_eq!(last["page"], last["pages"], "{last}");
 }
+
+async fn preview(console: &Console, body: Value) -> (u16, Value) {
+    console
+        .call(
+            Method::POST,
+            "/api/clusters/test/retention/preview",
+            Some(&console.session),
+            Some(body),
+        )
+        .await
+}
+
+/// The retention preview is the server's: the same planner over the catalog as the browser's
+/// was over the whole history, for the policy in force and for a draft, a page at a time.
+#[tokio::test]
+async fn the_retention_preview_is_the_plan_a_page_at_a_time() {
+    let sim = start_sim(VersionProfile::V87, 60).await;
+    let console = console_for(&sim).await;
+    let saved = json!({"keep_last": 10, "min_restorable": 2, "keep_failed": 1});
+    let (status, body) = console
+        .call(
+            Method::PUT,
+            "/api/clusters/test/retention",
+            Some(&console.session),
+            Some(saved),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+    let history: HistoryResponse = serde_json::from_value(history).unwrap();
+    let (_, state) = console.get("/api/clusters/test/retention").await;
+    let state: RetentionState = serde_json::from_value(state).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let draft = backup_domain::retention::RetentionPolicy {
+        keep_last: Some(25),
+        ..state.policy.clone()
+    };
+    for (request, policy) in [
+        (json!({}), state.policy.clone()),
+        (json!({ "policy": draft }), draft.clone()),
+    ] {
+        let expected = retention::plan(&history.sets, &policy, &state.protections(), now);
+        let mut request = request;
+        request["per_page"] = json!(7);
+        let (status, first) = preview(&console, request.clone()).await;
+        assert_eq!(status, 200, "{first}");
+        let first: retention::RetentionPreview = serde_json::from_value(first).unwrap();
+        assert_eq!(first.policy, policy);
+        assert_eq!(first.delete, expected.to_delete());
+        assert_eq!(first.selectable_orphans, expected.selectable_orphans());
+        assert_eq!(first.sets, history.sets.len());
+        assert_eq!(first.total, expected.decisions.len());
+        let mut decisions = Vec::new();
+        for page in 1..=first.pages {
+            request["page"] = json!(page);
+            let (_, p) = preview(&console, request.clone()).await;
+            let p: retention::RetentionPreview = serde_json::from_value(p).unwrap();
+            decisions.extend(p.decisions.into_iter().map(|d| d.decision));
+        }
+        // The reasons name ages, which move with the clock: the decisions themselves must match.
+        let key = |d: &retention::SetDecision| (d.backup_id, d.decision, d.protected, d.orphan);
+        assert_eq!(
+            decisions.iter().map(key).collect::<Vec<_>>(),
+            expected.decisions.iter().map(key).collect::<Vec<_>>()
+        );
+    }
+    // Only what deletes, with what it deletes.
+    let (_, deletes) = preview(&console, json!({"show": "delete", "per_page": 500})).await;
+    let deletes: retention::RetentionPreview = serde_json::from_value(deletes).unwrap();
+    assert_eq!(deletes.total, deletes.delete.len());
+    assert!(deletes.decisions.iter().all(|d| !d.artifacts.is_empty()));
+
+    // Bad drafts and paging are refused, and a preview changes nothing.
+    let (_, audit_before) = console.get("/api/audit").await;
+    for bad in [
+        json!({"policy": {"keep_last": 0, "min_restorable": 0, "keep_failed": 0}}),
+        json!({"per_page": 0}),
+        json!({"per_page": 501}),
+        json!({"page": 0}),
+        json!({"show": "everything"}),
+        json!({"unknown": 1}),
+    ] {
+        let (status, body) = preview(&console, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (_, after) = console.get("/api/clusters/test/retention").await;
+    let after: RetentionState = serde_json::from_value(after).unwrap();
+    assert_eq!(after.policy, state.policy);
+    let (_, audit_after) = console.get("/api/audit").await;
+    assert_eq!(audit_after["entries"], audit_before["entries"]);
+}
