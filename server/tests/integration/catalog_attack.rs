@@ -114,10 +114,15 @@ impl Lcg {
     }
 }
 
+fn zeebe_url(sim: &SimCluster, id: u64) -> String {
+    let path = if sim.endpoints.operate.is_some() { "backups" } else { "backupRuntime" };
+    format!("{}/actuator/{path}/{id}", sim.endpoints.zeebe)
+}
+
 async fn delete_part(sim: &SimCluster, component: &str, id: u64) {
     let e = &sim.endpoints;
     let url = match component {
-        "zeebe" => format!("{}/actuator/backups/{id}", e.zeebe),
+        "zeebe" => zeebe_url(sim, id),
         "operate" => format!("{}/actuator/backups/{id}", e.operate.as_ref().unwrap()),
         "tasklist" => format!("{}/actuator/backups/{id}", e.tasklist.as_ref().unwrap()),
         "optimize" => format!("{}/actuator/backups/{id}", e.optimize.as_ref().unwrap()),
@@ -382,7 +387,7 @@ async fn concurrent_refreshes_and_readers_never_mix_generations() {
         let some = ids(&sets_of(&all));
         let victim = some[rng.next(some.len() as u64) as usize];
         let _ = reqwest::Client::new()
-            .delete(format!("{}/actuator/backups/{victim}", sim.endpoints.zeebe))
+            .delete(zeebe_url(&sim, victim))
             .send()
             .await;
         settle().await;
@@ -566,4 +571,381 @@ async fn a_restarted_console_keeps_its_catalog_without_listing() {
     assert_eq!(after["catalog"]["refreshed_at_ms"], before["catalog"]["refreshed_at_ms"]);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(list_calls(&sim).await, calls, "the restart listed again");
+}
+
+/// Attack 7: bad input never answers 500, bad values answer 400 with the envelope, and nothing
+/// lists upstream.
+#[tokio::test]
+async fn bad_paging_input_never_fails_the_server_or_lists() {
+    let sim = start_sim(VersionProfile::V88, 12).await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let (_, all) = console.get("/api/clusters/test/backups").await;
+    let total = sets_of(&all).len();
+    let calls = list_calls(&sim).await;
+    let mut problems = Vec::new();
+    for (query, expect) in [
+        ("page=18446744073709551615", 200),
+        ("page=18446744073709551616", 400),
+        ("page=-1", 400),
+        ("page=1.5", 400),
+        ("per_page=500&page=18446744073709551615", 200),
+        ("per_page=18446744073709551615", 400),
+        ("per_page=", 400),
+        ("page=", 400),
+        ("verdict=", 400),
+        ("verdict=Restorable", 400),
+        ("verdict=restorable&verdict=unknown", 400),
+        ("page=1&page=2", 400),
+        ("sort=oldest&sort=newest", 400),
+        ("q=abc", 200),
+        ("q=%E2%91%A0%D9%A1", 200),
+        ("q=1'%20OR%201=1--", 200),
+        ("q=%25", 200),
+        ("q=%00", 200),
+        ("nope=1", 400),
+    ] {
+        let path = format!("/api/clusters/test/backups?{query}");
+        let (status, body) = console.get(&path).await;
+        if status != expect {
+            problems.push(format!("{query}: {status} (expected {expect}) {body}"));
+        } else if status == 400 && body["error"]["code"].as_str().is_none() {
+            problems.push(format!("{query}: 400 without the envelope: {body}"));
+        } else if status == 200 && body["page"] != body["pages"] && query.starts_with("page=18") {
+            problems.push(format!("{query}: not clamped to the last page {body}"));
+        }
+    }
+    // A search of a very long run of digits matches nothing, quickly.
+    let long = "9".repeat(20_000);
+    let (status, body) = console
+        .get(&format!("/api/clusters/test/backups?q={long}"))
+        .await;
+    if status != 200 || body["total"] != 0 {
+        problems.push(format!("q=9x20000: {status} total {}", body["total"]));
+    }
+    // Non-digits are ignored (as the fresh history always did): every set.
+    let (_, body) = console.get("/api/clusters/test/backups?q=abc&per_page=500").await;
+    if body["total"] != total {
+        problems.push(format!("q=abc: total {} of {total}", body["total"]));
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(list_calls(&sim).await, calls, "bad input listed upstream");
+}
+
+/// Attack 8: the refresh POST's guards: no session 401, no CSRF 403, a body that is not an
+/// empty JSON object refused; a viewer may refresh (VIEWER route).
+#[tokio::test]
+async fn the_refresh_post_is_guarded_and_open_to_viewers() {
+    let sim = start_sim(VersionProfile::V88, 5).await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let url = format!("{}/api/clusters/test/catalog/refresh", console.base);
+    let s = &console.session;
+    let mut problems = Vec::new();
+    let client = &console.http;
+    let r = client.post(&url).send().await.unwrap();
+    if r.status() != 401 {
+        problems.push(format!("no session: {}", r.status()));
+    }
+    let r = client.post(&url).header("cookie", &s.cookie).send().await.unwrap();
+    if r.status() != 403 {
+        problems.push(format!("no csrf: {}", r.status()));
+    }
+    let r = client
+        .post(&url)
+        .header("cookie", &s.cookie)
+        .header("x-csrf-token", "wrong")
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 403 {
+        problems.push(format!("wrong csrf: {}", r.status()));
+    }
+    for (ctype, body) in [
+        ("application/json", "{\"force\": true}"),
+        ("application/json", "[1]"),
+        ("application/json", "{"),
+        ("text/plain", "hello"),
+    ] {
+        let r = client
+            .post(&url)
+            .header("cookie", &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        if !(400..500).contains(&status) {
+            problems.push(format!("{ctype} {body}: {status}"));
+        }
+    }
+    let viewer = console.session_for("viewer").await;
+    let (status, body) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/catalog/refresh",
+            Some(&viewer),
+            None,
+        )
+        .await;
+    if status != 200 {
+        problems.push(format!("viewer refresh: {status} {body}"));
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Attack 9: a component answering its listing with garbage (the simulator's malformed body, a
+/// dropped connection): that component is unknown with an error, the others are as listed,
+/// nothing is restorable, the last good time is kept, and the next good listing clears it.
+#[tokio::test]
+async fn a_garbage_listing_makes_that_component_unknown_and_nothing_else() {
+    let sim = start_sim(VersionProfile::V88, 15).await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let (_, good) = console.fresh_get("/api/clusters/test/backups?per_page=50").await;
+    let listed = |h: &Value, c: &str| {
+        h["catalog"]["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["component"] == c)
+            .cloned()
+            .unwrap()
+    };
+    let mut good_time = listed(&good, "optimize")["listed_at_ms"].clone();
+    assert!(good_time.as_i64().is_some());
+    for action in [json!({"kind": "malformed"}), json!({"kind": "drop"})] {
+        control(
+            &sim,
+            "/sim/faults",
+            json!({"component": "optimize", "operation": "list", "count": 1, "action": action}),
+        )
+        .await;
+        let (status, body) = refresh(&console).await;
+        assert_eq!(status, 200, "{action}: {body}");
+        let (status, bad) = console.get("/api/clusters/test/backups?per_page=50").await;
+        assert_eq!(status, 200, "{action}: {bad}");
+        let o = listed(&bad, "optimize");
+        assert!(o["error"].as_str().is_some_and(|e| !e.is_empty()), "{action}: {o}");
+        assert_eq!(o["listed_at_ms"], good_time, "{action}: the last good time");
+        assert!(listed(&bad, "zeebe")["error"].is_null(), "{action}");
+        assert_eq!(bad["component_errors"].as_array().unwrap().len(), 1, "{action}: {bad}");
+        assert_eq!(bad["counts"]["restorable"], 0, "{action}");
+        assert!(bad["latest_restorable"].is_null(), "{action}");
+        for (set, before) in sets_of(&bad).iter().zip(sets_of(&good).iter()) {
+            assert_eq!(part(set, "optimize").unwrap()["state"], "unknown", "{action}");
+            assert_eq!(part(set, "zeebe"), part(before, "zeebe"), "{action}: zeebe as listed");
+        }
+        let (_, again) = console.fresh_get("/api/clusters/test/backups?per_page=50").await;
+        assert!(listed(&again, "optimize")["error"].is_null(), "{action}");
+        assert_eq!(again["counts"], good["counts"], "{action}");
+        assert_eq!(sets_of(&again), sets_of(&good), "{action}");
+        good_time = listed(&again, "optimize")["listed_at_ms"].clone();
+    }
+}
+
+/// A fake Optimize whose listing answers whatever `body` says (other calls: `{}`).
+async fn fake_optimize(body: Arc<std::sync::Mutex<Vec<u8>>>) -> String {
+    use axum::routing::get;
+    let app = axum::Router::new().fallback(get(move || {
+        let body = body.lock().unwrap().clone();
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+/// Attack 10: an Optimize answering a non-array, an array of garbage elements, a truncated
+/// array, or an answer over the listing cap: Optimize unknown with an error, no panic, no 500.
+#[tokio::test]
+async fn an_optimize_answering_nonsense_reads_unknown() {
+    let sim = start_sim(VersionProfile::V88, 10).await;
+    let body = Arc::new(std::sync::Mutex::new(b"[]".to_vec()));
+    let url = fake_optimize(body.clone()).await;
+    let real = sim.endpoints.optimize.clone().unwrap();
+    let cluster = sim.endpoints.console_config("test").replace(&real, &url);
+    assert!(cluster.contains(&url));
+    let console = start_console(&format!(
+        "[upstream]\nmax_listing_bytes = 1000000\n[catalog]\n{QUIET}\n{cluster}"
+    ))
+    .await;
+    let (status, baseline) = console.fresh_get("/api/clusters/test/backups?per_page=50").await;
+    assert_eq!(status, 200, "{baseline}");
+    let huge = {
+        let mut s = String::from("[");
+        let mut i = 0u64;
+        while s.len() < 3_000_000 {
+            i += 1;
+            s.push_str(&format!(
+                "{{\"backupId\":{i},\"state\":\"COMPLETED\",\"failureReason\":null,\"details\":[]}},"
+            ));
+        }
+        s.push_str("{\"backupId\":0}]");
+        s
+    };
+    let mut problems = Vec::new();
+    for (label, answer) in [
+        ("object", "{\"backups\": 7}".to_string()),
+        ("number", "42".to_string()),
+        ("null", "null".to_string()),
+        ("garbage elements", "[1, \"x\", {\"backupId\": \"no\"}]".to_string()),
+        ("negative id", "[{\"backupId\": -5, \"state\": \"COMPLETED\"}]".to_string()),
+        ("truncated", "[{\"backupId\": 1, \"state\": \"COMP".to_string()),
+        ("trailing garbage", "[] trailing".to_string()),
+        ("over the cap", huge),
+    ] {
+        *body.lock().unwrap() = answer.into_bytes();
+        let (status, r) = refresh(&console).await;
+        if status != 200 {
+            problems.push(format!("{label}: refresh {status} {r}"));
+            continue;
+        }
+        let (status, h) = console.get("/api/clusters/test/backups?per_page=50").await;
+        if status != 200 {
+            problems.push(format!("{label}: page {status} {h}"));
+            continue;
+        }
+        let optimize_error = h["component_errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["component"] == "optimize"));
+        if !optimize_error {
+            problems.push(format!(
+                "{label}: no optimize error; errors {} counts {}",
+                h["component_errors"], h["counts"]
+            ));
+        }
+        if h["counts"]["restorable"] != 0 {
+            problems.push(format!("{label}: restorable sets {}", h["counts"]));
+        }
+        if ids(&sets_of(&h)) != ids(&sets_of(&baseline)) {
+            problems.push(format!("{label}: other components' sets changed"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Attack 11: the detail endpoint reads fresh, whatever the catalog says.
+#[tokio::test]
+async fn the_detail_reads_fresh_while_the_catalog_is_stale() {
+    let sim = start_sim(VersionProfile::V88, 8).await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let (_, h) = console.get("/api/clusters/test/backups").await;
+    let id = ids(&sets_of(&h))[0];
+    let _ = reqwest::Client::new()
+        .delete(zeebe_url(&sim, id))
+        .send()
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, stale) = console.get("/api/clusters/test/backups").await;
+    assert_eq!(set(&stale, id)["verdict"], set(&h, id)["verdict"], "the catalog is stale");
+    let (status, detail) = console.get(&format!("/api/clusters/test/backups/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_ne!(detail["set"]["verdict"], "restorable", "{detail}");
+    assert_eq!(component(&detail["set"], "zeebe")["state"], "missing", "{detail}");
+}
+
+/// Attack 12: a console restarted on the same database with the cluster's configuration
+/// changed (here: pointed at another Camunda under the same name) must not serve the catalog
+/// listed from the old one.
+#[tokio::test]
+async fn a_restart_pointing_the_cluster_elsewhere_does_not_serve_the_old_catalog() {
+    let old = start_sim(VersionProfile::V88, 10).await;
+    let new = start_sim(VersionProfile::V88, 25).await;
+    let (auth, _) = auth_section("");
+    let text = |sim: &SimCluster| {
+        format!("{auth}[catalog]\n\n{}", sim.endpoints.console_config("test"))
+    };
+    let first = start_console_with(&text(&old)).await;
+    let (status, before) = first.get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200, "{before}");
+    drop(first);
+    let second = start_console_with(&text(&new)).await;
+    let (status, after) = second.get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200, "{after}");
+    let fresh = serde_json::to_value(fresh_merge(&new).await).unwrap();
+    assert_eq!(
+        ids(&sets_of(&after)),
+        ids(&sets_of(&fresh)),
+        "the first page after the restart shows the other cluster's backups ({} sets, the new cluster has {})",
+        sets_of(&after).len(),
+        sets_of(&fresh).len()
+    );
+}
+
+/// Attack 13: the same with a component added to the configuration (Optimize deployed): the
+/// catalog listed without it must not be served as the history of the new configuration.
+#[tokio::test]
+async fn a_restart_with_a_component_added_does_not_serve_a_catalog_without_it() {
+    let sim = start_sim(VersionProfile::V88, 10).await;
+    let full = sim.endpoints.console_config("test");
+    let optimize = format!(
+        "\n[clusters.optimize]\nurl = \"{}\"\n",
+        sim.endpoints.optimize.as_ref().unwrap()
+    );
+    assert!(full.contains(&optimize), "{full}");
+    let without = full.replace(&optimize, "\n");
+    let (auth, _) = auth_section("");
+    let first = start_console_with(&format!("{auth}[catalog]\n\n{without}")).await;
+    let (status, before) = first.get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200, "{before}");
+    assert!(!before["components"].as_array().unwrap().contains(&json!("optimize")));
+    drop(first);
+    let second = start_console_with(&format!("{auth}[catalog]\n\n{full}")).await;
+    let (status, after) = second.get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200, "{after}");
+    assert!(
+        after["components"].as_array().unwrap().contains(&json!("optimize")),
+        "the configured Optimize is missing from the history: components {}",
+        after["components"]
+    );
+}
+
+/// Attack 14 (slow, about 70 s): a refresh whose listing outlasts the lease (`LEASE_MS`, 60 s;
+/// the catalog's own doc says a web-apps listing of thousands of snapshots takes a minute) is
+/// still alive, yet a second console sharing the database takes the cluster over and the live
+/// refresh fails. Correct: the live refresher keeps its claim; the other answers at once.
+#[tokio::test]
+async fn a_listing_longer_than_the_lease_is_not_taken_over_by_another_console() {
+    let sim = start_sim(VersionProfile::V88, 10).await;
+    let (auth, _) = auth_section("");
+    let text = format!(
+        "{auth}[upstream]\nlisting_timeout_secs = 300\n[catalog]\n{QUIET}\n{}",
+        sim.endpoints.console_config("test")
+    );
+    let a = Arc::new(start_console_with(&text).await);
+    let b = Arc::new(start_console_with(&text).await);
+    let (status, _) = a.get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200);
+    let mut slow = fast_timings();
+    slow.webapps_list_ms = 63_000;
+    control(&sim, "/sim/settings", json!({ "timings": slow })).await;
+    let a_refresh = {
+        let a = a.clone();
+        tokio::spawn(async move { refresh(&a).await })
+    };
+    tokio::time::sleep(Duration::from_millis(61_500)).await;
+    let b_refresh = {
+        let b = b.clone();
+        tokio::spawn(async move { refresh(&b).await })
+    };
+    let b_answer = tokio::time::timeout(Duration::from_secs(5), b_refresh).await;
+    let (a_status, a_body) = a_refresh.await.unwrap();
+    let b_answer = b_answer.map(|r| r.unwrap());
+    assert!(
+        matches!(&b_answer, Ok((200, body)) if body["refreshed"] == false),
+        "console b, while a is still listing: {b_answer:?} (no answer in 5 s: b took the lease and lists)"
+    );
+    assert_eq!(
+        (a_status, &a_body["refreshed"]),
+        (200, &json!(true)),
+        "console a's live refresh: {a_body}"
+    );
 }
