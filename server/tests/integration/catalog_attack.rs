@@ -936,16 +936,87 @@ async fn a_listing_longer_than_the_lease_is_not_taken_over_by_another_console() 
         let b = b.clone();
         tokio::spawn(async move { refresh(&b).await })
     };
-    let b_answer = tokio::time::timeout(Duration::from_secs(5), b_refresh).await;
+    let b_quick = tokio::time::timeout(Duration::from_secs(5), b_refresh).await;
     let (a_status, a_body) = a_refresh.await.unwrap();
-    let b_answer = b_answer.map(|r| r.unwrap());
+    let b_result: Option<(u16, Value)> = b_quick.ok().map(|r| r.unwrap());
+    let b_ok = matches!(&b_result, Some((200, body)) if body["refreshed"] == false);
+    let b_answer = match &b_result {
+        Some((status, body)) => format!("answered {status} {body}"),
+        None => "no answer within 5 s: it took the lease over and lists itself".to_string(),
+    };
     assert!(
-        matches!(&b_answer, Ok((200, body)) if body["refreshed"] == false),
-        "console b, while a is still listing: {b_answer:?} (no answer in 5 s: b took the lease and lists)"
+        b_ok,
+        "console b, while a is still listing: {b_answer}; console a's live refresh answered {a_status} {a_body}"
     );
     assert_eq!(
         (a_status, &a_body["refreshed"]),
         (200, &json!(true)),
         "console a's live refresh: {a_body}"
     );
+}
+
+/// Attack 15: a console shut down (gracefully: `CatalogService::shutdown`) while its refresh
+/// lists leaves its claim behind: the next console (a restart) cannot list for `LEASE_MS`.
+/// Correct: a refresh given up on releases its claim, so the restart lists at once.
+#[tokio::test]
+async fn a_refresh_dropped_at_shutdown_does_not_block_the_restart() {
+    use backup_console::catalog::CatalogService;
+    use backup_console::clock::Clock;
+    use backup_console::store::Store;
+    let sim = start_sim(VersionProfile::V88, 10).await;
+    let (auth, path) = auth_section("");
+    let text = format!("{auth}{}", sim.endpoints.console_config("test"));
+    let config = Config::parse(&text, "t", &|_| None).unwrap();
+    let clusters = Clusters::from_config(&config).unwrap();
+    let mut slow = fast_timings();
+    slow.webapps_list_ms = 5_000;
+    control(&sim, "/sim/settings", json!({ "timings": slow })).await;
+    let store = Store::open(&path).unwrap();
+    // Its keeper refreshes at once (nothing listed yet) and lists for 5 s.
+    let first = CatalogService::start(&clusters, store.clone(), config.catalog.clone(), Clock::System);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    first.shutdown().await;
+    drop(first);
+    control(&sim, "/sim/settings", json!({ "timings": fast_timings() })).await;
+    let restarted = CatalogService::new(&clusters, Store::open(&path).unwrap(), config.catalog.clone(), Clock::System);
+    let listed = restarted.refresh("test").await;
+    assert!(
+        matches!(listed, Ok(true)),
+        "the restarted console's refresh: {listed:?} (the stopped one's claim still holds)"
+    );
+}
+
+/// Attack 16: the paged list's ETag: a client's If-None-Match gets 304 while nothing changed,
+/// and never once the catalog changed.
+#[tokio::test]
+async fn the_etag_changes_with_the_catalog_and_only_then() {
+    let sim = start_sim(VersionProfile::V88, 12).await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let url = format!("{}/api/clusters/test/backups?per_page=5", console.base);
+    let get = |tag: Option<String>| {
+        let mut r = console
+            .http
+            .get(&url)
+            .header("cookie", &console.session.cookie);
+        if let Some(t) = tag {
+            r = r.header("if-none-match", t);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let tag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), tag)
+        }
+    };
+    let (status, tag) = get(None).await;
+    assert_eq!(status, 200);
+    let tag = tag.expect("an etag");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(get(Some(tag.clone())).await.0, 304, "nothing changed");
+    // A change upstream, refreshed.
+    take_backup(&sim, u64::from(u32::MAX), &["zeebe", "webapps", "optimize"]).await;
+    settle().await;
+    refresh(&console).await;
+    let (changed, new_tag) = get(Some(tag.clone())).await;
+    assert_eq!(changed, 200, "the catalog changed: the old tag must not match");
+    assert_ne!(new_tag.as_deref(), Some(tag.as_str()));
 }
