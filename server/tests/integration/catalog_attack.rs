@@ -1076,3 +1076,91 @@ async fn a_second_console_during_the_first_listing_answers_its_first_page() {
     drop(a);
     assert_eq!(status, 200, "{body}");
 }
+
+/// Attack 19: a component failing on the very first listing: no listed time, its error, every
+/// set unknown in it, nothing restorable.
+#[tokio::test]
+async fn a_component_failing_the_first_listing_ever_reads_unknown() {
+    let sim = start_sim(VersionProfile::V88, 8).await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "webapps", "operation": "list", "count": 1,
+               "action": {"kind": "status", "status": 503}}),
+    )
+    .await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let (status, h) = console.get("/api/clusters/test/backups?per_page=50").await;
+    assert_eq!(status, 200, "{h}");
+    let webapps = h["catalog"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "webapps")
+        .cloned()
+        .unwrap();
+    assert!(webapps["listed_at_ms"].is_null(), "{webapps}");
+    assert!(webapps["error"].as_str().is_some(), "{webapps}");
+    assert_eq!(h["counts"]["restorable"], 0, "{h}");
+    assert!(!sets_of(&h).is_empty());
+    for set in sets_of(&h) {
+        assert_eq!(part(&set, "webapps").unwrap()["state"], "unknown", "{set}");
+    }
+}
+
+/// Attack 20: while a refresh hangs on one component, pages are answered at once from the
+/// catalog, with `refreshing: true`.
+#[tokio::test]
+async fn pages_answer_at_once_while_a_refresh_hangs() {
+    let sim = start_sim(VersionProfile::V88, 8).await;
+    let console = Arc::new(start_console(&config_text(&sim, QUIET)).await);
+    let (_, before) = console.get("/api/clusters/test/backups?per_page=50").await;
+    let mut t = fast_timings();
+    t.hang_ms = 4_000;
+    control(&sim, "/sim/settings", json!({ "timings": t })).await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "optimize", "operation": "list", "count": 1,
+               "action": {"kind": "hang"}}),
+    )
+    .await;
+    let hanging = {
+        let console = console.clone();
+        tokio::spawn(async move { refresh(&console).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let (status, during) = console.get("/api/clusters/test/backups?per_page=50").await;
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{during}");
+    assert!(took < Duration::from_secs(1), "a page took {took:?} during a refresh");
+    assert_eq!(sets_of(&during), sets_of(&before));
+    assert_eq!(during["catalog"]["refreshing"], true, "{}", during["catalog"]);
+    let (status, _) = hanging.await.unwrap();
+    assert!(status == 200 || status >= 500);
+}
+
+/// Attack 21: a run made through one console shows in the other console sharing the database,
+/// without a Refresh click.
+#[tokio::test]
+async fn a_run_on_one_console_shows_on_the_other_without_a_click() {
+    let sim = start_sim(VersionProfile::V88, 3).await;
+    let (text, _) = shared_config(&sim, "refresh_secs = 3600\nidle_refresh_secs = 3600");
+    let a = start_console_with(&text).await;
+    let b = start_console_with(&text).await;
+    let (status, _) = b.get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200);
+    let (status, run) = a
+        .call(Method::POST, "/api/clusters/test/runs", Some(&a.session), Some(json!({})))
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["backup_id"].as_u64().unwrap();
+    eventually(Duration::from_secs(25), || async {
+        let (_, h) = b.get("/api/clusters/test/backups?per_page=5").await;
+        sets_of(&h)
+            .into_iter()
+            .find(|s| s["backup_id"] == id && s["verdict"] == "restorable")
+    })
+    .await;
+}
