@@ -1164,3 +1164,66 @@ async fn a_run_on_one_console_shows_on_the_other_without_a_click() {
     })
     .await;
 }
+
+/// Attack 22: backup IDs at the edges (1 and `i64::MAX`, as Zeebe's Java `long` allows) sort,
+/// search and count as the fresh merge does.
+#[tokio::test]
+async fn extreme_backup_ids_page_as_the_fresh_merge() {
+    let sim = start_sim(VersionProfile::V87, 20).await;
+    let console = start_console(&config_text(&sim, QUIET)).await;
+    let max = i64::MAX as u64;
+    for id in [max - 1, max] {
+        take_backup(&sim, id, &["zeebe", "operate", "tasklist", "optimize"]).await;
+        settle().await;
+    }
+    let (status, body) = refresh(&console).await;
+    assert_eq!(status, 200, "{body}");
+    let fresh = fresh_merge(&sim).await;
+    assert!(fresh.sets.iter().any(|s| s.backup_id == max), "upstream took {max}");
+    compare_with(&console, &fresh, "extreme IDs").await;
+    let (_, h) = console
+        .get(&format!("/api/clusters/test/backups?q={max}"))
+        .await;
+    assert_eq!(ids(&sets_of(&h)), vec![max], "{h}");
+}
+
+/// Attack 23: two clusters in one console: each catalog is its own cluster's fresh merge, and
+/// changing or failing one leaves the other alone.
+#[tokio::test]
+async fn two_clusters_catalogs_stay_apart() {
+    let one = start_sim(VersionProfile::V88, 12).await;
+    let two = start_sim(VersionProfile::V87, 30).await;
+    let console = start_console(&format!(
+        "[catalog]\n{QUIET}\n{}\n{}",
+        one.endpoints.console_config("test"),
+        two.endpoints.console_config("other")
+    ))
+    .await;
+    let fresh_other = || async {
+        let v = serde_json::to_value(fresh_merge_of(&two.endpoints.console_config("test")).await).unwrap();
+        sets_of(&v)
+    };
+    let (status, other_before) = console.get("/api/clusters/other/backups").await;
+    assert_eq!(status, 200, "{other_before}");
+    assert_eq!(sets_of(&other_before), fresh_other().await);
+    take_backup(&one, u64::from(u32::MAX), &["zeebe", "webapps", "optimize"]).await;
+    settle().await;
+    control(
+        &one,
+        "/sim/faults",
+        json!({"component": "optimize", "operation": "list", "count": 1,
+               "action": {"kind": "status", "status": 500}}),
+    )
+    .await;
+    let (status, _) = refresh(&console).await;
+    assert_eq!(status, 200);
+    let (_, test_now) = console.get("/api/clusters/test/backups").await;
+    assert!(ids(&sets_of(&test_now)).contains(&u64::from(u32::MAX)));
+    let (_, other_after) = console.get("/api/clusters/other/backups").await;
+    assert_eq!(sets_of(&other_after), sets_of(&other_before));
+    assert!(other_after["component_errors"].as_array().is_none_or(|e| e.is_empty()), "{}", other_after["component_errors"]);
+    let (_, other_page) = console.get("/api/clusters/other/backups?per_page=7&page=2&sort=oldest").await;
+    let mut expected = fresh_other().await;
+    expected.reverse();
+    assert_eq!(sets_of(&other_page), expected[7..14].to_vec());
+}
