@@ -17,6 +17,7 @@ mod attack_part5;
 mod auth_api;
 mod bad_input;
 mod catalog;
+mod catalog_attack;
 mod cleanup_lease;
 mod compression;
 mod history_api;
