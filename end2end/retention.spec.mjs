@@ -44,13 +44,26 @@ test('an admin edits the policy, previews, confirms, and the sets are gone from 
   const heading = await page.locator('#preview h2').textContent();
   const count = Number(heading.match(/(\d+) to delete/)[1]);
   expect(count).toBeGreaterThan(5);
+  // The server answers the plan a page at a time (the sets to delete first): walk the pages.
   const rows = page.locator('#preview-delete tbody tr');
-  await expect(rows).toHaveCount(count);
-  const ids = await rows.evaluateAll(trs => trs.map(tr => tr.dataset.backupId));
-  expect(ids).not.toContain(pinnedId);
-  await expect(page.locator(`#preview-keep tr[data-backup-id="${pinnedId}"]`)).toContainText('pinned');
+  const info = page.locator('#preview-page-info');
+  await expect(info).toContainText(`· ${count} sets`);
+  const previewPages = Number((await info.textContent()).match(/Page 1 of (\d+)/)[1]);
   // Every set to delete lists its artifacts per component.
   await expect(rows.first().locator('.artifacts li').first()).toBeVisible();
+  let ids = [];
+  for (let p = 1; p <= previewPages; p++) {
+    if (p > 1) {
+      await page.click('#preview-next-page');
+      await expect(info).toContainText(`Page ${p} of ${previewPages}`);
+    }
+    ids = ids.concat(await rows.evaluateAll(trs => trs.map(tr => tr.dataset.backupId)));
+  }
+  expect(ids).toHaveLength(count);
+  expect(new Set(ids).size).toBe(count);
+  expect(ids).not.toContain(pinnedId);
+  await page.click('#preview-show [data-show="keep"]');
+  await expect(page.locator(`#preview-keep tr[data-backup-id="${pinnedId}"]`)).toContainText('pinned');
 
   await expect(page.locator('#preview-summary')).toContainText(`Deletes ${count} sets`);
   // Most of the history goes: the warning a schedule would refuse with is shown first.

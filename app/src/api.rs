@@ -8,7 +8,8 @@ use backup_domain::api::{
 };
 use backup_domain::id::BackupId;
 use backup_domain::retention::{
-    CleanupRequest, CleanupStarted, CleanupView, RetentionPolicy, RetentionState,
+    CleanupRequest, CleanupStarted, CleanupView, PreviewRequest, RetentionPolicy, RetentionPreview,
+    RetentionState,
 };
 use backup_domain::run::{Preflight, RunStarted, StartRunRequest};
 use gloo_net::http::Request;
@@ -205,12 +206,6 @@ pub async fn cluster_status(
     cluster: &str,
 ) -> Result<backup_domain::status::ClusterStatus, ApiError> {
     get_json(&format!("/api/clusters/{}/status", segment(cluster)?)).await
-}
-
-/// Every set of the history. Megabytes on a big cluster: only the retention page's in-browser
-/// preview reads it; every other page asks for a [`history_page`].
-pub async fn history(cluster: &str) -> Result<HistoryResponse, ApiError> {
-    get_json(&format!("/api/clusters/{}/backups", segment(cluster)?)).await
 }
 
 /// Which page of the history to ask the server for.
@@ -422,6 +417,23 @@ pub async fn save_policy(
     send_json::<wire::Retention>(Request::put(&path), csrf, Some(&body))
         .await
         .map(|r| r.0)
+}
+
+/// What a policy (the draft of `request`, or the one in force) does over the server's catalog:
+/// the whole plan's figures and delete list, and one page of its decisions. A read: viewers may
+/// ask, with the CSRF header every POST carries.
+pub async fn retention_preview(
+    cluster: &str,
+    request: &PreviewRequest,
+    csrf: &str,
+) -> Result<RetentionPreview, ApiError> {
+    let body = serde_json::to_string(request).map_err(|e| ApiError::Decode(e.to_string()))?;
+    post_json(
+        &format!("/api/clusters/{}/retention/preview", segment(cluster)?),
+        csrf,
+        Some(&body),
+    )
+    .await
 }
 
 /// Confirms the policy in force (the file's, as reviewed) so that its schedule may run.

@@ -1,17 +1,15 @@
-//! Retention: the policy, a live preview of exactly what it deletes (computed here with the same
-//! planner the server runs before deleting), orphans to pick, a typed confirmation, then the
-//! cleanup's result per artifact with "retry failed". The cleanup being watched is in the URL
-//! (`?cleanup=ID`).
+//! Retention: the policy, a live preview of exactly what it deletes (the server plans the draft
+//! over its catalog, as it does before deleting, and answers a page of it), orphans to pick, a
+//! typed confirmation, then the cleanup's result per artifact with "retry failed". The cleanup
+//! being watched is in the URL (`?cleanup=ID`).
 
 use std::collections::BTreeSet;
 
-use backup_domain::BackupSet;
-use backup_domain::api::HistoryResponse;
 use backup_domain::cron::Schedule;
 use backup_domain::listing::{format_age, format_utc};
 use backup_domain::retention::{
-    self as planner, ArtifactState, CleanupRequest, CleanupView, Decision, PolicySource,
-    RetentionPlan, RetentionPolicy, RetentionState, SetDecision,
+    ArtifactState, CleanupRequest, CleanupView, Decision, PolicySource, PreviewDecision,
+    PreviewFilter, PreviewRequest, RetentionPolicy, RetentionPreview, RetentionState,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -21,8 +19,9 @@ use crate::actions::{cleanup_href, start_cleanup};
 use crate::api::{self, ApiError};
 use crate::components::alert::{ErrorAlert, Loading};
 use crate::components::badge::VerdictBadge;
+use crate::components::freshness::HistoryFreshness;
 use crate::components::now_ms;
-use crate::state::{Fetched, Loaded, spawn_owned, use_auth, use_cluster};
+use crate::state::{Fetched, spawn_owned, use_auth, use_cluster};
 
 #[component]
 pub fn Retention() -> impl IntoView {
@@ -94,63 +93,171 @@ impl PolicyForm {
 
 #[component]
 fn PolicyAndPreview() -> impl IntoView {
-    let cluster = use_cluster();
-    let name = cluster.name;
-    // Every set, for the preview computed here (the page's own read: no other page loads them
-    // all), and again after a cleanup or a run changed them.
-    let history: Loaded<HistoryResponse> = LocalResource::new(move || {
-        let c = name.get();
-        cluster.track_history();
-        async move { api::history(&c).await }
-    });
+    let name = use_cluster().name;
     let state = Fetched::new(move || {
         let cluster = name.get_untracked();
         async move { api::retention_state(&cluster).await }
     });
     view! {
-        {move || match (state.get(), history.get()) {
-            (Some(Err(e)), _) => view! { <ErrorAlert error=e retry=Callback::new(move |_| state.reload())/> }.into_any(),
-            (_, Some(Err(e))) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
-            (Some(Ok(s)), Some(Ok(h))) => view! { <Editor state=s history=h on_saved=Callback::new(move |_| state.reload())/> }.into_any(),
-            _ => view! { <Loading what="the retention policy and the history"/> }.into_any(),
+        {move || match state.get() {
+            Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| state.reload())/> }.into_any(),
+            Some(Ok(s)) => view! { <Editor state=s on_saved=Callback::new(move |_| state.reload())/> }.into_any(),
+            None => view! { <Loading what="the retention policy"/> }.into_any(),
         }}
     }
 }
 
+/// How long the preview waits after the last edit of the form before it asks the server.
+const PREVIEW_DEBOUNCE_MS: u64 = 300;
+/// Decisions per page of the preview's table.
+const PREVIEW_PER_PAGE: usize = 50;
+
+/// What the preview asks the server: the draft (`None`: the policy in force), a page, a filter.
+#[derive(Debug, Clone, PartialEq)]
+struct Wanted {
+    draft: Option<RetentionPolicy>,
+    page: usize,
+    show: PreviewFilter,
+}
+
+/// The server's answer, with the question it answers.
+#[derive(Debug, Clone, PartialEq)]
+struct Shown {
+    asked: Wanted,
+    preview: RetentionPreview,
+}
+
 #[component]
-fn Editor(
-    state: RetentionState,
-    history: HistoryResponse,
-    on_saved: Callback<()>,
-) -> impl IntoView {
-    let name = use_cluster().name;
+fn Editor(state: RetentionState, on_saved: Callback<()>) -> impl IntoView {
+    let cluster = use_cluster();
+    let name = cluster.name;
     let auth = use_auth();
     let navigate = use_navigate();
     let is_admin = move || auth.is_admin();
     let saved_form = PolicyForm::from(&state.policy);
     let form = RwSignal::new(saved_form.clone());
-    let protections = state.protections();
-    let sets = StoredValue::new(history.sets.clone());
-    let unknown_components = !history.component_errors.is_empty();
-    let now = now_ms();
 
     let parsed = Memo::new(move |_| form.with(PolicyForm::policy));
-    let plan = Memo::new(move |_| {
-        parsed
-            .get()
-            .ok()
-            .map(|policy| sets.with_value(|sets| planner::plan(sets, &policy, &protections, now)))
-    });
     // With nothing configured the form holds a starting policy: it must be saved to count.
     let configured = state.is_configured();
     let dirty = {
         let saved_form = saved_form.clone();
         Memo::new(move |_| !configured || form.with(|f| *f != saved_form))
     };
+    // The policy the preview is of: none (the one in force) while the form is as saved, the
+    // draft once edited, nothing to ask while the draft is invalid.
+    let draft = Memo::new(move |_| {
+        if dirty.get() {
+            parsed.get().map(Some)
+        } else {
+            Ok(None)
+        }
+    });
     let picked = RwSignal::new(BTreeSet::<u64>::new());
     let typed = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
+
+    let wanted = RwSignal::new(draft.get_untracked().ok().map(|draft| Wanted {
+        draft,
+        page: 1,
+        show: PreviewFilter::Delete,
+    }));
+    let shown = RwSignal::new(None::<Shown>);
+    let preview_error = RwSignal::new(None::<ApiError>);
+    // One request per question: asking again (another draft, page or filter, or the history
+    // changed) aborts the one in flight, whose answer is then never shown.
+    Effect::new(move |_| {
+        let Some(asked) = wanted.get() else {
+            return;
+        };
+        cluster.track_history();
+        let (cluster, csrf) = (name.get_untracked(), auth.csrf());
+        spawn_owned(async move {
+            let request = PreviewRequest {
+                policy: asked.draft.clone(),
+                page: Some(asked.page),
+                per_page: Some(PREVIEW_PER_PAGE),
+                show: Some(asked.show),
+            };
+            match api::retention_preview(&cluster, &request, &csrf).await {
+                Ok(preview) => {
+                    // A ticked orphan the plan no longer offers is not sent.
+                    picked.update(|p| p.retain(|id| preview.selectable_orphans.contains(id)));
+                    preview_error.set(None);
+                    shown.set(Some(Shown { asked, preview }));
+                }
+                Err(e) => preview_error.set(Some(e)),
+            }
+        });
+    });
+    // An edit asks for the new draft once typing pauses, from its first page.
+    let timer = StoredValue::new(None::<TimeoutHandle>);
+    let cancel_timer = move || {
+        if let Some(t) = timer.try_get_value().flatten() {
+            t.clear();
+        }
+        timer.try_set_value(None);
+    };
+    on_cleanup(cancel_timer);
+    Effect::new(move |first: Option<()>| {
+        let next = draft.get();
+        if first.is_none() {
+            return;
+        }
+        cancel_timer();
+        preview_error.set(None);
+        if let Ok(draft) = next {
+            let handle = set_timeout_with_handle(
+                move || {
+                    timer.try_set_value(None);
+                    let next = Wanted {
+                        draft,
+                        page: 1,
+                        show: wanted.with_untracked(|w| {
+                            w.as_ref().map_or(PreviewFilter::Delete, |w| w.show)
+                        }),
+                    };
+                    // Edited and put back before the pause: that answer is already asked for.
+                    if wanted.with_untracked(|w| w.as_ref() != Some(&next)) {
+                        wanted.set(Some(next));
+                    }
+                },
+                std::time::Duration::from_millis(PREVIEW_DEBOUNCE_MS),
+            );
+            timer.set_value(handle.ok());
+        }
+    });
+    let ask = Callback::new(move |change: (usize, Option<PreviewFilter>)| {
+        wanted.update(|w| {
+            if let Some(w) = w {
+                w.page = change.0;
+                if let Some(show) = change.1 {
+                    w.show = show;
+                }
+            }
+        });
+    });
+    // The answer for what the form holds now; an older one stays shown, marked, until it comes.
+    let current = Memo::new(move |_| {
+        shown.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| Ok(&s.asked.draft) == draft.get().as_ref())
+        })
+    });
+    // The server refused the draft (400): said where the form's own errors are.
+    let policy_error = move || {
+        parsed.get().err().or_else(|| {
+            preview_error.with(|e| match e {
+                Some(ApiError::Server {
+                    status: 400,
+                    message,
+                    ..
+                }) => Some(message.clone()),
+                _ => None,
+            })
+        })
+    };
 
     let save = move |_| {
         let Ok(policy) = parsed.get_untracked() else {
@@ -167,18 +274,27 @@ fn Editor(
             busy.set(false);
         });
     };
-    let to_delete = move || plan.get().map(|p| p.to_delete()).unwrap_or_default();
-    let count = move || to_delete().len() + picked.with(BTreeSet::len);
+    // What a cleanup confirms: the latest answer for the policy in force, and only it.
+    let in_force_plan = Memo::new(move |_| {
+        shown.with(|s| {
+            s.as_ref()
+                .filter(|s| s.asked.draft.is_none() && !dirty.get())
+                .map(|s| (s.preview.delete.clone(), s.preview.warning.is_some()))
+        })
+    });
+    let count = move || {
+        in_force_plan.with(|p| p.as_ref().map_or(0, |p| p.0.len())) + picked.with(BTreeSet::len)
+    };
     let delete = Callback::new(move |_: ()| {
+        let Some((delete, acknowledge_warning)) = in_force_plan.get_untracked() else {
+            return;
+        };
         let request = CleanupRequest {
-            delete: to_delete(),
+            delete,
             selected: picked.get_untracked().into_iter().collect(),
             confirm: typed.get_untracked().trim().parse().unwrap_or(0),
-            // The warning is on screen beside the button whenever there is one.
-            acknowledge_warning: plan
-                .get_untracked()
-                .and_then(|p| sets.with_value(|s| planner::unattended_refusal(s, &p)))
-                .is_some(),
+            // The warning is on screen above the button whenever there is one.
+            acknowledge_warning,
         };
         busy.set(true);
         start_cleanup(
@@ -266,6 +382,28 @@ fn Editor(
             Err(e) => e.to_string(),
         }
     };
+    // Failures other than a refused draft: the preview could not be read.
+    let preview_failure = move || {
+        preview_error
+            .get()
+            .filter(|e| !matches!(e, ApiError::Server { status: 400, .. }))
+            .map(|e| view! { <ErrorAlert error=e retry=Callback::new(move |_| wanted.update(|_| ()))/> })
+    };
+    let unknown_components = move || {
+        shown.with(|s| {
+            let names: Vec<&str> = s
+                .as_ref()
+                .map(|s| s.preview.unknown_components.iter().map(|c| c.label()).collect())
+                .unwrap_or_default();
+            (!names.is_empty()).then(|| view! {
+                <div class="alert alert-alarm" role="alert" id="unknown-components">
+                    <strong>{format!("Some components did not answer: {}", names.join(", "))}</strong>
+                    <p>"Sets whose state is unknown are kept, and their artifacts in the silent component cannot be deleted now."</p>
+                </div>
+            })
+        })
+    };
+    let has_answer = Memo::new(move |_| shown.with(Option::is_some));
 
     view! {
         <section class="card" id="policy">
@@ -280,7 +418,7 @@ fn Editor(
             </div>
             <p class="subtle" id="next-run">{next_run}</p>
             <p class="explain">"A restorable set is deleted only when every rule you set lets it go. Partially restorable sets (Zeebe completed, some component has nothing under the ID) follow the same rules and floor, never the rule for failed sets. Never deleted: the newest restorable set, the newest partially restorable set, pinned sets, sets in progress or being taken, and sets whose state is unknown. Orphans (Zeebe has nothing under the ID) go only when you tick them."</p>
-            {move || parsed.get().err().map(|e| view! { <p class="field-error" id="policy-error" role="alert">{e}</p> })}
+            {move || policy_error().map(|e| view! { <p class="field-error" id="policy-error" role="alert">{e}</p> })}
             <Show when=is_admin>
                 <div class="actions">
                     <button class="btn btn-primary" id="save-policy" disabled=move || !dirty.get() || parsed.get().is_err() || busy.get() on:click=save>"Save policy"</button>
@@ -290,33 +428,24 @@ fn Editor(
         </section>
         {held}
         {refusal}
-        {unknown_components.then(|| view! {
-            <div class="alert alert-alarm" role="alert">
-                <strong>"Some components did not answer"</strong>
-                <p>"Sets whose state is unknown are kept, and their artifacts in the silent component cannot be deleted now."</p>
-            </div>
-        })}
-        {move || plan.get().map(|p| view! { <Preview plan=p sets=sets picked=picked in_force=!dirty.get()/> })}
+        {unknown_components}
+        {preview_failure}
+        <Show when=move || has_answer.get() fallback=move || (wanted.with(Option::is_some) && preview_error.with(Option::is_none)).then(|| view! { <Loading what="the preview"/> })>
+            <Preview shown=shown current=current picked=picked in_force=Signal::derive(move || !dirty.get()) ask=ask/>
+        </Show>
         <Show when=is_admin>
             <section class="card" id="confirm-cleanup">
                 <h2>"Delete"</h2>
                 {move || {
                     let n = count();
-                    // What a schedule would refuse, an admin sees before confirming.
-                    let warning = plan.get().and_then(|p| sets.with_value(|s| planner::unattended_refusal(s, &p)));
-                    let warning = warning.filter(|_| n > 0).map(|w| view! {
-                        <div class="alert alert-alarm" id="cleanup-warning" role="alert">
-                            <strong>"Check this plan before you confirm it"</strong>
-                            <p>{format!("A scheduled cleanup would refuse it: {w}.")}</p>
-                        </div>
-                    });
                     if dirty.get() {
                         view! { <p class="subtle">"Save the policy first: the server deletes what the saved policy plans."</p> }.into_any()
+                    } else if in_force_plan.with(Option::is_none) {
+                        view! { <p class="subtle">"Reading what the policy in force deletes…"</p> }.into_any()
                     } else if n == 0 {
                         view! { <p class="subtle" id="nothing-to-delete">"Nothing to delete."</p> }.into_any()
                     } else {
                         view! {
-                            {warning}
                             <p>{format!("This deletes {n} backup set{} in every component that holds them. It cannot be undone. Type {n} to confirm.", if n == 1 { "" } else { "s" })}</p>
                             <div class="actions">
                                 <input id="confirm-count" inputmode="numeric" autocomplete="off" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev))/>
@@ -333,139 +462,201 @@ fn Editor(
     }
 }
 
-/// What the plan deletes, artifact by artifact; the orphans to pick; what it keeps and why.
+/// The server's preview: what the whole plan deletes and keeps, the warning a schedule would
+/// refuse it with, how fresh the catalog is, and one page of decisions with their artifacts.
 #[component]
 fn Preview(
-    plan: RetentionPlan,
-    sets: StoredValue<Vec<BackupSet>>,
+    shown: RwSignal<Option<Shown>>,
+    /// False while the answer shown is for an older draft than the form's.
+    current: Memo<bool>,
     picked: RwSignal<BTreeSet<u64>>,
     /// False while the previewed policy is not the one in force (edited, or nothing configured).
-    in_force: bool,
+    in_force: Signal<bool>,
+    /// Another page, and another filter (from its first page).
+    ask: Callback<(usize, Option<PreviewFilter>)>,
 ) -> impl IntoView {
-    let now = now_ms();
-    let orphans: BTreeSet<u64> = plan.selectable_orphans().into_iter().collect();
-    let n_delete = plan.to_delete().len();
-    let n_keep = plan.decisions.len() - n_delete;
-    // One row shape for the three tables: a tick box for orphans, artifacts where they go.
-    let rows = |which: fn(&SetDecision, &BTreeSet<u64>) -> bool, pick: bool, artifacts: bool| {
-        plan.decisions
-            .iter()
-            .filter(|d| which(d, &orphans))
-            .map(|d| {
-                let id = d.backup_id;
-                let age = d
-                    .started_at_ms
-                    .map(|t| format!("{} ago", format_age((now - t) / 1000)))
-                    .unwrap_or_else(|| "-".into());
-                let listed = artifacts.then(|| {
-                    let items = sets
-                        .with_value(|s| s.iter().find(|s| s.backup_id == id).map(planner::artifacts))
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|a| format!("{}: {}", a.component.label(), a.description))
-                        .collect::<Vec<_>>();
-                    view! { <td><ul class="artifacts">{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul></td> }
-                });
-                let tick = pick.then(|| view! {
-                    <td><input type="checkbox" class="pick-orphan" value=id
-                        prop:checked=move || picked.with(|p| p.contains(&id))
-                        on:change=move |_| picked.update(|p| if !p.remove(&id) { p.insert(id); })/></td>
-                });
+    let figures = Memo::new(move |_| {
+        shown.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    let p = &s.preview;
+                    Figures {
+                        sets: p.sets,
+                        delete: p.delete.len(),
+                        protected: p.protected,
+                        orphans: p.selectable_orphans.len(),
+                        page: p.page,
+                        pages: p.pages,
+                        total: p.total,
+                        show: s.asked.show,
+                    }
+                })
+                .unwrap_or_default()
+        })
+    });
+    let heading = move || {
+        let f = figures.get();
+        // Ticked orphans count as deleted, so the heading and the button agree.
+        let ticked = picked.with(BTreeSet::len);
+        let what = if in_force.get() {
+            "Preview"
+        } else {
+            "Preview of this policy, not in force yet"
+        };
+        let keep = f.sets.saturating_sub(f.delete);
+        format!(
+            "{what}: {} to delete, {} kept",
+            f.delete + ticked,
+            keep.saturating_sub(ticked)
+        )
+    };
+    let summary = move || {
+        let f = figures.get();
+        let orphans = match f.orphans {
+            0 => String::new(),
+            1 => "; 1 orphan may be ticked for deletion".into(),
+            n => format!("; {n} orphans may be ticked for deletion"),
+        };
+        format!(
+            "Deletes {} sets of the {} in the history. Keeps {}, {} of them protected by a rule{orphans}.",
+            f.delete,
+            f.sets,
+            f.sets.saturating_sub(f.delete),
+            f.protected
+        )
+    };
+    let warning = move || {
+        shown
+            .with(|s| s.as_ref().and_then(|s| s.preview.warning.clone()))
+            .map(|w| {
                 view! {
-                    <tr data-backup-id=id>
-                        {tick}
-                        <td class="mono">{id}</td>
-                        <td class="nowrap">{age}</td>
-                        <td><VerdictBadge verdict=d.verdict/></td>
-                        <td class="why">{d.reason.clone()}</td>
-                        {listed}
-                    </tr>
+                    <div class="alert alert-alarm" id="cleanup-warning" role="alert">
+                        <strong>"Check this plan before you confirm it"</strong>
+                        <p>{format!("A scheduled cleanup would refuse it: {w}.")}</p>
+                    </div>
                 }
             })
-            .collect_view()
     };
-    let summary = summarize(&plan);
-    let delete_rows = rows(|d, _| d.decision == Decision::Delete, false, true);
-    let orphan_rows = rows(|d, o| o.contains(&d.backup_id), true, true);
-    let keep_rows = rows(|d, _| d.decision == Decision::Keep, false, false);
-    let head = |tick: bool, artifacts: Option<&'static str>| {
+    let freshness = move || {
+        shown.with(|s| s.as_ref().map(|s| s.preview.catalog.clone())).map(|c| view! {
+            <HistoryFreshness catalog=Some(c) errors=Vec::new() consequence="sets whose state is unknown are kept"/>
+        })
+    };
+    let chip = move |show: PreviewFilter, slug: &'static str, label: &'static str| {
         view! {
-            <thead><tr>
-                {tick.then(|| view! { <th></th> })}
-                <th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why"</th>
-                {artifacts.map(|a| view! { <th>{a}</th> })}
-            </tr></thead>
+            <button class="chip" data-show=slug class:active=move || figures.get().show == show
+                on:click=move |_| ask.run((1, Some(show)))>
+                {move || {
+                    let f = figures.get();
+                    let n = match show {
+                        PreviewFilter::All => f.sets,
+                        PreviewFilter::Delete => f.delete,
+                        PreviewFilter::Keep => f.sets.saturating_sub(f.delete),
+                        PreviewFilter::Orphans => f.orphans,
+                    };
+                    format!("{label} ({n})")
+                }}
+            </button>
         }
     };
+    // The table's id says what it lists, as the filter does.
+    let table_id = move || match figures.get().show {
+        PreviewFilter::Delete => "preview-delete",
+        PreviewFilter::Keep => "preview-keep",
+        PreviewFilter::Orphans => "preview-orphans",
+        PreviewFilter::All => "preview-all",
+    };
+    let rows = move || {
+        let now = now_ms();
+        shown.with(|s| {
+            let Some(s) = s else { return Vec::new() };
+            let offered: BTreeSet<u64> = s.preview.selectable_orphans.iter().copied().collect();
+            s.preview
+                .decisions
+                .iter()
+                .map(|d| {
+                    let PreviewDecision { decision: d, artifacts } = d;
+                    let id = d.backup_id;
+                    let age = d
+                        .started_at_ms
+                        .map(|t| format!("{} ago", format_age((now - t) / 1000)))
+                        .unwrap_or_else(|| "-".into());
+                    let tickable = offered.contains(&id);
+                    // Artifacts are listed where they would go: deleted, or ticked orphans.
+                    let listed = (d.decision == Decision::Delete || tickable).then(|| {
+                        artifacts
+                            .iter()
+                            .map(|a| view! { <li>{format!("{}: {}", a.component.label(), a.description)}</li> })
+                            .collect_view()
+                    });
+                    let tick = tickable.then(|| view! {
+                        <input type="checkbox" class="pick-orphan" value=id
+                            prop:checked=move || picked.with(|p| p.contains(&id))
+                            on:change=move |_| picked.update(|p| if !p.remove(&id) { p.insert(id); })/>
+                    });
+                    view! {
+                        <tr data-backup-id=id data-decision=if d.decision == Decision::Delete { "delete" } else { "keep" }>
+                            <td>{tick}</td>
+                            <td class="mono">{id}</td>
+                            <td class="nowrap">{age}</td>
+                            <td><VerdictBadge verdict=d.verdict/></td>
+                            <td class="why">{d.reason.clone()}</td>
+                            <td><ul class="artifacts">{listed}</ul></td>
+                        </tr>
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
-        <section class="card" id="preview">
-            <h2>{move || {
-                // Ticked orphans count as deleted, so the heading and the button agree.
-                let ticked = picked.with(BTreeSet::len);
-                let what = if in_force { "Preview" } else { "Preview of this policy, not in force yet" };
-                format!("{what}: {} to delete, {} kept", n_delete + ticked, n_keep.saturating_sub(ticked))
-            }}</h2>
-            <p class="subtle" class:hidden=move || n_delete != 0>"The policy deletes nothing now."</p>
-            <p id="preview-summary" class:hidden=move || n_delete == 0>{summary}</p>
-            <div class="table-scroll" class:hidden=move || n_delete == 0>
-                <table class="table" id="preview-delete">{head(false, Some("Artifacts deleted"))}<tbody>{delete_rows}</tbody></table>
+        <section class="card" id="preview" data-current=move || current.get().to_string()>
+            <h2>{heading}</h2>
+            {move || (!current.get()).then(|| view! { <p class="subtle" id="preview-updating">"This preview is of an earlier version of the form: it follows the form once it holds a valid policy."</p> })}
+            {freshness}
+            <p class="subtle" class:hidden=move || figures.get().delete != 0>"The policy deletes nothing now."</p>
+            <p id="preview-summary" class:hidden=move || figures.get().delete == 0>{summary}</p>
+            {warning}
+            <p class="subtle">"Orphans (sets whose ID some components lack) are kept by the policy: tick those to delete as well, on any page."</p>
+            <div class="chips" id="preview-show" role="group" aria-label="Show decisions">
+                {chip(PreviewFilter::Delete, "delete", "To delete")}
+                {chip(PreviewFilter::Keep, "keep", "Kept")}
+                {chip(PreviewFilter::Orphans, "orphans", "Orphans offered")}
+                {chip(PreviewFilter::All, "all", "All")}
             </div>
-            <div class:hidden=orphans.is_empty()>
-                <h3>"Orphans"</h3>
-                <p class="subtle">"Sets whose ID some components lack: the policy keeps them, tick those to delete as well."</p>
-                <div class="table-scroll">
-                    <table class="table" id="preview-orphans">{head(true, Some("Artifacts"))}<tbody>{orphan_rows}</tbody></table>
-                </div>
+            <div class="table-scroll">
+                <table class="table compact" id=table_id>
+                    <thead><tr>
+                        <th></th><th>"Backup ID"</th><th>"Age"</th><th>"Verdict"</th><th>"Why"</th><th>"Artifacts deleted"</th>
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
             </div>
-            <details>
-                <summary>{format!("Kept ({n_keep})")}</summary>
-                <div class="table-scroll">
-                    <table class="table compact" id="preview-keep">{head(false, None)}<tbody>{keep_rows}</tbody></table>
-                </div>
-            </details>
+            <p class="subtle" id="preview-empty" class:hidden=move || figures.get().total != 0>"No set here."</p>
+            <div class="pager">
+                <button class="btn" id="preview-prev-page" disabled=move || figures.get().page <= 1
+                    on:click=move |_| ask.run((figures.get_untracked().page.saturating_sub(1).max(1), None))>"Previous"</button>
+                <span id="preview-page-info">{move || {
+                    let f = figures.get();
+                    format!("Page {} of {} · {} sets", f.page, f.pages.max(1), f.total)
+                }}</span>
+                <button class="btn" id="preview-next-page" disabled=move || { let f = figures.get(); f.page >= f.pages }
+                    on:click=move |_| ask.run((figures.get_untracked().page + 1, None))>"Next"</button>
+            </div>
         </section>
     }
 }
 
-/// One sentence over the whole plan: how many of each verdict go, their dates, the oldest kept.
-fn summarize(plan: &RetentionPlan) -> String {
-    use backup_domain::Verdict;
-    let deleted: Vec<&SetDecision> = plan
-        .decisions
-        .iter()
-        .filter(|d| d.decision == Decision::Delete)
-        .collect();
-    let by_verdict: Vec<String> = Verdict::ALL
-        .into_iter()
-        .filter_map(|v| {
-            let n = deleted.iter().filter(|d| d.verdict == v).count();
-            (n > 0).then(|| format!("{n} {}", v.label()))
-        })
-        .collect();
-    let dates = {
-        let times: Vec<i64> = deleted.iter().filter_map(|d| d.started_at_ms).collect();
-        match (times.iter().min(), times.iter().max()) {
-            (Some(a), Some(b)) => format!(", taken {} to {}", format_utc(*a), format_utc(*b)),
-            _ => String::new(),
-        }
-    };
-    let kept: Vec<&SetDecision> = plan
-        .decisions
-        .iter()
-        .filter(|d| d.decision == Decision::Keep)
-        .collect();
-    let oldest_kept = kept
-        .iter()
-        .filter(|d| matches!(d.verdict, Verdict::Restorable | Verdict::RestorablePartial))
-        .min_by_key(|d| d.backup_id)
-        .map(|d| format!("; the oldest restorable set kept is {}", d.backup_id))
-        .unwrap_or_default();
-    format!(
-        "Deletes {} sets ({}){dates}. Keeps {}{oldest_kept}.",
-        deleted.len(),
-        by_verdict.join(", "),
-        kept.len()
-    )
+/// The preview's figures over the whole plan, and where the table is in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Figures {
+    sets: usize,
+    delete: usize,
+    protected: usize,
+    orphans: usize,
+    page: usize,
+    pages: usize,
+    total: usize,
+    show: PreviewFilter,
 }
 
 /// A cleanup on the server, polled until it ends; "retry failed" starts a new one.
