@@ -33,6 +33,9 @@ use crate::store::{CATALOG_CHUNK, CatalogFilter, CatalogWrite, Store, StoreError
 /// How often a keeper looks whether its cluster is due (cheap: two indexed reads).
 const TICK: Duration = Duration::from_secs(1);
 
+/// How long a first page waits for another console's first listing before it answers 503.
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(30);
+
 /// How often a refresh renews its claim while it lists: well inside the claim's 60 s.
 const RENEW_EVERY: Duration = Duration::from_secs(10);
 
@@ -221,11 +224,28 @@ impl CatalogService {
     /// when it publishes. The work runs as a task of its own: a caller that goes away (a viewer
     /// closing the page) does not cut a refresh off halfway.
     pub async fn refresh(self: &Arc<Self>, cluster: &str) -> Result<bool, CatalogError> {
+        self.refresh_within(cluster, 0).await
+    }
+
+    /// [`CatalogService::refresh`], taking a refresh under way that began at most `tolerance_ms`
+    /// before this call as this one's: a crowd of clicks coalesces into one listing, a click
+    /// well after a listing began gets one of its own.
+    async fn refresh_within(
+        self: &Arc<Self>,
+        cluster: &str,
+        tolerance_ms: i64,
+    ) -> Result<bool, CatalogError> {
         let Some(k) = self.keeper(cluster).cloned() else {
             return Ok(false);
         };
         // Refreshes started before this call; one started after it and finished answers it.
-        let asked = k.started.load(Ordering::SeqCst);
+        let mut asked = k.started.load(Ordering::SeqCst);
+        if asked > 0
+            && k.refreshing.load(Ordering::SeqCst)
+            && self.clock.now_ms() - k.last_attempt_ms.load(Ordering::SeqCst) <= tolerance_ms
+        {
+            asked -= 1;
+        }
         let service = self.clone();
         tokio::spawn(async move { service.refresh_after(&k, asked).await })
             .await
@@ -271,7 +291,7 @@ impl CatalogService {
             return Ok(false);
         }
         k.last_requested_ms.store(now, Ordering::SeqCst);
-        self.refresh(cluster).await
+        self.refresh_within(cluster, gap).await
     }
 
     async fn refresh_now(&self, k: &Keeper) -> Result<bool, CatalogError> {
@@ -442,8 +462,16 @@ impl CatalogService {
             })
         };
         if !of_this_configuration(&head) {
-            self.refresh(cluster).await?;
+            let listed_here = self.refresh(cluster).await?;
             head = self.store.catalog_head(cluster.to_string()).await?;
+            // Another console sharing the database holds the refresh: its catalog comes when it
+            // publishes, which is worth waiting for a while rather than answering an error.
+            let waited = std::time::Instant::now();
+            while !listed_here && !of_this_configuration(&head) && waited.elapsed() < WAIT_FOR_OTHER
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                head = self.store.catalog_head(cluster.to_string()).await?;
+            }
             if !of_this_configuration(&head) {
                 head = None;
             }
