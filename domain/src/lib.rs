@@ -11,6 +11,7 @@ pub mod compact;
 pub mod cron;
 pub mod id;
 pub mod listing;
+pub mod merge;
 pub mod naming;
 pub mod procedure;
 pub mod retention;

@@ -949,7 +949,7 @@ mod tests {
             ),
         ];
         let since = [(Component::Optimize, 3u64)];
-        let sets = crate::backup_set::merge_listings_expecting(listings, &since);
+        let sets = crate::merge::merge_listings_expecting(listings, &since);
         let verdict = |id: u64| sets.iter().find(|s| s.backup_id == id).unwrap().verdict;
         assert_eq!(verdict(4), Verdict::Restorable);
         assert_eq!(

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use backup_domain::backup_set::{ComponentListing, build_set, merge_listings_expecting};
+use backup_domain::backup_set::{ComponentListing, build_set};
+use backup_domain::merge::merge_listings_expecting;
 use backup_domain::retention::{
     Decision, Protections, RetentionPlan, RetentionPolicy, plan, plan_unconfigured,
     refuse_selection, unattended_refusal,

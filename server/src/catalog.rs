@@ -19,7 +19,7 @@ use backup_domain::api::{
     CatalogFreshness, ComponentError, ComponentFreshness, ExportingStatus, HistoryResponse,
     LatestRestorable, VerdictCounts,
 };
-use backup_domain::backup_set::{self, BackupSet, Component, Verdict};
+use backup_domain::backup_set::{BackupSet, Component, Verdict};
 use backup_domain::listing::Order;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
@@ -674,7 +674,7 @@ fn digest(body: &str) -> i64 {
 /// Merges the listings and sends, chunk by chunk, every set that is new or changed against
 /// `digests` (the current generation), then every set no longer listed.
 fn merge_changes(
-    listings: Vec<(Component, backup_set::CompactComponentListing)>,
+    listings: Vec<(Component, backup_domain::merge::CompactComponentListing)>,
     since: &[(Component, u64)],
     mut digests: HashMap<u64, i64>,
     tx: tokio::sync::mpsc::Sender<Vec<CatalogWrite>>,
@@ -689,7 +689,7 @@ fn merge_changes(
         }
         chunk.clear();
     };
-    backup_set::merge_compact_each(listings, since, |set| {
+    backup_domain::merge::merge_compact_each(listings, since, |set| {
         if !open {
             return;
         }

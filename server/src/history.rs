@@ -1,13 +1,12 @@
 //! Backup history: every component listed in parallel, joined by backup ID in one merge
-//! (`backup_domain::backup_set::merge_listings`), with the exporting phase beside it.
+//! (`backup_domain::merge::merge_compact_each`), with the exporting phase beside it.
 
 use backup_domain::api::{
     BackupDetailResponse, ComponentError, ExportingStatus, HistoryResponse, PartitionExporting,
 };
-use backup_domain::backup_set::{
-    self, BackupSet, CompactComponentListing, Component, ComponentBackup, ComponentState,
-};
+use backup_domain::backup_set::{self, BackupSet, Component, ComponentBackup, ComponentState};
 use backup_domain::compact::CompactListing;
+use backup_domain::merge::CompactComponentListing;
 // The settling of transient states reads the system clock: these functions take a cluster only.
 use crate::clock::Clock;
 use futures_util::future::join_all;
@@ -42,7 +41,9 @@ pub async fn history(cluster: &Cluster) -> HistoryResponse {
         .collect();
     let components = listings.iter().map(|(c, _)| *c).collect();
     let mut sets: Vec<BackupSet> = Vec::new();
-    backup_set::merge_compact_each(listings, &cluster.expected_since, |set| sets.push(set));
+    backup_domain::merge::merge_compact_each(listings, &cluster.expected_since, |set| {
+        sets.push(set)
+    });
     let now = Clock::System.now_ms();
     let (counts, latest_restorable, highest_backup_id) = HistoryResponse::summarize(&sets, now);
     HistoryResponse {

@@ -15,6 +15,9 @@ use camunda_sim::SimCluster;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// (generation's time, query) -> page -> its IDs.
+type PagesSeen = HashMap<(i64, String), HashMap<usize, Vec<u64>>>;
+
 const QUIET: &str = "refresh_secs = 3600\nidle_refresh_secs = 3600\nmin_refresh_gap_secs = 0";
 const VERDICTS: [&str; 5] = [
     "restorable",
@@ -345,8 +348,7 @@ async fn concurrent_refreshes_and_readers_never_mix_generations() {
     let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let reads = Arc::new(AtomicUsize::new(0));
     // generated_at_ms + query -> page -> ids: pages of one generation must not overlap.
-    let seen: Arc<std::sync::Mutex<HashMap<(i64, String), HashMap<usize, Vec<u64>>>>> =
-        Arc::default();
+    let seen: Arc<std::sync::Mutex<PagesSeen>> = Arc::default();
     let mut readers = Vec::new();
     for r in 0..4 {
         let (console, stop, failures, reads, seen) = (
@@ -393,11 +395,9 @@ async fn concurrent_refreshes_and_readers_never_mix_generations() {
         }));
     }
     let mut rng = Lcg(7);
-    let mut next_id = u64::from(u32::MAX);
-    for round in 0..6 {
+    for (round, next_id) in (0..6).zip(u64::from(u32::MAX)..) {
         // Upstream changes between refreshes: a new set, a set losing its Zeebe part.
         take_backup(&sim, next_id, &["zeebe", "webapps", "optimize"]).await;
-        next_id += 1;
         let (_, all) = console.get("/api/clusters/test/backups?per_page=500").await;
         let some = ids(&sets_of(&all));
         let victim = some[rng.next(some.len() as u64) as usize];
@@ -1086,12 +1086,7 @@ async fn a_refresh_dropped_at_shutdown_does_not_block_the_restart() {
     control(&sim, "/sim/settings", json!({ "timings": slow })).await;
     let store = Store::open(&path).unwrap();
     // Its keeper refreshes at once (nothing listed yet) and lists for 5 s.
-    let first = CatalogService::start(
-        &clusters,
-        store.clone(),
-        config.catalog.clone(),
-        Clock::System,
-    );
+    let first = CatalogService::start(&clusters, store.clone(), config.catalog, Clock::System);
     tokio::time::sleep(Duration::from_millis(800)).await;
     first.shutdown().await;
     drop(first);
