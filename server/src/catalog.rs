@@ -505,48 +505,35 @@ impl CatalogService {
             Some(v) => summary.counts.get(v),
             None => summary.sets,
         };
-        // Without a search the summary knows how many match, so the page is clamped up front.
+        // Without a search the summary knows how many match, so the page is clamped up front;
+        // with one, the first read counts them and a page past the end is read once more.
         let clamp = |matching: usize| query.page.clamp(1, matching.div_ceil(per_page).max(1));
         let mut page_no = clamp(counted);
-        let mut read = self
-            .store
-            .catalog_page(
-                cluster.name.clone(),
-                filter.clone(),
-                query.order,
-                per_page,
-                (page_no - 1) * per_page,
-            )
-            .await?;
-        // The page and the summary must come from one generation: a refresh may have
-        // published between the two reads.
-        if read
-            .as_ref()
-            .is_some_and(|p| p.head.generation != head.generation)
-        {
-            return Box::pin(self.page(cluster, query, exporting)).await;
-        }
-        let mut matching = read.as_ref().and_then(|p| p.matching).unwrap_or(counted);
-        if clamp(matching) != page_no {
-            page_no = clamp(matching);
-            read = self
+        let (read, matching) = loop {
+            let read = self
                 .store
                 .catalog_page(
                     cluster.name.clone(),
-                    filter,
+                    filter.clone(),
                     query.order,
                     per_page,
                     (page_no - 1) * per_page,
                 )
                 .await?;
+            // The page and the summary must come from one generation: a refresh may have
+            // published between the reads.
             if read
                 .as_ref()
                 .is_some_and(|p| p.head.generation != head.generation)
             {
                 return Box::pin(self.page(cluster, query, exporting)).await;
             }
-            matching = read.as_ref().and_then(|p| p.matching).unwrap_or(counted);
-        }
+            let matching = read.as_ref().and_then(|p| p.matching).unwrap_or(counted);
+            if clamp(matching) == page_no {
+                break (read, matching);
+            }
+            page_no = clamp(matching);
+        };
         let sets = read.map(|p| p.sets).unwrap_or_default();
         let now = self.clock.now_ms();
         let latest_restorable = summary.latest_restorable.map(|l| LatestRestorable {

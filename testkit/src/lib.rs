@@ -377,3 +377,56 @@ pub async fn phases(sim: &SimCluster) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The configuration of the simulator's cluster `test` with these `[catalog]` settings.
+pub fn catalog_config(sim: &SimCluster, catalog: &str) -> String {
+    format!(
+        "[catalog]\n{catalog}\n{}",
+        sim.endpoints.console_config("test")
+    )
+}
+
+/// What a fresh merge of every component of the cluster `test` in `cluster_config` says now,
+/// without any console: what the catalog must match.
+pub async fn fresh_merge_of(cluster_config: &str) -> backup_domain::api::HistoryResponse {
+    let (auth, _) = auth_section("");
+    let text = format!("{auth}{cluster_config}");
+    let config = Config::parse(&text, "t", &|_| None).expect("config parses");
+    let clusters = backup_console::cluster::Clusters::from_config(&config).expect("clients");
+    let cluster = clusters.get("test").expect("cluster `test`");
+    backup_console::history::history(cluster).await
+}
+
+/// [`fresh_merge_of`] the simulator's own cluster.
+pub async fn fresh_merge(sim: &SimCluster) -> backup_domain::api::HistoryResponse {
+    fresh_merge_of(&sim.endpoints.console_config("test")).await
+}
+
+/// The listings the simulator served per component (`/sim/state`'s `list_calls`).
+pub async fn list_calls(sim: &SimCluster) -> Value {
+    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
+        .await
+        .expect("simulator answers")
+        .json()
+        .await
+        .expect("simulator state");
+    state["list_calls"].clone()
+}
+
+/// The `sets` of a history answer.
+pub fn sets_of(history: &Value) -> Vec<Value> {
+    history["sets"].as_array().cloned().unwrap_or_default()
+}
+
+impl Console {
+    /// `POST /api/clusters/test/catalog/refresh` as the admin, with no body.
+    pub async fn refresh_catalog(&self) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            "/api/clusters/test/catalog/refresh",
+            Some(&self.session),
+            None,
+        )
+        .await
+    }
+}

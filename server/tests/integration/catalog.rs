@@ -5,58 +5,14 @@
 
 use std::time::Duration;
 
-use backup_console::cluster::Clusters;
-use backup_console::config::Config;
 use backup_console_testkit::*;
 use backup_domain::api::{ErrorCode, HistoryResponse, VersionProfile};
 use backup_domain::retention::{self, CleanupView, RetentionPlan, RetentionState};
-use camunda_sim::SimCluster;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn config_text(sim: &SimCluster, catalog: &str) -> String {
-    format!(
-        "[catalog]\n{catalog}\n{}",
-        sim.endpoints.console_config("test")
-    )
-}
-
-/// What a fresh merge of every component says now, without the console.
-async fn fresh_merge(sim: &SimCluster) -> HistoryResponse {
-    let (auth, _) = auth_section("");
-    let text = format!("{auth}{}", sim.endpoints.console_config("test"));
-    let config = Config::parse(&text, "t", &|_| None).unwrap();
-    let clusters = Clusters::from_config(&config).unwrap();
-    backup_console::history::history(clusters.get("test").unwrap()).await
-}
-
-async fn list_calls(sim: &SimCluster) -> Value {
-    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["list_calls"].clone()
-}
-
 fn calls_of(calls: &Value, component: &str) -> u64 {
     calls[component].as_u64().unwrap_or(0)
-}
-
-async fn refresh(console: &Console) -> (u16, Value) {
-    console
-        .call(
-            Method::POST,
-            "/api/clusters/test/catalog/refresh",
-            Some(&console.session),
-            None,
-        )
-        .await
-}
-
-fn sets_of(history: &Value) -> Vec<Value> {
-    history["sets"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -204,7 +160,7 @@ async fn a_failed_listing_reads_unknown_with_its_error_and_the_last_good_time() 
 #[tokio::test]
 async fn concurrent_viewers_and_refreshes_cost_one_listing_of_each_component() {
     let sim = start_sim(VersionProfile::V87, 30).await;
-    let console = start_console(&config_text(
+    let console = start_console(&catalog_config(
         &sim,
         "refresh_secs = 60\nmin_refresh_gap_secs = 1",
     ))
@@ -237,7 +193,7 @@ async fn concurrent_viewers_and_refreshes_cost_one_listing_of_each_component() {
     let mut slow = fast_timings();
     slow.zeebe_list_ms = 300;
     control(&sim, "/sim/settings", json!({ "timings": slow })).await;
-    let clicks = (0..20).map(|_| refresh(&console));
+    let clicks = (0..20).map(|_| console.refresh_catalog());
     let answers = futures_util::future::join_all(clicks).await;
     assert!(answers.iter().all(|(c, _)| *c == 200), "{answers:?}");
     let after = list_calls(&sim).await;
@@ -245,7 +201,7 @@ async fn concurrent_viewers_and_refreshes_cost_one_listing_of_each_component() {
         assert_eq!(calls_of(&after, component), 2, "{component}: {after}");
     }
     // A click within the gap answers the catalog as it is.
-    let (status, again) = refresh(&console).await;
+    let (status, again) = console.refresh_catalog().await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["refreshed"], false, "{again}");
     assert_eq!(list_calls(&sim).await, after);
@@ -254,7 +210,7 @@ async fn concurrent_viewers_and_refreshes_cost_one_listing_of_each_component() {
 #[tokio::test]
 async fn viewers_over_several_intervals_cost_one_listing_per_interval() {
     let sim = start_sim(VersionProfile::V88, 10).await;
-    let console = start_console(&config_text(
+    let console = start_console(&catalog_config(
         &sim,
         "refresh_secs = 2\nidle_refresh_secs = 3600",
     ))
@@ -281,7 +237,7 @@ async fn viewers_over_several_intervals_cost_one_listing_per_interval() {
 #[tokio::test]
 async fn a_runs_set_appears_without_waiting_for_the_interval() {
     let sim = start_sim(VersionProfile::V88, 3).await;
-    let console = start_console(&config_text(
+    let console = start_console(&catalog_config(
         &sim,
         "refresh_secs = 3600\nidle_refresh_secs = 3600",
     ))
@@ -313,7 +269,7 @@ async fn a_runs_set_appears_without_waiting_for_the_interval() {
 #[tokio::test]
 async fn a_plan_made_on_a_stale_catalog_is_refused_and_nothing_is_deleted() {
     let sim = start_sim(VersionProfile::V88, 20).await;
-    let console = start_console(&config_text(
+    let console = start_console(&catalog_config(
         &sim,
         "refresh_secs = 3600\nidle_refresh_secs = 3600",
     ))

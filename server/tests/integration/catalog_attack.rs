@@ -27,50 +27,6 @@ const VERDICTS: [&str; 5] = [
     "unknown",
 ];
 
-fn config_text(sim: &SimCluster, catalog: &str) -> String {
-    format!(
-        "[catalog]\n{catalog}\n{}",
-        sim.endpoints.console_config("test")
-    )
-}
-
-async fn fresh_merge(sim: &SimCluster) -> HistoryResponse {
-    fresh_merge_of(&sim.endpoints.console_config("test")).await
-}
-
-async fn fresh_merge_of(cluster_config: &str) -> HistoryResponse {
-    let (auth, _) = auth_section("");
-    let text = format!("{auth}{cluster_config}");
-    let config = Config::parse(&text, "t", &|_| None).unwrap();
-    let clusters = Clusters::from_config(&config).unwrap();
-    backup_console::history::history(clusters.get("test").unwrap()).await
-}
-
-async fn list_calls(sim: &SimCluster) -> Value {
-    let state: Value = reqwest::get(format!("{}/sim/state", sim.endpoints.control))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["list_calls"].clone()
-}
-
-async fn refresh(console: &Console) -> (u16, Value) {
-    console
-        .call(
-            Method::POST,
-            "/api/clusters/test/catalog/refresh",
-            Some(&console.session),
-            None,
-        )
-        .await
-}
-
-fn sets_of(history: &Value) -> Vec<Value> {
-    history["sets"].as_array().cloned().unwrap_or_default()
-}
-
 fn ids(sets: &[Value]) -> Vec<u64> {
     sets.iter()
         .map(|s| s["backup_id"].as_u64().unwrap())
@@ -201,10 +157,10 @@ async fn compare_with(console: &Console, fresh: &HistoryResponse, label: &str) {
 #[tokio::test]
 async fn random_upstream_changes_pages_equal_a_fresh_merge() {
     let sim = start_sim(VersionProfile::V87, 1_100).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let mut rng = Lcg(42);
     let mut next_id = u64::from(u32::MAX);
-    let (status, _) = refresh(&console).await;
+    let (status, _) = console.refresh_catalog().await;
     assert_eq!(status, 200);
     compare_with(&console, &fresh_merge(&sim).await, "first").await;
     for step in 0..9 {
@@ -259,7 +215,7 @@ async fn random_upstream_changes_pages_equal_a_fresh_merge() {
             }
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (status, body) = refresh(&console).await;
+        let (status, body) = console.refresh_catalog().await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["refreshed"], true, "{body}");
         let fresh = fresh_merge(&sim).await;
@@ -341,8 +297,8 @@ fn check_page(path: &str, body: &Value, verdict: Option<&str>, newest: bool) -> 
 #[tokio::test]
 async fn concurrent_refreshes_and_readers_never_mix_generations() {
     let sim = start_sim(VersionProfile::V88, 1_300).await;
-    let console = Arc::new(start_console(&config_text(&sim, QUIET)).await);
-    let (status, _) = refresh(&console).await;
+    let console = Arc::new(start_console(&catalog_config(&sim, QUIET)).await);
+    let (status, _) = console.refresh_catalog().await;
     assert_eq!(status, 200);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -406,7 +362,7 @@ async fn concurrent_refreshes_and_readers_never_mix_generations() {
             .send()
             .await;
         settle().await;
-        let clicks = (0..8).map(|_| refresh(&console));
+        let clicks = (0..8).map(|_| console.refresh_catalog());
         for (status, body) in futures_util::future::join_all(clicks).await {
             if status != 200 {
                 failures
@@ -440,7 +396,7 @@ async fn concurrent_refreshes_and_readers_never_mix_generations() {
         }
     }
     // And afterwards the catalog is the fresh merge.
-    refresh(&console).await;
+    console.refresh_catalog().await;
     let fresh = serde_json::to_value(fresh_merge(&sim).await).unwrap();
     let (got, _) = all_pages(&console, "sort=newest", 500).await;
     assert_eq!(ids(&got), ids(&sets_of(&fresh)));
@@ -497,14 +453,14 @@ async fn two_consoles_on_one_database_refreshing_at_once_agree() {
         )
         .await;
         settle().await;
-        let clicks = (0..6).flat_map(|_| [refresh(&a), refresh(&b)]);
+        let clicks = (0..6).flat_map(|_| [a.refresh_catalog(), b.refresh_catalog()]);
         for (status, body) in futures_util::future::join_all(clicks).await {
             assert_eq!(status, 200, "round {round}: {body}");
         }
         // Whichever lost the lease answered at once; both get the published catalog after
         // one more refresh each.
         eventually(Duration::from_secs(20), || async {
-            let (s, body) = refresh(&a).await;
+            let (s, body) = a.refresh_catalog().await;
             (s == 200 && body["refreshed"] == true).then_some(())
         })
         .await;
@@ -576,7 +532,7 @@ async fn a_dead_refreshers_lease_and_leftovers_are_never_shown_and_are_replaced(
     take_backup(&sim, u64::from(u32::MAX), &["zeebe", "webapps", "optimize"]).await;
     settle().await;
     // The lease is live: no refresh, and the catalog as it was (without the leftovers).
-    let (status, body) = refresh(&console).await;
+    let (status, body) = console.refresh_catalog().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["refreshed"], false, "{body}");
     let (_, during) = console.get("/api/clusters/test/backups?per_page=500").await;
@@ -588,7 +544,7 @@ async fn a_dead_refreshers_lease_and_leftovers_are_never_shown_and_are_replaced(
     assert_eq!(during["total"], first.len());
     // Once it expires, this console takes over.
     tokio::time::sleep(Duration::from_millis(3_200)).await;
-    let (status, body) = refresh(&console).await;
+    let (status, body) = console.refresh_catalog().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["refreshed"], true, "{body}");
     let fresh = serde_json::to_value(fresh_merge(&sim).await).unwrap();
@@ -633,7 +589,7 @@ async fn a_restarted_console_keeps_its_catalog_without_listing() {
 #[tokio::test]
 async fn bad_paging_input_never_fails_the_server_or_lists() {
     let sim = start_sim(VersionProfile::V88, 12).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let (_, all) = console.get("/api/clusters/test/backups").await;
     let total = sets_of(&all).len();
     let calls = list_calls(&sim).await;
@@ -693,7 +649,7 @@ async fn bad_paging_input_never_fails_the_server_or_lists() {
 #[tokio::test]
 async fn the_refresh_post_is_guarded_and_open_to_viewers() {
     let sim = start_sim(VersionProfile::V88, 5).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let url = format!("{}/api/clusters/test/catalog/refresh", console.base);
     let s = &console.session;
     let mut problems = Vec::new();
@@ -762,7 +718,7 @@ async fn the_refresh_post_is_guarded_and_open_to_viewers() {
 #[tokio::test]
 async fn a_garbage_listing_makes_that_component_unknown_and_nothing_else() {
     let sim = start_sim(VersionProfile::V88, 15).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let (_, good) = console
         .fresh_get("/api/clusters/test/backups?per_page=50")
         .await;
@@ -784,7 +740,7 @@ async fn a_garbage_listing_makes_that_component_unknown_and_nothing_else() {
             json!({"component": "optimize", "operation": "list", "count": 1, "action": action}),
         )
         .await;
-        let (status, body) = refresh(&console).await;
+        let (status, body) = console.refresh_catalog().await;
         assert_eq!(status, 200, "{action}: {body}");
         let (status, bad) = console.get("/api/clusters/test/backups?per_page=50").await;
         assert_eq!(status, 200, "{action}: {bad}");
@@ -895,7 +851,7 @@ async fn an_optimize_answering_nonsense_reads_unknown() {
         ("over the cap", huge),
     ] {
         *body.lock().unwrap() = answer.into_bytes();
-        let (status, r) = refresh(&console).await;
+        let (status, r) = console.refresh_catalog().await;
         if status != 200 {
             problems.push(format!("{label}: refresh {status} {r}"));
             continue;
@@ -928,7 +884,7 @@ async fn an_optimize_answering_nonsense_reads_unknown() {
 #[tokio::test]
 async fn the_detail_reads_fresh_while_the_catalog_is_stale() {
     let sim = start_sim(VersionProfile::V88, 8).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let (_, h) = console.get("/api/clusters/test/backups").await;
     let id = ids(&sets_of(&h))[0];
     let _ = reqwest::Client::new()
@@ -1042,12 +998,12 @@ async fn a_listing_longer_than_the_lease_is_not_taken_over_by_another_console() 
     control(&sim, "/sim/settings", json!({ "timings": slow })).await;
     let a_refresh = {
         let a = a.clone();
-        tokio::spawn(async move { refresh(&a).await })
+        tokio::spawn(async move { a.refresh_catalog().await })
     };
     tokio::time::sleep(Duration::from_millis(61_500)).await;
     let b_refresh = {
         let b = b.clone();
-        tokio::spawn(async move { refresh(&b).await })
+        tokio::spawn(async move { b.refresh_catalog().await })
     };
     let b_quick = tokio::time::timeout(Duration::from_secs(5), b_refresh).await;
     let (a_status, a_body) = a_refresh.await.unwrap();
@@ -1109,7 +1065,7 @@ async fn a_refresh_dropped_at_shutdown_does_not_block_the_restart() {
 #[tokio::test]
 async fn the_etag_changes_with_the_catalog_and_only_then() {
     let sim = start_sim(VersionProfile::V88, 12).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let url = format!("{}/api/clusters/test/backups?per_page=5", console.base);
     let get = |tag: Option<String>| {
         let mut r = console
@@ -1136,7 +1092,7 @@ async fn the_etag_changes_with_the_catalog_and_only_then() {
     // A change upstream, refreshed.
     take_backup(&sim, u64::from(u32::MAX), &["zeebe", "webapps", "optimize"]).await;
     settle().await;
-    refresh(&console).await;
+    console.refresh_catalog().await;
     let (changed, new_tag) = get(Some(tag.clone())).await;
     assert_eq!(
         changed, 200,
@@ -1151,7 +1107,7 @@ async fn the_etag_changes_with_the_catalog_and_only_then() {
 #[tokio::test]
 async fn a_refresh_asked_after_a_change_shows_the_change() {
     let sim = start_sim(VersionProfile::V88, 10).await;
-    let console = Arc::new(start_console(&config_text(&sim, QUIET)).await);
+    let console = Arc::new(start_console(&catalog_config(&sim, QUIET)).await);
     let (status, _) = console.get("/api/clusters/test/backups").await;
     assert_eq!(status, 200);
     let mut slow = fast_timings();
@@ -1160,7 +1116,7 @@ async fn a_refresh_asked_after_a_change_shows_the_change() {
     // Someone's refresh: Zeebe is listed at once, the web apps take 2 s.
     let earlier = {
         let console = console.clone();
-        tokio::spawn(async move { refresh(&console).await })
+        tokio::spawn(async move { console.refresh_catalog().await })
     };
     tokio::time::sleep(Duration::from_millis(400)).await;
     // An operator takes a backup (Zeebe part), then clicks Refresh.
@@ -1171,7 +1127,7 @@ async fn a_refresh_asked_after_a_change_shows_the_change() {
         !earlier.is_finished(),
         "the earlier refresh is still listing"
     );
-    let (status, answer) = refresh(&console).await;
+    let (status, answer) = console.refresh_catalog().await;
     assert_eq!(status, 200, "{answer}");
     earlier.await.unwrap();
     let fresh = fresh_merge(&sim).await;
@@ -1218,7 +1174,7 @@ async fn a_component_failing_the_first_listing_ever_reads_unknown() {
                "action": {"kind": "status", "status": 503}}),
     )
     .await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let (status, h) = console.get("/api/clusters/test/backups?per_page=50").await;
     assert_eq!(status, 200, "{h}");
     let webapps = h["catalog"]["components"]
@@ -1242,7 +1198,7 @@ async fn a_component_failing_the_first_listing_ever_reads_unknown() {
 #[tokio::test]
 async fn pages_answer_at_once_while_a_refresh_hangs() {
     let sim = start_sim(VersionProfile::V88, 8).await;
-    let console = Arc::new(start_console(&config_text(&sim, QUIET)).await);
+    let console = Arc::new(start_console(&catalog_config(&sim, QUIET)).await);
     let (_, before) = console.get("/api/clusters/test/backups?per_page=50").await;
     let mut t = fast_timings();
     t.hang_ms = 4_000;
@@ -1256,7 +1212,7 @@ async fn pages_answer_at_once_while_a_refresh_hangs() {
     .await;
     let hanging = {
         let console = console.clone();
-        tokio::spawn(async move { refresh(&console).await })
+        tokio::spawn(async move { console.refresh_catalog().await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
@@ -1311,13 +1267,13 @@ async fn a_run_on_one_console_shows_on_the_other_without_a_click() {
 #[tokio::test]
 async fn extreme_backup_ids_page_as_the_fresh_merge() {
     let sim = start_sim(VersionProfile::V87, 20).await;
-    let console = start_console(&config_text(&sim, QUIET)).await;
+    let console = start_console(&catalog_config(&sim, QUIET)).await;
     let max = i64::MAX as u64;
     for id in [max - 1, max] {
         take_backup(&sim, id, &["zeebe", "operate", "tasklist", "optimize"]).await;
         settle().await;
     }
-    let (status, body) = refresh(&console).await;
+    let (status, body) = console.refresh_catalog().await;
     assert_eq!(status, 200, "{body}");
     let fresh = fresh_merge(&sim).await;
     assert!(
@@ -1360,7 +1316,7 @@ async fn two_clusters_catalogs_stay_apart() {
                "action": {"kind": "status", "status": 500}}),
     )
     .await;
-    let (status, _) = refresh(&console).await;
+    let (status, _) = console.refresh_catalog().await;
     assert_eq!(status, 200);
     let (_, test_now) = console.get("/api/clusters/test/backups").await;
     assert!(ids(&sets_of(&test_now)).contains(&u64::from(u32::MAX)));
