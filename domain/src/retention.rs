@@ -372,6 +372,13 @@ fn hold_floor(
 /// or the plan deletes more than half of the deletable sets: those a rule may delete at all
 /// (settled, neither pinned nor orphaned; sets in progress or unknown are never deleted anyway).
 pub fn unattended_refusal(sets: &[BackupSet], plan: &RetentionPlan) -> Option<String> {
+    component_holding_none(sets).or_else(|| most_deletable(plan))
+}
+
+/// A component that holds none of the IDs the others hold (a wrong store, a wrong bucket):
+/// every set then looks orphaned or partial, so nothing may go, by a policy or by hand,
+/// without an administrator having read why.
+pub fn component_holding_none(sets: &[BackupSet]) -> Option<String> {
     let mut components: Vec<Component> = sets
         .iter()
         .flat_map(|s| s.components.iter().map(|c| c.component))
@@ -404,6 +411,11 @@ pub fn unattended_refusal(sets: &[BackupSet], plan: &RetentionPlan) -> Option<St
             ));
         }
     }
+    None
+}
+
+/// A plan deleting more than half of the sets it could delete.
+fn most_deletable(plan: &RetentionPlan) -> Option<String> {
     let deleting = plan.to_delete().len();
     let deletable = plan
         .decisions
@@ -1345,11 +1357,13 @@ impl RetentionPreview {
         let per_page = per_page.clamp(1, MAX_PREVIEW_PAGE);
         let delete = plan.to_delete();
         let selectable_orphans = plan.selectable_orphans();
+        // The rule of `selectable_orphans`, per decision: a lookup in that list would be
+        // quadratic with tens of thousands of orphans.
         let shown = |d: &&SetDecision| match show {
             PreviewFilter::All => true,
             PreviewFilter::Delete => d.decision == Decision::Delete,
             PreviewFilter::Keep => d.decision == Decision::Keep,
-            PreviewFilter::Orphans => selectable_orphans.contains(&d.backup_id),
+            PreviewFilter::Orphans => d.orphan && d.decision == Decision::Keep && !d.protected,
         };
         let total = plan.decisions.iter().filter(shown).count();
         let pages = total.div_ceil(per_page).max(1);

@@ -76,7 +76,12 @@ fn listed_from(cluster: &Cluster) -> String {
     use sha2::Digest;
     let mut parts = vec![format!("zeebe {}", cluster.zeebe.http().base())];
     for app in &cluster.webapps {
-        parts.push(format!("{} {}", app.component().label(), app.http().base()));
+        parts.push(format!(
+            "{} {} {}",
+            app.component().label(),
+            app.http().base(),
+            app.snapshot_prefix()
+        ));
     }
     if let Some(o) = &cluster.optimize {
         parts.push(format!("optimize {}", o.http().base()));
@@ -107,7 +112,26 @@ struct Keeper {
     ran: AtomicU64,
     /// When a viewer last asked for a refresh that listed.
     last_requested_ms: AtomicI64,
+    /// Whether the last refresh finished listed and published (not held elsewhere, not failed).
+    last_listed: AtomicBool,
     wake: Notify,
+}
+
+/// A refresh under way: `refreshing` while it lives, one more `finished` when it ends.
+struct Running<'a>(&'a Keeper);
+
+impl<'a> Running<'a> {
+    fn start(k: &'a Keeper) -> Self {
+        k.refreshing.store(true, Ordering::SeqCst);
+        Running(k)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::SeqCst);
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// A page of a cluster's catalog, as the history API answers it.
@@ -173,6 +197,7 @@ impl CatalogService {
                         last_attempt_ms: AtomicI64::new(i64::MIN / 2),
                         ran: AtomicU64::new(0),
                         last_requested_ms: AtomicI64::new(i64::MIN / 2),
+                        last_listed: AtomicBool::new(false),
                         wake: Notify::new(),
                     }),
                 )
@@ -255,18 +280,21 @@ impl CatalogService {
     async fn refresh_after(&self, k: &Keeper, asked: u64) -> Result<bool, CatalogError> {
         let _one = k.lock.lock().await;
         if k.finished.load(Ordering::SeqCst) > asked {
-            // A refresh begun after this one was asked has finished meanwhile: it is this one's.
-            return Ok(true);
+            // A refresh begun after this one was asked has finished meanwhile: its outcome is
+            // this one's (it may have listed nothing: another console held the refresh).
+            return Ok(k.last_listed.load(Ordering::SeqCst));
         }
         k.started.fetch_add(1, Ordering::SeqCst);
-        k.refreshing.store(true, Ordering::SeqCst);
         k.last_attempt_ms
             .store(self.clock.now_ms(), Ordering::SeqCst);
+        // Whatever happens below, a panic included, the refresh ends for its waiters.
+        let running = Running::start(k);
         let result = self.refresh_now(k).await;
         // The listings are gone: their pages go back to the system, not only to the allocator.
         let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
-        k.refreshing.store(false, Ordering::SeqCst);
-        k.finished.fetch_add(1, Ordering::SeqCst);
+        k.last_listed
+            .store(matches!(result, Ok(true)), Ordering::SeqCst);
+        drop(running);
         if let Err(error) = &result {
             tracing::warn!(cluster = %k.cluster.name, %error, "catalog refresh failed");
         }
@@ -333,8 +361,13 @@ impl CatalogService {
                     .store
                     .renew_catalog(name.clone(), self.owner.clone(), self.clock.now_ms())
                     .await;
-                if !matches!(renewed, Ok(true)) {
-                    return;
+                match renewed {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    // A busy database: the claim still has most of a minute; try again.
+                    Err(error) => {
+                        tracing::warn!(cluster = %name, %error, "catalog claim not renewed")
+                    }
                 }
             }
         };
@@ -462,7 +495,8 @@ impl CatalogService {
             })
         };
         if !of_this_configuration(&head) {
-            let listed_here = self.refresh(cluster).await?;
+            // Any refresh under way was begun with this configuration: it is good enough.
+            let listed_here = self.refresh_within(cluster, i64::MAX).await?;
             head = self.store.catalog_head(cluster.to_string()).await?;
             // Another console sharing the database holds the refresh: its catalog comes when it
             // publishes, which is worth waiting for a while rather than answering an error.

@@ -126,6 +126,13 @@ pub fn Overview() -> impl IntoView {
             })
         });
     };
+    // A history read brings the server's status round forward: the status is read again at the
+    // ticker's next second, when that round is in.
+    Effect::new(move |_| {
+        if history.with(|h| h.as_ref().is_some_and(Result::is_ok)) {
+            next_due.set(now_ms() + 300);
+        }
+    });
     // A new cluster starts from nothing, at once.
     Effect::new(move |_| {
         name.track();
@@ -160,23 +167,12 @@ pub fn Overview() -> impl IntoView {
         fetch();
     };
     let stale = Signal::derive(move || live.with(|l| l.stale(now.get())));
-    // The exporting phase from whichever read is newer: the status round, or the history's own
-    // read (fresh when the page loads and after every action).
+    // The exporting phase of the status round: the history's comes from a round too (it is read
+    // from the catalog, whose time is not the round's), so it is only the fallback while no
+    // round has been read.
     let exporting = Memo::new(move |_| {
-        let from_history = history
-            .get()
-            .and_then(|h| h.ok())
-            .map(|h| (h.generated_at_ms, h.exporting));
-        let from_status = live.with(|l| {
-            l.status
-                .as_ref()
-                .map(|(s, _)| (s.taken_at_ms, s.exporting.clone()))
-        });
-        match (from_status, from_history) {
-            (Some(s), Some(h)) if h.0 > s.0 => Some(h.1),
-            (Some(s), _) => Some(s.1),
-            (None, h) => h.map(|h| h.1),
-        }
+        live.with(|l| l.status.as_ref().map(|(s, _)| s.exporting.clone()))
+            .or_else(|| history.get().and_then(|h| h.ok()).map(|h| h.exporting))
     });
     let held =
         Memo::new(move |_| live.with(|l| l.status.as_ref().and_then(|(s, _)| s.held_by.clone())));

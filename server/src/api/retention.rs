@@ -81,6 +81,8 @@ pub async fn plan(
     Ok(Json(state.retention.fresh_plan(cluster).await?.0))
 }
 
+static PREVIEWS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// `POST /api/clusters/{name}/retention/preview`: what a draft policy (or the one in force) would
 /// do, planned on the catalog with the same planner the cleanup uses: the whole plan's figures and
 /// one page of its decisions. The cleanup plans again on fresh listings before it deletes.
@@ -105,8 +107,15 @@ pub async fn preview(
             .validate()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
-    let retention = state.retention.state(cluster).await?;
+    // One preview plans at a time: each holds every set of the catalog (some 275 MB at 100,000
+    // sets), and any viewer may ask.
+    let _one = PREVIEWS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Store(crate::store::StoreError::Task(e.to_string())))?;
     let (sets, freshness, unknown) = state.catalog.all_sets(cluster).await?;
+    // Read after the sets, which may wait for a refresh: the pins and the running backup now.
+    let retention = state.retention.state(cluster).await?;
     let now = state.runs.clock().now_ms();
     // Planning 100,000 sets is CPU work: off the async threads, and what it held goes back to
     // the system once the answer is made.

@@ -183,10 +183,18 @@ impl RetentionService {
         if !refused.is_empty() {
             return Err(CleanupError::Refused(refused));
         }
-        // What a schedule would refuse, an admin may still do, having been told.
-        if !request.delete.is_empty()
+        // What a schedule would refuse, an admin may still do, having been told. Sets ticked by
+        // hand need it too while a component holds none of the IDs (an empty Zeebe store makes
+        // every set an orphan): the review of part 7 deleted a whole history that way.
+        let warning = if !request.delete.is_empty() {
+            planner::unattended_refusal(&sets, &plan)
+        } else if !request.selected.is_empty() {
+            planner::component_holding_none(&sets)
+        } else {
+            None
+        };
+        if let Some(warning) = warning
             && !request.acknowledge_warning
-            && let Some(warning) = planner::unattended_refusal(&sets, &plan)
         {
             return Err(CleanupError::Unacknowledged(warning));
         }

@@ -448,3 +448,56 @@ async fn the_retention_preview_is_the_plan_a_page_at_a_time() {
     let (_, audit_after) = console.get("/api/audit").await;
     assert_eq!(audit_after["entries"], audit_before["entries"]);
 }
+
+/// An empty Zeebe store (a wrong bucket) makes every set an orphan, and the policy deletes
+/// nothing: ticking orphans by hand must need the same acknowledged warning a policy's deletions
+/// do (the review of part 7 found it did not).
+#[tokio::test]
+async fn ticked_orphans_need_the_warning_acknowledged_too() {
+    let sim = start_sim(VersionProfile::V87, 12).await;
+    let console = console_for(&sim).await;
+    let ids: Vec<u64> = fresh_merge(&sim)
+        .await
+        .sets
+        .iter()
+        .map(|s| s.backup_id)
+        .collect();
+    for id in &ids {
+        reqwest::Client::new()
+            .delete(format!("{}/actuator/backups/{id}", sim.endpoints.zeebe))
+            .send()
+            .await
+            .unwrap();
+    }
+    settle().await;
+    let (status, body) = console
+        .call(
+            Method::PUT,
+            "/api/clusters/test/retention",
+            Some(&console.session),
+            Some(json!({"keep_last": 100, "min_restorable": 1, "keep_failed": 100})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, plan) = console.get("/api/clusters/test/cleanup-plan").await;
+    let plan: RetentionPlan = serde_json::from_value(plan).unwrap();
+    assert!(plan.to_delete().is_empty(), "{plan:?}");
+    let orphans = plan.selectable_orphans();
+    assert!(!orphans.is_empty());
+    let (status, body) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/cleanups",
+            Some(&console.session),
+            Some(json!({"delete": [], "selected": orphans, "confirm": orphans.len()})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        ErrorCode::CleanupWarning.as_str(),
+        "{body}"
+    );
+    let left = fresh_merge(&sim).await;
+    assert_eq!(left.sets.len(), ids.len(), "nothing was deleted");
+}
