@@ -33,6 +33,11 @@ use crate::store::{CATALOG_CHUNK, CatalogFilter, CatalogWrite, Store, StoreError
 /// How often a keeper looks whether its cluster is due (cheap: two indexed reads).
 const TICK: Duration = Duration::from_secs(1);
 
+/// After a run or cleanup starts or ends, the catalog is listed again until a listing began at
+/// least `SETTLE_MS` after it, for at most `AFTER_ACTIVITY_MS`.
+const SETTLE_MS: i64 = 5_000;
+const AFTER_ACTIVITY_MS: i64 = 30_000;
+
 /// How long a first page waits for another console's first listing before it answers 503.
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(30);
 
@@ -510,6 +515,19 @@ impl CatalogService {
                 head = None;
             }
         }
+        // A run or cleanup that started or ended after this catalog's listings began changed a
+        // set: a reader waits for a listing begun after it (the keeper starts one within a
+        // second), so the history read after a cleanup reports completed shows it gone.
+        if let Some(h) = &head
+            && let Ok(summary) = serde_json::from_str::<Summary>(&h.summary)
+            && let Some(activity) = self.store.catalog_activity_ms(cluster.to_string()).await?
+            && activity >= summary.listed_from_ms
+        {
+            let since = (self.clock.now_ms() - activity).max(0);
+            if self.refresh_within(cluster, since).await? {
+                head = self.store.catalog_head(cluster.to_string()).await?;
+            }
+        }
         let head = head.ok_or_else(|| {
             CatalogError::NotYet(
                 cluster.to_string(),
@@ -663,10 +681,15 @@ impl CatalogService {
         if now - since >= interval.as_millis() as i64 {
             return Ok(true);
         }
-        // A run or cleanup started or ended since the listings began: its set changed.
+        // A run or cleanup started or ended since the listings began: its set changed. And for
+        // a while after one, until a listing began well after it: components delete in the
+        // background (a web-apps DELETE answers before its snapshots are gone).
         let activity = self.store.catalog_activity_ms(name).await?;
-        Ok(activity.is_some_and(|a| a >= summary.listed_from_ms)
-            && now - attempted >= self.retry_ms().min(2_000))
+        let changed = activity.is_some_and(|a| {
+            a >= summary.listed_from_ms
+                || (now - a < AFTER_ACTIVITY_MS && summary.listed_from_ms < a + SETTLE_MS)
+        });
+        Ok(changed && now - attempted >= self.retry_ms().min(2_000))
     }
 
     fn retry_ms(&self) -> i64 {

@@ -675,11 +675,15 @@ fn CleanupProgress(cleanup_id: i64) -> impl IntoView {
                 .as_ref()
                 .map(|v| v.report.outcome.state_name() != "running")
                 .unwrap_or(true);
-            view_signal.set(Some(answer));
             if done {
+                // The catalog is listed again before the outcome shows: the history read next
+                // no longer lists what was deleted. A failed refresh only leaves it older.
+                let _ = api::refresh_catalog(&name.get_untracked(), &auth.csrf()).await;
+                view_signal.set(Some(answer));
                 cluster.history_changed();
                 return;
             }
+            view_signal.set(Some(answer));
             gloo_timers::future::TimeoutFuture::new(400).await;
         }
     });
