@@ -52,6 +52,9 @@ pub struct ClusterSummary {
     pub name: String,
     pub profile: VersionProfile,
     pub components: Vec<ComponentHealth>,
+    /// Maintenance mode, while it is on: every page shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<crate::schedule::Maintenance>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +272,8 @@ open_string_enum! {
         CleanupRefused = "cleanup_refused",
         Conflict = "conflict",
         CleanupWarning = "cleanup_warning",
+        /// The cluster is in maintenance mode: no new runs or cleanups.
+        Maintenance = "maintenance",
         Internal = "internal",
         /// Never sent by the server: the UI's name for an error answer that was not the envelope
         /// (a proxy's error page, say).

@@ -27,6 +27,15 @@ open_string_enum! {
         CleanupFinished = "cleanup_finished",
         /// An unattended cleanup (the schedule, the CLI) refused as unsafe.
         CleanupRefused = "cleanup_refused",
+        /// An admin saved, paused or enabled a schedule.
+        ScheduleChanged = "schedule_changed",
+        /// A due time was skipped (the cluster busy, maintenance), missed (no console was
+        /// running) or failed to start; a started one is audited by its run or cleanup.
+        ScheduleSkipped = "schedule_skipped",
+        ScheduleMissed = "schedule_missed",
+        ScheduleFailed = "schedule_failed",
+        MaintenanceStarted = "maintenance_started",
+        MaintenanceEnded = "maintenance_ended",
         _ => Unknown,
     }
 }

@@ -16,6 +16,7 @@ pub mod naming;
 pub mod procedure;
 pub mod retention;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod string_enum;
 pub mod upstream_state;

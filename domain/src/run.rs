@@ -265,7 +265,14 @@ pub struct RunView {
     pub started_ms: i64,
     #[serde(default)]
     pub ended_ms: Option<i64>,
+    /// What started it (a schedule, the CLI, someone in the console).
+    #[serde(default = "manual")]
+    pub trigger: crate::schedule::RunTrigger,
     pub report: RunReport,
+}
+
+fn manual() -> crate::schedule::RunTrigger {
+    crate::schedule::RunTrigger::Manual
 }
 
 /// `POST /api/clusters/{name}/runs` answers 202 with this.

@@ -10,6 +10,7 @@ use std::process::{ExitCode, Stdio};
 use backup_domain::id::BackupId;
 use backup_domain::listing::format_elapsed;
 use backup_domain::run::{RunOutcome, RunReport, StepState};
+use backup_domain::schedule::RunTrigger;
 
 use crate::config::{Config, ConfigError};
 use crate::procedure::service::StartError;
@@ -157,7 +158,9 @@ pub async fn backup(args: BackupArgs) -> Result<Exit, CliError> {
         .map(BackupId::try_from)
         .transpose()
         .map_err(|e| CliError::Start(StartError::BadId(e.to_string())))?;
-    let started = service.start(&cluster, &user, "cli", requested).await?;
+    let started = service
+        .start_as(&cluster, &user, "cli", requested, RunTrigger::Cli)
+        .await?;
     say_stdout(&format!(
         "started run {}: backup {} of {}",
         started.run_id, started.backup_id, cluster.name

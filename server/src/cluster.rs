@@ -25,6 +25,10 @@ pub struct Cluster {
     pub pinned: Vec<u64>,
     /// Components added later, with the first backup ID expected to hold them.
     pub expected_since: Vec<(Component, u64)>,
+    /// `[clusters.backup] schedule`; a schedule saved from the console overrides it.
+    pub backup_schedule: Option<String>,
+    /// `rpo_hours`: how old the newest restorable set may be.
+    pub rpo_hours: u32,
 }
 
 impl Cluster {
@@ -75,6 +79,8 @@ impl Cluster {
             retention: config.retention.clone(),
             pinned: config.pinned.clone(),
             expected_since: config.expected_since.clone(),
+            backup_schedule: config.backup_schedule.clone(),
+            rpo_hours: config.rpo_hours,
             zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
             webapps,
             optimize: config
@@ -176,6 +182,7 @@ impl Cluster {
             name: self.name.clone(),
             profile: self.profile,
             components,
+            maintenance: None,
         }
     }
 }

@@ -128,7 +128,14 @@ pub async fn console_for(
         retention,
         ..
     } = services;
-    retention.spawn_scheduler();
+    retention.spawn_watchers();
+    let scheduler = Arc::new(crate::scheduler::Scheduler::new(
+        clusters.clone(),
+        store.clone(),
+        runs.clone(),
+        retention.clone(),
+    ));
+    scheduler.spawn();
     // One status poller per cluster, shared by every viewer of the Overview.
     let status = StatusService::start(&clusters, runs.clone(), store.clone(), config.status);
     // One catalog keeper per cluster, shared by every viewer of the history.
@@ -147,6 +154,7 @@ pub async fn console_for(
             retention: retention.clone(),
             status: status.clone(),
             catalog: catalog.clone(),
+            scheduler,
         },
         ui_dir,
     );

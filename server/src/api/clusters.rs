@@ -23,7 +23,10 @@ use crate::history;
 
 /// `GET /api/clusters`: every cluster with the reachability of each component.
 pub async fn list(State(state): State<AppState>) -> Json<ClustersResponse> {
-    let clusters = join_all(state.clusters.all().iter().map(Cluster::health)).await;
+    let mut clusters = join_all(state.clusters.all().iter().map(Cluster::health)).await;
+    for cluster in &mut clusters {
+        cluster.maintenance = crate::maintenance::current(&state.store, &cluster.name).await;
+    }
     Json(ClustersResponse { clusters })
 }
 

@@ -63,6 +63,9 @@ pub enum ApiError {
     RateLimited { retry_after: i64 },
     #[error("{0}")]
     CatalogNotReady(String),
+    /// The cluster is in maintenance mode.
+    #[error("{0}")]
+    Maintenance(String),
     /// The details go to the log, not to the client.
     #[error("internal error")]
     Store(#[from] StoreError),
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::CleanupNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::CleanupNotFound),
             ApiError::CleanupRefused(_) => (StatusCode::CONFLICT, ErrorCode::CleanupRefused),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::Maintenance(_) => (StatusCode::CONFLICT, ErrorCode::Maintenance),
             ApiError::CleanupWarning(_) => (StatusCode::CONFLICT, ErrorCode::CleanupWarning),
             ApiError::CatalogNotReady(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::CatalogNotReady)

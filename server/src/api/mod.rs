@@ -11,6 +11,7 @@ mod guard;
 mod management;
 mod retention;
 mod runs;
+mod schedules;
 mod session;
 mod status;
 pub mod streams;
@@ -231,6 +232,21 @@ pub const ROUTES: &[Route] = &[
     route(Method::POST, "/api/cleanups/{id}/retry", ADMIN, |b| {
         b.to(retention::retry)
     }),
+    route(Method::GET, "/api/clusters/{name}/schedules", VIEWER, |b| {
+        b.to(schedules::list)
+    }),
+    route(
+        Method::PUT,
+        "/api/clusters/{name}/schedules/{kind}",
+        ADMIN,
+        |b| b.to(schedules::update),
+    ),
+    route(
+        Method::PUT,
+        "/api/clusters/{name}/maintenance",
+        ADMIN,
+        |b| b.to(schedules::maintenance),
+    ),
     route(Method::GET, "/api/audit", ADMIN, |b| b.to(audit::list)),
 ];
 
@@ -267,6 +283,8 @@ pub struct AppState {
     pub status: Arc<crate::status::StatusService>,
     /// The per-cluster backup catalogs (`GET /api/clusters/{name}/backups`).
     pub catalog: Arc<crate::catalog::CatalogService>,
+    /// The backup and cleanup schedules.
+    pub scheduler: Arc<crate::scheduler::Scheduler>,
 }
 
 impl AppState {

@@ -25,6 +25,7 @@ impl From<CleanupError> for ApiError {
             CleanupError::NotFound(id) => ApiError::CleanupNotFound(id),
             CleanupError::Unattended(m) => ApiError::CleanupRefused(m),
             CleanupError::Conflict(m) => ApiError::Conflict(m),
+            CleanupError::Maintenance(m) => ApiError::Maintenance(m),
             e @ CleanupError::Unacknowledged(_) => ApiError::CleanupWarning(e.to_string()),
             CleanupError::Store(s) => ApiError::Store(s),
         }

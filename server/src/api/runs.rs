@@ -51,6 +51,7 @@ pub async fn start(
             StartError::InProgress { run_id } => ApiError::RunInProgress { run_id },
             StartError::Preflight(m) => ApiError::Preflight(m),
             StartError::BadId(m) => ApiError::BadRequest(m),
+            StartError::Maintenance(m) => ApiError::Maintenance(m),
             StartError::Store(s) => ApiError::Store(s),
         })?;
     Ok((
@@ -92,6 +93,7 @@ fn view(state: &AppState, row: RunRow) -> RunView {
         started_by: row.started_by,
         started_ms: row.started_ms,
         ended_ms: row.ended_ms,
+        trigger: row.trigger,
         report,
     }
 }

@@ -37,7 +37,14 @@ pub struct ClusterConfig {
     /// Components added after the cluster had backups (`since_backup_id`): sets below the ID
     /// are not expected to hold them.
     pub expected_since: Vec<(backup_domain::Component, u64)>,
+    /// `[clusters.backup] schedule`: a five-field cron in UTC, checked when read.
+    pub backup_schedule: Option<String>,
+    /// `rpo_hours`: how old the newest restorable set may be.
+    pub rpo_hours: u32,
 }
+
+/// The recovery point objective when the file names none: a daily backup with two hours to spare.
+pub const DEFAULT_RPO_HOURS: u32 = 26;
 
 impl ClusterConfig {
     /// Every endpoint of the cluster, brokers included.
@@ -195,7 +202,22 @@ fn resolve_cluster(
         .map(|r| retention_policy(r, &at))
         .transpose()?
         .flatten();
+    let backup_schedule = c
+        .backup
+        .and_then(|b| b.schedule)
+        .filter(|s| !s.trim().is_empty());
+    if let Some(expression) = &backup_schedule {
+        backup_domain::cron::Schedule::parse(expression)
+            .map_err(|e| invalid(format!("{at}.backup.schedule"), e.problem))?;
+    }
+    let rpo_hours = match c.rpo_hours {
+        None => DEFAULT_RPO_HOURS,
+        Some(0) => return Err(invalid(format!("{at}.rpo_hours"), "must be at least 1")),
+        Some(hours) => hours,
+    };
     Ok(ClusterConfig {
+        backup_schedule,
+        rpo_hours,
         retention,
         pinned,
         expected_since,

@@ -152,6 +152,16 @@ pub(super) struct FileCluster {
     pub(super) optimize: Option<FileEndpoint>,
     pub(super) elasticsearch: Option<FileElasticsearch>,
     pub(super) retention: Option<FileRetention>,
+    pub(super) backup: Option<FileBackup>,
+    /// The recovery point objective: the newest restorable set may be this old (default 26).
+    pub(super) rpo_hours: Option<u32>,
+}
+
+/// `[clusters.backup]`: the backup schedule until an admin saves another from the console.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileBackup {
+    pub(super) schedule: Option<String>,
 }
 
 /// `[clusters.retention]`: the policy until an admin saves another from the console.

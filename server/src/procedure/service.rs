@@ -32,6 +32,8 @@ pub enum StartError {
     Preflight(String),
     #[error("backup ID refused: {0}")]
     BadId(String),
+    #[error("{0}")]
+    Maintenance(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -399,6 +401,7 @@ mod tests {
             state,
             paused: false,
             report: serde_json::json!({}),
+            trigger: backup_domain::schedule::RunTrigger::Manual,
         }
     }
 

@@ -11,6 +11,7 @@ use backup_domain::run::{
     CheckStatus, Preflight, PreflightCheck, PreflightCheckId, RunState, component_check,
     exporting_check, latest_id_from_conflict, no_other_run_check,
 };
+use backup_domain::schedule::RunTrigger;
 use tokio::sync::watch;
 
 use super::runner::{self, CancelSignal, RunOutcome, RunReport};
@@ -94,7 +95,8 @@ impl RunService {
         (preflight, history)
     }
 
-    /// Validates and starts a backup of `cluster`. The run goes on whatever happens to the caller.
+    /// Validates and starts a backup of `cluster` that someone asked for in the console. The run
+    /// goes on whatever happens to the caller.
     pub async fn start(
         self: &Arc<Self>,
         cluster: &Cluster,
@@ -102,6 +104,24 @@ impl RunService {
         client: &str,
         requested: Option<BackupId>,
     ) -> Result<Started, StartError> {
+        self.start_as(cluster, user, client, requested, RunTrigger::Manual)
+            .await
+    }
+
+    /// Validates and starts a backup of `cluster`, recording what started it.
+    pub async fn start_as(
+        self: &Arc<Self>,
+        cluster: &Cluster,
+        user: &str,
+        client: &str,
+        requested: Option<BackupId>,
+        trigger: RunTrigger,
+    ) -> Result<Started, StartError> {
+        if let Some(maintenance) = crate::maintenance::current(&self.store, &cluster.name).await {
+            return Err(StartError::Maintenance(crate::maintenance::refusal(
+                &maintenance,
+            )));
+        }
         if self.is_stopping() {
             return Err(StartError::Preflight(
                 "the console is stopping; start the backup once it is back".into(),
@@ -121,7 +141,10 @@ impl RunService {
                 }
             }
         }
-        match self.prepare(cluster, user, client, requested).await {
+        match self
+            .prepare(cluster, user, client, requested, trigger)
+            .await
+        {
             Ok(started) => Ok(started),
             Err(e) => {
                 self.slots().remove(&cluster.name);
@@ -136,6 +159,7 @@ impl RunService {
         user: &str,
         client: &str,
         requested: Option<BackupId>,
+        trigger: RunTrigger,
     ) -> Result<Started, StartError> {
         let (preflight, history) = self.startable(cluster).await?;
         let backup_id = chosen_backup_id(&preflight, &history, requested)?;
@@ -150,6 +174,7 @@ impl RunService {
                 self.clock.now_ms(),
                 to_json(&initial),
                 self.owner.clone(),
+                trigger.clone(),
             )
             .await?
             .map_err(|running| StartError::InProgress {
@@ -176,7 +201,8 @@ impl RunService {
                 AuditOutcome::Success,
             )
             .cluster(cluster.name.as_str())
-            .target(backup_id.to_string()),
+            .target(backup_id.to_string())
+            .detail(Some(format!("trigger: {trigger}"))),
         )
         .await;
 

@@ -174,6 +174,7 @@ impl RetentionService {
         user: &str,
         client: &str,
     ) -> Result<CleanupStarted, CleanupError> {
+        self.refuse_in_maintenance(cluster).await?;
         let (plan, policy, sets) = self.fresh_plan(cluster).await?;
         let difference = planner::difference(&request.delete, &plan);
         if !difference.is_empty() {
@@ -226,6 +227,16 @@ impl RetentionService {
             client,
         )
         .await
+    }
+
+    /// A cluster in maintenance mode starts no cleanup.
+    async fn refuse_in_maintenance(&self, cluster: &Cluster) -> Result<(), CleanupError> {
+        match crate::maintenance::current(&self.store, &cluster.name).await {
+            Some(mode) => Err(CleanupError::Maintenance(crate::maintenance::refusal(
+                &mode,
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Tries again what a cleanup could not delete (failed, or left pending by an interruption).
@@ -341,6 +352,7 @@ impl RetentionService {
         user: &str,
         client: &str,
     ) -> Result<CleanupStarted, CleanupError> {
+        self.refuse_in_maintenance(cluster).await?;
         let report = CleanupReport::new(sets.clone(), artifacts);
         let started = CleanupStarted {
             cleanup_id: 0,

@@ -40,6 +40,8 @@ pub enum CleanupError {
     /// The plan carries a warning the request did not acknowledge.
     #[error("{0}; confirm again acknowledging it")]
     Unacknowledged(String),
+    #[error("{0}")]
+    Maintenance(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -3,69 +3,68 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use backup_domain::audit::{AuditAction, AuditOutcome};
-use backup_domain::cron::Schedule;
 use backup_domain::retention::{self as planner, ScheduleRefusal};
+use backup_domain::schedule::ScheduleKind;
 
 use crate::audit::{self, AuditEvent};
 use crate::cluster::Cluster;
+use crate::scheduler::StartOutcome;
 
 use super::{CleanupError, RetentionService, STALE_CHECK_EVERY, to_json};
 
-/// Who the scheduler acts as, in the cleanups table and the audit log.
-pub const SCHEDULE_USER: &str = "schedule";
+pub use crate::scheduler::SCHEDULE_USER;
 
 pub(super) fn refusal_key(cluster: &str) -> String {
     format!("retention_schedule_refused:{cluster}")
 }
 
 impl RetentionService {
-    /// Runs the cleanup of every cluster whose schedule has come due since its last scheduled run
-    /// (or since this process started). Returns the cleanups started.
+    /// Handles every cleanup schedule's due times up to `now` by the scheduler's one rule
+    /// ([`crate::scheduler::handle_due`]). Returns the cleanups started.
     pub async fn run_due_schedules(self: &Arc<Self>, now: i64) -> Vec<i64> {
         let mut started = Vec::new();
         for cluster in self.clusters.all() {
-            let Ok((policy, _)) = self.policy(cluster).await else {
-                continue;
-            };
-            let Some(Ok(schedule)) = policy.schedule.as_deref().map(Schedule::parse) else {
-                continue;
-            };
-            // The due time last fired (kept in the database, so a restart does not fire it again).
-            let key = format!("retention_schedule_fired:{}", cluster.name);
-            let last_fired = self.store.get_setting(key.clone()).await.ok().flatten();
-            let fired = last_fired.as_deref().and_then(|v| v.parse::<i64>().ok());
-            let since = fired.map_or(self.started_ms, |f| f.max(self.started_ms));
-            let Some(due) = schedule.next_after(since).filter(|due| *due <= now) else {
-                continue;
-            };
-            // Every due time that passed while the console was down counts as this one.
-            let due = std::iter::successors(Some(due), |d| schedule.next_after(*d))
-                .take_while(|d| *d <= now)
-                .last()
-                .unwrap_or(due);
-            // Claimed in one statement: of several consoles on one database (or overlapping
-            // ticks), exactly one fires this due time.
-            match self
-                .store
-                .claim_setting(key, last_fired, due.to_string())
-                .await
+            let effective = match crate::scheduler::cleanup_schedule(
+                self,
+                &self.store,
+                cluster,
+                self.started_ms,
+            )
+            .await
             {
-                Ok(true) => {}
-                Ok(false) => continue,
+                Ok(e) => e,
                 Err(error) => {
-                    tracing::error!(cluster = %cluster.name, %error, "could not record the scheduled run");
+                    tracing::error!(cluster = %cluster.name, %error, "could not read the cleanup schedule");
                     continue;
                 }
-            }
-            match self.scheduled_cleanup(cluster).await {
-                Ok(id) => started.push(id),
-                Err(error) => {
-                    tracing::error!(cluster = %cluster.name, %error, "scheduled cleanup failed")
-                }
-            }
+            };
+            let cx = crate::scheduler::DueContext {
+                store: &self.store,
+                clock: &self.clock,
+                runs: &self.runs,
+                owner: &self.owner,
+            };
+            let fire = crate::scheduler::handle_due(
+                &cx,
+                &cluster.name,
+                ScheduleKind::Cleanup,
+                &effective,
+                now,
+                || async {
+                    match self.scheduled_cleanup(cluster).await {
+                        Ok(id) => StartOutcome::Started(id),
+                        Err(CleanupError::Maintenance(reason)) => StartOutcome::Skipped(reason),
+                        Err(error @ CleanupError::Unattended(_)) => {
+                            StartOutcome::Refused(error.to_string())
+                        }
+                        Err(error) => StartOutcome::Failed(error.to_string()),
+                    }
+                },
+            )
+            .await;
+            started.extend(fire.into_iter().filter_map(|f| f.started_id));
         }
         started
     }
@@ -156,16 +155,9 @@ impl RetentionService {
         CleanupError::Unattended(reason)
     }
 
-    /// Checks the schedules every 20 seconds, and every second for cleanups whose process went
-    /// silent, for as long as the process lives.
-    pub fn spawn_scheduler(self: &Arc<Self>) {
-        let service = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(20)).await;
-                service.run_due_schedules(service.clock.now_ms()).await;
-            }
-        });
+    /// Checks every second for cleanups whose process went silent, for as long as the process
+    /// lives. (The schedules are the [`crate::scheduler::Scheduler`]'s.)
+    pub fn spawn_watchers(self: &Arc<Self>) {
         let service = self.clone();
         tokio::spawn(async move {
             loop {

@@ -13,6 +13,7 @@ mod audit;
 mod catalog;
 mod retention;
 mod runs;
+mod schedules;
 mod schema;
 mod sessions;
 mod settings;

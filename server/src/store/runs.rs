@@ -3,6 +3,7 @@
 //! never run the same cluster at once nor write over each other.
 
 use backup_domain::run::RunState;
+use backup_domain::schedule::RunTrigger;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, immediate};
@@ -30,6 +31,8 @@ pub struct RunRow {
     /// Exporting was paused by this run and not yet confirmed resumed.
     pub paused: bool,
     pub report: serde_json::Value,
+    /// What started it; rows from before part 8 read as manual.
+    pub trigger: RunTrigger,
 }
 
 impl Store {
@@ -48,6 +51,7 @@ impl Store {
 
     /// Records a new run owned by `owner`, unless the cluster already has one running, in this
     /// process or another sharing the database: then `Err` holds that run's ID.
+    #[expect(clippy::too_many_arguments, reason = "one column each; a struct would only rename them")]
     pub async fn create_run(
         &self,
         cluster: String,
@@ -56,6 +60,7 @@ impl Store {
         now_ms: i64,
         report: String,
         owner: String,
+        trigger: RunTrigger,
     ) -> Result<Result<i64, i64>, StoreError> {
         self.call(move |c| {
             immediate(c, |c| {
@@ -70,8 +75,8 @@ impl Store {
                     return Ok(Err(id));
                 }
                 c.execute(
-                    "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report, owner, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?7, ?5, ?6, ?4)",
-                    params![cluster, backup_id as i64, user, now_ms, report, owner, RunState::Running.as_str()],
+                    "INSERT INTO runs (cluster, backup_id, started_by, started_ms, state, report, owner, heartbeat_ms, run_trigger) VALUES (?1, ?2, ?3, ?4, ?7, ?5, ?6, ?4, ?8)",
+                    params![cluster, backup_id as i64, user, now_ms, report, owner, RunState::Running.as_str(), trigger.as_str()],
                 )?;
                 Ok(Ok(c.last_insert_rowid()))
             })
@@ -133,6 +138,19 @@ impl Store {
         .await
     }
 
+    /// Whether a cleanup of `cluster` is running, in any process, and which.
+    pub async fn running_cleanup(&self, cluster: String) -> Result<Option<i64>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT id FROM cleanups WHERE cluster = ?1 AND state = 'running' ORDER BY id LIMIT 1",
+                params![cluster],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
     /// Stores a run's progress or end, only while `owner` holds it: `Ok(false)` means another
     /// process took the run over, and this write was not made (review M3).
     pub async fn update_run(
@@ -166,11 +184,13 @@ impl Store {
             state: RunState::from(r.get::<_, String>(6)?),
             paused: r.get(7)?,
             report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+            trigger: r
+                .get::<_, Option<String>>(9)?
+                .map_or(RunTrigger::Manual, RunTrigger::from),
         })
     }
 
-    const RUN_COLUMNS: &'static str =
-        "id, cluster, backup_id, started_by, started_ms, ended_ms, state, paused, report";
+    const RUN_COLUMNS: &'static str = "id, cluster, backup_id, started_by, started_ms, ended_ms, state, paused, report, run_trigger";
 
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         self.call(move |c| {

@@ -100,7 +100,26 @@ const STEPS: &[Step] = &[
     },
     // The backup catalog (part 7): versioned set rows and each cluster's current generation.
     |c| c.execute_batch(CATALOG_TABLES),
+    // Schedules (part 8): every due time of a backup or cleanup schedule and what it came to,
+    // and what started each run.
+    |c| c.execute_batch(SCHEDULE_TABLES),
 ];
+
+const SCHEDULE_TABLES: &str = "
+CREATE TABLE schedule_fires (
+    cluster    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    due_ms     INTEGER NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    outcome    TEXT NOT NULL,
+    reason     TEXT,
+    started_id INTEGER,
+    owner      TEXT NOT NULL,
+    -- One row per due time: inserting it is the claim that makes it fire once.
+    PRIMARY KEY (cluster, kind, due_ms)
+);
+ALTER TABLE runs ADD COLUMN run_trigger TEXT;
+";
 
 const CATALOG_TABLES: &str = "
 CREATE TABLE catalog_state (

@@ -32,6 +32,7 @@ mod retention_attack;
 mod review_part6;
 mod runner;
 mod runs_api;
+mod schedules;
 mod script;
 mod sim_contract;
 mod sim_openapi_88;

@@ -199,6 +199,7 @@ async fn a_run_interrupted_after_the_pause_is_resumed_and_marked_at_restart() {
                 1,
                 report.to_string(),
                 "a killed process".into(),
+                backup_domain::schedule::RunTrigger::Cli,
             )
             .await
             .unwrap()
@@ -509,6 +510,7 @@ async fn a_run_of_another_process_blocks_starts_takes_cancels_and_is_recovered_o
             now,
             report.to_string(),
             "the other process".into(),
+            backup_domain::schedule::RunTrigger::Cli,
         )
         .await
         .unwrap()
@@ -609,6 +611,7 @@ async fn a_stale_owner_cannot_overwrite_the_outcome_once_another_process_took_th
             now,
             "{}".into(),
             "old".into(),
+            backup_domain::schedule::RunTrigger::Cli,
         )
         .await
         .unwrap()

@@ -1,0 +1,80 @@
+//! Maintenance mode of a cluster, for the time of a restore or an upgrade: its schedules are
+//! suspended and new runs and cleanups refused, by this process and every other one sharing the
+//! database (the mode is kept there).
+
+use backup_domain::audit::{AuditAction, AuditOutcome};
+use backup_domain::schedule::{Maintenance, MaintenanceUpdate};
+
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::store::{Store, StoreError};
+
+/// The longest reason kept.
+pub const MAX_REASON_CHARS: usize = 500;
+
+fn key(cluster: &str) -> String {
+    format!("maintenance:{cluster}")
+}
+
+/// The cluster's maintenance mode, if it is on. A database that cannot answer is logged and
+/// read as off: every start then fails on the same database anyway.
+pub async fn current(store: &Store, cluster: &str) -> Option<Maintenance> {
+    match store.get_setting(key(cluster)).await {
+        Ok(value) => value.and_then(|v| serde_json::from_str(&v).ok()),
+        Err(error) => {
+            tracing::error!(%cluster, %error, "could not read the maintenance mode");
+            None
+        }
+    }
+}
+
+/// What a refused start says.
+pub fn refusal(maintenance: &Maintenance) -> String {
+    format!(
+        "the cluster is in maintenance mode (turned on by {}{}): no runs or cleanups start until \
+         an admin ends it",
+        maintenance.by,
+        maintenance
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Turns the mode on or off, audited; the answer is the mode now.
+pub async fn set(
+    store: &Store,
+    clock: &Clock,
+    cluster: &str,
+    update: MaintenanceUpdate,
+    user: &str,
+    client: &str,
+) -> Result<Option<Maintenance>, StoreError> {
+    let reason = update
+        .reason
+        .map(|r| r.trim().chars().take(MAX_REASON_CHARS).collect::<String>())
+        .filter(|r| !r.is_empty());
+    let (now, action) = if update.enabled {
+        let mode = Maintenance {
+            since_ms: clock.now_ms(),
+            by: user.to_string(),
+            reason: reason.clone(),
+        };
+        let json = serde_json::to_string(&mode).unwrap_or_default();
+        store.put_setting(key(cluster), json).await?;
+        (Some(mode), AuditAction::MaintenanceStarted)
+    } else {
+        store.delete_setting(key(cluster)).await?;
+        (None, AuditAction::MaintenanceEnded)
+    };
+    audit::record(
+        store,
+        clock,
+        AuditEvent::new(user, client, action, AuditOutcome::Success)
+            .cluster(cluster)
+            .detail(reason),
+    )
+    .await;
+    Ok(now)
+}
