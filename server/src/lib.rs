@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod due;
 pub mod history;
 pub mod maintenance;
 pub mod memory;

@@ -5,48 +5,77 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use backup_domain::audit::{AuditAction, AuditOutcome};
+use backup_domain::retention::PolicySource;
 use backup_domain::retention::{self as planner, ScheduleRefusal};
-use backup_domain::schedule::ScheduleKind;
+use backup_domain::schedule::{ScheduleKind, ScheduleSource};
 
 use crate::audit::{self, AuditEvent};
 use crate::cluster::Cluster;
-use crate::scheduler::StartOutcome;
+use crate::due::{Effective, StartOutcome, saved};
+use crate::store::StoreError;
 
 use super::{CleanupError, RetentionService, STALE_CHECK_EVERY, to_json};
 
-pub use crate::scheduler::SCHEDULE_USER;
+pub use crate::due::SCHEDULE_USER;
 
 pub(super) fn refusal_key(cluster: &str) -> String {
     format!("retention_schedule_refused:{cluster}")
 }
 
 impl RetentionService {
+    /// The cleanup schedule of `cluster`: the retention policy's, paused or not by an admin.
+    pub async fn cleanup_schedule(&self, cluster: &Cluster) -> Result<Effective, StoreError> {
+        let (store, started_ms) = (&self.store, self.started_ms);
+        let (policy, source) = self.policy(cluster).await?;
+        let (source, saved_ms) = match source {
+            PolicySource::Saved { at_ms, .. } => (ScheduleSource::Console, Some(at_ms)),
+            PolicySource::ConfigFile => (ScheduleSource::File, None),
+            PolicySource::Default => (ScheduleSource::None, None),
+        };
+        let flag = saved(store, &ScheduleKind::Cleanup, &cluster.name).await?;
+        // Part 4 kept the last due time it fired under this key.
+        let legacy = store
+            .get_setting(format!("retention_schedule_fired:{}", cluster.name))
+            .await?
+            .and_then(|v| v.parse::<i64>().ok());
+        let floor = [saved_ms, flag.as_ref().map(|f| f.updated_ms), legacy]
+            .into_iter()
+            .flatten()
+            .max();
+        Ok(Effective {
+            source: if policy.schedule.is_some() {
+                source
+            } else {
+                ScheduleSource::None
+            },
+            expression: policy.schedule,
+            enabled: flag.as_ref().is_none_or(|f| f.enabled),
+            floor_ms: floor.unwrap_or(started_ms),
+            floor_is_start: floor.is_none(),
+            updated_by: flag.as_ref().map(|f| f.updated_by.clone()),
+            updated_ms: flag.as_ref().map(|f| f.updated_ms),
+        })
+    }
+
     /// Handles every cleanup schedule's due times up to `now` by the scheduler's one rule
-    /// ([`crate::scheduler::handle_due`]). Returns the cleanups started.
+    /// ([`crate::due::handle_due`]). Returns the cleanups started.
     pub async fn run_due_schedules(self: &Arc<Self>, now: i64) -> Vec<i64> {
         let mut started = Vec::new();
         for cluster in self.clusters.all() {
-            let effective = match crate::scheduler::cleanup_schedule(
-                self,
-                &self.store,
-                cluster,
-                self.started_ms,
-            )
-            .await
-            {
+            let effective = match self.cleanup_schedule(cluster).await {
                 Ok(e) => e,
                 Err(error) => {
                     tracing::error!(cluster = %cluster.name, %error, "could not read the cleanup schedule");
                     continue;
                 }
             };
-            let cx = crate::scheduler::DueContext {
+            let cx = crate::due::DueContext {
                 store: &self.store,
                 clock: &self.clock,
                 runs: &self.runs,
                 owner: &self.owner,
             };
-            let fire = crate::scheduler::handle_due(
+            let fire = crate::due::handle_due(
                 &cx,
                 &cluster.name,
                 ScheduleKind::Cleanup,
@@ -156,7 +185,7 @@ impl RetentionService {
     }
 
     /// Checks every second for cleanups whose process went silent, for as long as the process
-    /// lives. (The schedules are the [`crate::scheduler::Scheduler`]'s.)
+    /// lives. (The schedules are the [`crate::due::Scheduler`]'s.)
     pub fn spawn_watchers(self: &Arc<Self>) {
         let service = self.clone();
         tokio::spawn(async move {

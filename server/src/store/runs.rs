@@ -51,7 +51,10 @@ impl Store {
 
     /// Records a new run owned by `owner`, unless the cluster already has one running, in this
     /// process or another sharing the database: then `Err` holds that run's ID.
-    #[expect(clippy::too_many_arguments, reason = "one column each; a struct would only rename them")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one column each; a struct would only rename them"
+    )]
     pub async fn create_run(
         &self,
         cluster: String,

@@ -1,0 +1,236 @@
+//! The one rule of every schedule, backups and cleanups alike. A tick asks which due times
+//! came ([`backup_domain::schedule::due_times`]), claims each in the database (one row per due
+//! time, so it fires once across every process sharing the database), and records what it came
+//! to: started, skipped while the cluster is busy or in maintenance, missed while no console
+//! ran, or failed to start.
+
+use std::future::Future;
+
+use backup_domain::audit::{AuditAction, AuditOutcome};
+use backup_domain::cron::Schedule;
+use backup_domain::schedule::{
+    FireOutcome, SavedSchedule, ScheduleFire, ScheduleKind, ScheduleSource, due_times,
+    missed_reason,
+};
+
+use crate::audit::{self, AuditEvent};
+use crate::clock::Clock;
+use crate::procedure::service::RunService;
+use crate::store::{Store, StoreError};
+
+/// Who the scheduler acts as, in the runs and cleanups tables and the audit log.
+pub const SCHEDULE_USER: &str = "schedule";
+
+/// What starting a claimed due time came to.
+pub enum StartOutcome {
+    Started(i64),
+    Skipped(String),
+    Failed(String),
+    /// Failed, and the starter has audited why (an unattended cleanup's refusal).
+    Refused(String),
+}
+
+/// A schedule as it applies now: its expression, whether it may fire, and the time before which
+/// no due time counts (when it was saved or enabled, or this process's start for the file's).
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub expression: Option<String>,
+    pub source: ScheduleSource,
+    pub enabled: bool,
+    pub floor_ms: i64,
+    /// `floor_ms` is only this process's start (a file schedule nobody saved): once the
+    /// schedule has handled a due time, due times count from that one, so that a restart sees
+    /// what it missed.
+    pub floor_is_start: bool,
+    pub updated_by: Option<String>,
+    pub updated_ms: Option<i64>,
+}
+
+pub fn saved_key(kind: &ScheduleKind, cluster: &str) -> String {
+    format!("schedule:{kind}:{cluster}")
+}
+
+pub async fn saved(
+    store: &Store,
+    kind: &ScheduleKind,
+    cluster: &str,
+) -> Result<Option<SavedSchedule>, StoreError> {
+    Ok(store
+        .get_setting(saved_key(kind, cluster))
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Why nothing may start on `cluster` now, if something holds it or it is in maintenance.
+async fn busy(store: &Store, runs: &RunService, cluster: &str) -> Option<String> {
+    if let Some(mode) = crate::maintenance::current(store, cluster).await {
+        return Some(crate::maintenance::refusal(&mode));
+    }
+    if let Some(holding) = runs.holding(cluster).await {
+        return Some(match holding.run_id {
+            Some(id) => format!("backup run {id} held the cluster"),
+            None => "a backup run was starting on the cluster".into(),
+        });
+    }
+    match store.running_cleanup(cluster.to_string()).await {
+        Ok(Some(id)) => Some(format!("cleanup {id} held the cluster")),
+        Ok(None) => None,
+        // Not knowing is not "free".
+        Err(error) => Some(format!(
+            "the database could not say whether the cluster is busy: {error}"
+        )),
+    }
+}
+
+/// What handling a schedule's due times needs.
+pub struct DueContext<'a> {
+    pub store: &'a Store,
+    pub clock: &'a Clock,
+    pub runs: &'a RunService,
+    /// This process, as the owner of the rows it claims.
+    pub owner: &'a str,
+}
+
+/// Handles the due times of one schedule up to `now_ms`: records the missed ones, and claims
+/// and starts the one to fire (skipped instead while the cluster is busy). Returns the due times
+/// this call handled: the newest missed one, then the one fired.
+pub async fn handle_due<F, Fut>(
+    cx: &DueContext<'_>,
+    cluster: &str,
+    kind: ScheduleKind,
+    effective: &Effective,
+    now_ms: i64,
+    start: F,
+) -> Vec<ScheduleFire>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = StartOutcome>,
+{
+    let mut handled = Vec::new();
+    if !effective.enabled {
+        return handled;
+    }
+    let Some(schedule) = effective
+        .expression
+        .as_deref()
+        .and_then(|e| Schedule::parse(e).ok())
+    else {
+        return handled;
+    };
+    let last = match cx.store.last_due(cluster.to_string(), kind.clone()).await {
+        Ok(last) => last,
+        Err(error) => {
+            tracing::error!(%cluster, %kind, %error, "could not read the schedule's last due time");
+            return handled;
+        }
+    };
+    let after = match last {
+        Some(last) if effective.floor_is_start => last,
+        Some(last) => last.max(effective.floor_ms),
+        None => effective.floor_ms,
+    };
+    let due = due_times(&schedule, after, now_ms);
+    if let Some(missed) = due.missed_latest {
+        let fire = ScheduleFire {
+            kind: kind.clone(),
+            due_ms: missed,
+            at_ms: now_ms,
+            outcome: FireOutcome::Missed,
+            reason: Some(missed_reason(&due)),
+            started_id: None,
+        };
+        if let Ok(true) = cx
+            .store
+            .claim_due(cluster.to_string(), fire.clone(), cx.owner.to_string())
+            .await
+        {
+            tracing::warn!(%cluster, %kind, missed = due.missed, "scheduled due times were missed");
+            audit_fire(cx, cluster, &fire).await;
+            handled.push(fire);
+        }
+    }
+    let Some(due_ms) = due.fire else {
+        return handled;
+    };
+    let claim = ScheduleFire {
+        kind: kind.clone(),
+        due_ms,
+        at_ms: now_ms,
+        outcome: FireOutcome::Claimed,
+        reason: None,
+        started_id: None,
+    };
+    match cx
+        .store
+        .claim_due(cluster.to_string(), claim.clone(), cx.owner.to_string())
+        .await
+    {
+        Ok(true) => {}
+        // Another tick or process has it.
+        Ok(false) => return handled,
+        Err(error) => {
+            tracing::error!(%cluster, %kind, %error, "could not claim a due time");
+            return handled;
+        }
+    }
+    let mut audited = false;
+    let outcome = match busy(cx.store, cx.runs, cluster).await {
+        Some(reason) => StartOutcome::Skipped(reason),
+        None => start().await,
+    };
+    let (outcome, reason, started_id) = match outcome {
+        StartOutcome::Started(id) => (FireOutcome::Started, None, Some(id)),
+        StartOutcome::Skipped(reason) => (FireOutcome::Skipped, Some(reason), None),
+        StartOutcome::Failed(reason) => (FireOutcome::Failed, Some(reason), None),
+        StartOutcome::Refused(reason) => {
+            audited = true;
+            (FireOutcome::Failed, Some(reason), None)
+        }
+    };
+    let fire = ScheduleFire {
+        outcome,
+        reason,
+        started_id,
+        at_ms: cx.clock.now_ms(),
+        ..claim
+    };
+    if let Err(error) = cx
+        .store
+        .finish_due(cluster.to_string(), fire.clone(), cx.owner.to_string())
+        .await
+    {
+        tracing::error!(%cluster, %kind, %error, "could not record what a due time came to");
+    }
+    match fire.outcome {
+        FireOutcome::Started => {
+            tracing::info!(%cluster, %kind, id = ?fire.started_id, "scheduled start")
+        }
+        _ => {
+            tracing::warn!(%cluster, %kind, outcome = %fire.outcome, reason = ?fire.reason, "scheduled due time not started");
+            if !audited {
+                audit_fire(cx, cluster, &fire).await;
+            }
+        }
+    }
+    handled.push(fire);
+    handled
+}
+
+/// A due time that did not start anything is audited once; a started one is audited by its run
+/// or cleanup.
+async fn audit_fire(cx: &DueContext<'_>, cluster: &str, fire: &ScheduleFire) {
+    let (action, outcome) = match fire.outcome {
+        FireOutcome::Skipped => (AuditAction::ScheduleSkipped, AuditOutcome::Refused),
+        FireOutcome::Missed => (AuditAction::ScheduleMissed, AuditOutcome::Failure),
+        _ => (AuditAction::ScheduleFailed, AuditOutcome::Failure),
+    };
+    audit::record(
+        cx.store,
+        cx.clock,
+        AuditEvent::new(SCHEDULE_USER, "-", action, outcome)
+            .cluster(cluster)
+            .target(format!("{} at {}", fire.kind, fire.due_ms))
+            .detail(fire.reason.clone()),
+    )
+    .await;
+}
