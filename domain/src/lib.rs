@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup_set;
 pub mod compact;
 pub mod cron;
+pub mod fleet;
 pub mod id;
 pub mod listing;
 pub mod merge;

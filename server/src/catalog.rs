@@ -63,6 +63,9 @@ struct Summary {
     counts: VerdictCounts,
     sets: usize,
     latest_restorable: Option<LatestRestorable>,
+    /// The newest partially restorable set (part 8's RPO shows it beside the restorable one).
+    #[serde(default)]
+    latest_partial: Option<LatestRestorable>,
     highest_backup_id: Option<u64>,
     component_errors: Vec<ComponentError>,
     freshness: Vec<ComponentFreshness>,
@@ -440,6 +443,7 @@ impl CatalogService {
             counts: figures.counts,
             sets: figures.sets,
             latest_restorable: figures.latest_restorable,
+            latest_partial: figures.latest_partial,
             highest_backup_id: figures.highest_backup_id,
             component_errors,
             freshness,
@@ -459,6 +463,13 @@ impl CatalogService {
             .await?;
         self.store.collect_catalog_garbage(name, next).await?;
         Ok(())
+    }
+
+    /// The figures of `cluster`'s catalog that the fleet view and the metrics read.
+    pub async fn figures(self: &Arc<Self>, cluster: &str) -> Result<CatalogFigures, CatalogError> {
+        let (head, _) = self.current(cluster).await?;
+        figures_of(&head)
+            .ok_or_else(|| CatalogError::Corrupt(cluster.to_string(), "unreadable summary".into()))
     }
 
     /// The catalog's freshness as a viewer reads it.
@@ -697,12 +708,39 @@ impl CatalogService {
     }
 }
 
+/// A catalog's figures, computed when it was listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogFigures {
+    pub refreshed_ms: i64,
+    pub sets: usize,
+    pub counts: VerdictCounts,
+    pub latest_restorable: Option<LatestRestorable>,
+    pub latest_partial: Option<LatestRestorable>,
+    /// Components whose last listing failed, with the error.
+    pub component_errors: Vec<ComponentError>,
+}
+
+/// The figures of a stored catalog head (for `backup-console status`, which reads the database
+/// without a keeper); `None` when its summary cannot be read.
+pub fn figures_of(head: &crate::store::CatalogHead) -> Option<CatalogFigures> {
+    let summary: Summary = serde_json::from_str(&head.summary).ok()?;
+    Some(CatalogFigures {
+        refreshed_ms: head.refreshed_ms,
+        sets: summary.sets,
+        counts: summary.counts,
+        latest_restorable: summary.latest_restorable,
+        latest_partial: summary.latest_partial,
+        component_errors: summary.component_errors,
+    })
+}
+
 /// What the merge counted while it went over every set.
 #[derive(Debug, Default)]
 struct Figures {
     counts: VerdictCounts,
     sets: usize,
     latest_restorable: Option<LatestRestorable>,
+    latest_partial: Option<LatestRestorable>,
     highest_backup_id: Option<u64>,
 }
 
@@ -740,6 +778,13 @@ fn merge_changes(
         figures.sets += 1;
         figures.counts.add(set.verdict);
         figures.highest_backup_id = figures.highest_backup_id.max(Some(set.backup_id));
+        if figures.latest_partial.is_none() && set.verdict == Verdict::RestorablePartial {
+            figures.latest_partial = Some(LatestRestorable {
+                backup_id: set.backup_id,
+                started_at_ms: set.started_at_ms,
+                age_seconds: None,
+            });
+        }
         if figures.latest_restorable.is_none() && set.verdict == Verdict::Restorable {
             figures.latest_restorable = Some(LatestRestorable {
                 backup_id: set.backup_id,

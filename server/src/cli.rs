@@ -475,6 +475,168 @@ fn absolute(path: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
+pub struct StatusArgs {
+    pub config: PathBuf,
+    /// Only this cluster; every cluster when `None`.
+    pub cluster: Option<String>,
+    pub json: bool,
+}
+
+/// How old the database's catalog may be for `status` to use it rather than list the cluster:
+/// a console refreshes at least every `idle_refresh_secs`; this allows one minute more.
+const STATUS_CATALOG_SLACK_MS: i64 = 60_000;
+
+/// `backup-console status`: the fleet view of the configuration's clusters, printed as text or
+/// JSON. The answer is a monitoring plugin's exit code, unlike the other commands: 0 ok,
+/// 1 warning, 2 critical, 3 unknown (a configuration, database or connection error included).
+/// Across clusters the worst wins, critical before unknown before warning.
+pub async fn status(args: StatusArgs) -> i32 {
+    match status_rows(&args).await {
+        Ok(rows) => {
+            let worst = worst_state(rows.iter().map(|r| r.state()));
+            if args.json {
+                let body = serde_json::json!({
+                    "state": worst,
+                    "clusters": rows.iter().map(|r| {
+                        let mut v = serde_json::to_value(r).unwrap_or_default();
+                        v["state"] = serde_json::to_value(r.state()).unwrap_or_default();
+                        v
+                    }).collect::<Vec<_>>(),
+                });
+                say_stdout(&serde_json::to_string_pretty(&body).unwrap_or_default());
+            } else {
+                for row in &rows {
+                    say_stdout(&status_line(row, chrono::Utc::now().timestamp_millis()));
+                }
+            }
+            worst.exit_code()
+        }
+        Err(e) => {
+            let state = backup_domain::fleet::RpoState::Unknown;
+            if args.json {
+                say_stdout(
+                    &serde_json::json!({"state": state, "error": e.to_string()}).to_string(),
+                );
+            } else {
+                say_stdout(&format!("{} - {e}", state.label()));
+            }
+            state.exit_code()
+        }
+    }
+}
+
+fn worst_state(
+    states: impl Iterator<Item = backup_domain::fleet::RpoState>,
+) -> backup_domain::fleet::RpoState {
+    use backup_domain::fleet::RpoState;
+    let rank = |s: RpoState| match s {
+        RpoState::Ok => 0,
+        RpoState::Warning => 1,
+        RpoState::Unknown => 2,
+        RpoState::Breached => 3,
+    };
+    states.max_by_key(|s| rank(*s)).unwrap_or(RpoState::Unknown)
+}
+
+/// One line per cluster, as a monitoring plugin prints it.
+fn status_line(row: &backup_domain::fleet::FleetRow, now_ms: i64) -> String {
+    let age = row
+        .listed_at_ms
+        .map(|t| format!("listed {} ago", format_elapsed((now_ms - t).max(0))))
+        .unwrap_or_else(|| "never listed".into());
+    let run = row
+        .last_run
+        .as_ref()
+        .map(|r| format!("last run {} ({}, {})", r.run_id, r.state, r.trigger))
+        .unwrap_or_else(|| "no run yet".into());
+    let down: Vec<&str> = row
+        .components
+        .iter()
+        .filter(|c| c.reachability != backup_domain::api::Reachability::Up)
+        .map(|c| c.component.as_str())
+        .collect();
+    let mut line = format!(
+        "{} {} - {}; exporting {}; {run}; {age}",
+        row.state().label(),
+        row.cluster,
+        row.rpo.reason,
+        row.exporting,
+    );
+    if !down.is_empty() {
+        line.push_str(&format!("; not reachable: {}", down.join(", ")));
+    }
+    if let Some(m) = &row.maintenance {
+        line.push_str(&format!(
+            "; in maintenance since {} ms by {}",
+            m.since_ms, m.by
+        ));
+    }
+    line
+}
+
+async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::FleetRow>, CliError> {
+    use crate::fleet::{figures_of_history, last_run, phase_text, rpo_of};
+    use backup_domain::fleet::{FleetComponent, FleetRow};
+
+    let config = Config::load(&args.config)?;
+    let services = Services::open(&config)?;
+    let clusters: Vec<_> = match &args.cluster {
+        Some(name) => vec![
+            services
+                .clusters
+                .get(name)
+                .cloned()
+                .ok_or_else(|| CliError::UnknownCluster(name.clone()))?,
+        ],
+        None => services.clusters.all().to_vec(),
+    };
+    let fresh_within = config.catalog.idle_refresh.as_millis() as i64 + STATUS_CATALOG_SLACK_MS;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut rows = Vec::new();
+    for cluster in clusters {
+        let stored = services
+            .store
+            .catalog_head(cluster.name.clone())
+            .await?
+            .filter(|h| now - h.refreshed_ms <= fresh_within)
+            .and_then(|h| crate::catalog::figures_of(&h));
+        let (figures, exporting) = match stored {
+            Some(figures) => (figures, crate::history::exporting_status(&cluster).await),
+            None => {
+                let history = crate::history::history(&cluster).await;
+                (figures_of_history(&history), history.exporting)
+            }
+        };
+        let health = cluster.health().await;
+        rows.push(FleetRow {
+            cluster: cluster.name.clone(),
+            profile: cluster.profile,
+            rpo: rpo_of(cluster.rpo_hours, Some(&figures), now),
+            exporting: phase_text(backup_domain::status::ExportingPhase::of(&exporting))
+                .to_string(),
+            last_run: last_run(&services.store, &cluster.name).await,
+            next_backup_ms: crate::scheduler::backup_schedule(&services.store, &cluster, now)
+                .await
+                .ok()
+                .filter(|e| e.enabled)
+                .and_then(|e| e.expression)
+                .and_then(|e| backup_domain::cron::Schedule::parse(&e).ok())
+                .and_then(|s| s.next_after(now)),
+            components: health
+                .components
+                .iter()
+                .map(|c| FleetComponent {
+                    component: c.component.label().to_string(),
+                    reachability: c.reachability,
+                })
+                .collect(),
+            maintenance: crate::maintenance::current(&services.store, &cluster.name).await,
+            listed_at_ms: Some(figures.refreshed_ms),
+        });
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,7 +126,7 @@ pub async fn listings(cluster: &Cluster) -> Vec<(Component, CompactComponentList
 }
 
 /// Zeebe's exporting phase per partition; a failed read carries its error and no partitions.
-pub(crate) async fn exporting_status(cluster: &Cluster) -> ExportingStatus {
+pub async fn exporting_status(cluster: &Cluster) -> ExportingStatus {
     match cluster.zeebe.exporting_phases().await {
         Ok(partitions) => ExportingStatus {
             partitions: partitions

@@ -98,6 +98,19 @@ enum Command {
         #[arg(long)]
         allow_large: bool,
     },
+    /// Print each cluster's RPO, exporting phase, last run and reachability, and exit as a
+    /// monitoring plugin does: 0 ok, 1 warning, 2 critical, 3 unknown (a configuration or
+    /// connection error included). These codes differ from the other commands'.
+    Status {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this cluster.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Print JSON instead of one line per cluster.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
     HashPassword,
     #[cfg(feature = "demo")]
@@ -183,6 +196,28 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The one dispatch: CLI commands map their outcome to exit codes, the others succeed or fail.
     match cli.command {
+        Command::Status {
+            config,
+            cluster,
+            json,
+        } => {
+            let args = backup_console::cli::StatusArgs {
+                config,
+                cluster,
+                json,
+            };
+            match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => ExitCode::from(rt.block_on(backup_console::cli::status(args)) as u8),
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    ExitCode::from(3)
+                }
+            }
+        }
         Command::Cleanup {
             config,
             cluster,

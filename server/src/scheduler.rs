@@ -232,6 +232,17 @@ impl Scheduler {
         })
     }
 
+    /// The next due time of `cluster`'s backup schedule, if it is enabled.
+    pub async fn next_backup(&self, cluster: &Cluster) -> Option<i64> {
+        match self.view(cluster, ScheduleKind::Backup).await {
+            Ok(view) => view.next_ms,
+            Err(error) => {
+                tracing::error!(cluster = %cluster.name, %error, "could not read the backup schedule");
+                None
+            }
+        }
+    }
+
     /// Both schedules of `cluster` and its recent due times.
     pub async fn schedules(&self, cluster: &Cluster) -> Result<SchedulesResponse, StoreError> {
         Ok(SchedulesResponse {

@@ -7,6 +7,7 @@ mod audit;
 mod clusters;
 mod error;
 mod extract;
+mod fleet;
 mod guard;
 mod management;
 mod retention;
@@ -232,6 +233,7 @@ pub const ROUTES: &[Route] = &[
     route(Method::POST, "/api/cleanups/{id}/retry", ADMIN, |b| {
         b.to(retention::retry)
     }),
+    route(Method::GET, "/api/fleet", VIEWER, |b| b.to(fleet::list)),
     route(Method::GET, "/api/clusters/{name}/schedules", VIEWER, |b| {
         b.to(schedules::list)
     }),
