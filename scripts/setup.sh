@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, from the package registries only; fast when all is there.
 #   scripts/setup.sh            build tools (wasm target, wasm-bindgen CLI, npm packages)
-#   scripts/setup.sh --browser  also Debian's chromium, for the end-to-end tests
+#   scripts/setup.sh --browser  also Debian's chromium (the end-to-end tests) and prometheus (its
+#                               promtool checks the metrics and tests the alert rules)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +22,15 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ];
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "${1:-}" = "--browser" ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y chromium
+  updated=""
+  apt_install() {
+    [ -n "$updated" ] || { $sudo_cmd apt-get update; updated=1; }
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y "$@"
+  }
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  # promtool only; the recommended exporters are not needed.
+  command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
 fi

@@ -66,6 +66,9 @@ struct Summary {
     /// The newest partially restorable set (part 8's RPO shows it beside the restorable one).
     #[serde(default)]
     latest_partial: Option<LatestRestorable>,
+    /// Artifacts of orphaned sets (a component holds the ID, another has nothing under it).
+    #[serde(default)]
+    orphaned_artifacts: usize,
     highest_backup_id: Option<u64>,
     component_errors: Vec<ComponentError>,
     freshness: Vec<ComponentFreshness>,
@@ -444,6 +447,7 @@ impl CatalogService {
             sets: figures.sets,
             latest_restorable: figures.latest_restorable,
             latest_partial: figures.latest_partial,
+            orphaned_artifacts: figures.orphaned_artifacts,
             highest_backup_id: figures.highest_backup_id,
             component_errors,
             freshness,
@@ -470,6 +474,18 @@ impl CatalogService {
         let (head, _) = self.current(cluster).await?;
         figures_of(&head)
             .ok_or_else(|| CatalogError::Corrupt(cluster.to_string(), "unreadable summary".into()))
+    }
+
+    /// The figures of the stored catalog as it is, without listing or waiting (the metrics read
+    /// them: a scrape never calls a cluster). `None` before the first listing.
+    pub async fn stored_figures(&self, cluster: &str) -> Option<CatalogFigures> {
+        match self.store.catalog_head(cluster.to_string()).await {
+            Ok(head) => head.as_ref().and_then(figures_of),
+            Err(error) => {
+                tracing::error!(%cluster, %error, "could not read the catalog");
+                None
+            }
+        }
     }
 
     /// The catalog's freshness as a viewer reads it.
@@ -716,6 +732,7 @@ pub struct CatalogFigures {
     pub counts: VerdictCounts,
     pub latest_restorable: Option<LatestRestorable>,
     pub latest_partial: Option<LatestRestorable>,
+    pub orphaned_artifacts: usize,
     /// Components whose last listing failed, with the error.
     pub component_errors: Vec<ComponentError>,
 }
@@ -730,6 +747,7 @@ pub fn figures_of(head: &crate::store::CatalogHead) -> Option<CatalogFigures> {
         counts: summary.counts,
         latest_restorable: summary.latest_restorable,
         latest_partial: summary.latest_partial,
+        orphaned_artifacts: summary.orphaned_artifacts,
         component_errors: summary.component_errors,
     })
 }
@@ -741,6 +759,7 @@ struct Figures {
     sets: usize,
     latest_restorable: Option<LatestRestorable>,
     latest_partial: Option<LatestRestorable>,
+    orphaned_artifacts: usize,
     highest_backup_id: Option<u64>,
 }
 
@@ -778,6 +797,9 @@ fn merge_changes(
         figures.sets += 1;
         figures.counts.add(set.verdict);
         figures.highest_backup_id = figures.highest_backup_id.max(Some(set.backup_id));
+        if set.verdict == Verdict::NotRestorable && set.is_orphan() {
+            figures.orphaned_artifacts += backup_domain::retention::artifacts(&set).len();
+        }
         if figures.latest_partial.is_none() && set.verdict == Verdict::RestorablePartial {
             figures.latest_partial = Some(LatestRestorable {
                 backup_id: set.backup_id,

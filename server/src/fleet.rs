@@ -139,6 +139,12 @@ pub fn figures_of_history(history: &backup_domain::api::HistoryResponse) -> Cata
         counts: history.counts,
         latest_restorable: latest(backup_domain::Verdict::Restorable),
         latest_partial: latest(backup_domain::Verdict::RestorablePartial),
+        orphaned_artifacts: history
+            .sets
+            .iter()
+            .filter(|s| s.verdict == backup_domain::Verdict::NotRestorable && s.is_orphan())
+            .map(|s| backup_domain::retention::artifacts(s).len())
+            .sum(),
         component_errors: history.component_errors.clone(),
     }
 }

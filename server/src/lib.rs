@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod history;
 pub mod maintenance;
 pub mod memory;
+pub mod metrics;
 pub mod procedure;
 pub mod progress;
 pub mod retention;

@@ -53,6 +53,12 @@ enum Command {
         /// Multiplies every simulated duration (0.05 makes realistic timings 20 times faster).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Where the demo serves its Prometheus metrics.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        metrics_listen: SocketAddr,
+        /// The backup schedule of the 8.8 cluster (five-field cron, UTC); empty for none.
+        #[arg(long, default_value = "*/10 * * * *")]
+        backup_schedule: String,
     },
     /// Start the console for the clusters of a configuration file.
     Serve {
@@ -256,6 +262,8 @@ fn main() -> ExitCode {
             password,
             timings,
             scale,
+            metrics_listen,
+            backup_schedule,
         } => run_server(demo(DemoArgs {
             listen,
             seed,
@@ -263,6 +271,8 @@ fn main() -> ExitCode {
             password,
             timings,
             scale,
+            metrics_listen,
+            backup_schedule,
         })),
         Command::Serve {
             config,
@@ -355,6 +365,8 @@ struct DemoArgs {
     password: Option<String>,
     timings: TimingsProfile,
     scale: f64,
+    metrics_listen: SocketAddr,
+    backup_schedule: String,
 }
 
 #[cfg(feature = "demo")]
@@ -366,6 +378,8 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
         password,
         timings,
         scale,
+        metrics_listen,
+        backup_schedule,
     } = args;
     let password =
         password.unwrap_or_else(|| backup_console::auth::random_token()[..16].to_string());
@@ -373,7 +387,7 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
     let database =
         std::env::temp_dir().join(format!("backup-console-demo-{}.db", std::process::id()));
     let mut text = format!(
-        "[store]\ndatabase = {:?}\n[auth]\n",
+        "[store]\ndatabase = {:?}\n[metrics]\nlisten = \"{metrics_listen}\"\n[auth]\n",
         database.display().to_string()
     );
     for (user, role) in [
@@ -396,6 +410,13 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
         config.timings = Timings::of(timings, scale);
         let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
         text.push_str(&sim.endpoints.console_config(name));
+        // The 8.8 cluster backs itself up (every ten minutes), without anyone clicking.
+        if profile == VersionProfile::V88 && !backup_schedule.trim().is_empty() {
+            text.push_str(&format!(
+                "\n[clusters.backup]\nschedule = {:?}\n",
+                backup_schedule.trim()
+            ));
+        }
         text.push('\n');
         sims.push(sim);
     }
@@ -403,6 +424,7 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
     let config = Config::parse(&text, "(demo)", &|_| None)?;
     println!("Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)");
     println!("Log in as admin, operator or viewer, password: {password}");
+    println!("Prometheus metrics: http://{metrics_listen}/metrics");
     serve(config, listen, &ui_dir).await
 }
 
@@ -465,6 +487,18 @@ async fn serve(
         .transpose()?;
     let console = web::console_for(&config, ui_dir, config.https_only).await?;
     let app = console.router.clone();
+    if let Some(addr) = config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Listen { addr, source })?;
+        tracing::info!(listen = %addr, "metrics listening at /metrics");
+        let router = console.metrics_router.clone();
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {

@@ -118,6 +118,13 @@ impl StatusService {
         })
     }
 
+    /// The latest round of `cluster`, without waiting for one (the metrics read it).
+    pub fn latest(&self, cluster: &str) -> Option<ClusterStatus> {
+        let poller = self.pollers.get(cluster)?;
+        let round = poller.latest.borrow();
+        round.as_ref().map(|r| r.status.clone())
+    }
+
     /// Asks for a round now, without waiting for it.
     pub fn refresh(&self, cluster: &str) {
         if let Some(poller) = self.pollers.get(cluster) {

@@ -53,6 +53,8 @@ pub async fn app_for(
 /// A started console: its HTTP surface, and what a shutdown needs to stop it safely.
 pub struct Console {
     pub router: Router,
+    /// `/metrics`, for the listener of `[metrics] listen`.
+    pub metrics_router: Router,
     pub runs: Arc<RunService>,
     pub retention: Arc<RetentionService>,
     pub store: Store,
@@ -145,6 +147,13 @@ pub async fn console_for(
         config.catalog,
         runs.clock().clone(),
     );
+    let metrics_router = crate::api::metrics_router(crate::api::MetricsState {
+        metrics: runs.metrics().clone(),
+        clusters: clusters.clone(),
+        catalog: catalog.clone(),
+        status: status.clone(),
+        store: store.clone(),
+    });
     let router = app(
         AppState {
             clusters,
@@ -160,6 +169,7 @@ pub async fn console_for(
     );
     Ok(Console {
         router,
+        metrics_router,
         runs,
         retention,
         store,

@@ -74,7 +74,10 @@ pub struct Console {
     pub http: reqwest::Client,
     /// The admin session the plain helpers use.
     pub session: Session,
+    /// Where the console's `/metrics` listener answers.
+    pub metrics_base: String,
     task: tokio::task::JoinHandle<()>,
+    metrics_task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -86,6 +89,7 @@ pub struct Session {
 impl Drop for Console {
     fn drop(&mut self) {
         self.task.abort();
+        self.metrics_task.abort();
     }
 }
 
@@ -219,13 +223,22 @@ pub async fn start_console_with_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Console {
     let config = Config::parse(full_text, "test.toml", env).expect("config parses");
-    let app = backup_console::web::app_for(
+    let started = backup_console::web::console_for(
         &config,
         std::path::Path::new("/nonexistent-ui"),
         config.https_only,
     )
     .await
     .expect("console starts");
+    let app = started.router.clone();
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let metrics_base = format!("http://{}", metrics_listener.local_addr().expect("addr"));
+    let metrics_router = started.metrics_router.clone();
+    let metrics_task = tokio::spawn(async move {
+        let _ = axum::serve(metrics_listener, metrics_router).await;
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -237,7 +250,9 @@ pub async fn start_console_with_env(
         base,
         http: reqwest::Client::new(),
         session: Session::default(),
+        metrics_base,
         task,
+        metrics_task,
     };
     console.session = console
         .login("admin", PASSWORD)

@@ -10,6 +10,8 @@ mod extract;
 mod fleet;
 mod guard;
 mod management;
+mod metrics;
+pub use metrics::{MetricsState, metrics_router};
 mod retention;
 mod runs;
 mod schedules;

@@ -22,7 +22,16 @@ pub(super) struct FileConfig {
     #[serde(default)]
     pub(super) catalog: FileCatalog,
     #[serde(default)]
+    pub(super) metrics: FileMetrics,
+    #[serde(default)]
     pub(super) clusters: Vec<FileCluster>,
+}
+
+/// `[metrics]`: the Prometheus listener, off unless `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileMetrics {
+    pub(super) listen: Option<String>,
 }
 
 /// `[store]`: the application's own state.

@@ -130,6 +130,8 @@ pub struct Config {
     /// `[status]`: how often each cluster's status is taken.
     pub status: StatusConfig,
     pub catalog: CatalogConfig,
+    /// `[metrics] listen`: where `/metrics` is served, on a listener of its own; off when unset.
+    pub metrics_listen: Option<SocketAddr>,
     /// `[retention] concurrency`: DELETE calls a cleanup runs at once.
     pub retention_concurrency: usize,
     pub listen: SocketAddr,

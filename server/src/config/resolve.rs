@@ -37,6 +37,19 @@ pub(super) fn resolve(
     let limits = upstream_limits(&file.upstream)?;
     let status = status_config(&file.status)?;
     let catalog = catalog_config(&file.catalog)?;
+    let metrics_listen = file
+        .metrics
+        .listen
+        .as_deref()
+        .map(|text| {
+            text.parse::<SocketAddr>().map_err(|e| {
+                invalid(
+                    "metrics.listen",
+                    format!("`{text}` is not an address and port ({e}), e.g. 127.0.0.1:9464"),
+                )
+            })
+        })
+        .transpose()?;
     for c in &mut clusters {
         c.endpoints_mut().for_each(|e| e.limits = limits);
     }
@@ -45,6 +58,7 @@ pub(super) fn resolve(
         procedure,
         status,
         catalog,
+        metrics_listen,
         listen,
         https_only: file.server.https_only || tls.is_some(),
         tls,

@@ -81,6 +81,8 @@ pub struct RunService {
     pub(super) stopping: watch::Sender<bool>,
     /// Now, for the runs' times, their leases and the proposed backup ID.
     pub(super) clock: Clock,
+    /// The console's metrics: runs and cleanups are counted as they end.
+    pub(super) metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// How often the process running a run says so in the database.
@@ -112,7 +114,13 @@ impl RunService {
             tasks: Mutex::new(Vec::new()),
             stopping: watch::channel(false).0,
             clock: Clock::System,
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new()),
         }
+    }
+
+    /// The metrics this service and those built beside it count into.
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The same service on another clock (a test's).

@@ -180,6 +180,7 @@ impl RunService {
             .map_err(|running| StartError::InProgress {
                 run_id: Some(running),
             })?;
+        self.metrics.run_started(&cluster.name, &trigger);
         let (tx, rx) = watch::channel(initial);
         let (cancel_tx, cancel) = CancelSignal::new();
         let remote_cancel = cancel_tx.clone();
@@ -399,6 +400,16 @@ impl RunService {
         client: &str,
     ) {
         let state = report.outcome.state();
+        let now = self.clock.now_ms();
+        match self.store.run(run_id).await {
+            Ok(Some(row)) => self
+                .metrics
+                .run_ended(cluster, report, now - row.started_ms),
+            _ => tracing::warn!(
+                run_id,
+                "the run's start was not found; its end is not counted"
+            ),
+        }
         match self
             .store
             .update_run(

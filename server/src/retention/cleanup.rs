@@ -480,6 +480,7 @@ AuditEvent::new(&user, &client, AuditAction::CleanupFinished, AuditOutcome::Fail
             if let Err(error) = written {
                 tracing::error!(%error, id, "could not store the end of a cleanup");
             }
+            service.runs.metrics().cleanup_ended(&cluster.name, &report);
             let failed = report.count(ArtifactState::Failed);
             audit::record(
                 &service.store,

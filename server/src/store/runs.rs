@@ -141,6 +141,18 @@ impl Store {
         .await
     }
 
+    /// When the last run of `cluster` that completed ended.
+    pub async fn last_completed_run_end(&self, cluster: String) -> Result<Option<i64>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT MAX(ended_ms) FROM runs WHERE cluster = ?1 AND state = ?2",
+                params![cluster, RunState::Completed.as_str()],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
     /// Whether a cleanup of `cluster` is running, in any process, and which.
     pub async fn running_cleanup(&self, cluster: String) -> Result<Option<i64>, StoreError> {
         self.call(move |c| {

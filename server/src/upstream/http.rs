@@ -219,6 +219,8 @@ impl Http {
         body: Option<&Value>,
     ) -> Result<(StatusCode, Bytes), UpstreamError> {
         let call = self.call_name(&method, &url);
+        let _timer =
+            super::timing::UpstreamTimer::start(self.component, method.as_str(), url.path());
         let (method_name, url_text) = (method.to_string(), url.to_string());
         let (request, timeout, limit, key) = self.prepare(kind, method, url, body);
         let classify = |e: reqwest::Error, call: String| classify(e, call, timeout);
@@ -289,6 +291,7 @@ impl Http {
         A: Send + 'static,
     {
         let call = self.call_name(&Method::GET, &url);
+        let _timer = super::timing::UpstreamTimer::start(self.component, "GET", url.path());
         let url_text = url.to_string();
         let (request, timeout, limit, key) =
             self.prepare(CallKind::Listing, Method::GET, url, None);

@@ -7,6 +7,7 @@ mod elasticsearch;
 mod http;
 mod optimize;
 mod stream;
+pub mod timing;
 mod webapps;
 mod zeebe;
 

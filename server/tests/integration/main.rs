@@ -24,6 +24,7 @@ mod fleet;
 mod history_api;
 mod history_paging;
 mod management_api;
+mod metrics;
 mod outbound_tls;
 mod process;
 mod realistic_timings;
