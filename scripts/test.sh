@@ -9,6 +9,9 @@ cargo fmt --all --check
 scripts/import-cycles.py server/src sim/src domain/src app/src testkit/src
 cargo clippy --workspace --exclude backup-console-app --all-targets -- -D warnings
 cargo clippy -p backup-console-app --target wasm32-unknown-unknown -- -D warnings
+# The shipped alert rules: valid, and their unit tests (promtool is Debian's prometheus).
+(cd deploy/prometheus && promtool check rules backup-console-alerts.yml \
+  && promtool test rules backup-console-alerts.test.yml)
 cargo test
 # A production build carries no simulator: without the default `demo` feature the help lists no
 # `demo` or `sim`. The binary's own unit test proves it; it builds only the server crate once more

@@ -61,6 +61,8 @@ pub struct Metrics {
     exporting_paused_since: Family<Labels, FloatGauge>,
     component_up: Family<Labels, Gauge>,
     maintenance: Family<Labels, Gauge>,
+    last_run_failed: Family<Labels, Gauge>,
+    last_cleanup_failed: Family<Labels, Gauge>,
     /// When each cluster's exporting was first seen not running, until it runs again.
     paused_since: Mutex<HashMap<String, i64>>,
     /// One scrape fills the gauges at a time.
@@ -103,6 +105,8 @@ impl Metrics {
             exporting_paused_since: Family::default(),
             component_up: Family::default(),
             maintenance: Family::default(),
+            last_run_failed: Family::default(),
+            last_cleanup_failed: Family::default(),
             paused_since: Mutex::new(HashMap::new()),
             scrape: tokio::sync::Mutex::new(()),
             registry: Registry::default(),
@@ -203,6 +207,17 @@ impl Metrics {
             m.maintenance.clone(),
         );
         registry.register(
+            "last_run_failed",
+            "1 while the cluster's latest ended backup run did not complete (an alert's condition \
+             that clears with the next success)",
+            m.last_run_failed.clone(),
+        );
+        registry.register(
+            "last_cleanup_failed",
+            "1 while the cluster's latest ended cleanup left artifacts or was interrupted",
+            m.last_cleanup_failed.clone(),
+        );
+        registry.register(
             "upstream_request_duration_seconds",
             "Requests to the clusters' management APIs, by component and operation",
             UPSTREAM_REQUESTS.clone(),
@@ -286,6 +301,8 @@ impl Metrics {
             &self.exporting_paused,
             &self.component_up,
             &self.maintenance,
+            &self.last_run_failed,
+            &self.last_cleanup_failed,
         ] {
             family.clear();
         }
@@ -360,6 +377,16 @@ impl Metrics {
             self.maintenance
                 .get_or_create(&labels)
                 .set(i64::from(c.maintenance));
+            if let Some(failed) = c.last_run_failed {
+                self.last_run_failed
+                    .get_or_create(&labels)
+                    .set(i64::from(failed));
+            }
+            if let Some(failed) = c.last_cleanup_failed {
+                self.last_cleanup_failed
+                    .get_or_create(&labels)
+                    .set(i64::from(failed));
+            }
         }
     }
 }
@@ -375,6 +402,10 @@ pub struct ClusterFigures {
     /// When the last run that completed ended, by any process on the database.
     pub last_success_ms: Option<i64>,
     pub maintenance: bool,
+    /// Whether the latest ended run did not complete; `None` before any run ended.
+    pub last_run_failed: Option<bool>,
+    /// Whether the latest ended cleanup was partial or interrupted; `None` before any.
+    pub last_cleanup_failed: Option<bool>,
 }
 
 #[cfg(test)]

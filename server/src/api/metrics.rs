@@ -49,6 +49,20 @@ async fn scrape(State(state): State<MetricsState>) -> impl IntoResponse {
             maintenance: crate::maintenance::current(&state.store, &c.name)
                 .await
                 .is_some(),
+            last_run_failed: state
+                .store
+                .last_ended_run_state(c.name.clone())
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s != backup_domain::run::RunState::Completed),
+            last_cleanup_failed: state
+                .store
+                .last_ended_cleanup_state(c.name.clone())
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s != "completed"),
         });
     }
     let body = state.metrics.scrape(&clusters).await;

@@ -153,6 +153,39 @@ impl Store {
         .await
     }
 
+    /// The state of the latest run of `cluster` that ended.
+    pub async fn last_ended_run_state(
+        &self,
+        cluster: String,
+    ) -> Result<Option<RunState>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT state FROM runs WHERE cluster = ?1 AND state != ?2 ORDER BY id DESC LIMIT 1",
+                params![cluster, RunState::Running.as_str()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+        })
+        .await
+        .map(|s| s.map(RunState::from))
+    }
+
+    /// The state of the latest cleanup of `cluster` that ended.
+    pub async fn last_ended_cleanup_state(
+        &self,
+        cluster: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                "SELECT state FROM cleanups WHERE cluster = ?1 AND state != 'running' ORDER BY id DESC LIMIT 1",
+                params![cluster],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
     /// Whether a cleanup of `cluster` is running, in any process, and which.
     pub async fn running_cleanup(&self, cluster: String) -> Result<Option<i64>, StoreError> {
         self.call(move |c| {

@@ -199,6 +199,11 @@ async fn the_metrics_parse_and_match_the_catalog_after_a_run_a_failure_and_a_cle
     );
     assert_eq!(value(&s, r#"c8bc_exporting_paused{cluster="test"}"#), 0.0);
     assert_eq!(
+        value(&s, r#"c8bc_last_run_failed{cluster="test"}"#),
+        1.0,
+        "the latest run failed"
+    );
+    assert_eq!(
         value(
             &s,
             r#"c8bc_backup_sets{cluster="test",verdict="restorable"}"#
@@ -258,6 +263,10 @@ async fn the_metrics_parse_and_match_the_catalog_after_a_run_a_failure_and_a_cle
             &format!("c8bc_cleanup_runs_total{{cluster=\"test\",outcome=\"{outcome}\"}}")
         ),
         1.0
+    );
+    assert_eq!(
+        value(&s, r#"c8bc_last_cleanup_failed{cluster="test"}"#),
+        if outcome == "completed" { 0.0 } else { 1.0 }
     );
     let total: f64 = [
         "restorable",
