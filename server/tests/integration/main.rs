@@ -31,6 +31,7 @@ mod realistic_timings;
 mod resume;
 mod retention_api;
 mod retention_attack;
+mod review_part8;
 mod review_part6;
 mod runner;
 mod runs_api;
