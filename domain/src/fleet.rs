@@ -44,6 +44,10 @@ impl RpoState {
 /// The share of the objective at which the state turns to warning.
 pub const WARNING_SHARE: f64 = 0.8;
 
+/// How far ahead of now a set's start may be (clock skew between hosts) before its age is
+/// taken as unknown.
+pub const FUTURE_TOLERANCE_MS: i64 = 5 * 60_000;
+
 /// A cluster's RPO as the overview and the fleet view show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RpoStatus {
@@ -95,6 +99,20 @@ pub fn rpo_status(
             "no fully restorable backup exists".to_string(),
         ),
         (Some(set), None) => match set.age_seconds {
+            // A start ahead of now (a component's clock, a hand-made ID) must not keep the RPO
+            // green: the age is not known.
+            _ if set
+                .started_at_ms
+                .is_some_and(|t| t > now_ms + FUTURE_TOLERANCE_MS) =>
+            {
+                (
+                    RpoState::Unknown,
+                    format!(
+                        "backup {} starts in the future (a clock off?): its age is not known",
+                        set.backup_id
+                    ),
+                )
+            }
             None => (
                 RpoState::Unknown,
                 format!("backup {} has no start time to age it by", set.backup_id),

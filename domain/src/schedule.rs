@@ -104,9 +104,6 @@ pub struct ScheduleView {
     /// The latest due time that started something, when `last` did not.
     #[serde(default)]
     pub last_started: Option<ScheduleFire>,
-    /// Why this schedule cannot be saved or fire here (Zeebe schedules its own backups).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +156,25 @@ pub struct MaintenanceUpdate {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// The longest schedule expression accepted.
+pub const MAX_EXPRESSION_CHARS: usize = 200;
+
+/// A schedule expression as an admin or the file gives it: a five-field cron that comes due
+/// within five years of `now_ms` (the 31st of February never does, and would silently replace a
+/// working schedule).
+pub fn checked_expression(text: &str, now_ms: i64) -> Result<Schedule, String> {
+    if text.chars().count() > MAX_EXPRESSION_CHARS {
+        return Err(format!(
+            "a schedule has at most {MAX_EXPRESSION_CHARS} characters"
+        ));
+    }
+    let schedule = Schedule::parse(text).map_err(|e| e.to_string())?;
+    if schedule.next_after(now_ms).is_none() {
+        return Err(format!("`{text}` never comes due"));
+    }
+    Ok(schedule)
 }
 
 /// Due times a tick has to handle, found by [`due_times`].

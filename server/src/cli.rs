@@ -598,7 +598,8 @@ async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::Flee
             .store
             .catalog_head(cluster.name.clone())
             .await?
-            .filter(|h| now - h.refreshed_ms <= fresh_within)
+            // A catalog from the future (a console whose clock runs ahead) is not fresh either.
+            .filter(|h| (-STATUS_CATALOG_SLACK_MS..=fresh_within).contains(&(now - h.refreshed_ms)))
             .and_then(|h| crate::catalog::figures_of(&h));
         let (figures, exporting) = match stored {
             Some(figures) => (figures, crate::history::exporting_status(&cluster).await),
@@ -608,6 +609,7 @@ async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::Flee
             }
         };
         let health = cluster.health().await;
+        let maintenance = crate::maintenance::current(&services.store, &cluster.name).await;
         rows.push(FleetRow {
             cluster: cluster.name.clone(),
             profile: cluster.profile,
@@ -619,6 +621,7 @@ async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::Flee
                 .await
                 .ok()
                 .filter(|e| e.enabled)
+                .filter(|_| maintenance.is_none())
                 .and_then(|e| e.expression)
                 .and_then(|e| backup_domain::cron::Schedule::parse(&e).ok())
                 .and_then(|s| s.next_after(now)),
@@ -630,7 +633,7 @@ async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::Flee
                     reachability: c.reachability,
                 })
                 .collect(),
-            maintenance: crate::maintenance::current(&services.store, &cluster.name).await,
+            maintenance,
             listed_at_ms: Some(figures.refreshed_ms),
         });
     }

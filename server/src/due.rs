@@ -124,6 +124,7 @@ where
             return handled;
         }
     };
+    settle_stale_claims(cx, cluster, &kind, now_ms).await;
     let after = match last {
         Some(last) if effective.floor_is_start => last,
         Some(last) => last.max(effective.floor_ms),
@@ -214,6 +215,59 @@ where
     }
     handled.push(fire);
     handled
+}
+
+/// A claim older than this whose row still says `claimed` was left by a process that stopped
+/// while starting it (a start takes the preflight's listings, at most a few minutes).
+pub const STALE_CLAIM_MS: i64 = 2 * 60_000;
+
+/// Records what the due times claimed by a stopped process came to: started, when a run or
+/// cleanup of the schedule began after the due time (it got that far), else failed, audited.
+/// They are not fired again: the stopped process may have started something this one cannot see.
+async fn settle_stale_claims(cx: &DueContext<'_>, cluster: &str, kind: &ScheduleKind, now_ms: i64) {
+    let stale = match cx
+        .store
+        .stale_claims(cluster.to_string(), kind.clone(), now_ms - STALE_CLAIM_MS)
+        .await
+    {
+        Ok(stale) => stale,
+        Err(error) => {
+            tracing::error!(%cluster, %kind, %error, "could not look for abandoned due times");
+            return;
+        }
+    };
+    for claim in stale {
+        let started = cx
+            .store
+            .scheduled_start_since(cluster.to_string(), kind.clone(), claim.due_ms)
+            .await
+            .ok()
+            .flatten();
+        let fire = ScheduleFire {
+            outcome: if started.is_some() {
+                FireOutcome::Started
+            } else {
+                FireOutcome::Failed
+            },
+            reason: started.is_none().then(|| {
+                "the console that claimed this due time stopped before it started anything; \
+                 the next due time runs as usual"
+                    .to_string()
+            }),
+            started_id: started,
+            at_ms: now_ms,
+            ..claim
+        };
+        if let Ok(true) = cx
+            .store
+            .settle_claim(cluster.to_string(), fire.clone())
+            .await
+            && fire.outcome == FireOutcome::Failed
+        {
+            tracing::warn!(%cluster, %kind, due_ms = fire.due_ms, "a due time was abandoned by a stopped console");
+            audit_fire(cx, cluster, &fire).await;
+        }
+    }
 }
 
 /// A due time that did not start anything is audited once; a started one is audited by its run

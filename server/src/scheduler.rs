@@ -32,9 +32,6 @@ const RECENT: usize = 20;
 pub enum ScheduleError {
     #[error("{0}")]
     BadRequest(String),
-    /// The schedule cannot be used on this cluster; the message says why.
-    #[error("{0}")]
-    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -164,12 +161,17 @@ impl Scheduler {
         self.retention.run_due_schedules(now_ms).await;
     }
 
-    /// Ticks for as long as the process lives.
+    /// Ticks every [`TICK`] for as long as the process lives.
     pub fn spawn(self: &Arc<Self>) {
+        self.spawn_every(TICK);
+    }
+
+    /// Ticks every `every` (the benchmark's accelerated clock needs shorter ticks).
+    pub fn spawn_every(self: &Arc<Self>, every: Duration) {
         let scheduler = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(TICK).await;
+                tokio::time::sleep(every).await;
                 if scheduler.runs.is_stopping() {
                     break;
                 }
@@ -226,7 +228,6 @@ impl Scheduler {
             next_ms,
             last,
             last_started,
-            refused: None,
             updated_by: effective.updated_by,
             updated_ms: effective.updated_ms,
         })
@@ -289,7 +290,8 @@ impl Scheduler {
             None => current.expression.clone(),
             Some("") => None,
             Some(text) => {
-                Schedule::parse(text).map_err(|e| ScheduleError::BadRequest(e.to_string()))?;
+                backup_domain::schedule::checked_expression(text, self.clock.now_ms())
+                    .map_err(ScheduleError::BadRequest)?;
                 Some(text.to_string())
             }
         };

@@ -15,7 +15,6 @@ impl From<ScheduleError> for ApiError {
     fn from(e: ScheduleError) -> Self {
         match e {
             ScheduleError::BadRequest(m) => ApiError::BadRequest(m),
-            ScheduleError::Refused(m) => ApiError::Conflict(m),
             ScheduleError::Store(s) => ApiError::Store(s),
         }
     }

@@ -75,6 +75,84 @@ impl Store {
         .await
     }
 
+    /// Due times of this schedule still `claimed` since before `before_ms`: their process stopped
+    /// before it recorded what they came to.
+    pub async fn stale_claims(
+        &self,
+        cluster: String,
+        kind: ScheduleKind,
+        before_ms: i64,
+    ) -> Result<Vec<ScheduleFire>, StoreError> {
+        self.call(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {FIRE_COLUMNS} FROM schedule_fires WHERE cluster = ?1 AND kind = ?2 \
+                 AND outcome = ?3 AND at_ms < ?4 ORDER BY due_ms"
+            ))?;
+            st.query_map(
+                params![
+                    cluster,
+                    kind.as_str(),
+                    FireOutcome::Claimed.as_str(),
+                    before_ms
+                ],
+                fire_from,
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    /// Records what a stale claim came to, unless another process did first; the answer says
+    /// whether this call did.
+    pub async fn settle_claim(
+        &self,
+        cluster: String,
+        fire: ScheduleFire,
+    ) -> Result<bool, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE schedule_fires SET outcome = ?4, reason = ?5, started_id = ?6, at_ms = ?7 \
+                 WHERE cluster = ?1 AND kind = ?2 AND due_ms = ?3 AND outcome = ?8",
+                params![
+                    cluster,
+                    fire.kind.as_str(),
+                    fire.due_ms,
+                    fire.outcome.as_str(),
+                    fire.reason,
+                    fire.started_id,
+                    fire.at_ms,
+                    FireOutcome::Claimed.as_str()
+                ],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    /// The first run (backup) or cleanup a schedule started at or after `since_ms`.
+    pub async fn scheduled_start_since(
+        &self,
+        cluster: String,
+        kind: ScheduleKind,
+        since_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.call(move |c| {
+            let sql = match kind {
+                ScheduleKind::Cleanup => {
+                    "SELECT id FROM cleanups WHERE cluster = ?1 AND started_by = 'schedule' \
+                     AND started_ms >= ?2 ORDER BY id LIMIT 1"
+                }
+                _ => {
+                    "SELECT id FROM runs WHERE cluster = ?1 AND run_trigger = 'schedule' \
+                     AND started_ms >= ?2 ORDER BY id LIMIT 1"
+                }
+            };
+            c.query_row(sql, params![cluster, since_ms], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
+
     /// The newest due time of this schedule that has a row, whatever it came to.
     pub async fn last_due(
         &self,

@@ -53,7 +53,11 @@ pub fn operation_of(path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
     path.split('/')
         .map(|segment| {
-            if segment.chars().any(|c| c.is_ascii_digit()) {
+            // `v2` is an API version, not an ID.
+            let version = segment.len() > 1
+                && segment.starts_with('v')
+                && segment[1..].chars().all(|c| c.is_ascii_digit());
+            if !version && segment.chars().any(|c| c.is_ascii_digit()) {
                 "{id}"
             } else {
                 segment
