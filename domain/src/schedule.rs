@@ -267,6 +267,17 @@ mod tests {
     }
 
     #[test]
+    fn an_expression_must_parse_come_due_and_stay_short() {
+        assert!(checked_expression("0 */6 * * *", 0).is_ok());
+        assert!(checked_expression("0 0 29 2 *", 0).is_ok(), "leap days come");
+        let never = checked_expression("0 0 31 2 *", 0).unwrap_err();
+        assert!(never.contains("never comes due"), "{never}");
+        assert!(checked_expression("every day", 0).is_err());
+        let long = format!("0{} * * * *", ",0".repeat(150));
+        assert!(checked_expression(&long, 0).unwrap_err().contains("at most"));
+    }
+
+    #[test]
     fn nothing_is_due_before_the_first_due_time() {
         let six_hourly = every("0 */6 * * *");
         assert_eq!(due_times(&six_hourly, 0, 6 * HOUR - 1), DueTimes::default());

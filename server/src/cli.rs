@@ -492,7 +492,7 @@ const STATUS_CATALOG_SLACK_MS: i64 = 60_000;
 /// Across clusters the worst wins, critical before unknown before warning.
 pub async fn status(args: StatusArgs) -> i32 {
     match status_rows(&args).await {
-        Ok(rows) => {
+        Ok((rows, now)) => {
             let worst = worst_state(rows.iter().map(|r| r.state()));
             if args.json {
                 let body = serde_json::json!({
@@ -506,7 +506,7 @@ pub async fn status(args: StatusArgs) -> i32 {
                 say_stdout(&serde_json::to_string_pretty(&body).unwrap_or_default());
             } else {
                 for row in &rows {
-                    say_stdout(&status_line(row, chrono::Utc::now().timestamp_millis()));
+                    say_stdout(&status_line(row, now));
                 }
             }
             worst.exit_code()
@@ -574,7 +574,10 @@ fn status_line(row: &backup_domain::fleet::FleetRow, now_ms: i64) -> String {
     line
 }
 
-async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::FleetRow>, CliError> {
+/// The fleet rows, and the services' "now" they were made at.
+async fn status_rows(
+    args: &StatusArgs,
+) -> Result<(Vec<backup_domain::fleet::FleetRow>, i64), CliError> {
     use crate::fleet::{figures_of_history, last_run, phase_text, rpo_of};
     use backup_domain::fleet::{FleetComponent, FleetRow};
 
@@ -591,7 +594,7 @@ async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::Flee
         None => services.clusters.all().to_vec(),
     };
     let fresh_within = config.catalog.idle_refresh.as_millis() as i64 + STATUS_CATALOG_SLACK_MS;
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = services.runs.clock().now_ms();
     let mut rows = Vec::new();
     for cluster in clusters {
         let stored = services
@@ -637,7 +640,7 @@ async fn status_rows(args: &StatusArgs) -> Result<Vec<backup_domain::fleet::Flee
             listed_at_ms: Some(figures.refreshed_ms),
         });
     }
-    Ok(rows)
+    Ok((rows, now))
 }
 
 #[cfg(test)]
