@@ -269,12 +269,19 @@ mod tests {
     #[test]
     fn an_expression_must_parse_come_due_and_stay_short() {
         assert!(checked_expression("0 */6 * * *", 0).is_ok());
-        assert!(checked_expression("0 0 29 2 *", 0).is_ok(), "leap days come");
+        assert!(
+            checked_expression("0 0 29 2 *", 0).is_ok(),
+            "leap days come"
+        );
         let never = checked_expression("0 0 31 2 *", 0).unwrap_err();
         assert!(never.contains("never comes due"), "{never}");
         assert!(checked_expression("every day", 0).is_err());
         let long = format!("0{} * * * *", ",0".repeat(150));
-        assert!(checked_expression(&long, 0).unwrap_err().contains("at most"));
+        assert!(
+            checked_expression(&long, 0)
+                .unwrap_err()
+                .contains("at most")
+        );
     }
 
     #[test]

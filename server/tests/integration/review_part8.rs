@@ -2,12 +2,9 @@
 //! does to the scheduler and the monitoring surface. A failing test here is a finding.
 
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use backup_console::clock::Clock;
-use backup_console::config::Config;
-use backup_console::scheduler::Scheduler;
 use backup_console::services::Services;
 use backup_console_testkit::*;
 use backup_domain::api::{LatestRestorable, VersionProfile};
@@ -18,58 +15,14 @@ use backup_domain::schedule::{
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const MIN: i64 = 60_000;
-/// 2026-12-03 10:05:00 UTC: five minutes before a due time of `*/10 * * * *`.
-const T0: i64 = 1_796_292_300_000;
+use super::schedules::{MIN, T0, fires, process_on, wait_for_runs_to_end};
+
 const BIN: &str = env!("CARGO_BIN_EXE_backup-console");
 
-fn process_on(cluster: &str, db: &std::path::Path, clock: &Clock) -> (Services, Arc<Scheduler>) {
-    let text = format!(
-        "[store]\ndatabase = {:?}\n{cluster}\n[clusters.backup]\nschedule = \"*/10 * * * *\"\n",
-        db.display().to_string()
-    );
-    let config = Config::parse(&text, "t", &|_| None).unwrap();
-    let services = Services::open_with_clock(&config, clock.clone()).unwrap();
-    let scheduler = Arc::new(Scheduler::new(
-        services.clusters.clone(),
-        services.store.clone(),
-        services.runs.clone(),
-        services.retention.clone(),
-    ));
-    (services, scheduler)
-}
-
-async fn wait_for_runs_to_end(services: &Services) {
-    eventually(Duration::from_secs(30), || async {
-        services
-            .store
-            .running_run("test".into())
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
-}
-
-async fn fires(services: &Services) -> Vec<ScheduleFire> {
-    services
-        .store
-        .recent_fires("test".into(), 50)
-        .await
-        .unwrap()
-}
-
 async fn runs_count(services: &Services) -> usize {
-    let out = Command::new("sqlite3")
-        .arg(db_of(services))
-        .arg("SELECT COUNT(*) FROM runs")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(usize::MAX)
+    let db = rusqlite::Connection::open(db_of(services)).unwrap();
+    db.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
+        .unwrap() as usize
 }
 
 thread_local! {
@@ -79,14 +32,10 @@ fn db_of(_: &Services) -> std::path::PathBuf {
     DB.with(|d| d.borrow().clone().unwrap())
 }
 
-fn sqlite(db: &std::path::Path, sql: &str) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
-    assert!(
-        out.status.success(),
-        "sqlite3 {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+/// Runs a statement on the console's database, as a console with another clock would leave it.
+fn sqlite(db: &std::path::Path, sql: &str) {
+    let db = rusqlite::Connection::open(db).unwrap();
+    db.execute_batch(sql).unwrap();
 }
 
 fn update(expression: Option<&str>, enabled: bool) -> ScheduleUpdate {

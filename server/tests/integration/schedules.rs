@@ -16,12 +16,16 @@ use backup_domain::schedule::{FireOutcome, RunTrigger, ScheduleKind};
 use reqwest::Method;
 use serde_json::json;
 
-const MIN: i64 = 60_000;
+pub(crate) const MIN: i64 = 60_000;
 /// 2026-12-03 10:05:00 UTC: five minutes before a due time of `*/10 * * * *`.
-const T0: i64 = 1_796_292_300_000;
+pub(crate) const T0: i64 = 1_796_292_300_000;
 
 /// The services of one console process on `db`, on `clock`, with the cluster's file schedule.
-fn process_on(cluster: &str, db: &std::path::Path, clock: &Clock) -> (Services, Arc<Scheduler>) {
+pub(crate) fn process_on(
+    cluster: &str,
+    db: &std::path::Path,
+    clock: &Clock,
+) -> (Services, Arc<Scheduler>) {
     let text = format!(
         "[store]\ndatabase = {:?}\n{cluster}\n[clusters.backup]\nschedule = \"*/10 * * * *\"\n",
         db.display().to_string()
@@ -37,8 +41,8 @@ fn process_on(cluster: &str, db: &std::path::Path, clock: &Clock) -> (Services, 
     (services, scheduler)
 }
 
-async fn wait_for_runs_to_end(services: &Services) {
-    eventually(Duration::from_secs(20), || async {
+pub(crate) async fn wait_for_runs_to_end(services: &Services) {
+    eventually(Duration::from_secs(30), || async {
         services
             .store
             .running_run("test".into())
@@ -60,7 +64,7 @@ async fn call_as(
     console.call(method, path, Some(session), Some(body)).await
 }
 
-async fn fires(services: &Services) -> Vec<backup_domain::schedule::ScheduleFire> {
+pub(crate) async fn fires(services: &Services) -> Vec<backup_domain::schedule::ScheduleFire> {
     services
         .store
         .recent_fires("test".into(), 50)
