@@ -93,6 +93,8 @@ fn error_codes_audit_texts_and_run_states_keep_their_part5_wire_text() {
         (ErrorCode::CleanupRefused, "cleanup_refused"),
         (ErrorCode::Conflict, "conflict"),
         (ErrorCode::CleanupWarning, "cleanup_warning"),
+        // Part 8.
+        (ErrorCode::Maintenance, "maintenance"),
         (ErrorCode::Internal, "internal"),
         (ErrorCode::HttpError, "http_error"),
     ];
@@ -124,6 +126,13 @@ fn error_codes_audit_texts_and_run_states_keep_their_part5_wire_text() {
         (AuditAction::CleanupStarted, "cleanup_started"),
         (AuditAction::CleanupFinished, "cleanup_finished"),
         (AuditAction::CleanupRefused, "cleanup_refused"),
+        // Part 8.
+        (AuditAction::ScheduleChanged, "schedule_changed"),
+        (AuditAction::ScheduleSkipped, "schedule_skipped"),
+        (AuditAction::ScheduleMissed, "schedule_missed"),
+        (AuditAction::ScheduleFailed, "schedule_failed"),
+        (AuditAction::MaintenanceStarted, "maintenance_started"),
+        (AuditAction::MaintenanceEnded, "maintenance_ended"),
     ];
     for (action, text) in &actions {
         assert_eq!(action.as_str(), *text);
