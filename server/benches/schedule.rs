@@ -26,22 +26,38 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     s[((s.len() as f64 * q) as usize).min(s.len() - 1)]
 }
 
-/// Starts `count` simulators on a runtime of their own, so that they do not share the measured
-/// runtime's thread.
-fn sims(count: usize, seed: usize) -> (Vec<camunda_sim::SimCluster>, tokio::runtime::Runtime) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let started = rt.block_on(async {
-        let mut v = Vec::new();
-        for _ in 0..count {
-            v.push(start_sim(VersionProfile::V88, seed).await);
+/// A runtime of its own for the simulators, so that they do not share the measured runtime's
+/// thread; shut down in the background when dropped (a runtime cannot be dropped in another's
+/// task).
+struct SimRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for SimRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
         }
-        v
-    });
-    (started, rt)
+    }
+}
+
+/// Starts `count` simulators seeded with `seed` sets each on a [`SimRuntime`].
+fn sims(count: usize, seed: usize) -> (Vec<camunda_sim::SimCluster>, SimRuntime) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = rt.block_on(async {
+            let mut v = Vec::new();
+            for _ in 0..count {
+                v.push(start_sim(VersionProfile::V88, seed).await);
+            }
+            v
+        });
+        (started, SimRuntime(Some(rt)))
+    })
+    .join()
+    .unwrap()
 }
 
 async fn lateness(factor: u32, tick: Duration, fires: usize) {
