@@ -613,6 +613,15 @@ async fn status_rows(
         };
         let health = cluster.health().await;
         let maintenance = crate::maintenance::current(&services.store, &cluster.name).await;
+        // As the console's Schedules panel computes it.
+        let schedule = crate::scheduler::backup_schedule(&services.store, &cluster, now).await;
+        let last_due = services
+            .store
+            .last_due(
+                cluster.name.clone(),
+                backup_domain::schedule::ScheduleKind::Backup,
+            )
+            .await?;
         rows.push(FleetRow {
             cluster: cluster.name.clone(),
             profile: cluster.profile,
@@ -620,14 +629,10 @@ async fn status_rows(
             exporting: phase_text(backup_domain::status::ExportingPhase::of(&exporting))
                 .to_string(),
             last_run: last_run(&services.store, &cluster.name).await,
-            next_backup_ms: crate::scheduler::backup_schedule(&services.store, &cluster, now)
-                .await
-                .ok()
-                .filter(|e| e.enabled)
-                .filter(|_| maintenance.is_none())
-                .and_then(|e| e.expression)
-                .and_then(|e| backup_domain::cron::Schedule::parse(&e).ok())
-                .and_then(|s| s.next_after(now)),
+            next_backup_ms: match (&maintenance, schedule) {
+                (None, Ok(effective)) => effective.next_due(last_due, now),
+                _ => None,
+            },
             components: health
                 .components
                 .iter()

@@ -46,6 +46,27 @@ pub struct Effective {
     pub updated_ms: Option<i64>,
 }
 
+impl Effective {
+    /// The time after which due times count, given the newest due time already handled.
+    pub fn counts_after(&self, last_due: Option<i64>) -> i64 {
+        match last_due {
+            Some(last) if self.floor_is_start => last,
+            Some(last) => last.max(self.floor_ms),
+            None => self.floor_ms,
+        }
+    }
+
+    /// The next due time that would fire at `now_ms` (one of the last minute not yet handled
+    /// included), while the schedule is enabled; maintenance is the caller's to check.
+    pub fn next_due(&self, last_due: Option<i64>, now_ms: i64) -> Option<i64> {
+        if !self.enabled {
+            return None;
+        }
+        let schedule = Schedule::parse(self.expression.as_deref()?).ok()?;
+        schedule.next_after(self.counts_after(last_due).max(now_ms - 60_000))
+    }
+}
+
 pub fn saved_key(kind: &ScheduleKind, cluster: &str) -> String {
     format!("schedule:{kind}:{cluster}")
 }
@@ -125,12 +146,7 @@ where
         }
     };
     settle_stale_claims(cx, cluster, &kind, now_ms).await;
-    let after = match last {
-        Some(last) if effective.floor_is_start => last,
-        Some(last) => last.max(effective.floor_ms),
-        None => effective.floor_ms,
-    };
-    let due = due_times(&schedule, after, now_ms);
+    let due = due_times(&schedule, effective.counts_after(last), now_ms);
     if let Some(missed) = due.missed_latest {
         let fire = ScheduleFire {
             kind: kind.clone(),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backup_domain::audit::{AuditAction, AuditOutcome};
-use backup_domain::cron::Schedule;
 use backup_domain::schedule::{
     FireOutcome, RunTrigger, SavedSchedule, ScheduleFire, ScheduleKind, ScheduleSource,
     ScheduleUpdate, ScheduleView, SchedulesResponse,
@@ -206,20 +205,11 @@ impl Scheduler {
             }
         };
         let maintenance = crate::maintenance::current(&self.store, &cluster.name).await;
-        let next_ms = effective
-            .expression
-            .as_deref()
-            .and_then(|e| Schedule::parse(e).ok())
-            .filter(|_| effective.enabled && maintenance.is_none())
-            .and_then(|s| {
-                let after = match &last {
-                    Some(l) if effective.floor_is_start => l.due_ms,
-                    Some(l) => l.due_ms.max(effective.floor_ms),
-                    None => effective.floor_ms,
-                }
-                .max(self.clock.now_ms() - 60_000);
-                s.next_after(after)
-            });
+        let next_ms = if maintenance.is_none() {
+            effective.next_due(last.as_ref().map(|l| l.due_ms), self.clock.now_ms())
+        } else {
+            None
+        };
         Ok(ScheduleView {
             kind,
             expression: effective.expression,
