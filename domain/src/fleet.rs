@@ -31,6 +31,16 @@ impl RpoState {
         }
     }
 
+    /// As on the wire: `ok`, `warning`, `breached`, `unknown`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            RpoState::Ok => "ok",
+            RpoState::Warning => "warning",
+            RpoState::Breached => "breached",
+            RpoState::Unknown => "unknown",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             RpoState::Ok => "OK",
@@ -245,6 +255,21 @@ mod tests {
             backup_id: id,
             started_at_ms: Some(at),
             age_seconds: None,
+        }
+    }
+
+    #[test]
+    fn the_slug_is_the_wire_name() {
+        for state in [
+            RpoState::Ok,
+            RpoState::Warning,
+            RpoState::Breached,
+            RpoState::Unknown,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.slug())
+            );
         }
     }
 

@@ -236,6 +236,9 @@ pub const ROUTES: &[Route] = &[
         b.to(retention::retry)
     }),
     route(Method::GET, "/api/fleet", VIEWER, |b| b.to(fleet::list)),
+    route(Method::GET, "/api/fleet/{name}", VIEWER, |b| {
+        b.to(fleet::one)
+    }),
     route(Method::GET, "/api/clusters/{name}/schedules", VIEWER, |b| {
         b.to(schedules::list)
     }),

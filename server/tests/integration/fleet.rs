@@ -53,6 +53,14 @@ async fn the_fleet_view_shows_each_clusters_rpo_and_never_reads_a_failed_listing
     );
     let empty_row = row(&fleet, "empty");
     assert_eq!(empty_row["rpo"]["state"], "breached", "{empty_row}");
+    // One cluster's row, as its Overview reads it, is the same row.
+    let (status, one) = console.get("/api/fleet/empty").await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["rpo"], empty_row["rpo"], "{one}");
+    assert_eq!(one["cluster"], "empty");
+    let (status, missing) = console.get("/api/fleet/nope").await;
+    assert_eq!(status, 404, "{missing}");
+    assert_eq!(missing["error"]["code"], "cluster_not_found", "{missing}");
     assert!(
         empty_row["rpo"]["reason"]
             .as_str()
