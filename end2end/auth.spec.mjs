@@ -36,6 +36,8 @@ test('a viewer sees no admin controls and the API refuses them', async ({ page }
 
 test('an admin reads the audit trail of this run, filters it and exports it', async ({ page }) => {
   await login(page, 'admin');
+  // The fleet view has no cluster pages in its menu: pick the cluster first.
+  await page.selectOption('#cluster-switcher', 'demo-87');
   await page.click('nav >> text=Audit');
   await expect(page).toHaveURL(/\/clusters\/demo-87\/audit$/);
   const rows = page.locator('#audit-table tbody tr');

@@ -29,9 +29,9 @@ export async function waitFor(url) {
 // `sim` for 8.7 on `basePort` (its control endpoint is `control`), then `serve` on `listen` with a
 // configuration file as an administrator writes it: one user with PASSWORD (hashed by
 // `hash-password`, which reads it on stdin), `extra` sections, then the cluster the simulator
-// wrote. Returns the cluster text, the hash and `stop()`, which ends both processes (a start that
-// fails ends what it started).
-export async function startSimAndConsole({ prefix, seed, basePort, control, listen, user, role, extra = '' }) {
+// wrote with `clusterKeys` added to its own table (`rpo_hours = 1`). Returns the cluster text, the
+// hash and `stop()`, which ends both processes (a start that fails ends what it started).
+export async function startSimAndConsole({ prefix, seed, basePort, control, listen, user, role, extra = '', clusterKeys = '' }) {
   const processes = [];
   const stop = () => { for (const p of processes) p.kill('SIGTERM'); };
   try {
@@ -40,7 +40,7 @@ export async function startSimAndConsole({ prefix, seed, basePort, control, list
     processes.push(spawn(BIN, ['sim', '--profile', '8.7', '--seed', String(seed), '--base-port', String(basePort), '--write-config', config], { stdio: 'ignore' }));
     await waitFor(`${control}/sim/state`);
     for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
-    const cluster = readFileSync(config, 'utf8');
+    const cluster = readFileSync(config, 'utf8').replace('[[clusters]]\n', `[[clusters]]\n${clusterKeys}`);
     const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
     writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "${user}"\npassword_hash = "${hash}"\nrole = "${role}"\n${extra}${cluster}`);
     processes.push(spawn(BIN, ['serve', '--config', config, '--listen', listen, '--ui-dir', '../dist'], { stdio: 'ignore' }));

@@ -4,8 +4,10 @@ import { login } from './helpers.mjs';
 
 test.beforeEach(async ({ page }) => { await login(page, 'viewer'); });
 
-test('the console opens on the first cluster overview', async ({ page }) => {
+test('the console opens on the fleet view, which leads to a cluster overview', async ({ page }) => {
   await page.goto('/');
+  await expect(page.locator('h1')).toHaveText('Fleet');
+  await page.click('#fleet-table a:text-is("demo-87")');
   await expect(page).toHaveURL(/\/clusters\/demo-87$/);
   await expect(page.locator('h1')).toHaveText('Overview');
   const latest = page.locator('#latest-restorable .stat-value');

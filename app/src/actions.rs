@@ -2,9 +2,9 @@
 //! then navigates or updates the state it is given. Components only render and take callbacks;
 //! the page that shows them owns these calls.
 
+use crate::router::NavigateOptions;
 use backup_domain::retention::CleanupRequest;
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
 
 use crate::api::{self, ApiError, ManagementAction};
 use crate::state::{AuthContext, spawn_owned, use_auth, use_cluster};

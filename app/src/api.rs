@@ -488,3 +488,56 @@ pub async fn cleanup(id: i64) -> Result<CleanupView, ApiError> {
 pub async fn retry_cleanup(id: i64, csrf: &str) -> Result<CleanupStarted, ApiError> {
     post_json(&format!("/api/cleanups/{id}/retry"), csrf, None).await
 }
+
+/// One row per cluster: the home page's fleet view.
+pub async fn fleet() -> Result<backup_domain::fleet::FleetResponse, ApiError> {
+    get_json("/api/fleet").await
+}
+
+pub async fn schedules(
+    cluster: &str,
+) -> Result<backup_domain::schedule::SchedulesResponse, ApiError> {
+    get_json(&format!("/api/clusters/{}/schedules", segment(cluster)?)).await
+}
+
+/// Saves, pauses or enables the schedule of `kind` (`backup`, `cleanup`).
+pub async fn save_schedule(
+    cluster: &str,
+    kind: &str,
+    update: &backup_domain::schedule::ScheduleUpdate,
+    csrf: &str,
+) -> Result<backup_domain::schedule::ScheduleView, ApiError> {
+    let body = serde_json::to_string(update).map_err(|e| ApiError::Decode(e.to_string()))?;
+    let path = format!(
+        "/api/clusters/{}/schedules/{}",
+        segment(cluster)?,
+        segment(kind)?
+    );
+    send_json(Request::put(&path), csrf, Some(&body)).await
+}
+
+/// Turns maintenance mode on (with its reason) or off; answers the mode now.
+pub async fn set_maintenance(
+    cluster: &str,
+    update: &backup_domain::schedule::MaintenanceUpdate,
+    csrf: &str,
+) -> Result<Option<backup_domain::schedule::Maintenance>, ApiError> {
+    let body = serde_json::to_string(update).map_err(|e| ApiError::Decode(e.to_string()))?;
+    let path = format!("/api/clusters/{}/maintenance", segment(cluster)?);
+    send_json(Request::put(&path), csrf, Some(&body)).await
+}
+
+/// The notification channels with their last delivery.
+pub async fn notifications() -> Result<wire::Notifications, ApiError> {
+    get_json("/api/notifications").await
+}
+
+/// Sends a test message to channel `name` now; answers how it went.
+pub async fn send_test(name: &str, csrf: &str) -> Result<wire::Delivery, ApiError> {
+    post_json(
+        &format!("/api/notifications/{}/test", segment(name)?),
+        csrf,
+        None,
+    )
+    .await
+}

@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod components;
 mod pages;
+mod router;
 mod state;
 mod wire;
 

@@ -16,7 +16,8 @@ use backup_domain::run::{RunOutcome, StepState};
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 
-/// `GET /api/clusters`, as the cluster switcher reads it: each cluster's name and API generation.
+/// `GET /api/clusters`, as the cluster switcher reads it: each cluster's name, API generation and
+/// maintenance mode.
 /// The components' health is not read here (the Overview reads the cluster's live status).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Clusters {
@@ -27,6 +28,9 @@ pub struct Clusters {
 pub struct ClusterName {
     pub name: String,
     pub profile: VersionProfile,
+    /// While it is on: the frame shows a banner on every page of the cluster.
+    #[serde(default)]
+    pub maintenance: Option<backup_domain::schedule::Maintenance>,
 }
 
 /// A run as `GET /api/runs/{id}` returns it (`backup_domain::run::RunView`), without its end time.
@@ -214,3 +218,34 @@ const _: fn(&PolicySource) -> SourceTag = |source| match source {
     PolicySource::ConfigFile => SourceTag::ConfigFile,
     PolicySource::Saved { .. } => SourceTag::Saved,
 };
+
+/// `GET /api/notifications` (`backup_domain::notify::NotificationsResponse`) as the fleet view
+/// shows it: kinds, events and outcomes are read as the server's words, not as the domain's
+/// enums, each of which would be a decoder of its own in the wasm.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Notifications {
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Channel {
+    pub name: String,
+    pub kind: String,
+    pub events: Vec<String>,
+    /// Where it goes, as the server describes it (never the URL or a secret).
+    pub target: String,
+    pub pending: u64,
+    #[serde(default)]
+    pub last_delivery: Option<Delivery>,
+}
+
+/// The last delivery of a channel, or a "Send test" outcome: `delivered`, `retrying`, `failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Delivery {
+    pub at_ms: i64,
+    #[serde(default)]
+    pub event: Option<String>,
+    pub outcome: String,
+    #[serde(default)]
+    pub error: Option<String>,
+}

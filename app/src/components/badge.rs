@@ -37,3 +37,16 @@ pub fn PhaseBadge(#[prop(into)] phase: String) -> impl IntoView {
     };
     view! { <span class=class>{phase}</span> }
 }
+
+/// The RPO state: within it, at 80 % of it, past it, or not known (never shown as within).
+#[component]
+pub fn RpoBadge(state: backup_domain::fleet::RpoState) -> impl IntoView {
+    use backup_domain::fleet::RpoState;
+    let (class, label) = match state {
+        RpoState::Ok => ("badge verdict-restorable", "within RPO"),
+        RpoState::Warning => ("badge state-missing", "RPO at risk"),
+        RpoState::Breached => ("badge verdict-not_restorable", "RPO breached"),
+        RpoState::Unknown => ("badge verdict-unknown", "RPO unknown"),
+    };
+    view! { <span class=class data-rpo=state.slug()>{label}</span> }
+}

@@ -1,17 +1,23 @@
-//! The console frame: a sidebar with the cluster switcher and the pages of the selected cluster.
+//! The console frame: a sidebar with the fleet view, the cluster switcher and the pages of the
+//! selected cluster (none on the fleet view), and the selected cluster's maintenance banner.
 
+use crate::router::A;
+use crate::router::{use_location, use_navigate};
 use leptos::prelude::*;
-use leptos_router::components::{A, Outlet};
-use leptos_router::hooks::{use_location, use_navigate};
 
 use backup_domain::api::Role;
 
-use crate::state::{use_auth, use_cluster, use_clusters};
+use crate::state::{ClusterContext, use_auth, use_clusters};
 
 /// `on_logout` runs when the user asks to log out; the route that shows the frame makes the call.
+/// `children` is the page.
 #[component]
-pub fn Shell(on_logout: Callback<()>) -> impl IntoView {
-    let name = use_cluster().name;
+pub fn Shell(on_logout: Callback<()>, children: Children) -> impl IntoView {
+    // The fleet view has no cluster: its frame shows the switcher unselected and no cluster pages.
+    let name = use_context::<ClusterContext>()
+        .map(|c| c.name)
+        .unwrap_or_else(|| Memo::new(|_| String::new()));
+    let in_cluster = move || !name.get().is_empty();
     let clusters = use_clusters();
     let auth = use_auth();
     let location = use_location();
@@ -48,6 +54,16 @@ pub fn Shell(on_logout: Callback<()>) -> impl IntoView {
                 .into_any(),
         }
     };
+    // Maintenance mode of the selected cluster, as the cluster list last said.
+    let maintenance = move || {
+        let current = name.get();
+        clusters.get().and_then(|r| r.ok()).and_then(|list| {
+            list.clusters
+                .into_iter()
+                .find(|c| c.name == current)
+                .and_then(|c| c.maintenance)
+        })
+    };
 
     view! {
         <div class="shell">
@@ -56,10 +72,19 @@ pub fn Shell(on_logout: Callback<()>) -> impl IntoView {
                     <span class="brand-mark">"C8"</span>
                     <span class="brand-name">"Backup Console"</span>
                 </div>
+                <ul class="nav">
+                    <li><A href="/" exact=true>"Fleet"</A></li>
+                </ul>
                 <label class="switcher">
                     <span>"Cluster"</span>
-                    <select id="cluster-switcher" on:change=switch>{options}</select>
+                    <select id="cluster-switcher" on:change=switch>
+                        <Show when=move || !in_cluster()>
+                            <option value="" selected=true disabled=true>"Choose a cluster"</option>
+                        </Show>
+                        {options}
+                    </select>
                 </label>
+                <Show when=in_cluster>
                 <ul class="nav">
                     <li><A href=move || format!("/clusters/{}", name.get()) exact=true>"Overview"</A></li>
                     <li><A href=move || format!("/clusters/{}/backups", name.get())>"Backups"</A></li>
@@ -67,10 +92,12 @@ pub fn Shell(on_logout: Callback<()>) -> impl IntoView {
                         <li><A href=move || format!("/clusters/{}/backup", name.get())>"New backup"</A></li>
                     </Show>
                     <li><A href=move || format!("/clusters/{}/retention", name.get())>"Retention"</A></li>
+                    <li><A href=move || format!("/clusters/{}/schedules", name.get())>"Schedules"</A></li>
                     <Show when=is_admin>
                         <li><A href=move || format!("/clusters/{}/audit", name.get())>"Audit"</A></li>
                     </Show>
                 </ul>
+                </Show>
                 <div class="sidebar-foot">
                     <div id="whoami">
                         {move || auth.session.get().map(|s| view! {
@@ -82,7 +109,18 @@ pub fn Shell(on_logout: Callback<()>) -> impl IntoView {
                 </div>
             </nav>
             <main class="content">
-                <Outlet/>
+                {move || maintenance().map(|m| view! {
+                    <div class="alert alert-warn" role="status" id="maintenance-banner">
+                        <strong>{format!("{} is in maintenance mode", name.get())}</strong>
+                        <p>
+                            {format!("Since {}, by {}", backup_domain::listing::format_utc(m.since_ms), m.by)}
+                            {m.reason.map(|r| format!(": {r}"))}
+                            ". Its schedules are suspended and new backups and cleanups are refused. "
+                            <A href=move || format!("/clusters/{}/schedules", name.get())>"Schedules"</A>
+                        </p>
+                    </div>
+                })}
+                {children()}
             </main>
         </div>
     }

@@ -3,14 +3,14 @@
 //! link can be shared. The server answers the page shown, and only it: a cluster can hold 100,000
 //! sets, which the browser never loads.
 
+use crate::router::NavigateOptions;
+use crate::router::{use_navigate, use_query_map};
 use backup_domain::Verdict;
 use backup_domain::api::{HistoryResponse, VerdictCounts};
 use backup_domain::backup_set::{BackupSet, Component, ComponentBackup};
 use backup_domain::listing::{PAGE_SIZE, format_age, format_utc};
 use backup_domain::retention::CleanupRequest;
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::actions::start_cleanup;
 use crate::api::{self, ApiError, PageQuery};
@@ -81,7 +81,6 @@ pub fn Backups() -> impl IntoView {
             NavigateOptions {
                 replace,
                 scroll: false,
-                ..Default::default()
             },
         );
     });

@@ -1,8 +1,8 @@
 //! The login page. Any failure reads the same: the server does not say which part was wrong.
 
+use crate::router::NavigateOptions;
+use crate::router::{use_navigate, use_query_map};
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api;
 use crate::state::{spawn_owned, use_auth};

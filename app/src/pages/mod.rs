@@ -5,4 +5,5 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod retention;
+pub mod schedules;
 pub mod wizard;

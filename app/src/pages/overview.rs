@@ -1,24 +1,22 @@
 //! A cluster at a glance: can it be restored right now, and is anything left in a dangerous state?
 
+use crate::router::A;
 use backup_domain::Verdict;
 use backup_domain::api::{ExportingStatus, HistoryResponse, Reachability};
+use backup_domain::fleet::{FleetRow, RpoState};
 use backup_domain::listing::{format_age, format_utc};
 use backup_domain::run::{RunOutcome, RunState};
 use backup_domain::status::{ClusterStatus, Probe};
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::actions::{ManagementRun, management_run};
 use crate::api::ManagementAction;
 use crate::components::alert::{ErrorAlert, Loading};
-use crate::components::badge::{PhaseBadge, ReachabilityBadge, VerdictBadge};
+use crate::components::badge::{PhaseBadge, ReachabilityBadge, RpoBadge, VerdictBadge};
 use crate::components::freshness::HistoryFreshness;
 use crate::components::management::ManagementActions;
 use crate::components::now_ms;
-use crate::state::{Loaded, spawn_owned, use_cluster};
-
-/// A restorable backup older than this is flagged: most teams back up at least daily.
-const STALE_AFTER_SECONDS: i64 = 26 * 3600;
+use crate::state::{Fetched, Loaded, spawn_owned, use_cluster};
 
 /// The Overview asks for the cluster's status at least this often, just after the server's next
 /// round is due (so what it shows is at most about one server interval old), but never more
@@ -78,6 +76,16 @@ pub fn Overview() -> impl IntoView {
         let cluster = name.get();
         cluster_context.track_history();
         async move { crate::api::history_summary(&cluster).await }
+    });
+    // The RPO and the next scheduled backup, read again whenever the history is. The fleet
+    // view's answer, whose decoder the wasm has anyway (one row per cluster: small).
+    let fleet = Fetched::new(crate::api::fleet);
+    Effect::new(move |first: Option<()>| {
+        name.track();
+        cluster_context.track_history();
+        if first.is_some() {
+            fleet.reload();
+        }
     });
     let live = RwSignal::new(Live::default());
     let now = RwSignal::new(now_ms());
@@ -163,6 +171,7 @@ pub fn Overview() -> impl IntoView {
     let alarm_run = management_run(Some(after_action));
     let refresh = move |_| {
         history.refetch();
+        fleet.reload();
         in_flight.set(None);
         fetch();
     };
@@ -194,7 +203,12 @@ pub fn Overview() -> impl IntoView {
         {move || match history.get() {
             None => view! { <Loading what="backup history"/> }.into_any(),
             Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| history.refetch())/> }.into_any(),
-            Some(Ok(h)) => view! { <HistorySummary history=h/> }.into_any(),
+            Some(Ok(h)) => {
+                let row = fleet.get().and_then(Result::ok).and_then(|f| {
+                    f.clusters.into_iter().find(|r| r.cluster == h.cluster)
+                });
+                view! { <HistorySummary history=h row=row/> }.into_any()
+            }
         }}
         <LatestRun/>
         <section class="card" class:stale=move || stale.get() id="exporting-card">
@@ -288,23 +302,56 @@ fn StaleMark(stale: Signal<bool>) -> impl IntoView {
     }
 }
 
+/// The newest restorable set against the cluster's RPO (`row`, once read), and the next backup.
 #[component]
-fn HistorySummary(history: HistoryResponse) -> impl IntoView {
+fn HistorySummary(history: HistoryResponse, row: Option<FleetRow>) -> impl IntoView {
     let cluster = history.cluster.clone();
     let now = crate::components::now_ms();
+    let rpo = row.as_ref().map(|r| r.rpo.clone());
+    let rpo_line = rpo.clone().map(|r| {
+        view! {
+            <span class="stat-note" id="rpo-state"><RpoBadge state=r.state/>{format!(" objective {} h · {}", r.rpo_hours, r.reason)}</span>
+            {r.newer_partial.map(|p| view! {
+                <span class="stat-note">{format!("A newer set, {}, is only partially restorable and not counted", p.backup_id)}</span>
+            })}
+        }
+    });
+    let class = match rpo.as_ref().map(|r| r.state) {
+        Some(RpoState::Breached) => "stat stat-alarm",
+        Some(RpoState::Warning) => "stat stat-warn",
+        _ => "stat",
+    };
+    let next_backup = row.map(|r| {
+        let schedules = format!("/clusters/{cluster}/schedules");
+        let next = match (r.maintenance.is_some(), r.next_backup_ms) {
+            (true, _) => "suspended by maintenance mode".to_string(),
+            (false, Some(t)) => format!(
+                "{} (in {})",
+                format_utc(t),
+                format_age((t - now).max(0) / 1000)
+            ),
+            (false, None) => "no backup schedule".to_string(),
+        };
+        view! {
+            <div class="stat" id="next-backup">
+                <span class="stat-label">"Next scheduled backup"</span>
+                <span class="stat-note">{next}</span>
+                <A href=schedules>"Schedules"</A>
+            </div>
+        }
+    });
     let latest = match history.latest_restorable {
         Some(l) => {
             let age = l.started_at_ms.map(|t| (now - t) / 1000);
-            let stale = age.is_some_and(|a| a > STALE_AFTER_SECONDS);
             view! {
-                <div class=if stale { "stat stat-warn" } else { "stat" } id="latest-restorable">
+                <div class=class id="latest-restorable">
                     <span class="stat-label">"Latest restorable backup"</span>
                     <span class="stat-value">{l.backup_id}</span>
                     <span class="stat-note">
                         {l.started_at_ms.map(format_utc).unwrap_or_default()}
                         {age.map(|a| format!(" · {} ago", format_age(a)))}
-                        {stale.then_some(" · older than 26 hours")}
                     </span>
+                    {rpo_line}
                 </div>
             }
             .into_any()
@@ -314,6 +361,7 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
                 <span class="stat-label">"Latest restorable backup"</span>
                 <span class="stat-value">"none"</span>
                 <span class="stat-note">"No backup set can be restored"</span>
+                {rpo_line}
             </div>
         }
         .into_any(),
@@ -341,6 +389,7 @@ fn HistorySummary(history: HistoryResponse) -> impl IntoView {
         {errors}
         <div class="stats">
             {latest}
+            {next_backup}
             <div class="stat">
                 <span class="stat-label">"Backup sets"</span>
                 <span class="stat-value" id="set-count">{all_sets}</span>

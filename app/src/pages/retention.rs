@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::router::A;
+use crate::router::{use_navigate, use_query_map};
 use backup_domain::cron::Schedule;
 use backup_domain::listing::{format_age, format_utc};
 use backup_domain::retention::{
@@ -12,8 +14,6 @@ use backup_domain::retention::{
     PreviewFilter, PreviewRequest, RetentionPolicy, RetentionPreview, RetentionState,
 };
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::actions::{cleanup_href, start_cleanup};
 use crate::api::{self, ApiError};

@@ -3,6 +3,9 @@
 //! closing the tab changes nothing, and opening this page again shows the run where it is.
 //! The run being watched is in the URL (`?run=ID`), so a reload or a shared link lands on it.
 
+use crate::router::A;
+use crate::router::NavigateOptions;
+use crate::router::{use_navigate, use_query_map};
 use backup_domain::Component;
 use backup_domain::api::Role;
 use backup_domain::id::BackupId;
@@ -10,9 +13,6 @@ use backup_domain::listing::{format_elapsed, format_utc};
 use backup_domain::procedure::validate_backup_id;
 use backup_domain::run::{CheckStatus, Preflight, PreflightCheck, RunOutcome, StepState};
 use leptos::prelude::*;
-use leptos_router::NavigateOptions;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
