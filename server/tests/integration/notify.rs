@@ -1,0 +1,572 @@
+//! Notifications (part 8): a webhook receiver on localhost gets a signed `run_failed` and then
+//! `resolved`, also when it was down during the failure (the outbox replays it, audited once);
+//! an SMTP sink with STARTTLS required receives the mail; "Send test" and the channel list never
+//! echo a URL or secret; configuration mistakes name their key.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use backup_console::config::Config;
+use backup_console_testkit::*;
+use backup_domain::api::VersionProfile;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const SIGNING_KEY: &str = "test-signing-key";
+
+/// What the test receiver got: each request's headers and body.
+type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A webhook receiver on `listener` that answers 200 to every POST.
+fn serve_receiver(listener: tokio::net::TcpListener) -> (Received, tokio::task::JoinHandle<()>) {
+    let received: Received = Arc::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (received, task)
+}
+
+fn bodies(received: &Received) -> Vec<Value> {
+    received
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// A port nothing listens on (bound, read, closed).
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn env_of(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    move |key| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// The console on `sim` (cluster `test`) with `channels`, looking and retrying every 100 ms.
+async fn console_with(
+    sim: &camunda_sim::SimCluster,
+    channels: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Console {
+    let (auth, _) = auth_section("");
+    let text = format!(
+        "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
+         [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n\
+         {}\n{channels}",
+        sim.endpoints.console_config("test")
+    );
+    start_console_with_env(&text, env).await
+}
+
+/// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
+async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool) -> Value {
+    if fail {
+        control(
+            sim,
+            "/sim/faults",
+            json!({"component": "elasticsearch", "operation": "take", "count": 1,
+                   "action": {"kind": "status", "status": 500}}),
+        )
+        .await;
+    }
+    let (status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run_id = started["run_id"].as_i64().unwrap();
+    let outcome = eventually(Duration::from_secs(20), || async {
+        let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
+        let outcome = run["report"]["outcome"].clone();
+        (outcome["outcome"] != "running").then_some(outcome)
+    })
+    .await;
+    assert_eq!(
+        outcome["outcome"],
+        if fail { "failed" } else { "completed" },
+        "{outcome}"
+    );
+    outcome
+}
+
+fn verify_signature(headers: &HeaderMap, body: &str) {
+    let header = headers
+        .get("x-backup-console-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no signature header: {headers:?}"));
+    let (t, v1) = header
+        .split_once(',')
+        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
+        .unwrap_or_else(|| panic!("malformed signature header {header}"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(SIGNING_KEY.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let want: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, want, "the signature does not verify");
+    let age = chrono::Utc::now().timestamp() - t.parse::<i64>().unwrap();
+    assert!((0..60).contains(&age), "signed {age} s ago");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_gets_a_signed_run_failed_and_then_resolved() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, _task) = serve_receiver(listener);
+    let channel = "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"OPS_URL\"\n\
+                   secret_env = \"OPS_HMAC\"\nevents = [\"run_failed\", \"resolved\"]\n";
+    let env = env_of(vec![
+        ("OPS_URL", format!("http://127.0.0.1:{port}/hook")),
+        ("OPS_HMAC", SIGNING_KEY.to_string()),
+    ]);
+    let console = console_with(&sim, channel, &env).await;
+
+    run_backup(&console, &sim, true).await;
+    eventually(Duration::from_secs(10), || async {
+        (!bodies(&received).is_empty()).then_some(())
+    })
+    .await;
+    let (headers, body) = received.lock().unwrap()[0].clone();
+    verify_signature(&headers, &body);
+    let failed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(failed["event"], "run_failed", "{failed}");
+    assert_eq!(failed["cluster"], "test");
+    assert_eq!(failed["resolved"], false);
+    assert!(
+        failed["summary"].as_str().unwrap().contains("failed"),
+        "{failed}"
+    );
+    assert!(failed["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(
+        headers["x-backup-console-delivery"].to_str().unwrap(),
+        failed["id"].as_str().unwrap()
+    );
+
+    run_backup(&console, &sim, false).await;
+    let resolved = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["event"] == "resolved")
+    })
+    .await;
+    assert_eq!(resolved["condition"], "run_failed", "{resolved}");
+    assert_eq!(resolved["resolved"], true);
+    let all = received.lock().unwrap().clone();
+    for (headers, body) in &all {
+        verify_signature(headers, body);
+    }
+    // Nothing else: one failure, one resolution, whatever the rounds in between.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events: Vec<Value> = bodies(&received)
+        .iter()
+        .map(|b| b["event"].clone())
+        .collect();
+    assert_eq!(events, vec![json!("run_failed"), json!("resolved")]);
+
+    let (status, list) = console.get("/api/notifications").await;
+    assert_eq!(status, 200, "{list}");
+    let ops = &list["channels"][0];
+    assert_eq!(ops["name"], "ops");
+    assert_eq!(ops["kind"], "webhook");
+    assert_eq!(ops["target"], "url from $OPS_URL");
+    assert_eq!(ops["pending"], 0);
+    assert_eq!(ops["last_delivery"]["outcome"], "delivered", "{list}");
+    assert_eq!(ops["last_delivery"]["event"], "resolved", "{list}");
+    // A viewer reads it too.
+    let viewer = console.session_for("viewer").await;
+    let (status, _) = console
+        .call(Method::GET, "/api/notifications", Some(&viewer), None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_was_down_gets_the_failure_once_from_the_outbox() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let port = closed_port().await;
+    let channel = format!(
+        "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = [\"run_failed\"]\n"
+    );
+    let console = console_with(&sim, &channel, &|_| None).await;
+    run_backup(&console, &sim, true).await;
+    // Attempts fail while the receiver is down: the delivery waits in the outbox.
+    let list = eventually(Duration::from_secs(10), || async {
+        let (_, list) = console.get("/api/notifications").await;
+        (list["channels"][0]["last_delivery"]["outcome"] == "retrying").then_some(list)
+    })
+    .await;
+    assert_eq!(list["channels"][0]["pending"], 1, "{list}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (received, _task) = serve_receiver(listener);
+    eventually(Duration::from_secs(10), || async {
+        (!bodies(&received).is_empty()).then_some(())
+    })
+    .await;
+    // Several rounds later it is still the one delivery.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got = bodies(&received);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["event"], "run_failed");
+
+    let audit = eventually(Duration::from_secs(5), || async {
+        let (_, audit) = console
+            .get("/api/audit?action=notification_delivered")
+            .await;
+        (!audit["entries"].as_array().unwrap().is_empty()).then_some(audit)
+    })
+    .await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "one row for the delivery, not one per retry: {audit}"
+    );
+    assert_eq!(entries[0]["target"], "ops");
+    assert_eq!(entries[0]["cluster"], "test");
+    assert_eq!(entries[0]["outcome"], "success");
+    let (_, failed) = console.get("/api/audit?action=notification_failed").await;
+    assert!(failed["entries"].as_array().unwrap().is_empty(), "{failed}");
+    let (_, list) = console.get("/api/notifications").await;
+    assert_eq!(list["channels"][0]["pending"], 0, "{list}");
+    assert_eq!(list["channels"][0]["last_delivery"]["outcome"], "delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_test_and_the_channel_list_never_echo_the_url_or_secret() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let port = closed_port().await;
+    let channel = "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"OPS_URL\"\n\
+                   secret_env = \"OPS_HMAC\"\nevents = [\"run_failed\"]\n\
+                   [[notifications]]\nname = \"chat\"\nkind = \"slack\"\nurl_env = \"OPS_URL\"\n";
+    let env = env_of(vec![
+        (
+            "OPS_URL",
+            format!("http://127.0.0.1:{port}/hook-SECRET-TOKEN"),
+        ),
+        ("OPS_HMAC", "HMAC-SECRET-VALUE".to_string()),
+    ]);
+    let console = console_with(&sim, channel, &env).await;
+    let forbidden = [
+        "SECRET-TOKEN".to_string(),
+        "HMAC-SECRET-VALUE".to_string(),
+        "/hook".to_string(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let check = |what: &str, text: &str| {
+        for f in &forbidden {
+            assert!(!text.contains(f.as_str()), "{what} shows {f}: {text}");
+        }
+    };
+
+    for name in ["ops", "chat"] {
+        let (status, answer) = console
+            .call(
+                Method::POST,
+                &format!("/api/notifications/{name}/test"),
+                Some(&console.session),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["outcome"], "failed", "{answer}");
+        assert_eq!(answer["channel"], name);
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{answer}"
+        );
+        check("the test answer", &answer.to_string());
+    }
+    // An operator may not send one; an unknown channel is named as such.
+    let operator = console.session_for("operator").await;
+    let (status, _) = console
+        .call(
+            Method::POST,
+            "/api/notifications/ops/test",
+            Some(&operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = console
+        .call(
+            Method::POST,
+            "/api/notifications/nope/test",
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("channel_not_found"))
+    );
+
+    // A queued delivery that fails shows its error without the URL either.
+    run_backup(&console, &sim, true).await;
+    let list = eventually(Duration::from_secs(10), || async {
+        let (_, list) = console.get("/api/notifications").await;
+        (list["channels"][0]["last_delivery"]["outcome"] == "retrying").then_some(list)
+    })
+    .await;
+    let error = list["channels"][0]["last_delivery"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!error.is_empty(), "{list}");
+    check("the channel list", &list.to_string());
+    assert_eq!(list["channels"][0]["target"], "url from $OPS_URL");
+
+    let (_, audit) = console.get("/api/audit?action=notification_tested").await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{audit}");
+    assert!(entries.iter().all(|e| e["outcome"] == "failure"), "{audit}");
+    check("the audit log", &audit.to_string());
+}
+
+/// The SMTP sink: Python's aiosmtpd on localhost with STARTTLS required (the fixture
+/// certificate), writing each message into a directory. Started once per test binary; it ends
+/// when the binary does (its stdin closes).
+fn smtp_sink() -> &'static (u16, PathBuf) {
+    static SINK: OnceLock<(u16, PathBuf, std::process::Child)> = OnceLock::new();
+    let (port, dir, _) = SINK.get_or_init(|| {
+        use std::io::BufRead;
+        let probe = std::process::Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output();
+        match probe {
+            Ok(out) if out.status.success() => {}
+            _ => panic!(
+                "the SMTP sink needs Python's aiosmtpd: run scripts/setup.sh (python3 -m pip install aiosmtpd)"
+            ),
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("bc-smtp-sink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", SINK_SCRIPT])
+            .arg(port.to_string())
+            .arg(&dir)
+            .arg(fixtures.join("server.pem"))
+            .arg(fixtures.join("server.key"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "the SMTP sink did not start: {line}");
+        // The child (and so its stdin pipe) lives as long as the static: to the binary's end.
+        (port, dir, child)
+    });
+    // Only the port and directory are handed out; the process stays in the static.
+    static VIEW: OnceLock<(u16, PathBuf)> = OnceLock::new();
+    VIEW.get_or_init(|| (*port, dir.clone()))
+}
+
+const SINK_SCRIPT: &str = r#"
+import ssl, sys, os, itertools
+from aiosmtpd.controller import Controller
+port, out, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+counter = itertools.count()
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        n = next(counter)
+        with open(os.path.join(out, f"{os.getpid()}-{n}.eml"), "wb") as f:
+            f.write(("X-Rcpt: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
+            f.write(("X-TLS: " + str(session.ssl is not None) + "\r\n").encode())
+            f.write(envelope.original_content or envelope.content)
+        return "250 OK"
+c = Controller(Sink(), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True)
+c.start()
+print("READY", flush=True)
+sys.stdin.read()
+c.stop()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_channel_delivers_over_starttls_to_an_smtp_sink() {
+    let (port, dir) = smtp_sink().clone();
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let to = format!("ops-{}@example.com", std::process::id());
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ca.pem");
+    let channel = format!(
+        "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"localhost\"\n\
+         smtp_port = {port}\nfrom = \"console@example.com\"\nto = [\"{to}\"]\nca_file = {:?}\n\
+         events = [\"run_failed\"]\n",
+        ca.display().to_string()
+    );
+    let console = console_with(&sim, &channel, &|_| None).await;
+    run_backup(&console, &sim, true).await;
+    let mail = eventually(Duration::from_secs(15), || async {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .find(|m| m.contains(&to))
+    })
+    .await;
+    assert!(mail.contains("X-TLS: True"), "{mail}");
+    assert!(mail.contains("run_failed"), "{mail}");
+    assert!(mail.contains("Subject: [backup-console] test:"), "{mail}");
+    assert!(mail.contains("From: console@example.com"), "{mail}");
+    let (_, list) = console.get("/api/notifications").await;
+    assert_eq!(
+        list["channels"][0]["target"],
+        format!("smtp localhost:{port} (STARTTLS required), 1 recipient(s)")
+    );
+    let delivered = eventually(Duration::from_secs(5), || async {
+        let (_, list) = console.get("/api/notifications").await;
+        (list["channels"][0]["last_delivery"]["outcome"] == "delivered").then_some(list)
+    })
+    .await;
+    assert_eq!(delivered["channels"][0]["pending"], 0);
+
+    // "Send test" goes the same way.
+    let (status, answer) = console
+        .call(
+            Method::POST,
+            "/api/notifications/mail/test",
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "delivered", "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_without_starttls_gets_nothing_when_it_is_required() {
+    // A plain listener that greets and offers no STARTTLS; it records what it was sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(String::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        while let Ok((socket, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 plain ESMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lock().unwrap().push_str(&format!("{line}\n"));
+                    let reply: &[u8] = if line.starts_with("EHLO") {
+                        b"250-plain\r\n250 AUTH PLAIN\r\n"
+                    } else if line.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let channel = format!(
+        "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\n\
+         smtp_port = {port}\nfrom = \"console@example.com\"\nto = [\"ops@example.com\"]\n\
+         username_env = \"SMTP_USER\"\npassword_env = \"SMTP_PASSWORD\"\n"
+    );
+    let env = env_of(vec![
+        ("SMTP_USER", "u".to_string()),
+        ("SMTP_PASSWORD", "SMTP-PASSWORD-VALUE".to_string()),
+    ]);
+    let console = console_with(&sim, &channel, &env).await;
+    let (status, answer) = console
+        .call(
+            Method::POST,
+            "/api/notifications/mail/test",
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("STARTTLS"),
+        "{answer}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.contains("AUTH"),
+        "credentials went out in the clear: {seen}"
+    );
+    assert!(!seen.contains("MAIL FROM"), "{seen}");
+}
+
+#[test]
+fn configuration_mistakes_name_their_key() {
+    let cluster = "[[clusters]]\nname = \"prod\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+    let cases = [
+        (
+            "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://h/\"\nevents = [\"run_failed\", \"backup_late\"]\n",
+            "configuration key `notifications.ops.events`: `backup_late` is not an event",
+        ),
+        (
+            "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"smtp.example.com\"\nfrom = \"a@example.com\"\n",
+            "configuration key `notifications.mail.to`: is required",
+        ),
+        (
+            "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://h/\"\nurl_env = \"OPS_URL\"\n",
+            "configuration key `notifications.ops.url`: give url or url_env, not both",
+        ),
+    ];
+    for (channels, want) in cases {
+        let err = Config::parse(&format!("{cluster}{channels}"), "c.toml", &|key| {
+            (key == "OPS_URL").then(|| "http://h/".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with(want), "{err}\nwanted: {want}");
+    }
+}
