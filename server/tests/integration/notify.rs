@@ -74,14 +74,18 @@ async fn console_with(
     channels: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Console {
+    start_console_with_env(&config_text(sim, channels), env).await
+}
+
+/// The whole configuration of [`console_with`], with a new database.
+fn config_text(sim: &camunda_sim::SimCluster, channels: &str) -> String {
     let (auth, _) = auth_section("");
-    let text = format!(
+    format!(
         "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
          [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n\
          {}\n{channels}",
         sim.endpoints.console_config("test")
-    );
-    start_console_with_env(&text, env).await
+    )
 }
 
 /// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
@@ -212,6 +216,88 @@ async fn a_webhook_gets_a_signed_run_failed_and_then_resolved() {
         .call(Method::GET, "/api/notifications", Some(&viewer), None)
         .await;
     assert_eq!(status, 200);
+}
+
+/// Two consoles on one database (or one console and its restart: the conditions and the outbox
+/// are the database's) look at the same state: each message goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consoles_on_one_database_send_each_message_once() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, _task) = serve_receiver(listener);
+    let channel = format!(
+        "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = [\"run_failed\", \"resolved\"]\n"
+    );
+    let text = config_text(&sim, &channel);
+    let console = start_console_with_env(&text, &|_| None).await;
+    let config = Config::parse(&text, "second.toml", &|_| None).unwrap();
+    let second = backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
+        .await
+        .expect("the second console starts");
+
+    run_backup(&console, &sim, true).await;
+    eventually(Duration::from_secs(10), || async {
+        (!bodies(&received).is_empty()).then_some(())
+    })
+    .await;
+    run_backup(&console, &sim, false).await;
+    eventually(Duration::from_secs(10), || async {
+        (bodies(&received).len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let events: Vec<Value> = bodies(&received)
+        .iter()
+        .map(|b| b["event"].clone())
+        .collect();
+    assert_eq!(events, vec![json!("run_failed"), json!("resolved")]);
+    let (_, audit) = console
+        .get("/api/audit?action=notification_delivered")
+        .await;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 2, "{audit}");
+    second.shutdown().await;
+}
+
+/// The RPO breached (nothing restorable yet), then met again after a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, _task) = serve_receiver(listener);
+    let channel = format!(
+        "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = [\"rpo_breached\", \"resolved\"]\n"
+    );
+    let console = console_with(&sim, &channel, &|_| None).await;
+    let breached = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["event"] == "rpo_breached")
+    })
+    .await;
+    assert_eq!(breached["cluster"], "test");
+    assert!(
+        breached["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no fully restorable"),
+        "{breached}"
+    );
+    run_backup(&console, &sim, false).await;
+    let (_, _) = console
+        .fresh_get("/api/clusters/test/backups?per_page=1")
+        .await;
+    let resolved = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["event"] == "resolved")
+    })
+    .await;
+    assert_eq!(resolved["condition"], "rpo_breached", "{resolved}");
+    assert_eq!(bodies(&received).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
