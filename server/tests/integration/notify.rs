@@ -79,13 +79,30 @@ async fn console_with(
 
 /// The whole configuration of [`console_with`], with a new database.
 fn config_text(sim: &camunda_sim::SimCluster, channels: &str) -> String {
+    config_text_with(sim, "", channels)
+}
+
+/// The same, with more `[notify]` keys (and whatever sections `channels` adds).
+fn config_text_with(sim: &camunda_sim::SimCluster, notify: &str, channels: &str) -> String {
     let (auth, _) = auth_section("");
     format!(
         "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
-         [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n\
+         [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n{notify}\
          {}\n{channels}",
         sim.endpoints.console_config("test")
     )
+}
+
+/// A receiver on a new port and a webhook channel `ops` to it for `events`.
+async fn receiver_channel(events: &str) -> (Received, tokio::task::JoinHandle<()>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, task) = serve_receiver(listener);
+    let channel = format!(
+        "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = {events}\n"
+    );
+    (received, task, channel)
 }
 
 /// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
@@ -267,8 +284,11 @@ async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (received, _task) = serve_receiver(listener);
+    // A Slack channel to the same receiver: its messages are `{"text": ...}`.
     let channel = format!(
         "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = [\"rpo_breached\", \"resolved\"]\n\
+         [[notifications]]\nname = \"chat\"\nkind = \"slack\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          events = [\"rpo_breached\", \"resolved\"]\n"
     );
     let console = console_with(&sim, &channel, &|_| None).await;
@@ -278,6 +298,20 @@ async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
             .find(|b| b["event"] == "rpo_breached")
     })
     .await;
+    let slack = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["text"].is_string())
+    })
+    .await;
+    assert_eq!(slack.as_object().unwrap().len(), 1, "{slack}");
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("ALERT [test] rpo_breached: "),
+        "{slack}"
+    );
     assert_eq!(breached["cluster"], "test");
     assert!(
         breached["detail"]
@@ -297,7 +331,146 @@ async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
     })
     .await;
     assert_eq!(resolved["condition"], "rpo_breached", "{resolved}");
+    eventually(Duration::from_secs(10), || async {
+        bodies(&received).into_iter().find(|b| {
+            b["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("RESOLVED [test] rpo_breached"))
+        })
+    })
+    .await;
+    assert_eq!(bodies(&received).len(), 4);
+}
+
+/// Exporting paused by hand, with no run, for longer than `paused_after_secs`; then resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporting_left_paused_is_notified_and_resolved_when_it_runs_again() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, _task, channel) =
+        receiver_channel("[\"exporting_still_paused\", \"resolved\"]").await;
+    let text = config_text_with(
+        &sim,
+        "paused_after_secs = 1\n",
+        &format!("[status]\npoll_interval_secs = 1\n{channel}"),
+    );
+    let console = start_console_with_env(&text, &|_| None).await;
+    let pause = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/exporting/pause",
+            Some(&console.session),
+            Some(json!({"soft": false})),
+        )
+        .await;
+    assert_eq!(pause.0, 200, "{pause:?}");
+    let paused = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["event"] == "exporting_still_paused")
+    })
+    .await;
+    assert_eq!(paused["cluster"], "test");
+    let resume = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/exporting/resume",
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(resume.0, 200, "{resume:?}");
+    let resolved = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["event"] == "resolved")
+    })
+    .await;
+    assert_eq!(resolved["condition"], "exporting_still_paused");
     assert_eq!(bodies(&received).len(), 2);
+}
+
+/// A due time the scheduler recorded as skipped is one message, with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_due_time_is_notified_once() {
+    use backup_domain::schedule::{FireOutcome, ScheduleFire, ScheduleKind};
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, _task, channel) = receiver_channel("[\"schedule_skipped\"]").await;
+    let text = config_text(&sim, &channel);
+    let console = start_console_with_env(&text, &|_| None).await;
+    let config = Config::parse(&text, "t", &|_| None).unwrap();
+    let store = backup_console::store::Store::open(&config.database_path()).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let due_ms = now - now % 60_000;
+    let fire = ScheduleFire {
+        kind: ScheduleKind::Backup,
+        due_ms,
+        at_ms: now,
+        outcome: FireOutcome::Skipped,
+        reason: Some("backup run 7 holds the cluster".into()),
+        started_id: None,
+    };
+    assert!(
+        store
+            .claim_due("test".into(), fire, "the-test".into())
+            .await
+            .unwrap()
+    );
+    let skipped = eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .into_iter()
+            .find(|b| b["event"] == "schedule_skipped")
+    })
+    .await;
+    assert_eq!(
+        skipped["detail"], "backup run 7 holds the cluster",
+        "{skipped}"
+    );
+    assert!(
+        skipped["summary"]
+            .as_str()
+            .unwrap()
+            .contains("scheduled backup"),
+        "{skipped}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bodies(&received).len(), 1);
+    drop(console);
+}
+
+/// A delivery that keeps failing is given up after `give_up_after_secs`, audited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_failing_past_the_give_up_time_is_given_up_and_audited_once() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let port = closed_port().await;
+    let channel = format!(
+        "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = [\"run_failed\"]\n"
+    );
+    let text = config_text_with(&sim, "give_up_after_secs = 1\n", &channel);
+    let console = start_console_with_env(&text, &|_| None).await;
+    run_backup(&console, &sim, true).await;
+    let list = eventually(Duration::from_secs(10), || async {
+        let (_, list) = console.get("/api/notifications").await;
+        (list["channels"][0]["last_delivery"]["outcome"] == "failed").then_some(list)
+    })
+    .await;
+    assert_eq!(list["channels"][0]["pending"], 0, "{list}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, audit) = console.get("/api/audit?action=notification_failed").await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["outcome"], "failure");
+    assert!(
+        entries[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("given up after"),
+        "{audit}"
+    );
+    let (_, delivered) = console
+        .get("/api/audit?action=notification_delivered")
+        .await;
+    assert!(delivered["entries"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
