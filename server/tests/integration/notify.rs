@@ -672,19 +672,27 @@ fn smtp_sink() -> &'static (u16, PathBuf) {
 const SINK_SCRIPT: &str = r#"
 import ssl, sys, os, itertools
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 port, out, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 ctx.load_cert_chain(cert, key)
 counter = itertools.count()
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = mechanism == "PLAIN" and auth_data.login == b"mailer" and auth_data.password == b"MAIL-PASSWORD"
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
 class Sink:
     async def handle_DATA(self, server, session, envelope):
         n = next(counter)
         with open(os.path.join(out, f"{os.getpid()}-{n}.eml"), "wb") as f:
             f.write(("X-Rcpt: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
             f.write(("X-TLS: " + str(session.ssl is not None) + "\r\n").encode())
+            login = getattr(session.auth_data, "login", None)
+            login = login.decode() if login else "-"
+            f.write(("X-Login: " + login + "\r\n").encode())
             f.write(envelope.original_content or envelope.content)
         return "250 OK"
-c = Controller(Sink(), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True)
+c = Controller(Sink(), hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
+               authenticator=authenticator, auth_require_tls=True)
 c.start()
 print("READY", flush=True)
 sys.stdin.read()
@@ -739,6 +747,67 @@ async fn an_email_channel_delivers_over_starttls_to_an_smtp_sink() {
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["outcome"], "delivered", "{answer}");
+}
+
+/// With credentials the channel logs in (AUTH PLAIN, after STARTTLS); wrong ones fail the send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_channel_with_credentials_logs_in_after_starttls() {
+    let (port, dir) = smtp_sink().clone();
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ca.pem");
+    let to = format!("auth-{}@example.com", std::process::id());
+    let channel = |name: &str, user_env: &str| {
+        format!(
+            "[[notifications]]\nname = \"{name}\"\nkind = \"email\"\nsmtp_host = \"localhost\"\n\
+             smtp_port = {port}\nfrom = \"console@example.com\"\nto = [\"{to}\"]\nca_file = {:?}\n\
+             username_env = \"{user_env}\"\npassword_env = \"SMTP_PASSWORD\"\nevents = [\"run_failed\"]\n",
+            ca.display().to_string()
+        )
+    };
+    let env = env_of(vec![
+        ("SMTP_USER", "mailer".to_string()),
+        ("WRONG_USER", "intruder".to_string()),
+        ("SMTP_PASSWORD", "MAIL-PASSWORD".to_string()),
+    ]);
+    let channels = format!(
+        "{}{}",
+        channel("mail", "SMTP_USER"),
+        channel("wrong", "WRONG_USER")
+    );
+    let console = console_with(&sim, &channels, &env).await;
+    let send = |name: &'static str| {
+        let console = &console;
+        async move {
+            let (status, answer) = console
+                .call(
+                    Method::POST,
+                    &format!("/api/notifications/{name}/test"),
+                    Some(&console.session),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{answer}");
+            answer
+        }
+    };
+    let answer = send("mail").await;
+    assert_eq!(answer["outcome"], "delivered", "{answer}");
+    let mail = eventually(Duration::from_secs(10), || async {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .find(|m| m.contains(&to))
+    })
+    .await;
+    assert!(mail.contains("X-Login: mailer"), "{mail}");
+    assert!(mail.contains("X-TLS: True"), "{mail}");
+    let refused = send("wrong").await;
+    assert_eq!(refused["outcome"], "failed", "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("AUTH"),
+        "{refused}"
+    );
+    assert!(!refused.to_string().contains("MAIL-PASSWORD"), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
