@@ -670,7 +670,9 @@ fn smtp_sink() -> &'static (u16, PathBuf) {
 }
 
 const SINK_SCRIPT: &str = r#"
-import ssl, sys, os, itertools
+import ssl, sys, os, itertools, logging
+# aiosmtpd logs a warning when it sets its own deprecated Session.login_data.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 port, out, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
