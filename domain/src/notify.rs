@@ -23,6 +23,20 @@ open_string_enum! {
 }
 
 impl NotifyEvent {
+    /// How the UI names it.
+    pub fn label(&self) -> &str {
+        match self {
+            NotifyEvent::RunFailed => "Backup run failed",
+            NotifyEvent::ExportingStillPaused => "Exporting still paused",
+            NotifyEvent::RpoBreached => "RPO breached",
+            NotifyEvent::CleanupFailed => "Cleanup failed",
+            NotifyEvent::ScheduleSkipped => "Scheduled time skipped",
+            NotifyEvent::Resolved => "Resolved",
+            NotifyEvent::Test => "Test message",
+            NotifyEvent::Unknown(text) => text,
+        }
+    }
+
     /// The events a channel may list in its configuration, and gets when it lists none.
     pub const CONFIGURABLE: &'static [NotifyEvent] = &[
         NotifyEvent::RunFailed,

@@ -107,12 +107,16 @@ impl NotificationService {
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
         let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task
-            && tokio::time::timeout(Duration::from_secs(2), task)
+        if let Some(mut task) = task
+            && tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
                 .is_err()
         {
-            tracing::warn!("the notification service did not stop within 2 s");
+            // A round waiting on a slow receiver: its leases run out and the rows are sent again.
+            task.abort();
+            tracing::warn!(
+                "the notification service did not stop within 2 s; its round was dropped"
+            );
         }
     }
 
