@@ -57,6 +57,10 @@ open_string_enum! {
         Slack = "slack",
         /// Plain-text mail over SMTP (STARTTLS required by default).
         Email = "email",
+        /// A Microsoft Teams workflow webhook: the text in an Adaptive Card.
+        Teams = "teams",
+        /// PagerDuty Events API v2: `trigger`, and `resolve` on the same `dedup_key`.
+        Pagerduty = "pagerduty",
         _ => Unknown,
     }
 }

@@ -61,6 +61,8 @@ pub(super) struct FileNotification {
     pub(super) url: Option<String>,
     pub(super) url_env: Option<String>,
     pub(super) secret_env: Option<String>,
+    /// PagerDuty only: the integration's routing key, from the environment.
+    pub(super) routing_key_env: Option<String>,
     pub(super) ca_file: Option<String>,
     pub(super) tls_server_name: Option<String>,
     pub(super) smtp_host: Option<String>,

@@ -63,10 +63,19 @@ impl ChannelConfig {
     /// Where it goes, without anything secret: for `GET /api/notifications`.
     pub fn target_description(&self) -> String {
         match &self.target {
-            ChannelTarget::Http(h) => match &h.url_env {
-                Some(var) => format!("url from ${var}"),
-                None => "url from the configuration file".into(),
-            },
+            ChannelTarget::Http(h) => {
+                let url = match &h.url_env {
+                    Some(var) => format!("url from ${var}"),
+                    None if h.url.expose() == PAGERDUTY_EVENTS_URL => {
+                        "PagerDuty Events API v2".into()
+                    }
+                    None => "url from the configuration file".into(),
+                };
+                match &h.routing_key {
+                    Some((_, var)) => format!("{url}, routing key from ${var}"),
+                    None => url,
+                }
+            }
             ChannelTarget::Email(e) => format!(
                 "smtp {}:{} (STARTTLS {}), {} recipient(s)",
                 e.host,
@@ -93,6 +102,8 @@ pub struct HttpTarget {
     pub url_env: Option<String>,
     /// `secret_env`: the HMAC-SHA256 key of the signature header.
     pub signing_key: Option<Secret>,
+    /// PagerDuty's routing key (`routing_key_env`) and the variable it came from.
+    pub routing_key: Option<(Secret, String)>,
     pub tls: OutboundTls,
 }
 
@@ -107,6 +118,9 @@ pub struct EmailTarget {
     pub to: Vec<String>,
     pub tls: OutboundTls,
 }
+
+/// Where a `pagerduty` channel without `url` sends its events.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 pub(super) fn resolve_notify(
     settings: &FileNotify,
@@ -202,7 +216,10 @@ fn resolve_channel(
     let kind: ChannelKind = c.kind.parse().map_err(|_| {
         invalid(
             key("kind"),
-            format!("`{}` is not webhook, slack or email", c.kind.escape_debug()),
+            format!(
+                "`{}` is not webhook, slack, teams, pagerduty or email",
+                c.kind.escape_debug()
+            ),
         )
     })?;
     let events = match &c.events {
@@ -256,7 +273,7 @@ fn resolve_channel(
         }
     };
     let target = match kind {
-        ChannelKind::Webhook | ChannelKind::Slack => {
+        ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Pagerduty => {
             let not_http = "applies to email channels only";
             refuse(c.smtp_host.is_some(), "smtp_host", not_http)?;
             refuse(c.smtp_port.is_some(), "smtp_port", not_http)?;
@@ -265,19 +282,40 @@ fn resolve_channel(
             refuse(c.password_env.is_some(), "password_env", not_http)?;
             refuse(c.from.is_some(), "from", not_http)?;
             refuse(c.to.is_some(), "to", not_http)?;
-            if kind == ChannelKind::Slack {
+            if kind != ChannelKind::Webhook {
                 refuse(
                     c.secret_env.is_some(),
                     "secret_env",
-                    "applies to webhook channels only (Slack checks its own URL)",
+                    "applies to webhook channels only (the others check their own URL or key)",
                 )?;
             }
+            let routing_key = match (&kind, &c.routing_key_env) {
+                (ChannelKind::Pagerduty, Some(var)) => {
+                    Some((from_env(env, &key("routing_key_env"), var)?, var.clone()))
+                }
+                (ChannelKind::Pagerduty, None) => {
+                    return Err(invalid(
+                        key("routing_key_env"),
+                        "is required for a pagerduty channel",
+                    ));
+                }
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        key("routing_key_env"),
+                        "applies to pagerduty channels only",
+                    ));
+                }
+                (_, None) => None,
+            };
             let (url_text, url_env) = match (&c.url, &c.url_env) {
                 (Some(_), Some(_)) => {
                     return Err(invalid(
                         key("url"),
                         "give url or url_env, not both (url_env keeps a URL with a token out of the file)",
                     ));
+                }
+                (None, None) if kind == ChannelKind::Pagerduty => {
+                    (Secret::new(PAGERDUTY_EVENTS_URL.to_string()), None)
                 }
                 (None, None) => {
                     return Err(invalid(key("url_env"), "url_env (or url) is required"));
@@ -311,14 +349,16 @@ fn resolve_channel(
                 url: url_text,
                 url_env,
                 signing_key,
+                routing_key,
                 tls,
             })
         }
         ChannelKind::Email => {
-            let not_email = "applies to webhook and slack channels only";
+            let not_email = "does not apply to email channels";
             refuse(c.url.is_some(), "url", not_email)?;
             refuse(c.url_env.is_some(), "url_env", not_email)?;
             refuse(c.secret_env.is_some(), "secret_env", not_email)?;
+            refuse(c.routing_key_env.is_some(), "routing_key_env", not_email)?;
             let host = c
                 .smtp_host
                 .clone()
@@ -407,7 +447,10 @@ fn resolve_channel(
         ChannelKind::Unknown(text) => {
             return Err(invalid(
                 key("kind"),
-                format!("`{}` is not webhook, slack or email", text.escape_debug()),
+                format!(
+                    "`{}` is not webhook, slack, teams, pagerduty or email",
+                    text.escape_debug()
+                ),
             ));
         }
     };
@@ -488,7 +531,7 @@ mod tests {
                 "configuration key `notifications.name`",
             ),
             (
-                "[[notifications]]\nname = \"ops\"\nkind = \"teams\"\nurl = \"http://h/\"\n",
+                "[[notifications]]\nname = \"ops\"\nkind = \"sms\"\nurl = \"http://h/\"\n",
                 "configuration key `notifications.ops.kind`",
             ),
             (
@@ -507,11 +550,38 @@ mod tests {
                 "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://h/\"\nsmtp_host = \"h\"\n",
                 "configuration key `notifications.ops.smtp_host`",
             ),
+            (
+                "[[notifications]]\nname = \"pd\"\nkind = \"pagerduty\"\n",
+                "configuration key `notifications.pd.routing_key_env`: is required",
+            ),
+            (
+                "[[notifications]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"http://h/\"\nrouting_key_env = \"K\"\n",
+                "configuration key `notifications.ops.routing_key_env`: applies to pagerduty channels only",
+            ),
+            (
+                "[[notifications]]\nname = \"ops\"\nkind = \"teams\"\nurl = \"http://h/\"\nsecret_env = \"K\"\n",
+                "configuration key `notifications.ops.secret_env`: applies to webhook channels only",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text, &[]).unwrap_err();
             assert!(err.starts_with(want), "{err}\nwanted: {want}");
         }
+    }
+
+    #[test]
+    fn a_pagerduty_channel_defaults_to_the_events_api_and_hides_its_key() {
+        let config = parse(
+            "[[notifications]]\nname = \"pd\"\nkind = \"pagerduty\"\nrouting_key_env = \"PD\"\n",
+            &[("PD", "KEY-1234")],
+        )
+        .unwrap();
+        let channel = &config.notify.channels[0];
+        assert_eq!(
+            channel.target_description(),
+            "PagerDuty Events API v2, routing key from $PD"
+        );
+        assert!(!format!("{config:?}").contains("KEY-1234"));
     }
 
     #[test]

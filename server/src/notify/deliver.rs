@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use backup_domain::notify::{ChannelKind, NotificationPayload};
+use backup_domain::notify::{ChannelKind, NotificationPayload, NotifyEvent};
+use serde_json::{Value, json};
 use url::Url;
 
 use super::sign::{SIGNATURE_HEADER, signature};
 use super::smtp::{Mail, SmtpError, send_mail};
-use crate::config::{ChannelConfig, ChannelTarget};
+use crate::config::{ChannelConfig, ChannelTarget, HttpTarget};
 
 /// How long one delivery attempt may take, whatever the receiver does.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -105,11 +106,7 @@ impl Channel {
                     Some(Err(e)) => return Err(DeliveryError::Client(e.clone())),
                     None => return Err(DeliveryError::Client("no client".into())),
                 };
-                let body = match self.config.kind {
-                    ChannelKind::Slack => serde_json::json!({ "text": payload.text() }).to_string(),
-                    _ => serde_json::to_string(payload)
-                        .map_err(|e| DeliveryError::Client(e.to_string()))?,
-                };
+                let body = http_body(&self.config.kind, target, payload)?;
                 let mut request = client
                     .post(url.clone())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -157,6 +154,105 @@ impl Channel {
             }
         }
     }
+}
+
+/// The request body for a channel of `kind`.
+fn http_body(
+    kind: &ChannelKind,
+    target: &HttpTarget,
+    payload: &NotificationPayload,
+) -> Result<String, DeliveryError> {
+    let body = match kind {
+        ChannelKind::Slack => json!({ "text": payload.text() }),
+        // A Teams workflow ("when a webhook request is received") posts the card it is sent.
+        ChannelKind::Teams => {
+            let title = format!(
+                "{}{} {}: {}",
+                if payload.resolved {
+                    "RESOLVED"
+                } else {
+                    "ALERT"
+                },
+                payload
+                    .cluster
+                    .as_deref()
+                    .map(|c| format!(" [{c}]"))
+                    .unwrap_or_default(),
+                payload.condition,
+                payload.summary
+            );
+            json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": true},
+                            {"type": "TextBlock", "text": payload.detail, "wrap": true},
+                            {"type": "TextBlock", "text": format!("event {}, id {}, from {}", payload.event, payload.id, payload.console), "isSubtle": true, "wrap": true},
+                        ],
+                    },
+                }],
+            })
+        }
+        ChannelKind::Pagerduty => pagerduty_event(target, payload),
+        _ => serde_json::to_value(payload).map_err(|e| DeliveryError::Client(e.to_string()))?,
+    };
+    Ok(body.to_string())
+}
+
+/// A PagerDuty Events API v2 event: `trigger` for a condition, `resolve` for its `resolved`,
+/// both on the occurrence's `dedup_key`, so PagerDuty closes the incident it opened.
+fn pagerduty_event(target: &HttpTarget, payload: &NotificationPayload) -> Value {
+    let routing_key = target
+        .routing_key
+        .as_ref()
+        .map(|(key, _)| key.expose())
+        .unwrap_or_default();
+    let dedup_key = payload
+        .id
+        .strip_suffix(":raised")
+        .or_else(|| payload.id.strip_suffix(":resolved"))
+        .unwrap_or(&payload.id);
+    if payload.resolved {
+        return json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": dedup_key,
+        });
+    }
+    let severity = match payload.condition {
+        NotifyEvent::RunFailed | NotifyEvent::RpoBreached | NotifyEvent::ExportingStillPaused => {
+            "critical"
+        }
+        NotifyEvent::CleanupFailed => "error",
+        NotifyEvent::Test => "info",
+        _ => "warning",
+    };
+    let summary: String = match &payload.cluster {
+        Some(c) => format!("[{c}] {}", payload.summary),
+        None => payload.summary.clone(),
+    }
+    .chars()
+    .take(1024)
+    .collect();
+    json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "payload": {
+            "summary": summary,
+            "source": payload.console,
+            "severity": severity,
+            "component": payload.cluster,
+            "group": payload.condition,
+            "class": payload.event,
+            "custom_details": {"detail": payload.detail, "id": payload.id},
+        },
+    })
 }
 
 #[cfg(test)]

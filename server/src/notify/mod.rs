@@ -19,8 +19,8 @@ use std::time::Duration;
 use backup_domain::audit::{AuditAction, AuditOutcome};
 use backup_domain::fleet::RpoState;
 use backup_domain::notify::{
-    ChannelView, DeliveryOutcome, NotificationPayload, NotificationsResponse, NotifyEvent,
-    TestDelivery, retry_delay_ms,
+    ChannelKind, ChannelView, DeliveryOutcome, NotificationPayload, NotificationsResponse,
+    NotifyEvent, TestDelivery, retry_delay_ms,
 };
 use backup_domain::run::RunState;
 use backup_domain::status::ExportingPhase;
@@ -155,7 +155,16 @@ impl NotificationService {
             resolved: false,
             console: self.console(),
         };
-        let result = channel.deliver(&payload).await;
+        let mut result = channel.deliver(&payload).await;
+        // PagerDuty opened an incident for it: close it again at once.
+        if result.is_ok() && channel.config.kind == ChannelKind::Pagerduty {
+            let resolve = NotificationPayload {
+                event: NotifyEvent::Resolved,
+                resolved: true,
+                ..payload.clone()
+            };
+            result = channel.deliver(&resolve).await;
+        }
         let error = result.as_ref().err().map(|e| e.public_text());
         audit::record(
             &self.store,

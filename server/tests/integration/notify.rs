@@ -342,6 +342,94 @@ async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
     assert_eq!(bodies(&received).len(), 4);
 }
 
+/// Teams gets an Adaptive Card; PagerDuty a `trigger` and then a `resolve` on the same
+/// `dedup_key`, with the routing key from the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_gets_a_card_and_pagerduty_a_trigger_then_a_resolve() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, _task) = serve_receiver(listener);
+    let channel = format!(
+        "[[notifications]]\nname = \"teams\"\nkind = \"teams\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = [\"run_failed\", \"resolved\"]\n\
+         [[notifications]]\nname = \"pager\"\nkind = \"pagerduty\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         routing_key_env = \"PD_KEY\"\nevents = [\"run_failed\", \"resolved\"]\n"
+    );
+    let env = env_of(vec![("PD_KEY", "pd-routing-key".to_string())]);
+    let console = console_with(&sim, &channel, &env).await;
+    run_backup(&console, &sim, true).await;
+    eventually(Duration::from_secs(10), || async {
+        (bodies(&received).len() >= 2).then_some(())
+    })
+    .await;
+    run_backup(&console, &sim, false).await;
+    eventually(Duration::from_secs(10), || async {
+        (bodies(&received).len() >= 4).then_some(())
+    })
+    .await;
+    let got = bodies(&received);
+    let cards: Vec<&Value> = got.iter().filter(|b| b["type"] == "message").collect();
+    let events: Vec<&Value> = got
+        .iter()
+        .filter(|b| b["event_action"].is_string())
+        .collect();
+    assert_eq!((cards.len(), events.len()), (2, 2), "{got:?}");
+    let title = |card: &Value| {
+        card["attachments"][0]["content"]["body"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        cards[0]["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert!(
+        title(cards[0]).starts_with("ALERT [test] run_failed: "),
+        "{}",
+        cards[0]
+    );
+    assert!(
+        title(cards[1]).starts_with("RESOLVED [test] run_failed: "),
+        "{}",
+        cards[1]
+    );
+    assert_eq!(events[0]["event_action"], "trigger", "{}", events[0]);
+    assert_eq!(events[0]["routing_key"], "pd-routing-key");
+    assert_eq!(events[0]["payload"]["severity"], "critical");
+    assert_eq!(events[0]["payload"]["component"], "test");
+    assert_eq!(events[1]["event_action"], "resolve", "{}", events[1]);
+    assert_eq!(events[1]["dedup_key"], events[0]["dedup_key"]);
+
+    // Send test on PagerDuty opens an incident and closes it at once.
+    let (status, answer) = console
+        .call(
+            Method::POST,
+            "/api/notifications/pager/test",
+            Some(&console.session),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("delivered"))
+    );
+    let got = bodies(&received);
+    let test: Vec<&Value> = got[4..].iter().collect();
+    assert_eq!(test.len(), 2, "{got:?}");
+    assert_eq!(test[0]["event_action"], "trigger");
+    assert_eq!(test[0]["payload"]["severity"], "info");
+    assert_eq!(test[1]["event_action"], "resolve");
+    assert_eq!(test[1]["dedup_key"], test[0]["dedup_key"]);
+    let (_, list) = console.get("/api/notifications").await;
+    assert_eq!(
+        list["channels"][1]["target"], "url from the configuration file, routing key from $PD_KEY",
+        "{list}"
+    );
+    assert!(!list.to_string().contains("pd-routing-key"), "{list}");
+}
+
 /// Exporting paused by hand, with no run, for longer than `paused_after_secs`; then resumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exporting_left_paused_is_notified_and_resolved_when_it_runs_again() {
