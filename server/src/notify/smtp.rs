@@ -287,6 +287,8 @@ pub async fn send_mail(
             .unwrap_or(target.host.as_str())
             .to_string();
         let name = ServerName::try_from(name).map_err(|e| SmtpError::Tls(e.to_string()))?;
+        // Whatever the server sent before the handshake is dropped with the buffer: a reply
+        // injected in plain text must not be read as one over TLS.
         let plain = s.conn.into_inner();
         let tls = tokio::time::timeout(timeout, connector.connect(name, plain))
             .await
