@@ -34,3 +34,8 @@ if [ "${1:-}" = "--browser" ]; then
   # promtool only; the recommended exporters are not needed.
   command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
 fi
+
+# The notification tests' SMTP sink (server/tests/integration/notify.rs).
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  python3 -m pip install --quiet aiosmtpd
+fi

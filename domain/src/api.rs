@@ -274,6 +274,8 @@ open_string_enum! {
         CleanupWarning = "cleanup_warning",
         /// The cluster is in maintenance mode: no new runs or cleanups.
         Maintenance = "maintenance",
+        /// No `[[notifications]]` channel has that name.
+        ChannelNotFound = "channel_not_found",
         Internal = "internal",
         /// Never sent by the server: the UI's name for an error answer that was not the envelope
         /// (a proxy's error page, say).

@@ -36,6 +36,12 @@ open_string_enum! {
         ScheduleFailed = "schedule_failed",
         MaintenanceStarted = "maintenance_started",
         MaintenanceEnded = "maintenance_ended",
+        /// A notification reached its channel (audited once, whatever the retries).
+        NotificationDelivered = "notification_delivered",
+        /// A notification was given up after retrying for the whole give-up time.
+        NotificationFailed = "notification_failed",
+        /// An admin's "Send test" of a channel.
+        NotificationTested = "notification_tested",
         _ => Unknown,
     }
 }

@@ -14,6 +14,7 @@ pub mod id;
 pub mod listing;
 pub mod merge;
 pub mod naming;
+pub mod notify;
 pub mod procedure;
 pub mod retention;
 pub mod run;

@@ -15,6 +15,7 @@ pub mod history;
 pub mod maintenance;
 pub mod memory;
 pub mod metrics;
+pub mod notify;
 pub mod procedure;
 pub mod progress;
 pub mod retention;

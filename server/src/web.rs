@@ -60,6 +60,7 @@ pub struct Console {
     pub store: Store,
     pub status: Arc<StatusService>,
     pub catalog: Arc<crate::catalog::CatalogService>,
+    pub notifications: Arc<crate::notify::NotificationService>,
 }
 
 impl Console {
@@ -68,6 +69,7 @@ impl Console {
     /// interrupted. Event streams end as soon as this starts.
     pub async fn shutdown(&self) {
         let started = std::time::Instant::now();
+        self.notifications.shutdown().await;
         self.status.shutdown().await;
         self.catalog.shutdown().await;
         let left = self.runs.shutdown().await;
@@ -147,6 +149,15 @@ pub async fn console_for(
         config.catalog,
         runs.clock().clone(),
     );
+    // Notifications read what the status poller and the catalog hold; they never hold a run.
+    let notifications = crate::notify::NotificationService::start(
+        &config.notify,
+        store.clone(),
+        runs.clock().clone(),
+        clusters.clone(),
+        status.clone(),
+        catalog.clone(),
+    );
     let metrics_router = crate::api::metrics_router(crate::api::MetricsState {
         metrics: runs.metrics().clone(),
         clusters: clusters.clone(),
@@ -164,6 +175,7 @@ pub async fn console_for(
             status: status.clone(),
             catalog: catalog.clone(),
             scheduler,
+            notifications: notifications.clone(),
         },
         ui_dir,
     );
@@ -175,6 +187,7 @@ pub async fn console_for(
         store,
         status,
         catalog,
+        notifications,
     })
 }
 

@@ -41,16 +41,27 @@ async fn no_secret_is_logged_even_at_trace_level() {
         "repository = \"camunda\"",
         "repository = \"camunda\"\nauth = { type = \"bearer\", token_env = \"ES_TOKEN\" }",
     );
+    // A notification channel whose URL (a closed port) and signing key are secrets too.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cluster = format!(
+        "{cluster}\n[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"OPS_URL\"\nsecret_env = \"OPS_HMAC\"\n"
+    );
+    let hook_url = format!("http://127.0.0.1:{closed}/hook-notify-token-3a2b1c");
+    let env = move |k: &str| match k {
+        "ES_TOKEN" => Some("es-token-9f8e7d".to_string()),
+        "OPS_URL" => Some(hook_url.clone()),
+        "OPS_HMAC" => Some("hmac-key-7d6e5f".to_string()),
+        _ => None,
+    };
     let (auth, _) = auth_section("");
-    let config = backup_console::config::Config::parse(&format!("{auth}{cluster}"), "t", &|k| {
-        (k == "ES_TOKEN").then(|| "es-token-9f8e7d".to_string())
-    })
-    .unwrap();
+    let config =
+        backup_console::config::Config::parse(&format!("{auth}{cluster}"), "t", &env).unwrap();
     tracing::info!(?config, "configuration loaded");
-    let console = start_console_with_env(&format!("{auth}{cluster}"), &|k| {
-        (k == "ES_TOKEN").then(|| "es-token-9f8e7d".to_string())
-    })
-    .await;
+    let console = start_console_with_env(&format!("{auth}{cluster}"), &env).await;
     let base = console.base.clone();
     let client = reqwest::Client::new();
     let login = |password: &'static str| {
@@ -77,6 +88,22 @@ async fn no_secret_is_logged_even_at_trace_level() {
         .unwrap()
         .to_string();
     let token = cookie.trim_start_matches("bc_session=").to_string();
+    let csrf = ok.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(format!("{base}/api/notifications/ops/test"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["outcome"],
+        "failed"
+    );
     for path in ["/api/clusters", "/api/clusters/test/backups"] {
         let r = client
             .get(format!("{base}{path}"))
@@ -101,6 +128,8 @@ async fn no_secret_is_logged_even_at_trace_level() {
         PASSWORD,
         "wrong-password-5c4b",
         token.as_str(),
+        "hook-notify-token-3a2b1c",
+        "hmac-key-7d6e5f",
     ] {
         assert!(!log.contains(secret), "the log contains {secret}");
     }

@@ -66,6 +66,8 @@ pub enum ApiError {
     /// The cluster is in maintenance mode.
     #[error("{0}")]
     Maintenance(String),
+    #[error("no notification channel named `{0}` is configured")]
+    ChannelNotFound(String),
     /// The details go to the log, not to the client.
     #[error("internal error")]
     Store(#[from] StoreError),
@@ -90,6 +92,7 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             ApiError::ClusterNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::ClusterNotFound),
+            ApiError::ChannelNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::ChannelNotFound),
             ApiError::BackupNotFound { .. } => (StatusCode::NOT_FOUND, ErrorCode::BackupNotFound),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, ErrorCode::RouteNotFound),

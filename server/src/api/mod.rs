@@ -11,6 +11,7 @@ mod fleet;
 mod guard;
 mod management;
 mod metrics;
+mod notifications;
 pub use metrics::{MetricsState, metrics_router};
 mod retention;
 mod runs;
@@ -254,6 +255,12 @@ pub const ROUTES: &[Route] = &[
         ADMIN,
         |b| b.to(schedules::maintenance),
     ),
+    route(Method::GET, "/api/notifications", VIEWER, |b| {
+        b.to(notifications::list)
+    }),
+    route(Method::POST, "/api/notifications/{name}/test", ADMIN, |b| {
+        b.to(notifications::send_test)
+    }),
     route(Method::GET, "/api/audit", ADMIN, |b| b.to(audit::list)),
 ];
 
@@ -292,6 +299,8 @@ pub struct AppState {
     pub catalog: Arc<crate::catalog::CatalogService>,
     /// The backup and cleanup schedules.
     pub scheduler: Arc<crate::scheduler::Scheduler>,
+    /// The notification channels and their outbox.
+    pub notifications: Arc<crate::notify::NotificationService>,
 }
 
 impl AppState {

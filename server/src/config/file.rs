@@ -25,6 +25,53 @@ pub(super) struct FileConfig {
     pub(super) metrics: FileMetrics,
     #[serde(default)]
     pub(super) clusters: Vec<FileCluster>,
+    #[serde(default)]
+    pub(super) notifications: Vec<FileNotification>,
+    #[serde(default)]
+    pub(super) notify: FileNotify,
+}
+
+/// `[notify]`: how often conditions are looked at and deliveries retried.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileNotify {
+    /// Milliseconds between two looks at the clusters' state and the outbox, 5000 by default.
+    pub(super) interval_ms: Option<u64>,
+    /// The first retry delay, doubled after each failed attempt, 5000 by default.
+    pub(super) retry_base_ms: Option<u64>,
+    /// The longest retry delay, 600000 (10 minutes) by default.
+    pub(super) retry_max_ms: Option<u64>,
+    /// A delivery still failing this long after it was queued is given up, 86400 by default.
+    pub(super) give_up_after_secs: Option<u64>,
+    /// Exporting paused this long with no run holding the cluster is notified, 900 by default.
+    pub(super) paused_after_secs: Option<u64>,
+    /// The name a message gives as its sender (`console`), `backup-console` by default.
+    pub(super) console_name: Option<String>,
+}
+
+/// `[[notifications]]`: one channel. Which keys apply depends on `kind`; `resolve` refuses the
+/// others by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileNotification {
+    pub(super) name: String,
+    pub(super) kind: String,
+    pub(super) events: Option<Vec<String>>,
+    pub(super) clusters: Option<Vec<String>>,
+    pub(super) url: Option<String>,
+    pub(super) url_env: Option<String>,
+    pub(super) secret_env: Option<String>,
+    /// PagerDuty only: the integration's routing key, from the environment.
+    pub(super) routing_key_env: Option<String>,
+    pub(super) ca_file: Option<String>,
+    pub(super) tls_server_name: Option<String>,
+    pub(super) smtp_host: Option<String>,
+    pub(super) smtp_port: Option<u16>,
+    pub(super) starttls: Option<String>,
+    pub(super) username_env: Option<String>,
+    pub(super) password_env: Option<String>,
+    pub(super) from: Option<String>,
+    pub(super) to: Option<Vec<String>>,
 }
 
 /// `[metrics]`: the Prometheus listener, off unless `listen` is set.

@@ -10,6 +10,7 @@ mod cluster;
 mod endpoint;
 mod env;
 mod file;
+mod notify;
 mod resolve;
 mod secret;
 
@@ -21,6 +22,7 @@ use crate::auth::AuthConfig;
 
 pub use cluster::{ClusterConfig, ElasticsearchConfig};
 pub use endpoint::{Credentials, Endpoint, Limits};
+pub use notify::{ChannelConfig, ChannelTarget, EmailTarget, HttpTarget, NotifyConfig};
 pub use secret::Secret;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -144,6 +146,8 @@ pub struct Config {
     /// `None` when the file has no `[auth]` section; `serve` refuses to start without one.
     pub auth: Option<AuthConfig>,
     pub clusters: Vec<ClusterConfig>,
+    /// `[[notifications]]` and `[notify]`.
+    pub notify: NotifyConfig,
     /// What the file should change although it works; logged by [`Config::load`].
     pub warnings: Vec<ConfigWarning>,
 }

@@ -32,6 +32,9 @@ pub(super) fn resolve(
     let store = store(&file.store, file.auth.as_ref(), &mut warnings)?;
     let auth = file.auth.map(resolve_auth).transpose()?;
     let mut clusters = resolve_clusters(file.clusters, env)?;
+    let cluster_names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
+    let notify =
+        super::notify::resolve_notify(&file.notify, file.notifications, &cluster_names, env)?;
     let procedure = procedure(&file.procedure)?;
     let retention_concurrency = retention_concurrency(&file.retention)?;
     let limits = upstream_limits(&file.upstream)?;
@@ -65,6 +68,7 @@ pub(super) fn resolve(
         store,
         auth,
         clusters,
+        notify,
         warnings,
     })
 }

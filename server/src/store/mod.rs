@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 mod audit;
 mod catalog;
+mod notify;
 mod retention;
 mod runs;
 mod schedules;
@@ -20,6 +21,7 @@ mod settings;
 
 pub use audit::{AuditFilter, AuditRecord};
 pub use catalog::{CHUNK as CATALOG_CHUNK, CatalogFilter, CatalogHead, CatalogPage, CatalogWrite};
+pub use notify::{Attempt, ConditionRow, OutboxInsert, OutboxRow};
 pub use retention::{CleanupRow, StoredPolicy};
 pub use runs::{Lease, RunRow};
 pub use sessions::SessionRow;

@@ -267,6 +267,22 @@ impl Store {
         .await
     }
 
+    /// The latest run of `cluster` that ended, whatever it came to.
+    pub async fn last_ended_run(&self, cluster: String) -> Result<Option<RunRow>, StoreError> {
+        self.call(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM runs WHERE cluster = ?1 AND state != ?2 ORDER BY id DESC LIMIT 1",
+                    Self::RUN_COLUMNS
+                ),
+                params![cluster, RunState::Running.as_str()],
+                Self::run_from,
+            )
+            .optional()
+        })
+        .await
+    }
+
     /// Takes over the runs whose process stopped saying it was alive before `stale_before_ms`
     /// (it stopped or was killed mid-run): they become `owner`'s to recover, and only its.
     pub async fn claim_stale_runs(

@@ -103,7 +103,44 @@ const STEPS: &[Step] = &[
     // Schedules (part 8): every due time of a backup or cleanup schedule and what it came to,
     // and what started each run.
     |c| c.execute_batch(SCHEDULE_TABLES),
+    // Notifications (part 8): the conditions notified and not yet cleared, and the outbox of
+    // deliveries with their retries and lease.
+    |c| c.execute_batch(NOTIFY_TABLES),
 ];
+
+const NOTIFY_TABLES: &str = "
+CREATE TABLE notify_conditions (
+    cluster     TEXT NOT NULL,
+    condition   TEXT NOT NULL,
+    -- What raised it (a run's or cleanup's ID, a phase); another value is a new occurrence.
+    ref         TEXT NOT NULL,
+    since_ms    INTEGER NOT NULL,
+    -- Whether any channel was sent it: only then does clearing it send `resolved`.
+    notified    INTEGER NOT NULL DEFAULT 0,
+    summary     TEXT NOT NULL,
+    PRIMARY KEY (cluster, condition)
+);
+CREATE TABLE notify_outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- One occurrence's message to one channel: inserted once, whichever console saw it first.
+    dedup_key       TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    cluster         TEXT,
+    payload         TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    due_ms          INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL,
+    last_error      TEXT,
+    last_attempt_ms INTEGER,
+    lease_owner     TEXT,
+    lease_until     INTEGER,
+    ended_ms        INTEGER
+);
+CREATE UNIQUE INDEX notify_outbox_key ON notify_outbox (channel, dedup_key);
+CREATE INDEX notify_outbox_due ON notify_outbox (state, due_ms);
+";
 
 const SCHEDULE_TABLES: &str = "
 CREATE TABLE schedule_fires (

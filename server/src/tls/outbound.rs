@@ -98,6 +98,11 @@ impl OutboundTls {
         self.roots.is_empty() && self.server_name.is_none()
     }
 
+    /// The CA file, for a client that is not reqwest (the notification mail's STARTTLS).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
     pub fn server_name(&self) -> Option<&str> {
         self.server_name.as_deref()
     }

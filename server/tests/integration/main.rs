@@ -25,6 +25,7 @@ mod history_api;
 mod history_paging;
 mod management_api;
 mod metrics;
+mod notify;
 mod outbound_tls;
 mod process;
 mod realistic_timings;

@@ -95,6 +95,7 @@ fn error_codes_audit_texts_and_run_states_keep_their_part5_wire_text() {
         (ErrorCode::CleanupWarning, "cleanup_warning"),
         // Part 8.
         (ErrorCode::Maintenance, "maintenance"),
+        (ErrorCode::ChannelNotFound, "channel_not_found"),
         (ErrorCode::Internal, "internal"),
         (ErrorCode::HttpError, "http_error"),
     ];
@@ -133,6 +134,9 @@ fn error_codes_audit_texts_and_run_states_keep_their_part5_wire_text() {
         (AuditAction::ScheduleFailed, "schedule_failed"),
         (AuditAction::MaintenanceStarted, "maintenance_started"),
         (AuditAction::MaintenanceEnded, "maintenance_ended"),
+        (AuditAction::NotificationDelivered, "notification_delivered"),
+        (AuditAction::NotificationFailed, "notification_failed"),
+        (AuditAction::NotificationTested, "notification_tested"),
     ];
     for (action, text) in &actions {
         assert_eq!(action.as_str(), *text);

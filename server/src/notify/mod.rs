@@ -1,0 +1,630 @@
+//! Notifications (part 8): a service that every `[notify] interval_ms` looks at each cluster's
+//! state (the last ended run and cleanup, the exporting phase, the RPO, due times that did not
+//! start) and turns what changed into outbox rows, then delivers the rows that are due.
+//!
+//! Events come from state, not from hooks in the runner: a slow receiver never delays a run, and
+//! a run of the CLI, of another console or from before a restart is seen all the same. Active
+//! conditions are kept in the database, so a restart neither sends one again nor forgets to
+//! send its `resolved`; a `resolved` goes only where the condition itself went. Each delivery's
+//! outcome is audited once (delivered, or given up), never each retry.
+
+pub mod deliver;
+pub mod sign;
+pub mod smtp;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backup_domain::audit::{AuditAction, AuditOutcome};
+use backup_domain::fleet::RpoState;
+use backup_domain::notify::{
+    ChannelKind, ChannelView, DeliveryOutcome, NotificationPayload, NotificationsResponse,
+    NotifyEvent, TestDelivery, retry_delay_ms,
+};
+use backup_domain::run::RunState;
+use backup_domain::status::ExportingPhase;
+use tokio::sync::watch;
+
+use crate::audit::{self, AuditEvent};
+use crate::catalog::CatalogService;
+use crate::clock::Clock;
+use crate::cluster::{Cluster, Clusters};
+use crate::config::NotifyConfig;
+use crate::status::StatusService;
+use crate::store::{Attempt, ConditionRow, OutboxInsert, OutboxRow, Store, StoreError};
+use deliver::Channel;
+
+/// Who the audit log names for the service's own deliveries.
+const NOTIFY_USER: &str = "notifications";
+/// A claimed delivery is this console's for this long: longer than an attempt can take.
+const LEASE_MS: i64 = 60_000;
+/// Deliveries claimed at once.
+const CLAIM_BATCH: usize = 20;
+
+/// What one look at a cluster found for one condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    /// It holds, because of `reference` (a run's ID, a phase); notified once it has held for
+    /// `hold`.
+    Raised {
+        reference: String,
+        summary: String,
+        detail: String,
+        hold: Duration,
+    },
+    /// The state says it is over.
+    Cleared { detail: String },
+    /// The state cannot tell (a run is in progress, nothing was listed yet): leave it as it is.
+    Unknown,
+}
+
+pub struct NotificationService {
+    channels: Vec<Channel>,
+    config: NotifyConfig,
+    store: Store,
+    clock: Clock,
+    clusters: Arc<Clusters>,
+    status: Arc<StatusService>,
+    catalog: Arc<CatalogService>,
+    owner: String,
+    started_ms: i64,
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl NotificationService {
+    /// Starts the service's loop (none when no channel is configured). Needs a tokio runtime.
+    pub fn start(
+        config: &NotifyConfig,
+        store: Store,
+        clock: Clock,
+        clusters: Arc<Clusters>,
+        status: Arc<StatusService>,
+        catalog: Arc<CatalogService>,
+    ) -> Arc<NotificationService> {
+        let service = Arc::new(NotificationService {
+            channels: config.channels.iter().cloned().map(Channel::new).collect(),
+            config: config.clone(),
+            store,
+            started_ms: clock.now_ms(),
+            clock,
+            clusters,
+            status,
+            catalog,
+            owner: format!("notify-{}", &crate::auth::random_token()[..12]),
+            stop: watch::channel(false).0,
+            task: std::sync::Mutex::new(None),
+        });
+        if !service.channels.is_empty() {
+            let task = tokio::spawn(run(service.clone()));
+            *service.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        }
+        service
+    }
+
+    /// Stops the loop; a delivery in flight is dropped (its lease runs out and it is sent again).
+    pub async fn shutdown(&self) {
+        self.stop.send_replace(true);
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut task) = task
+            && tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+        {
+            // A round waiting on a slow receiver: its leases run out and the rows are sent again.
+            task.abort();
+            tracing::warn!(
+                "the notification service did not stop within 2 s; its round was dropped"
+            );
+        }
+    }
+
+    /// `GET /api/notifications`: every channel with its redacted target and deliveries.
+    pub async fn channels(&self) -> Result<NotificationsResponse, StoreError> {
+        let mut channels = Vec::new();
+        for channel in &self.channels {
+            let c = &channel.config;
+            let (pending, last_delivery) = self.store.channel_deliveries(c.name.clone()).await?;
+            channels.push(ChannelView {
+                name: c.name.clone(),
+                kind: c.kind.clone(),
+                events: c.events.clone(),
+                clusters: c.clusters.clone(),
+                target: c.target_description(),
+                pending,
+                last_delivery,
+            });
+        }
+        Ok(NotificationsResponse { channels })
+    }
+
+    /// "Send test": a message to channel `name` now, not through the outbox, audited. `None`
+    /// when no channel has that name.
+    pub async fn send_test(&self, name: &str, user: &str, client: &str) -> Option<TestDelivery> {
+        let channel = self.channels.iter().find(|c| c.config.name == name)?;
+        let at_ms = self.clock.now_ms();
+        let payload = NotificationPayload {
+            id: format!("test-{}", &crate::auth::random_token()[..12]),
+            event: NotifyEvent::Test,
+            cluster: None,
+            condition: NotifyEvent::Test,
+            summary: format!("test message from {}", self.config.console_name),
+            detail: format!("Sent by {user} with \"Send test\"; nothing is wrong."),
+            at_ms,
+            resolved: false,
+            console: self.console(),
+        };
+        let mut result = channel.deliver(&payload).await;
+        // PagerDuty opened an incident for it: close it again at once.
+        if result.is_ok() && channel.config.kind == ChannelKind::Pagerduty {
+            let resolve = NotificationPayload {
+                event: NotifyEvent::Resolved,
+                resolved: true,
+                ..payload.clone()
+            };
+            result = channel.deliver(&resolve).await;
+        }
+        let error = result.as_ref().err().map(|e| e.public_text());
+        audit::record(
+            &self.store,
+            &self.clock,
+            AuditEvent::new(
+                user,
+                client,
+                AuditAction::NotificationTested,
+                if error.is_none() {
+                    AuditOutcome::Success
+                } else {
+                    AuditOutcome::Failure
+                },
+            )
+            .target(name.to_string())
+            .detail(error.clone()),
+        )
+        .await;
+        Some(TestDelivery {
+            channel: name.to_string(),
+            outcome: if error.is_none() {
+                DeliveryOutcome::Delivered
+            } else {
+                DeliveryOutcome::Failed
+            },
+            error,
+            at_ms,
+        })
+    }
+
+    fn console(&self) -> String {
+        format!("{} {}", self.config.console_name, env!("CARGO_PKG_VERSION"))
+    }
+
+    /// One round: every cluster's conditions, then the deliveries that are due.
+    async fn round(&self) {
+        match self.store.notify_conditions().await {
+            Ok(rows) => {
+                let mut known: HashMap<(String, String), ConditionRow> = rows
+                    .into_iter()
+                    .map(|r| ((r.cluster.clone(), r.condition.as_str().to_string()), r))
+                    .collect();
+                for cluster in self.clusters.all() {
+                    if let Err(error) = self.evaluate(cluster, &mut known).await {
+                        tracing::error!(cluster = %cluster.name, %error, "could not evaluate the notification conditions");
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not read the notification conditions"),
+        }
+        if let Err(error) = self.deliver_due().await {
+            tracing::error!(%error, "could not deliver the due notifications");
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        cluster: &Cluster,
+        known: &mut HashMap<(String, String), ConditionRow>,
+    ) -> Result<(), StoreError> {
+        let name = cluster.name.clone();
+        let running = self.store.running_run(name.clone()).await?;
+        let last_run = self.store.last_ended_run(name.clone()).await?;
+        let run_failed = match &last_run {
+            Some(run) if matches!(run.state, RunState::Failed | RunState::Interrupted) => {
+                let outcome = &run.report["outcome"];
+                let step = outcome["step"].as_str().unwrap_or("-");
+                let reason = outcome["reason"]
+                    .as_str()
+                    .unwrap_or("no reason was recorded");
+                Seen::Raised {
+                    reference: format!("run-{}", run.id),
+                    summary: format!(
+                        "backup run {} (backup ID {}) {}",
+                        run.id,
+                        run.backup_id,
+                        if run.state == RunState::Failed {
+                            "failed"
+                        } else {
+                            "was interrupted"
+                        }
+                    ),
+                    detail: format!("step: {step}\nreason: {reason}"),
+                    hold: Duration::ZERO,
+                }
+            }
+            Some(run) if run.state == RunState::Completed => Seen::Cleared {
+                detail: format!(
+                    "backup run {} (backup ID {}) completed",
+                    run.id, run.backup_id
+                ),
+            },
+            _ => Seen::Unknown,
+        };
+        let cleanup_failed = match self.store.latest_cleanup(name.clone(), None).await? {
+            Some(c) if c.state == "partial" || c.state == "interrupted" => Seen::Raised {
+                reference: format!("cleanup-{}", c.id),
+                summary: format!(
+                    "cleanup {} ended {}",
+                    c.id,
+                    if c.state == "partial" {
+                        "with artifacts it could not delete"
+                    } else {
+                        "interrupted"
+                    }
+                ),
+                detail: format!("retry it from the Retention page (cleanup {})", c.id),
+                hold: Duration::ZERO,
+            },
+            Some(c) if c.state == "completed" => Seen::Cleared {
+                detail: format!("cleanup {} completed", c.id),
+            },
+            _ => Seen::Unknown,
+        };
+        let phase = self.status.latest(&name).map(|s| s.phase);
+        let paused = match phase {
+            _ if running.is_some() => Seen::Unknown,
+            Some(ExportingPhase::Exporting) => Seen::Cleared {
+                detail: "exporting runs again".into(),
+            },
+            Some(ExportingPhase::Paused | ExportingPhase::SoftPaused) => match &last_run {
+                Some(run) if run.state == RunState::ExportingStillPaused => Seen::Raised {
+                    reference: format!("run-{}", run.id),
+                    summary: format!(
+                        "exporting is still paused after backup run {}: Zeebe does not export records",
+                        run.id
+                    ),
+                    detail: run.report["outcome"]["reason"]
+                        .as_str()
+                        .unwrap_or("resuming exporting could not be confirmed")
+                        .to_string(),
+                    hold: Duration::ZERO,
+                },
+                _ => Seen::Raised {
+                    reference: "phase".into(),
+                    summary: format!(
+                        "exporting has been paused for more than {} minutes with no backup run",
+                        self.config.paused_after.as_secs() / 60
+                    ),
+                    detail: "resume exporting from the Overview once nothing needs it paused"
+                        .into(),
+                    hold: self.config.paused_after,
+                },
+            },
+            _ => Seen::Unknown,
+        };
+        let now_ms = self.clock.now_ms();
+        let figures = self.catalog.stored_figures(&name).await;
+        let rpo = crate::fleet::rpo_of(cluster.rpo_hours, figures.as_ref(), now_ms);
+        let rpo_seen = match rpo.state {
+            RpoState::Breached => Seen::Raised {
+                reference: "rpo".into(),
+                summary: format!(
+                    "the recovery point objective of {} h is breached",
+                    rpo.rpo_hours
+                ),
+                detail: rpo.reason.clone(),
+                hold: Duration::ZERO,
+            },
+            RpoState::Ok | RpoState::Warning => Seen::Cleared {
+                detail: rpo.reason.clone(),
+            },
+            _ => Seen::Unknown,
+        };
+        for (condition, seen) in [
+            (NotifyEvent::RunFailed, run_failed),
+            (NotifyEvent::CleanupFailed, cleanup_failed),
+            (NotifyEvent::ExportingStillPaused, paused),
+            (NotifyEvent::RpoBreached, rpo_seen),
+        ] {
+            self.apply(&name, condition, seen, known).await?;
+        }
+        self.schedule_skips(&name).await
+    }
+
+    /// Turns one condition's look into database changes and queued messages.
+    async fn apply(
+        &self,
+        cluster: &str,
+        condition: NotifyEvent,
+        seen: Seen,
+        known: &mut HashMap<(String, String), ConditionRow>,
+    ) -> Result<(), StoreError> {
+        let key = (cluster.to_string(), condition.as_str().to_string());
+        let now_ms = self.clock.now_ms();
+        match seen {
+            Seen::Unknown => {}
+            Seen::Raised {
+                reference,
+                summary,
+                detail,
+                hold,
+            } => {
+                let row = match known.get(&key) {
+                    Some(row) if row.reference == reference => row.clone(),
+                    _ => {
+                        self.store
+                            .note_condition(
+                                cluster.to_string(),
+                                condition.clone(),
+                                reference.clone(),
+                                summary.clone(),
+                                now_ms,
+                            )
+                            .await?
+                    }
+                };
+                if !row.notified && now_ms - row.since_ms >= hold.as_millis() as i64 {
+                    let rows = self.rows_for(
+                        cluster, &condition, &reference, false, summary, detail, now_ms,
+                    );
+                    let mut stored = row.clone();
+                    if !rows.is_empty()
+                        && self
+                            .store
+                            .notify_condition(
+                                cluster.to_string(),
+                                condition.clone(),
+                                reference,
+                                rows,
+                                now_ms,
+                            )
+                            .await?
+                    {
+                        stored.notified = true;
+                    }
+                    known.insert(key, stored);
+                } else {
+                    known.insert(key, row);
+                }
+            }
+            Seen::Cleared { detail } => {
+                if let Some(row) = known.remove(&key) {
+                    let rows = if row.notified {
+                        self.rows_for(
+                            cluster,
+                            &condition,
+                            &row.reference,
+                            true,
+                            format!("resolved: {}", row.summary),
+                            detail,
+                            now_ms,
+                        )
+                    } else {
+                        Vec::new()
+                    };
+                    self.store
+                        .clear_condition(
+                            cluster.to_string(),
+                            condition,
+                            row.reference,
+                            rows,
+                            now_ms,
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Due times that did not start since the last look: one message each, no `resolved`.
+    async fn schedule_skips(&self, cluster: &str) -> Result<(), StoreError> {
+        let cursor_key = format!("notify_fires_seen:{cluster}");
+        let cursor = match self.store.get_setting(cursor_key.clone()).await? {
+            Some(text) => text.parse().unwrap_or(self.started_ms),
+            // The first look of a new database: what happened just before it counts.
+            None => self.started_ms - 60_000,
+        };
+        let fires = self
+            .store
+            .unstarted_fires_since(cluster.to_string(), cursor)
+            .await?;
+        let Some(newest) = fires.iter().map(|f| f.at_ms).max() else {
+            return Ok(());
+        };
+        let now_ms = self.clock.now_ms();
+        let mut rows = Vec::new();
+        for fire in &fires {
+            let summary = format!(
+                "the {} due at {} was {}",
+                match fire.kind.as_str() {
+                    "cleanup" => "scheduled cleanup",
+                    _ => "scheduled backup",
+                },
+                chrono::DateTime::from_timestamp_millis(fire.due_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| fire.due_ms.to_string()),
+                match fire.outcome.as_str() {
+                    "failed" => "not started: it failed to start",
+                    "missed" => "missed",
+                    _ => "skipped",
+                }
+            );
+            rows.extend(
+                self.rows_for(
+                    cluster,
+                    &NotifyEvent::ScheduleSkipped,
+                    &format!("{}-{}", fire.kind, fire.due_ms),
+                    false,
+                    summary,
+                    fire.reason
+                        .clone()
+                        .unwrap_or_else(|| "no reason was recorded".into()),
+                    now_ms,
+                ),
+            );
+        }
+        if !rows.is_empty() {
+            self.store.enqueue_notifications(rows, now_ms).await?;
+        }
+        self.store.put_setting(cursor_key, newest.to_string()).await
+    }
+
+    /// The message of one occurrence for every channel that wants it: for a `resolved`, the
+    /// channels that want both it and the condition.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one message; a struct would only rename them"
+    )]
+    fn rows_for(
+        &self,
+        cluster: &str,
+        condition: &NotifyEvent,
+        reference: &str,
+        resolved: bool,
+        summary: String,
+        detail: String,
+        now_ms: i64,
+    ) -> Vec<OutboxInsert> {
+        let event = if resolved {
+            NotifyEvent::Resolved
+        } else {
+            condition.clone()
+        };
+        let id = format!(
+            "{cluster}:{condition}:{reference}:{}",
+            if resolved { "resolved" } else { "raised" }
+        );
+        let payload = NotificationPayload {
+            id: id.clone(),
+            event: event.clone(),
+            cluster: Some(cluster.to_string()),
+            condition: condition.clone(),
+            summary,
+            detail,
+            at_ms: now_ms,
+            resolved,
+            console: self.console(),
+        };
+        let Ok(json) = serde_json::to_string(&payload) else {
+            return Vec::new();
+        };
+        self.channels
+            .iter()
+            .map(|c| &c.config)
+            .filter(|c| c.wants(&event, Some(cluster)) && c.wants(condition, Some(cluster)))
+            .map(|c| OutboxInsert {
+                dedup_key: id.clone(),
+                channel: c.name.clone(),
+                event: event.clone(),
+                cluster: Some(cluster.to_string()),
+                payload: json.clone(),
+            })
+            .collect()
+    }
+
+    /// Claims the due deliveries and sends them side by side.
+    async fn deliver_due(&self) -> Result<(), StoreError> {
+        let now_ms = self.clock.now_ms();
+        let rows = self
+            .store
+            .claim_deliveries(self.owner.clone(), now_ms, now_ms + LEASE_MS, CLAIM_BATCH)
+            .await?;
+        futures_util::future::join_all(rows.into_iter().map(|row| self.deliver_one(row))).await;
+        Ok(())
+    }
+
+    async fn deliver_one(&self, row: OutboxRow) {
+        let channel = self.channels.iter().find(|c| c.config.name == row.channel);
+        let payload: Result<NotificationPayload, _> = serde_json::from_str(&row.payload);
+        let result = match (channel, payload) {
+            (Some(channel), Ok(payload)) => {
+                channel.deliver(&payload).await.map_err(|e| e.public_text())
+            }
+            (None, _) => Err("the channel is no longer configured".to_string()),
+            (_, Err(e)) => Err(format!("the stored message cannot be read: {e}")),
+        };
+        let now_ms = self.clock.now_ms();
+        let attempts = row.attempts + 1;
+        let attempt = match &result {
+            Ok(()) => Attempt::Delivered,
+            Err(error)
+                if channel.is_none()
+                    || now_ms - row.created_ms >= self.config.give_up_after.as_millis() as i64 =>
+            {
+                Attempt::GiveUp {
+                    error: error.clone(),
+                }
+            }
+            Err(error) => Attempt::Retry {
+                due_ms: now_ms
+                    + retry_delay_ms(
+                        attempts,
+                        self.config.retry_base.as_millis() as u64,
+                        self.config.retry_max.as_millis() as u64,
+                    ) as i64,
+                error: error.clone(),
+            },
+        };
+        let audited = match &attempt {
+            Attempt::Delivered => Some((AuditAction::NotificationDelivered, AuditOutcome::Success)),
+            Attempt::GiveUp { .. } => {
+                Some((AuditAction::NotificationFailed, AuditOutcome::Failure))
+            }
+            Attempt::Retry { error, .. } => {
+                tracing::warn!(channel = %row.channel, id = row.id, attempts, %error, "a notification failed; it is retried");
+                None
+            }
+        };
+        match self
+            .store
+            .finish_delivery(row.id, self.owner.clone(), attempt, now_ms)
+            .await
+        {
+            Ok(true) => {
+                if let Some((action, outcome)) = audited {
+                    let detail = match &result {
+                        Ok(()) => format!("{} after {attempts} attempt(s)", row.event),
+                        Err(error) => format!(
+                            "{} given up after {attempts} attempt(s): {error}",
+                            row.event
+                        ),
+                    };
+                    let mut event = AuditEvent::new(NOTIFY_USER, "-", action, outcome)
+                        .target(row.channel.clone())
+                        .detail(detail);
+                    if let Some(cluster) = &row.cluster {
+                        event = event.cluster(cluster.clone());
+                    }
+                    audit::record(&self.store, &self.clock, event).await;
+                }
+            }
+            Ok(false) => {
+                tracing::warn!(channel = %row.channel, id = row.id, "a notification's lease was taken over; its outcome is another console's to record");
+            }
+            Err(error) => {
+                tracing::error!(channel = %row.channel, id = row.id, %error, "could not record a notification's outcome");
+            }
+        }
+    }
+}
+
+async fn run(service: Arc<NotificationService>) {
+    let mut stop = service.stop.subscribe();
+    loop {
+        service.round().await;
+        tokio::select! {
+            _ = tokio::time::sleep(service.config.interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
