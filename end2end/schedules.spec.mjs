@@ -119,13 +119,15 @@ test('maintenance mode shows a banner on every page of the cluster and refuses a
   await expect(banner).toHaveCount(0);
 });
 
-test.describe('a cluster past its RPO', () => {
+test.describe('a cluster past its RPO, with a notification channel', () => {
   const CONSOLE = 'http://127.0.0.1:18095';
   let harness;
   test.beforeAll(async () => {
     harness = await startSimAndConsole({
       prefix: 'bc-e2e-rpo-', seed: 15, basePort: 19720, control: 'http://127.0.0.1:19725',
-      listen: '127.0.0.1:18095', user: 'ops', role: 'viewer',
+      listen: '127.0.0.1:18095', user: 'ops', role: 'admin',
+      // A receiver that is not there: every delivery fails, and its address must never show.
+      extra: '[[notifications]]\nname = "ops-hook"\nkind = "webhook"\nurl = "http://127.0.0.1:9/hook-SECRET-TOKEN"\n',
       // The seeded history's newest restorable set is hours old: an objective of one hour is missed.
       clusterKeys: 'rpo_hours = 1\n',
     });
@@ -143,5 +145,17 @@ test.describe('a cluster past its RPO', () => {
     await row.locator('a:text-is("sim")').click();
     await expect(page.locator('#latest-restorable')).toHaveClass(/stat-alarm/);
     await expect(page.locator('#rpo-state')).toContainText('RPO breached');
+  });
+
+  test('the fleet view lists the channel, and Send test reports a failure without its URL', async ({ page }) => {
+    await login(page, 'ops', CONSOLE);
+    await page.goto(`${CONSOLE}/`);
+    const channel = page.locator('#channels-table tr[data-channel="ops-hook"]');
+    await expect(channel).toContainText('webhook');
+    await expect(channel).toContainText('url from the configuration file');
+    await channel.locator('.send-test').click();
+    await expect(channel.locator('.test-outcome')).toContainText('failed');
+    await expect(page.locator('#notifications-card')).not.toContainText('SECRET-TOKEN');
+    await expect(page.locator('#notifications-card')).not.toContainText('127.0.0.1:9');
   });
 });
