@@ -108,6 +108,9 @@ pub struct ScheduleView {
     pub updated_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_ms: Option<i64>,
+    /// Why the console takes no schedule of this kind here (Zeebe schedules its own backups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// `GET /api/clusters/{name}/schedules`.

@@ -27,6 +27,8 @@ pub struct Cluster {
     pub expected_since: Vec<(Component, u64)>,
     /// `[clusters.backup] schedule`; a schedule saved from the console overrides it.
     pub backup_schedule: Option<String>,
+    /// `[clusters.backup] zeebe_scheduler`: no console schedule of backups.
+    pub zeebe_scheduler: bool,
     /// `rpo_hours`: how old the newest restorable set may be.
     pub rpo_hours: u32,
 }
@@ -80,6 +82,7 @@ impl Cluster {
             pinned: config.pinned.clone(),
             expected_since: config.expected_since.clone(),
             backup_schedule: config.backup_schedule.clone(),
+            zeebe_scheduler: config.zeebe_scheduler,
             rpo_hours: config.rpo_hours,
             zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
             webapps,

@@ -41,6 +41,18 @@ pub async fn backup_schedule(
     cluster: &Cluster,
     started_ms: i64,
 ) -> Result<Effective, StoreError> {
+    // Zeebe's own scheduler takes the backups: no due time of the console's, whatever was saved.
+    if cluster.zeebe_scheduler {
+        return Ok(Effective {
+            source: ScheduleSource::None,
+            expression: None,
+            enabled: false,
+            floor_ms: started_ms,
+            floor_is_start: true,
+            updated_by: None,
+            updated_ms: None,
+        });
+    }
     Ok(
         match saved(store, &ScheduleKind::Backup, &cluster.name).await? {
             Some(s) => Effective {
@@ -210,7 +222,10 @@ impl Scheduler {
         } else {
             None
         };
+        let refused = (kind == ScheduleKind::Backup && cluster.zeebe_scheduler)
+            .then(|| crate::config::ZEEBE_SCHEDULES_ITSELF.to_string());
         Ok(ScheduleView {
+            refused,
             kind,
             expression: effective.expression,
             source: effective.source,
@@ -276,6 +291,17 @@ impl Scheduler {
                 )));
             }
         };
+        if cluster.zeebe_scheduler
+            && kind == ScheduleKind::Backup
+            && update
+                .expression
+                .as_deref()
+                .is_some_and(|e| !e.trim().is_empty())
+        {
+            return Err(ScheduleError::BadRequest(
+                crate::config::ZEEBE_SCHEDULES_ITSELF.to_string(),
+            ));
+        }
         let expression = match update.expression.as_deref().map(str::trim) {
             None => current.expression.clone(),
             Some("") => None,

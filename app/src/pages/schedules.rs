@@ -113,6 +113,8 @@ fn ScheduleCard(schedule: ScheduleView, reload: Callback<()>) -> impl IntoView {
         "Cleanup schedule"
     };
     let enabled = schedule.enabled;
+    let refused = schedule.refused.clone();
+    let editable = refused.is_none();
     let has_expression = schedule.expression.is_some();
     let draft = RwSignal::new(schedule.expression.clone().unwrap_or_default());
     let busy = RwSignal::new(false);
@@ -209,8 +211,9 @@ fn ScheduleCard(schedule: ScheduleView, reload: Callback<()>) -> impl IntoView {
                     <dt>"Last started"</dt><dd><FireLine fire=f/></dd>
                 })}
             </dl>
+            {refused.clone().map(|r| view! { <p class="notes schedule-refused">{r}</p> })}
             {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
-            <Show when=move || is_backup && auth.is_admin()>
+            <Show when=move || is_backup && auth.is_admin() && editable>
                 <form class="inline-form" on:submit=save_expression.clone()>
                     <label>
                         <span>"Five-field cron, UTC"</span>

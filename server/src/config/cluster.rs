@@ -39,12 +39,20 @@ pub struct ClusterConfig {
     pub expected_since: Vec<(backup_domain::Component, u64)>,
     /// `[clusters.backup] schedule`: a five-field cron in UTC, checked when read.
     pub backup_schedule: Option<String>,
+    /// `[clusters.backup] zeebe_scheduler`: Zeebe schedules this cluster's backups itself.
+    pub zeebe_scheduler: bool,
     /// `rpo_hours`: how old the newest restorable set may be.
     pub rpo_hours: u32,
 }
 
 /// The recovery point objective when the file names none: a daily backup with two hours to spare.
 pub const DEFAULT_RPO_HOURS: u32 = 26;
+
+/// Why a console schedule is refused on a cluster whose Zeebe schedules its own backups: two
+/// schedulers would take two backups at their own times, each pausing exporting.
+pub const ZEEBE_SCHEDULES_ITSELF: &str = "Zeebe schedules this cluster's backups itself \
+     ([clusters.backup] zeebe_scheduler = true); a console schedule would take a second series \
+     of backups beside it";
 
 impl ClusterConfig {
     /// Every endpoint of the cluster, brokers included.
@@ -202,10 +210,17 @@ fn resolve_cluster(
         .map(|r| retention_policy(r, &at))
         .transpose()?
         .flatten();
+    let zeebe_scheduler = c.backup.as_ref().is_some_and(|b| b.zeebe_scheduler);
     let backup_schedule = c
         .backup
         .and_then(|b| b.schedule)
         .filter(|s| !s.trim().is_empty());
+    if zeebe_scheduler && backup_schedule.is_some() {
+        return Err(invalid(
+            format!("{at}.backup.schedule"),
+            ZEEBE_SCHEDULES_ITSELF.to_string() + ": remove `schedule` or `zeebe_scheduler`",
+        ));
+    }
     if let Some(expression) = &backup_schedule {
         // Any expression that ever matches does so within five years of any time: 0 will do.
         backup_domain::schedule::checked_expression(expression, 0)
@@ -218,6 +233,7 @@ fn resolve_cluster(
     };
     Ok(ClusterConfig {
         backup_schedule,
+        zeebe_scheduler,
         rpo_hours,
         retention,
         pinned,
@@ -403,6 +419,25 @@ mod tests {
         let config = Config::parse(text, "c.toml", &no_env).unwrap();
         assert_eq!(config.clusters[0].profile, VersionProfile::V88);
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn zeebe_scheduling_its_own_backups_refuses_a_console_schedule_in_the_file() {
+        let base = "[[clusters]]\nname = \"a\"\nversion = \"8.9\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n[clusters.backup]\nzeebe_scheduler = true\n";
+        let config = Config::parse(base, "c.toml", &no_env).unwrap();
+        assert!(config.clusters[0].zeebe_scheduler);
+        assert_eq!(config.clusters[0].backup_schedule, None);
+        let err = Config::parse(
+            &format!("{base}schedule = \"0 */6 * * *\"\n"),
+            "c.toml",
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("configuration key `clusters.a.backup.schedule`: Zeebe schedules"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -218,6 +218,10 @@ pub(super) struct FileCluster {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileBackup {
     pub(super) schedule: Option<String>,
+    /// Zeebe's own backup scheduler takes this cluster's backups (Camunda 8.9 and later): the
+    /// console then refuses a schedule of its own.
+    #[serde(default)]
+    pub(super) zeebe_scheduler: bool,
 }
 
 /// `[clusters.retention]`: the policy until an admin saves another from the console.

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::auth::AuthConfig;
 
-pub use cluster::{ClusterConfig, ElasticsearchConfig};
+pub use cluster::{ClusterConfig, ElasticsearchConfig, ZEEBE_SCHEDULES_ITSELF};
 pub use endpoint::{Credentials, Endpoint, Limits};
 pub use notify::{ChannelConfig, ChannelTarget, EmailTarget, HttpTarget, NotifyConfig};
 pub use secret::Secret;

@@ -445,3 +445,105 @@ async fn an_admin_saves_pauses_and_enables_the_backup_schedule() {
         "{audit}"
     );
 }
+
+/// A cluster whose Zeebe schedules its own backups (`zeebe_scheduler = true`): the console takes
+/// no backup schedule of its own, says why, and never fires one saved before the switch.
+#[tokio::test]
+async fn a_console_schedule_is_refused_where_zeebe_schedules_its_own_backups() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let cluster = sim.endpoints.console_config("test");
+    let dir = std::env::temp_dir().join(format!("bc-zeebe-sched-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("console.db");
+    let clock = Clock::manual(T0);
+    let open = |extra: &str| {
+        let text = format!(
+            "[store]\ndatabase = {:?}\n{cluster}\n{extra}",
+            db.display().to_string()
+        );
+        let config = Config::parse(&text, "t", &|_| None).unwrap();
+        let services = Services::open_with_clock(&config, clock.clone()).unwrap();
+        let scheduler = Arc::new(Scheduler::new(
+            services.clusters.clone(),
+            services.store.clone(),
+            services.runs.clone(),
+            services.retention.clone(),
+        ));
+        (services, scheduler)
+    };
+    // First without the switch: an admin saves a schedule due every minute.
+    let (services, scheduler) = open("");
+    let test = services.clusters.get("test").unwrap();
+    let every_minute = backup_domain::schedule::ScheduleUpdate {
+        expression: Some("* * * * *".into()),
+        enabled: true,
+    };
+    scheduler
+        .update(
+            test,
+            ScheduleKind::Backup,
+            every_minute.clone(),
+            "admin",
+            "-",
+        )
+        .await
+        .unwrap();
+    drop((services, scheduler));
+
+    let (services, scheduler) = open("[clusters.backup]\nzeebe_scheduler = true\n");
+    let test = services.clusters.get("test").unwrap();
+    let view = scheduler.schedules(test).await.unwrap();
+    let backup = &view.schedules[0];
+    assert!(
+        backup
+            .refused
+            .as_deref()
+            .is_some_and(|r| r.contains("Zeebe schedules this cluster's backups itself")),
+        "{backup:?}"
+    );
+    assert_eq!(backup.next_ms, None, "{backup:?}");
+    let refused = scheduler
+        .update(test, ScheduleKind::Backup, every_minute, "admin", "-")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("zeebe_scheduler = true"),
+        "{refused}"
+    );
+    // The minute schedule saved before does not fire.
+    clock.advance(Duration::from_secs(180));
+    scheduler.tick(clock.now_ms()).await;
+    assert!(fires(&services).await.is_empty());
+    assert!(
+        services
+            .store
+            .running_run("test".into())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Over the API the refusal is a 400 with the reason.
+    let console = start_console(&format!(
+        "{cluster}\n[clusters.backup]\nzeebe_scheduler = true\n"
+    ))
+    .await;
+    let (status, body) = call_as(
+        &console,
+        &console.session,
+        Method::PUT,
+        "/api/clusters/test/schedules/backup",
+        json!({"expression": "0 */6 * * *", "enabled": true}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("zeebe_scheduler = true"),
+        "{body}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
