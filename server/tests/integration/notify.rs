@@ -93,11 +93,17 @@ fn config_text_with(sim: &camunda_sim::SimCluster, notify: &str, channels: &str)
     )
 }
 
-/// A receiver on a new port and a webhook channel `ops` to it for `events`.
-async fn receiver_channel(events: &str) -> (Received, tokio::task::JoinHandle<()>, String) {
+/// A receiver on a port of its own: the port, what it got, and its task.
+async fn receiver_on_new_port() -> (u16, Received, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (received, task) = serve_receiver(listener);
+    (port, received, task)
+}
+
+/// A receiver on a new port and a webhook channel `ops` to it for `events`.
+async fn receiver_channel(events: &str) -> (Received, tokio::task::JoinHandle<()>, String) {
+    let (port, received, task) = receiver_on_new_port().await;
     let channel = format!(
         "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          events = {events}\n"
@@ -165,9 +171,7 @@ fn verify_signature(headers: &HeaderMap, body: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_gets_a_signed_run_failed_and_then_resolved() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (received, _task) = serve_receiver(listener);
+    let (port, received, _task) = receiver_on_new_port().await;
     let channel = "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"OPS_URL\"\n\
                    secret_env = \"OPS_HMAC\"\nevents = [\"run_failed\", \"resolved\"]\n";
     let env = env_of(vec![
@@ -240,9 +244,7 @@ async fn a_webhook_gets_a_signed_run_failed_and_then_resolved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_on_one_database_send_each_message_once() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (received, _task) = serve_receiver(listener);
+    let (port, received, _task) = receiver_on_new_port().await;
     let channel = format!(
         "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          events = [\"run_failed\", \"resolved\"]\n"
@@ -281,9 +283,7 @@ async fn two_consoles_on_one_database_send_each_message_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (received, _task) = serve_receiver(listener);
+    let (port, received, _task) = receiver_on_new_port().await;
     // A Slack channel to the same receiver: its messages are `{"text": ...}`.
     let channel = format!(
         "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
@@ -347,9 +347,7 @@ async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teams_gets_a_card_and_pagerduty_a_trigger_then_a_resolve() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (received, _task) = serve_receiver(listener);
+    let (port, received, _task) = receiver_on_new_port().await;
     let channel = format!(
         "[[notifications]]\nname = \"teams\"\nkind = \"teams\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          events = [\"run_failed\", \"resolved\"]\n\

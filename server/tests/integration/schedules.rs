@@ -26,8 +26,21 @@ pub(crate) fn process_on(
     db: &std::path::Path,
     clock: &Clock,
 ) -> (Services, Arc<Scheduler>) {
+    process_with(
+        &format!("{cluster}\n[clusters.backup]\nschedule = \"*/10 * * * *\"\n"),
+        db,
+        clock,
+    )
+}
+
+/// The services of one console process on `db`, on `clock`, for `clusters` (the file's text).
+pub(crate) fn process_with(
+    clusters: &str,
+    db: &std::path::Path,
+    clock: &Clock,
+) -> (Services, Arc<Scheduler>) {
     let text = format!(
-        "[store]\ndatabase = {:?}\n{cluster}\n[clusters.backup]\nschedule = \"*/10 * * * *\"\n",
+        "[store]\ndatabase = {:?}\n{clusters}",
         db.display().to_string()
     );
     let config = Config::parse(&text, "t", &|_| None).unwrap();
@@ -457,21 +470,7 @@ async fn a_console_schedule_is_refused_where_zeebe_schedules_its_own_backups() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("console.db");
     let clock = Clock::manual(T0);
-    let open = |extra: &str| {
-        let text = format!(
-            "[store]\ndatabase = {:?}\n{cluster}\n{extra}",
-            db.display().to_string()
-        );
-        let config = Config::parse(&text, "t", &|_| None).unwrap();
-        let services = Services::open_with_clock(&config, clock.clone()).unwrap();
-        let scheduler = Arc::new(Scheduler::new(
-            services.clusters.clone(),
-            services.store.clone(),
-            services.runs.clone(),
-            services.retention.clone(),
-        ));
-        (services, scheduler)
-    };
+    let open = |extra: &str| process_with(&format!("{cluster}\n{extra}"), &db, &clock);
     // First without the switch: an admin saves a schedule due every minute.
     let (services, scheduler) = open("");
     let test = services.clusters.get("test").unwrap();
