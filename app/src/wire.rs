@@ -41,6 +41,9 @@ pub struct RunView {
     pub backup_id: u64,
     pub started_by: String,
     pub started_ms: i64,
+    /// What started it: `manual`, `schedule`, `cli` (`backup_domain::schedule::RunTrigger`).
+    #[serde(default)]
+    pub trigger: String,
     pub report: RunReport,
 }
 

@@ -518,7 +518,7 @@ fn LatestRun() -> impl IntoView {
                 RunOutcome::Running => view! {
                     <div class="alert alert-alarm" role="status" id="latest-run" data-outcome="running">
                         <strong>{format!("Backup {backup_id} is running")}</strong>
-                        <p>{format!("Started by {} at {when}. ", run.started_by)}<A href=href>"Watch it"</A></p>
+                        <p>{format!("Started by {} ({}) at {when}. ", run.started_by, run.trigger)}<A href=href>"Watch it"</A></p>
                     </div>
                 }.into_any(),
                 RunOutcome::ExportingStillPaused { reason } => view! {
@@ -530,7 +530,7 @@ fn LatestRun() -> impl IntoView {
                 }.into_any(),
                 outcome => view! {
                     <p class="subtle" id="latest-run" data-outcome=outcome.state().to_string()>
-                        {format!("Last backup run: {backup_id}, {} ({when}). ", outcome.state().as_str().replace('_', " "))}
+                        {format!("Last backup run: {backup_id}, {} ({when}, {}). ", outcome.state().as_str().replace('_', " "), run.trigger)}
                         <A href=href>"Details"</A>
                     </p>
                 }.into_any(),

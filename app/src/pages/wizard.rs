@@ -536,8 +536,9 @@ fn RunHeader(
     let backup_id = report.backup_id;
     let started = run.as_ref().map(|r| {
         format!(
-            "started by {} at {}",
+            "started by {} ({}) at {}",
             r.started_by,
+            r.trigger,
             format_utc(r.started_ms)
         )
     });
