@@ -1,0 +1,364 @@
+//! Hostile review of part 8's notifications: conditions that flap, channels added or missing
+//! on one database, replaced occurrences, a hanging receiver. A failing test here is a finding.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use backup_console::config::Config;
+use backup_console_testkit::*;
+use backup_domain::api::VersionProfile;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A webhook receiver on a new port that answers 200 to every POST to `/hook`.
+async fn receiver() -> (Received, u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, task) = serve_on(listener);
+    (received, port, task)
+}
+
+fn serve_on(listener: tokio::net::TcpListener) -> (Received, tokio::task::JoinHandle<()>) {
+    let received: Received = Arc::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((headers, body));
+                "ok"
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (received, task)
+}
+
+/// A receiver that accepts connections and never answers.
+async fn hanging_receiver() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+fn bodies(received: &Received) -> Vec<Value> {
+    received
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
+        .collect()
+}
+
+fn webhook(name: &str, port: u16, events: &str) -> String {
+    format!(
+        "[[notifications]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = {events}\n"
+    )
+}
+
+/// The configuration with a new database, looking and retrying every 100 ms.
+fn config_text(sim: &camunda_sim::SimCluster, notify: &str, rest: &str) -> String {
+    let (auth, _) = auth_section("");
+    format!(
+        "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
+         [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n{notify}\
+         {}\n{rest}",
+        sim.endpoints.console_config("test")
+    )
+}
+
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
+async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool) {
+    if fail {
+        control(
+            sim,
+            "/sim/faults",
+            json!({"component": "elasticsearch", "operation": "take", "count": 1,
+                   "action": {"kind": "status", "status": 500}}),
+        )
+        .await;
+    }
+    let (status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run_id = started["run_id"].as_i64().unwrap();
+    let outcome = eventually(Duration::from_secs(20), || async {
+        let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
+        let outcome = run["report"]["outcome"].clone();
+        (outcome["outcome"] != "running").then_some(outcome)
+    })
+    .await;
+    assert_eq!(
+        outcome["outcome"],
+        if fail { "failed" } else { "completed" },
+        "{outcome}"
+    );
+}
+
+async fn exporting(console: &Console, action: &str) {
+    let body = (action == "pause").then(|| json!({"soft": false}));
+    let (status, answer) = console
+        .call(
+            Method::POST,
+            &format!("/api/clusters/test/exporting/{action}"),
+            Some(&console.session),
+            body,
+        )
+        .await;
+    assert_eq!(status, 200, "{action}: {answer}");
+}
+
+fn count(received: &Received, event: &str) -> usize {
+    bodies(received)
+        .iter()
+        .filter(|b| b["event"] == event)
+        .count()
+}
+
+/// A condition that flaps (raised, resolved, raised again) is a new occurrence each time: the
+/// second raise must reach the receiver, with an `id` the receiver has not seen (it drops
+/// copies by `id`), and so must its `resolved`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporting_paused_again_after_it_was_resolved_is_notified_again() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, port, _task) = receiver().await;
+    let text = config_text(
+        &sim,
+        "paused_after_secs = 1\n",
+        &format!(
+            "[status]\npoll_interval_secs = 1\n{}",
+            webhook("ops", port, "[\"exporting_still_paused\", \"resolved\"]")
+        ),
+    );
+    let console = start_console_with_env(&text, &|_| None).await;
+    for round in 1..=2 {
+        exporting(&console, "pause").await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count(&received, "exporting_still_paused") < round {
+            assert!(
+                Instant::now() < deadline,
+                "raise number {round} never arrived: {:?}",
+                bodies(&received)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        exporting(&console, "resume").await;
+        eventually(Duration::from_secs(10), || async {
+            (count(&received, "resolved") >= round).then_some(())
+        })
+        .await;
+    }
+    let ids: Vec<Value> = bodies(&received).iter().map(|b| b["id"].clone()).collect();
+    let mut unique = ids.clone();
+    unique.sort_by_key(|v| v.to_string());
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "a receiver drops repeated ids: {ids:?}"
+    );
+}
+
+/// `resolved` goes only to channels that were sent the condition (README, Notifications): a
+/// channel added to the configuration while a condition is active never got its raise, so it
+/// must not get a `resolved` for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_added_later_gets_no_resolved_for_a_condition_it_never_got() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (old, old_port, _t1) = receiver().await;
+    let (new, new_port, _t2) = receiver().await;
+    let events = "[\"rpo_breached\", \"resolved\"]";
+    let text = config_text(&sim, "", &webhook("old", old_port, events));
+    // The first console: nothing is restorable yet, so the RPO is breached and `old` is told.
+    let config = Config::parse(&text, "first.toml", &|_| None).unwrap();
+    let first = backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
+        .await
+        .expect("the first console starts");
+    eventually(Duration::from_secs(10), || async {
+        (count(&old, "rpo_breached") == 1).then_some(())
+    })
+    .await;
+    first.shutdown().await;
+    drop(first);
+
+    // The same database, with a channel added.
+    let text = format!("{text}{}", webhook("new", new_port, events));
+    let console = start_console_with_env(&text, &|_| None).await;
+    run_backup(&console, &sim, false).await;
+    let _ = console
+        .fresh_get("/api/clusters/test/backups?per_page=1")
+        .await;
+    eventually(Duration::from_secs(10), || async {
+        (count(&old, "resolved") == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        bodies(&new),
+        Vec::<Value>::new(),
+        "the new channel got a resolved for a breach it was never sent"
+    );
+}
+
+/// Two failed runs and then a completed one: PagerDuty was sent a `trigger` per failed run,
+/// each on its own `dedup_key`; the completed run must resolve every incident it opened, not
+/// only the last (README: "so the incident closes itself").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pagerduty_incident_opened_for_a_failed_run_is_resolved() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, port, _task) = receiver().await;
+    let channel = format!(
+        "[[notifications]]\nname = \"pager\"\nkind = \"pagerduty\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         routing_key_env = \"PD_KEY\"\nevents = [\"run_failed\", \"resolved\"]\n"
+    );
+    let text = config_text(&sim, "", &channel);
+    let console = start_console_with_env(&text, &|key| {
+        (key == "PD_KEY").then(|| "pd-routing-key".to_string())
+    })
+    .await;
+    let actions = |action: &'static str| {
+        let received = received.clone();
+        move || {
+            bodies(&received)
+                .into_iter()
+                .filter(|b| b["event_action"] == action)
+                .map(|b| b["dedup_key"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    for n in 1..=2 {
+        run_backup(&console, &sim, true).await;
+        eventually(Duration::from_secs(10), || async {
+            (actions("trigger")().len() >= n).then_some(())
+        })
+        .await;
+    }
+    run_backup(&console, &sim, false).await;
+    eventually(Duration::from_secs(10), || async {
+        (!actions("resolve")().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut triggered = actions("trigger")();
+    let mut resolved = actions("resolve")();
+    triggered.sort();
+    resolved.sort();
+    assert_eq!(
+        resolved, triggered,
+        "an incident PagerDuty opened is never resolved"
+    );
+}
+
+/// Two consoles on one database whose configurations differ (a rolling change adding a
+/// channel, or a console that lists other channels): the one that does not know a channel
+/// must not take that channel's deliveries and give them up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_without_a_channel_does_not_give_up_its_deliveries() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let port = closed_port().await;
+    let (_other, other_port, _t) = receiver().await;
+    let text = config_text(&sim, "", &webhook("ops", port, "[\"run_failed\"]"));
+    let console = start_console_with_env(&text, &|_| None).await;
+    run_backup(&console, &sim, true).await;
+    // The receiver is down: the delivery waits in the outbox.
+    eventually(Duration::from_secs(10), || async {
+        let (_, list) = console.get("/api/notifications").await;
+        (list["channels"][0]["last_delivery"]["outcome"] == "retrying").then_some(())
+    })
+    .await;
+    // A second console on the same database, with another channel only.
+    let second_text = text.replace(
+        &webhook("ops", port, "[\"run_failed\"]"),
+        &webhook("other", other_port, "[\"schedule_skipped\"]"),
+    );
+    assert_ne!(second_text, text);
+    let config = Config::parse(&second_text, "second.toml", &|_| None).unwrap();
+    let second = backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
+        .await
+        .expect("the second console starts");
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let (_, gave_up) = console.get("/api/audit?action=notification_failed").await;
+    eprintln!("after the second console: {gave_up}");
+
+    // The receiver comes back: it gets the failure.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (received, _task) = serve_on(listener);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&received, "run_failed") == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, failed) = console.get("/api/audit?action=notification_failed").await;
+    second.shutdown().await;
+    assert_eq!(
+        count(&received, "run_failed"),
+        1,
+        "the delivery was given up by a console that does not know the channel: {failed}"
+    );
+}
+
+/// A receiver that hangs holds its attempt for 10 s; that must not hold the other channels'
+/// messages or the next look at the clusters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_does_not_delay_another_channels_messages() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, port, _t1) = receiver().await;
+    let (slow_port, _t2) = hanging_receiver().await;
+    let events = "[\"run_failed\", \"resolved\"]";
+    let text = config_text(
+        &sim,
+        "",
+        &format!(
+            "{}{}",
+            webhook("ops", port, events),
+            webhook("slow", slow_port, events)
+        ),
+    );
+    let console = start_console_with_env(&text, &|_| None).await;
+    run_backup(&console, &sim, true).await;
+    eventually(Duration::from_secs(10), || async {
+        (count(&received, "run_failed") == 1).then_some(())
+    })
+    .await;
+    // The slow channel's attempt of the same message is now hanging.
+    run_backup(&console, &sim, false).await;
+    let ended = Instant::now();
+    eventually(Duration::from_secs(20), || async {
+        (count(&received, "resolved") == 1).then_some(())
+    })
+    .await;
+    let waited = ended.elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "the healthy channel's resolved waited {waited:?} behind the hanging receiver"
+    );
+}
