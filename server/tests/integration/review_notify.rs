@@ -362,3 +362,58 @@ async fn a_hanging_receiver_does_not_delay_another_channels_messages() {
         "the healthy channel's resolved waited {waited:?} behind the hanging receiver"
     );
 }
+
+/// A skipped due time has no `resolved`: sent to PagerDuty as a `trigger`, it opens an incident
+/// that nothing ever closes (one more per skipped due time, e.g. every due time of a
+/// maintenance window). A one-off event must not leave an incident open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_due_time_leaves_no_pagerduty_incident_open() {
+    use backup_domain::schedule::{FireOutcome, ScheduleFire, ScheduleKind};
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, port, _task) = receiver().await;
+    let channel = format!(
+        "[[notifications]]\nname = \"pager\"\nkind = \"pagerduty\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         routing_key_env = \"PD_KEY\"\nevents = [\"schedule_skipped\", \"resolved\"]\n"
+    );
+    let text = config_text(&sim, "", &channel);
+    let env = |key: &str| (key == "PD_KEY").then(|| "pd-routing-key".to_string());
+    let console = start_console_with_env(&text, &env).await;
+    let config = Config::parse(&text, "t", &env).unwrap();
+    let store = backup_console::store::Store::open(&config.database_path()).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let fire = ScheduleFire {
+        kind: ScheduleKind::Backup,
+        due_ms: now - now % 60_000,
+        at_ms: now,
+        outcome: FireOutcome::Skipped,
+        reason: Some("the cluster is in maintenance: upgrade".into()),
+        started_id: None,
+    };
+    assert!(
+        store
+            .claim_due("test".into(), fire, "the-test".into())
+            .await
+            .unwrap()
+    );
+    eventually(Duration::from_secs(10), || async {
+        bodies(&received)
+            .iter()
+            .any(|b| b["event_action"] == "trigger")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let keys = |action: &str| {
+        bodies(&received)
+            .into_iter()
+            .filter(|b| b["event_action"] == action)
+            .map(|b| b["dedup_key"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys("resolve"),
+        keys("trigger"),
+        "the skipped due time's incident is left open"
+    );
+    drop(console);
+}
