@@ -195,7 +195,8 @@ fn tls_connector(target: &EmailTarget) -> Result<tokio_rustls::TlsConnector, Smt
 /// (RFC 5321 4.5.2), and the terminating `.` line.
 pub fn dot_stuffed(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 16);
-    for line in body.replace("\r\n", "\n").split('\n') {
+    // A bare CR ends a line too: some servers read "\r.\r" as the end of DATA (SMTP smuggling).
+    for line in body.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
         if line.starts_with('.') {
             out.push('.');
         }
