@@ -417,3 +417,118 @@ async fn a_skipped_due_time_leaves_no_pagerduty_incident_open() {
     );
     drop(console);
 }
+
+/// A plain SMTP server on localhost: the first connection is dropped in the middle of DATA,
+/// later ones take the message. Answers the whole DATA of every accepted message.
+async fn flaky_smtp() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let store = got.clone();
+    tokio::spawn(async move {
+        let mut connection = 0;
+        while let Ok((socket, _)) = listener.accept().await {
+            connection += 1;
+            let drop_mid_data = connection == 1;
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 fake ESMTP\r\n").await;
+                let mut data = None::<String>;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            store.lock().unwrap().push(data.take().unwrap());
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                            if drop_mid_data && body.len() > 40 {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    let reply: &[u8] =
+                        match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            "EHLO" => b"250-fake\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                data = Some(String::new());
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+/// Held up: a mail server that drops the connection in the middle of DATA gets the message
+/// again, whole, and the delivery is audited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_dropping_mid_data_gets_the_message_whole_on_the_retry() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (port, got) = flaky_smtp().await;
+    let channel = format!(
+        "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\n\
+         smtp_port = {port}\nstarttls = \"off\"\nfrom = \"console@example.com\"\n\
+         to = [\"ops@example.com\"]\nevents = [\"run_failed\"]\n"
+    );
+    let text = config_text(&sim, "", &channel);
+    let console = start_console_with_env(&text, &|_| None).await;
+    run_backup(&console, &sim, true).await;
+    eventually(Duration::from_secs(10), || async {
+        (!got.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mails = got.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0].contains("Subject: [backup-console] test: backup run"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        mails[0].contains("(event run_failed, id test:run_failed:run-1:raised"),
+        "{}",
+        mails[0]
+    );
+    let (_, audit) = console
+        .get("/api/audit?action=notification_delivered")
+        .await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert!(
+        entries[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 attempt(s)"),
+        "{audit}"
+    );
+}
+
+/// README: `starttls = "off"` is "only for a relay on localhost". A remote server with it off
+/// would get every message (cluster names, failure reasons) in plain text over the network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_off_is_refused_for_a_mail_server_that_is_not_on_localhost() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let channel = "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"smtp.example.com\"\n\
+                   starttls = \"off\"\nfrom = \"console@example.com\"\nto = [\"ops@example.com\"]\n";
+    let text = config_text(&sim, "", channel);
+    let parsed = Config::parse(&text, "t.toml", &|_| None);
+    let error = parsed.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.contains("notifications.mail.starttls"),
+        "accepted plain SMTP to a remote server: {error:?}"
+    );
+}
