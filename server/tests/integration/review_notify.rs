@@ -532,3 +532,69 @@ async fn starttls_off_is_refused_for_a_mail_server_that_is_not_on_localhost() {
         "accepted plain SMTP to a remote server: {error:?}"
     );
 }
+
+/// A run ended with exporting still paused (notified, then resolved when exporting ran again).
+/// Later someone pauses exporting by hand and leaves it: that is a new occurrence. It is
+/// taken for the old run's (the reference is the last ended run, `run-N`) and its message has
+/// the id of the one already delivered, so nothing is sent, then or ever, until another run ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_pause_after_a_run_left_exporting_paused_is_still_notified() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let (received, port, _task) = receiver().await;
+    let text = config_text(
+        &sim,
+        "paused_after_secs = 1\n",
+        &format!(
+            "[status]\npoll_interval_secs = 1\n[procedure]\nresume_deadline_secs = 1\n{}",
+            webhook("ops", port, "[\"exporting_still_paused\", \"resolved\"]")
+        ),
+    );
+    let console = start_console_with_env(&text, &|_| None).await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "exporting", "operation": "resume",
+               "action": {"kind": "status", "status": 500}}),
+    )
+    .await;
+    let (status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run_id = started["run_id"].as_i64().unwrap();
+    eventually(Duration::from_secs(30), || async {
+        let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
+        (run["report"]["outcome"]["outcome"] == "exporting_still_paused").then_some(())
+    })
+    .await;
+    eventually(Duration::from_secs(10), || async {
+        (count(&received, "exporting_still_paused") == 1).then_some(())
+    })
+    .await;
+    let _ = reqwest::Client::new()
+        .delete(format!("{}/sim/faults", sim.endpoints.control))
+        .send()
+        .await;
+    exporting(&console, "resume").await;
+    eventually(Duration::from_secs(10), || async {
+        (count(&received, "resolved") == 1).then_some(())
+    })
+    .await;
+
+    exporting(&console, "pause").await;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while count(&received, "exporting_still_paused") < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count(&received, "exporting_still_paused"),
+        2,
+        "exporting paused by hand for 8 s (paused_after_secs = 1) was never notified: {:?}",
+        bodies(&received)
+    );
+}
