@@ -598,3 +598,35 @@ async fn a_manual_pause_after_a_run_left_exporting_paused_is_still_notified() {
         bodies(&received)
     );
 }
+
+/// "Send test" is how an admin finds out what is wrong with a channel: a name that does not
+/// resolve and a port that refuses must say so, not only "error sending request".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_test_says_why_the_request_failed() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let port = closed_port().await;
+    let channels = format!(
+        "{}[[notifications]]\nname = \"dns\"\nkind = \"webhook\"\nurl = \"http://no-such-host.invalid/hook\"\n",
+        webhook("refused", port, "[\"run_failed\"]")
+    );
+    let text = config_text(&sim, "", &channels);
+    let console = start_console_with_env(&text, &|_| None).await;
+    let mut errors = Vec::new();
+    for name in ["refused", "dns"] {
+        let (status, answer) = console
+            .call(
+                Method::POST,
+                &format!("/api/notifications/{name}/test"),
+                Some(&console.session),
+                None,
+            )
+            .await;
+        assert_eq!((status, answer["outcome"].as_str()), (200, Some("failed")));
+        errors.push(answer["error"].as_str().unwrap_or_default().to_lowercase());
+    }
+    assert!(
+        errors[0].contains("refused")
+            && (errors[1].contains("dns") || errors[1].contains("resolve")),
+        "{errors:?}"
+    );
+}
