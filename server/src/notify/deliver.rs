@@ -163,7 +163,10 @@ fn http_body(
     payload: &NotificationPayload,
 ) -> Result<String, DeliveryError> {
     let body = match kind {
-        ChannelKind::Slack => json!({ "text": payload.text() }),
+        // Slack reads `<...>` as a mention or a link and `&` as an entity: escape them.
+        ChannelKind::Slack => {
+            json!({ "text": payload.text().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;") })
+        }
         // A Teams workflow ("when a webhook request is received") posts the card it is sent.
         ChannelKind::Teams => {
             let title = format!(
@@ -267,5 +270,38 @@ mod tests {
         );
         assert_eq!(redact_urls("HTTPS://a/b c"), "<url> c");
         assert_eq!(redact_urls("no url here"), "no url here");
+    }
+
+    /// Slack reads `<...>` in `text` as a mention or a link and `&` as an entity (its docs:
+    /// "Escaping text"): a reason from a component with `<!channel>` pings everyone, and one
+    /// with `<https://x|text>` shows a link the console never wrote. They must arrive escaped.
+    #[test]
+    fn slack_text_escapes_the_control_characters() {
+        let target = HttpTarget {
+            url: crate::config::Secret::new("http://127.0.0.1/hook".to_string()),
+            url_env: None,
+            signing_key: None,
+            routing_key: None,
+            tls: crate::tls::OutboundTls::default(),
+        };
+        let payload = NotificationPayload {
+            id: "c:run_failed:run-1:raised".into(),
+            event: NotifyEvent::RunFailed,
+            cluster: Some("c".into()),
+            condition: NotifyEvent::RunFailed,
+            summary: "backup run 1 failed".into(),
+            detail: "reason: <!channel> see <https://evil.example|the fix> & more".into(),
+            at_ms: 0,
+            resolved: false,
+            console: "backup-console".into(),
+        };
+        let body: Value =
+            serde_json::from_str(&http_body(&ChannelKind::Slack, &target, &payload).unwrap())
+                .unwrap();
+        let text = body["text"].as_str().unwrap();
+        assert!(
+            !text.contains('<') && text.contains("&lt;!channel&gt;") && text.contains("&amp;"),
+            "{text}"
+        );
     }
 }

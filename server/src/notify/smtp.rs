@@ -195,7 +195,8 @@ fn tls_connector(target: &EmailTarget) -> Result<tokio_rustls::TlsConnector, Smt
 /// (RFC 5321 4.5.2), and the terminating `.` line.
 pub fn dot_stuffed(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 16);
-    for line in body.replace("\r\n", "\n").split('\n') {
+    // A bare CR ends a line too: some servers read "\r.\r" as the end of DATA (SMTP smuggling).
+    for line in body.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
         if line.starts_with('.') {
             out.push('.');
         }
@@ -369,5 +370,42 @@ mod tests {
         };
         assert!(!offers(&bare, "STARTTLS"));
         assert!(!offers_auth_plain(&bare));
+    }
+
+    /// SMTP smuggling: a bare CR is not a line end to this code but is to some servers, so
+    /// "\r.\r" could end DATA early there. DATA must carry no CR that is not part of CRLF.
+    #[test]
+    fn data_carries_no_bare_carriage_return() {
+        let data = dot_stuffed("reason: a\r.\rMAIL FROM:<x@evil>\r\nend");
+        let bytes = data.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'\r' {
+                assert_eq!(bytes.get(i + 1), Some(&b'\n'), "bare CR at {i} in {data:?}");
+            }
+        }
+    }
+
+    /// RFC 5321 4.5.3.1.6: a line of DATA is at most 998 octets before its CRLF; a run's
+    /// reason (an upstream error body on one line) is often longer, and a server refuses it.
+    #[test]
+    fn no_line_of_data_is_longer_than_998_octets() {
+        let target = EmailTarget {
+            host: "localhost".into(),
+            port: 25,
+            starttls: false,
+            credentials: None,
+            from: "a@example.com".into(),
+            to: vec!["b@example.com".into()],
+            tls: crate::tls::OutboundTls::default(),
+        };
+        let mail = Mail {
+            subject: "s".into(),
+            body: format!("step: take\nreason: {}", "x".repeat(3_000)),
+            at_ms: 0,
+            id: "i".into(),
+        };
+        let data = dot_stuffed(&message(&target, &mail));
+        let longest = data.split("\r\n").map(str::len).max().unwrap_or(0);
+        assert!(longest <= 998, "a line of {longest} octets");
     }
 }

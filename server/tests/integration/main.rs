@@ -32,6 +32,7 @@ mod realistic_timings;
 mod resume;
 mod retention_api;
 mod retention_attack;
+mod review_notify;
 mod review_part6;
 mod review_part8;
 mod runner;
