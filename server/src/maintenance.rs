@@ -29,10 +29,17 @@ pub async fn current(store: &Store, cluster: &str) -> Option<Maintenance> {
 }
 
 /// What a refused start says.
+/// How every [`refusal`] begins.
+const REFUSAL_START: &str = "the cluster is in maintenance mode";
+
+/// `reason` (of a skipped due time, say) is maintenance mode's refusal.
+pub fn is_refusal(reason: &str) -> bool {
+    reason.starts_with(REFUSAL_START)
+}
+
 pub fn refusal(maintenance: &Maintenance) -> String {
     format!(
-        "the cluster is in maintenance mode (turned on by {}{}): no runs or cleanups start until \
-         an admin ends it",
+        "{REFUSAL_START} (turned on by {}{}): no runs or cleanups start until an admin ends it",
         maintenance.by,
         maintenance
             .reason

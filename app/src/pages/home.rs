@@ -89,19 +89,19 @@ pub fn Home() -> impl IntoView {
 fn NotificationChannels() -> impl IntoView {
     let auth = use_auth();
     let list = Fetched::new(crate::api::notifications);
-    // The channel a test is being sent to, and each test's outcome by channel.
-    let sending = RwSignal::new(None::<String>);
+    // The channels a test is being sent to, and each test's outcome by channel.
+    let sending = RwSignal::new(Vec::<String>::new());
     let tested = RwSignal::new(Vec::<(String, Result<Delivery, crate::api::ApiError>)>::new());
     let send = move |name: String| {
         let csrf = auth.csrf();
-        sending.set(Some(name.clone()));
+        sending.update(|s| s.push(name.clone()));
         spawn_owned(async move {
             let outcome = crate::api::send_test(&name, &csrf).await;
             tested.update(|t| {
                 t.retain(|(n, _)| *n != name);
-                t.push((name, outcome));
+                t.push((name.clone(), outcome));
             });
-            sending.set(None);
+            sending.update(|s| s.retain(|n| *n != name));
             list.reload();
         });
     };
@@ -129,7 +129,7 @@ fn NotificationChannels() -> impl IntoView {
                         let name = name.clone();
                         let busy = {
                             let name = name.clone();
-                            move || sending.get().is_some_and(|s| s == name)
+                            move || sending.with(|s| s.contains(&name))
                         };
                         view! { <button class="btn send-test" disabled=busy on:click=move |_| send(name.clone())>"Send test"</button> }
                     })

@@ -366,7 +366,17 @@ fn resolve_channel(
                 .ok_or_else(|| invalid(key("smtp_host"), "is required for an email channel"))?;
             let starttls = match c.starttls.as_deref() {
                 None | Some("required") => true,
-                Some("off") => false,
+                // Plain text, credentials refused: only to a relay on this host.
+                Some("off") if is_loopback(&host) => false,
+                Some("off") => {
+                    return Err(invalid(
+                        key("starttls"),
+                        format!(
+                            "`off` is only for a relay on this host (localhost, 127.0.0.1, ::1), not `{}`: mail to another host goes over STARTTLS",
+                            host.escape_debug()
+                        ),
+                    ));
+                }
                 Some(other) => {
                     return Err(invalid(
                         key("starttls"),
@@ -465,6 +475,16 @@ fn resolve_channel(
 
 /// One plain address: no name part, no line break or angle bracket that could reach the SMTP
 /// dialogue.
+/// `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn valid_address(address: &str) -> bool {
     let mut parts = address.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -543,7 +563,7 @@ mod tests {
                 "configuration key `notifications.ops`: the name is used by another channel",
             ),
             (
-                "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"h\"\nfrom = \"a@b.c\"\nto = [\"x@y.z\"]\nstarttls = \"off\"\nusername_env = \"U\"\npassword_env = \"P\"\n",
+                "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"localhost\"\nfrom = \"a@b.c\"\nto = [\"x@y.z\"]\nstarttls = \"off\"\nusername_env = \"U\"\npassword_env = \"P\"\n",
                 "configuration key `notifications.mail.username_env`: credentials are only sent over TLS",
             ),
             (

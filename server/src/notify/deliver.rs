@@ -37,6 +37,23 @@ impl DeliveryError {
     }
 }
 
+/// A request's error with what caused it ("connection refused", "failed to lookup address"),
+/// without its URL: "error sending request" alone tells an admin nothing (review L5).
+fn with_causes(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Replaces everything that looks like a URL with `<url>`.
 pub fn redact_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -90,9 +107,25 @@ impl Channel {
         Channel { config, http }
     }
 
-    /// One attempt, bounded by [`DELIVERY_TIMEOUT`].
+    /// One attempt, bounded by [`DELIVERY_TIMEOUT`]. On PagerDuty a one-off event is
+    /// triggered and resolved in the one attempt.
     pub async fn deliver(&self, payload: &NotificationPayload) -> Result<(), DeliveryError> {
-        match tokio::time::timeout(DELIVERY_TIMEOUT, self.attempt(payload)).await {
+        let attempt = async {
+            self.attempt(payload).await?;
+            if self.config.kind == ChannelKind::Pagerduty
+                && is_one_off(payload)
+                && !payload.resolved
+            {
+                let resolve = NotificationPayload {
+                    event: NotifyEvent::Resolved,
+                    resolved: true,
+                    ..payload.clone()
+                };
+                self.attempt(&resolve).await?;
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(DELIVERY_TIMEOUT, attempt).await {
             Ok(result) => result,
             Err(_) => Err(DeliveryError::Timeout),
         }
@@ -122,7 +155,7 @@ impl Channel {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| DeliveryError::Request(e.without_url().to_string()))?;
+                    .map_err(|e| DeliveryError::Request(with_causes(e)))?;
                 let status = response.status();
                 if status.is_success() {
                     Ok(())
@@ -207,19 +240,37 @@ fn http_body(
     Ok(body.to_string())
 }
 
-/// A PagerDuty Events API v2 event: `trigger` for a condition, `resolve` for its `resolved`,
-/// both on the occurrence's `dedup_key`, so PagerDuty closes the incident it opened.
+/// A one-off event (a skipped due time, a test) has no `resolved` of its own: PagerDuty gets its
+/// `trigger` and then a `resolve` at once, so that no incident is left open.
+pub fn is_one_off(payload: &NotificationPayload) -> bool {
+    matches!(
+        payload.condition,
+        NotifyEvent::ScheduleSkipped | NotifyEvent::Test
+    )
+}
+
+/// One incident per cluster and condition: a second failed run adds to the incident the first
+/// opened, and the next success closes it (review M2). A one-off event is an incident of its own.
+fn pagerduty_dedup_key(payload: &NotificationPayload) -> String {
+    match (&payload.cluster, is_one_off(payload)) {
+        (Some(cluster), false) => format!("{cluster}:{}", payload.condition),
+        _ => payload
+            .id
+            .strip_suffix(":raised")
+            .or_else(|| payload.id.strip_suffix(":resolved"))
+            .unwrap_or(&payload.id)
+            .to_string(),
+    }
+}
+
+/// A PagerDuty Events API v2 event: `trigger` for a condition, `resolve` for its `resolved`.
 fn pagerduty_event(target: &HttpTarget, payload: &NotificationPayload) -> Value {
     let routing_key = target
         .routing_key
         .as_ref()
         .map(|(key, _)| key.expose())
         .unwrap_or_default();
-    let dedup_key = payload
-        .id
-        .strip_suffix(":raised")
-        .or_else(|| payload.id.strip_suffix(":resolved"))
-        .unwrap_or(&payload.id);
+    let dedup_key = pagerduty_dedup_key(payload);
     if payload.resolved {
         return json!({
             "routing_key": routing_key,

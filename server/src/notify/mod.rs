@@ -19,8 +19,8 @@ use std::time::Duration;
 use backup_domain::audit::{AuditAction, AuditOutcome};
 use backup_domain::fleet::RpoState;
 use backup_domain::notify::{
-    ChannelKind, ChannelView, DeliveryOutcome, NotificationPayload, NotificationsResponse,
-    NotifyEvent, TestDelivery, retry_delay_ms,
+    ChannelView, DeliveryOutcome, NotificationPayload, NotificationsResponse, NotifyEvent,
+    TestDelivery, retry_delay_ms,
 };
 use backup_domain::run::RunState;
 use backup_domain::status::ExportingPhase;
@@ -39,8 +39,9 @@ use deliver::Channel;
 const NOTIFY_USER: &str = "notifications";
 /// A claimed delivery is this console's for this long: longer than an attempt can take.
 const LEASE_MS: i64 = 60_000;
-/// Deliveries claimed at once.
-const CLAIM_BATCH: usize = 20;
+/// Deliveries of one channel claimed at once: every channel gets its share, whatever another's
+/// backlog (review M5).
+const CLAIM_PER_CHANNEL: usize = 5;
 
 /// What one look at a cluster found for one condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +71,8 @@ pub struct NotificationService {
     owner: String,
     started_ms: i64,
     stop: watch::Sender<bool>,
-    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The evaluation loop and the delivery loop.
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl NotificationService {
@@ -94,29 +96,35 @@ impl NotificationService {
             catalog,
             owner: format!("notify-{}", &crate::auth::random_token()[..12]),
             stop: watch::channel(false).0,
-            task: std::sync::Mutex::new(None),
+            tasks: std::sync::Mutex::new(Vec::new()),
         });
         if !service.channels.is_empty() {
-            let task = tokio::spawn(run(service.clone()));
-            *service.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+            // Apart, so that a receiver that hangs never holds the next look at the clusters.
+            let tasks = vec![
+                tokio::spawn(evaluate_every_interval(service.clone())),
+                tokio::spawn(deliver_every_interval(service.clone())),
+            ];
+            *service.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
         }
         service
     }
 
-    /// Stops the loop; a delivery in flight is dropped (its lease runs out and it is sent again).
+    /// Stops the loops; a delivery in flight is dropped (its lease runs out and it is sent
+    /// again).
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(mut task) = task
-            && tokio::time::timeout(Duration::from_secs(2), &mut task)
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for mut task in tasks {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
                 .is_err()
-        {
-            // A round waiting on a slow receiver: its leases run out and the rows are sent again.
-            task.abort();
-            tracing::warn!(
-                "the notification service did not stop within 2 s; its round was dropped"
-            );
+            {
+                // Waiting on a slow receiver: its leases run out and the rows are sent again.
+                task.abort();
+                tracing::warn!(
+                    "the notification service did not stop within 2 s; its work in flight was dropped"
+                );
+            }
         }
     }
 
@@ -155,16 +163,8 @@ impl NotificationService {
             resolved: false,
             console: self.console(),
         };
-        let mut result = channel.deliver(&payload).await;
-        // PagerDuty opened an incident for it: close it again at once.
-        if result.is_ok() && channel.config.kind == ChannelKind::Pagerduty {
-            let resolve = NotificationPayload {
-                event: NotifyEvent::Resolved,
-                resolved: true,
-                ..payload.clone()
-            };
-            result = channel.deliver(&resolve).await;
-        }
+        // On PagerDuty the test's incident is resolved at once (`deliver`'s one-off rule).
+        let result = channel.deliver(&payload).await;
         let error = result.as_ref().err().map(|e| e.public_text());
         audit::record(
             &self.store,
@@ -214,9 +214,6 @@ impl NotificationService {
                 }
             }
             Err(error) => tracing::error!(%error, "could not read the notification conditions"),
-        }
-        if let Err(error) = self.deliver_due().await {
-            tracing::error!(%error, "could not deliver the due notifications");
         }
     }
 
@@ -280,24 +277,35 @@ impl NotificationService {
             _ => Seen::Unknown,
         };
         let phase = self.status.latest(&name).map(|s| s.phase);
+        // A run that left exporting paused is blamed for the pause only until exporting is seen
+        // running again after it; a later pause is someone's own (review H2).
+        let resumed_after = self
+            .store
+            .get_setting(format!("notify_pause_cleared:{name}"))
+            .await?;
         let paused = match phase {
             _ if running.is_some() => Seen::Unknown,
             Some(ExportingPhase::Exporting) => Seen::Cleared {
                 detail: "exporting runs again".into(),
             },
             Some(ExportingPhase::Paused | ExportingPhase::SoftPaused) => match &last_run {
-                Some(run) if run.state == RunState::ExportingStillPaused => Seen::Raised {
-                    reference: format!("run-{}", run.id),
-                    summary: format!(
-                        "exporting is still paused after backup run {}: Zeebe does not export records",
-                        run.id
-                    ),
-                    detail: run.report["outcome"]["reason"]
-                        .as_str()
-                        .unwrap_or("resuming exporting could not be confirmed")
-                        .to_string(),
-                    hold: Duration::ZERO,
-                },
+                Some(run)
+                    if run.state == RunState::ExportingStillPaused
+                        && resumed_after.as_deref() != Some(run.id.to_string().as_str()) =>
+                {
+                    Seen::Raised {
+                        reference: format!("run-{}", run.id),
+                        summary: format!(
+                            "exporting is still paused after backup run {}: Zeebe does not export records",
+                            run.id
+                        ),
+                        detail: run.report["outcome"]["reason"]
+                            .as_str()
+                            .unwrap_or("resuming exporting could not be confirmed")
+                            .to_string(),
+                        hold: Duration::ZERO,
+                    }
+                }
                 _ => Seen::Raised {
                     reference: "phase".into(),
                     summary: format!(
@@ -372,9 +380,32 @@ impl NotificationService {
                             .await?
                     }
                 };
-                if !row.notified && now_ms - row.since_ms >= hold.as_millis() as i64 {
+                // One occurrence, one id: a condition that clears and comes back is a new one
+                // (review H1); `since_ms` is the database's, the same for every console.
+                let occurrence = format!("{reference}:{}", row.since_ms);
+                if row.notified {
+                    // A channel added while the condition holds is told now; one that was
+                    // told is not told again (the outbox keeps one row per id and channel).
                     let rows = self.rows_for(
-                        cluster, &condition, &reference, false, summary, detail, now_ms,
+                        cluster,
+                        &condition,
+                        &occurrence,
+                        false,
+                        summary,
+                        detail,
+                        now_ms,
+                    );
+                    self.store.enqueue_notifications(rows, now_ms).await?;
+                    known.insert(key, row);
+                } else if now_ms - row.since_ms >= hold.as_millis() as i64 {
+                    let rows = self.rows_for(
+                        cluster,
+                        &condition,
+                        &occurrence,
+                        false,
+                        summary,
+                        detail,
+                        now_ms,
                     );
                     let mut stored = row.clone();
                     if !rows.is_empty()
@@ -398,11 +429,22 @@ impl NotificationService {
             }
             Seen::Cleared { detail } => {
                 if let Some(row) = known.remove(&key) {
+                    let occurrence = format!("{}:{}", row.reference, row.since_ms);
+                    if condition == NotifyEvent::ExportingStillPaused
+                        && let Some(run_id) = row.reference.strip_prefix("run-")
+                    {
+                        self.store
+                            .put_setting(
+                                format!("notify_pause_cleared:{cluster}"),
+                                run_id.to_string(),
+                            )
+                            .await?;
+                    }
                     let rows = if row.notified {
                         self.rows_for(
                             cluster,
                             &condition,
-                            &row.reference,
+                            &occurrence,
                             true,
                             format!("resolved: {}", row.summary),
                             detail,
@@ -414,8 +456,9 @@ impl NotificationService {
                     self.store
                         .clear_condition(
                             cluster.to_string(),
-                            condition,
+                            condition.clone(),
                             row.reference,
+                            occurrence_id(cluster, &condition, &occurrence, false),
                             rows,
                             now_ms,
                         )
@@ -443,7 +486,13 @@ impl NotificationService {
         };
         let now_ms = self.clock.now_ms();
         let mut rows = Vec::new();
-        for fire in &fires {
+        // Maintenance mode suspends the schedules on purpose: its skips are not news.
+        for fire in fires.iter().filter(|f| {
+            !(f.outcome.as_str() == "skipped"
+                && f.reason
+                    .as_deref()
+                    .is_some_and(crate::maintenance::is_refusal))
+        }) {
             let summary = format!(
                 "the {} due at {} was {}",
                 match fire.kind.as_str() {
@@ -489,7 +538,7 @@ impl NotificationService {
         &self,
         cluster: &str,
         condition: &NotifyEvent,
-        reference: &str,
+        occurrence: &str,
         resolved: bool,
         summary: String,
         detail: String,
@@ -500,10 +549,7 @@ impl NotificationService {
         } else {
             condition.clone()
         };
-        let id = format!(
-            "{cluster}:{condition}:{reference}:{}",
-            if resolved { "resolved" } else { "raised" }
-        );
+        let id = occurrence_id(cluster, condition, occurrence, resolved);
         let payload = NotificationPayload {
             id: id.clone(),
             event: event.clone(),
@@ -532,25 +578,95 @@ impl NotificationService {
             .collect()
     }
 
-    /// Claims the due deliveries and sends them side by side.
-    async fn deliver_due(&self) -> Result<(), StoreError> {
+    fn channel_names(&self) -> Vec<String> {
+        self.channels
+            .iter()
+            .map(|c| c.config.name.clone())
+            .collect()
+    }
+
+    /// Claims the due deliveries of this console's channels and sends each channel's in order,
+    /// the channels side by side, each in a task of its own; answers the tasks.
+    async fn deliver_due(self: &Arc<Self>) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
         let now_ms = self.clock.now_ms();
         let rows = self
             .store
-            .claim_deliveries(self.owner.clone(), now_ms, now_ms + LEASE_MS, CLAIM_BATCH)
+            .claim_deliveries(
+                self.owner.clone(),
+                self.channel_names(),
+                now_ms,
+                now_ms + LEASE_MS,
+                CLAIM_PER_CHANNEL,
+            )
             .await?;
-        futures_util::future::join_all(rows.into_iter().map(|row| self.deliver_one(row))).await;
+        let mut by_channel: HashMap<String, Vec<OutboxRow>> = HashMap::new();
+        for row in rows {
+            by_channel.entry(row.channel.clone()).or_default().push(row);
+        }
+        Ok(by_channel
+            .into_values()
+            .map(|rows| {
+                let service = self.clone();
+                tokio::spawn(async move {
+                    let mut rows = rows.into_iter();
+                    while let Some(row) = rows.next() {
+                        if !service.deliver_one(row).await {
+                            // It waits for a retry: the later ones wait behind it, in order.
+                            for later in rows.by_ref() {
+                                if let Err(error) =
+                                    service.store.release_delivery(later.id, service.owner.clone()).await
+                                {
+                                    tracing::error!(id = later.id, %error, "could not hand a notification back");
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect())
+    }
+
+    /// Gives up, audited once each, the deliveries of channels no console here has any more.
+    async fn give_up_unknown_channels(&self) -> Result<(), StoreError> {
+        let now_ms = self.clock.now_ms();
+        let rows = self
+            .store
+            .give_up_unknown_channels(
+                self.channel_names(),
+                now_ms,
+                self.config.give_up_after.as_millis() as i64,
+            )
+            .await?;
+        for row in rows {
+            let mut event = AuditEvent::new(
+                NOTIFY_USER,
+                "-",
+                AuditAction::NotificationFailed,
+                AuditOutcome::Failure,
+            )
+            .target(row.channel.clone())
+            .detail(format!(
+                "{} given up after {} attempt(s): no console on this database has the channel any more",
+                row.event, row.attempts
+            ));
+            if let Some(cluster) = &row.cluster {
+                event = event.cluster(cluster.clone());
+            }
+            audit::record(&self.store, &self.clock, event).await;
+        }
         Ok(())
     }
 
-    async fn deliver_one(&self, row: OutboxRow) {
+    /// One attempt at `row`; false when it waits for a retry.
+    async fn deliver_one(&self, row: OutboxRow) -> bool {
         let channel = self.channels.iter().find(|c| c.config.name == row.channel);
         let payload: Result<NotificationPayload, _> = serde_json::from_str(&row.payload);
         let result = match (channel, payload) {
             (Some(channel), Ok(payload)) => {
                 channel.deliver(&payload).await.map_err(|e| e.public_text())
             }
-            (None, _) => Err("the channel is no longer configured".to_string()),
+            // Not claimed by a console without the channel; should it happen, it is retried.
+            (None, _) => Err("this console does not have the channel".to_string()),
             (_, Err(e)) => Err(format!("the stored message cannot be read: {e}")),
         };
         let now_ms = self.clock.now_ms();
@@ -558,8 +674,8 @@ impl NotificationService {
         let attempt = match &result {
             Ok(()) => Attempt::Delivered,
             Err(error)
-                if channel.is_none()
-                    || now_ms - row.created_ms >= self.config.give_up_after.as_millis() as i64 =>
+                if channel.is_some()
+                    && now_ms - row.created_ms >= self.config.give_up_after.as_millis() as i64 =>
             {
                 Attempt::GiveUp {
                     error: error.clone(),
@@ -585,11 +701,13 @@ impl NotificationService {
                 None
             }
         };
-        match self
+        let waits = matches!(attempt, Attempt::Retry { .. });
+        let recorded = self
             .store
             .finish_delivery(row.id, self.owner.clone(), attempt, now_ms)
-            .await
-        {
+            .await;
+        let go_on = !waits && matches!(recorded, Ok(true));
+        match recorded {
             Ok(true) => {
                 if let Some((action, outcome)) = audited {
                     let detail = match &result {
@@ -615,16 +733,74 @@ impl NotificationService {
                 tracing::error!(channel = %row.channel, id = row.id, %error, "could not record a notification's outcome");
             }
         }
+        // An outcome not recorded (a lease taken over, a database error) holds the later
+        // messages back too: the row is sent again when its lease runs out.
+        go_on
     }
 }
 
-async fn run(service: Arc<NotificationService>) {
+/// The id of a message about one occurrence of a condition: stable across retries and consoles,
+/// new for every occurrence.
+fn occurrence_id(
+    cluster: &str,
+    condition: &NotifyEvent,
+    occurrence: &str,
+    resolved: bool,
+) -> String {
+    format!(
+        "{cluster}:{condition}:{occurrence}:{}",
+        if resolved { "resolved" } else { "raised" }
+    )
+}
+
+/// How long ended messages stay in the outbox (the channels' "last delivery" reads them).
+const KEEP_ENDED_MS: i64 = 30 * 24 * 3_600_000;
+
+async fn evaluate_every_interval(service: Arc<NotificationService>) {
     let mut stop = service.stop.subscribe();
+    let mut pruned_at = i64::MIN;
     loop {
         service.round().await;
+        if let Err(error) = service.give_up_unknown_channels().await {
+            tracing::error!(%error, "could not give up the deliveries of unknown channels");
+        }
+        let now_ms = service.clock.now_ms();
+        if now_ms.saturating_sub(pruned_at) >= 3_600_000 {
+            pruned_at = now_ms;
+            match service.store.prune_outbox(now_ms - KEEP_ENDED_MS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "old notification deliveries removed"),
+                Err(error) => {
+                    tracing::error!(%error, "could not remove old notification deliveries")
+                }
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(service.config.interval) => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Claims and sends what is due every interval; the sends of one look run on while the next
+/// looks, their rows leased (a row in flight is not claimed again).
+async fn deliver_every_interval(service: Arc<NotificationService>) {
+    let mut stop = service.stop.subscribe();
+    let mut in_flight: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    loop {
+        in_flight.retain(|t| !t.is_finished());
+        match service.deliver_due().await {
+            Ok(tasks) => in_flight.extend(tasks),
+            Err(error) => tracing::error!(%error, "could not claim the due notifications"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(service.config.interval) => {}
+            _ = stop.wait_for(|s| *s) => {
+                for task in &in_flight {
+                    task.abort();
+                }
+                return;
+            }
         }
     }
 }

@@ -191,17 +191,34 @@ fn tls_connector(target: &EmailTarget) -> Result<tokio_rustls::TlsConnector, Smt
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
+/// The longest line of DATA this client sends, with room for a stuffed dot.
+const MAX_DATA_LINE: usize = 990;
+
 /// The body as DATA sends it: CRLF line ends, a line starting with `.` gets another in front
 /// (RFC 5321 4.5.2), and the terminating `.` line.
 pub fn dot_stuffed(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 16);
     // A bare CR ends a line too: some servers read "\r.\r" as the end of DATA (SMTP smuggling).
     for line in body.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
-        if line.starts_with('.') {
-            out.push('.');
+        // A line of DATA is at most 998 octets (RFC 5321 4.5.3.1.6): a longer one (an upstream
+        // error body) is broken, at a character boundary, into lines that fit.
+        let mut rest = line;
+        loop {
+            let mut cut = rest.len().min(MAX_DATA_LINE);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let (piece, tail) = rest.split_at(cut);
+            if piece.starts_with('.') {
+                out.push('.');
+            }
+            out.push_str(piece);
+            out.push_str("\r\n");
+            if tail.is_empty() {
+                break;
+            }
+            rest = tail;
         }
-        out.push_str(line.trim_end_matches('\r'));
-        out.push_str("\r\n");
     }
     out.push_str(".\r\n");
     out

@@ -177,13 +177,15 @@ impl Store {
         .await
     }
 
-    /// Removes the cleared condition and, when it had been notified, queues `rows` (the
-    /// `resolved` messages), unless another console did first.
+    /// Removes the cleared condition and, when it had been notified, queues those of `rows`
+    /// (the `resolved` messages) whose channel was queued the raise `raised_key`, unless
+    /// another console did first: a channel added later never gets a `resolved` alone.
     pub async fn clear_condition(
         &self,
         cluster: String,
         condition: NotifyEvent,
         reference: String,
+        raised_key: String,
         rows: Vec<OutboxInsert>,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
@@ -197,6 +199,15 @@ impl Store {
                     )
                     .optional()?;
                 if notified == Some(true) {
+                    let mut st =
+                        c.prepare("SELECT channel FROM notify_outbox WHERE dedup_key = ?1")?;
+                    let told = st
+                        .query_map([&raised_key], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<std::collections::HashSet<_>>>()?;
+                    let rows: Vec<_> = rows
+                        .into_iter()
+                        .filter(|r| told.contains(&r.channel))
+                        .collect();
                     insert_rows(c, &rows, now_ms)?;
                 }
                 Ok(notified.is_some())
@@ -252,39 +263,119 @@ impl Store {
         .await
     }
 
-    /// Takes up to `limit` due deliveries for `owner` until `lease_until`: a row another
-    /// console holds under an unexpired lease is not taken.
+    /// Takes due deliveries of `channels` (this console's) for `owner` until `lease_until`, at
+    /// most `per_channel` of each, oldest first. A channel's messages go out in the order they
+    /// were queued: none is taken while an older one of its channel waits for a retry or is
+    /// being sent (a `resolve` never overtakes its `trigger`). A row another console holds
+    /// under an unexpired lease is not taken, nor one of a channel this console does not have.
     pub async fn claim_deliveries(
         &self,
         owner: String,
+        channels: Vec<String>,
         now_ms: i64,
         lease_until: i64,
-        limit: usize,
+        per_channel: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        // Channel names are `[a-z0-9-]` (the configuration checks it): a comma list is exact.
+        let channels = format!(",{},", channels.join(","));
         self.call(move |c| {
             immediate(c, |c| {
                 let mut st = c.prepare(
                     "UPDATE notify_outbox SET lease_owner = ?1, lease_until = ?3 WHERE id IN ( \
-                       SELECT id FROM notify_outbox WHERE state = 'pending' AND due_ms <= ?2 \
-                       AND (lease_until IS NULL OR lease_until < ?2) ORDER BY due_ms, id LIMIT ?4) \
+                       SELECT id FROM ( \
+                         SELECT o.id, ROW_NUMBER() OVER (PARTITION BY o.channel ORDER BY o.id) AS n \
+                         FROM notify_outbox o \
+                         WHERE o.state = 'pending' AND o.due_ms <= ?2 \
+                           AND (o.lease_until IS NULL OR o.lease_until < ?2) \
+                           AND instr(?5, ',' || o.channel || ',') > 0 \
+                           AND NOT EXISTS (SELECT 1 FROM notify_outbox p \
+                             WHERE p.channel = o.channel AND p.state = 'pending' AND p.id < o.id \
+                               AND (p.due_ms > ?2 OR (p.lease_until IS NOT NULL AND p.lease_until >= ?2)))) \
+                       WHERE n <= ?4) \
                      RETURNING id, channel, event, cluster, payload, created_ms, attempts",
                 )?;
                 let mut rows = st
-                    .query_map(params![owner, now_ms, lease_until, limit as i64], |r| {
-                        Ok(OutboxRow {
-                            id: r.get(0)?,
-                            channel: r.get(1)?,
-                            event: NotifyEvent::from(r.get::<_, String>(2)?),
-                            cluster: r.get(3)?,
-                            payload: r.get(4)?,
-                            created_ms: r.get(5)?,
-                            attempts: r.get(6)?,
-                        })
-                    })?
+                    .query_map(
+                        params![owner, now_ms, lease_until, per_channel as i64, channels],
+                        |r| {
+                            Ok(OutboxRow {
+                                id: r.get(0)?,
+                                channel: r.get(1)?,
+                                event: NotifyEvent::from(r.get::<_, String>(2)?),
+                                cluster: r.get(3)?,
+                                payload: r.get(4)?,
+                                created_ms: r.get(5)?,
+                                attempts: r.get(6)?,
+                            })
+                        },
+                    )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 rows.sort_by_key(|r| r.id);
                 Ok(rows)
             })
+        })
+        .await
+    }
+
+    /// Deletes the messages that ended before `before_ms`, except the raises of conditions that
+    /// still hold (they keep a channel from being told twice); the answer is how many went.
+    pub async fn prune_outbox(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "DELETE FROM notify_outbox WHERE state != 'pending' AND ended_ms < ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM notify_conditions k WHERE notify_outbox.dedup_key = \
+                   k.cluster || ':' || k.condition || ':' || k.ref || ':' || k.since_ms || ':raised')",
+                params![before_ms],
+            )
+        })
+        .await
+    }
+
+    /// Hands a claimed row back untried (an older message of its channel failed first).
+    pub async fn release_delivery(&self, id: i64, owner: String) -> Result<(), StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE notify_outbox SET lease_owner = NULL, lease_until = NULL \
+                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+                params![id, owner],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Gives up the pending rows of channels that are not among `channels` (no console that
+    /// runs on this database has them any more) once they are `give_up_ms` old and not being
+    /// sent; the answer is the rows given up, to audit.
+    pub async fn give_up_unknown_channels(
+        &self,
+        channels: Vec<String>,
+        now_ms: i64,
+        give_up_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        // Channel names are `[a-z0-9-]` (the configuration checks it): a comma list is exact.
+        let channels = format!(",{},", channels.join(","));
+        self.call(move |c| {
+            let mut st = c.prepare(
+                "UPDATE notify_outbox SET state = 'failed', ended_ms = ?1, \
+                   last_error = 'no console on this database has this channel any more' \
+                 WHERE state = 'pending' AND created_ms <= ?1 - ?2 \
+                   AND (lease_until IS NULL OR lease_until < ?1) \
+                   AND instr(?3, ',' || channel || ',') = 0 \
+                 RETURNING id, channel, event, cluster, payload, created_ms, attempts",
+            )?;
+            st.query_map(params![now_ms, give_up_ms, channels], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    channel: r.get(1)?,
+                    event: NotifyEvent::from(r.get::<_, String>(2)?),
+                    cluster: r.get(3)?,
+                    payload: r.get(4)?,
+                    created_ms: r.get(5)?,
+                    attempts: r.get(6)?,
+                })
+            })?
+            .collect()
         })
         .await
     }
@@ -382,6 +473,61 @@ mod tests {
         }
     }
 
+    /// Ended messages older than the cut go, except the raise of a condition that still holds;
+    /// messages waiting to be sent always stay.
+    #[tokio::test]
+    async fn the_outbox_is_pruned_but_keeps_what_an_active_condition_needs() {
+        let s = store("prune");
+        let active = s
+            .note_condition(
+                "prod".into(),
+                NotifyEvent::RunFailed,
+                "run-7".into(),
+                "x".into(),
+                10,
+            )
+            .await
+            .unwrap();
+        let active_key = format!("prod:run_failed:run-7:{}:raised", active.since_ms);
+        s.notify_condition(
+            "prod".into(),
+            NotifyEvent::RunFailed,
+            "run-7".into(),
+            vec![row(&active_key)],
+            10,
+        )
+        .await
+        .unwrap();
+        s.enqueue_notifications(vec![row("old-skip"), row("waiting")], 10)
+            .await
+            .unwrap();
+        let claimed = s
+            .claim_deliveries("a".into(), vec!["ops".into()], 10, 1_000, 10)
+            .await
+            .unwrap();
+        for r in claimed.iter().filter(|r| r.payload == "{}") {
+            if r.id != claimed.last().unwrap().id {
+                assert!(
+                    s.finish_delivery(r.id, "a".into(), Attempt::Delivered, 20)
+                        .await
+                        .unwrap()
+                );
+            }
+        }
+        assert_eq!(
+            s.prune_outbox(15).await.unwrap(),
+            0,
+            "nothing ended before 15"
+        );
+        assert_eq!(
+            s.prune_outbox(100).await.unwrap(),
+            1,
+            "only the old skip goes"
+        );
+        let (pending, _) = s.channel_deliveries("ops".into()).await.unwrap();
+        assert_eq!(pending, 1, "the message still waiting stays");
+    }
+
     #[tokio::test]
     async fn an_occurrence_is_queued_once_and_resolved_only_when_notified() {
         let s = store("once");
@@ -408,11 +554,14 @@ mod tests {
         assert!(notify().await.unwrap());
         // A second console (or a restart) finds it notified already.
         assert!(!notify().await.unwrap());
-        let claimed = s.claim_deliveries("a".into(), 10, 1_000, 10).await.unwrap();
+        let claimed = s
+            .claim_deliveries("a".into(), vec!["ops".into()], 10, 1_000, 10)
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
         // Leased: another console takes nothing until the lease runs out.
         assert!(
-            s.claim_deliveries("b".into(), 20, 1_000, 10)
+            s.claim_deliveries("b".into(), vec!["ops".into()], 20, 1_000, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -446,6 +595,7 @@ mod tests {
                 "prod".into(),
                 NotifyEvent::RpoBreached,
                 "".into(),
+                "k0".into(),
                 vec![row("k2")],
                 50
             )
@@ -453,7 +603,7 @@ mod tests {
             .unwrap()
         );
         assert!(
-            s.claim_deliveries("a".into(), 60, 1_000, 10)
+            s.claim_deliveries("a".into(), vec!["ops".into()], 60, 1_000, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -463,6 +613,8 @@ mod tests {
                 "prod".into(),
                 NotifyEvent::RunFailed,
                 "run-1".into(),
+                // `ops` was queued the raise `k1`: it gets the resolved.
+                "k1".into(),
                 vec![row("k3")],
                 50
             )
@@ -470,7 +622,7 @@ mod tests {
             .unwrap()
         );
         assert_eq!(
-            s.claim_deliveries("a".into(), 60, 1_000, 10)
+            s.claim_deliveries("a".into(), vec!["ops".into()], 60, 1_000, 10)
                 .await
                 .unwrap()
                 .len(),
