@@ -527,6 +527,37 @@ mod tests {
         assert!(!debug.contains("TOKEN"), "{debug}");
     }
 
+    /// README: `starttls = "off"` is for a relay on localhost, 127.0.0.1 or ::1. `::1` as it is
+    /// written is refused as "not a host name", and `[::1]`, which is accepted, is kept with
+    /// its brackets and handed to the connect as a name to look up: every delivery fails.
+    #[test]
+    fn an_ipv6_loopback_relay_can_be_used_with_starttls_off() {
+        use std::net::ToSocketAddrs;
+        let mut problems = Vec::new();
+        for host in ["::1", "[::1]"] {
+            let parsed = parse(
+                &format!(
+                    "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"{host}\"\nfrom = \"a@b.c\"\nto = [\"x@y.z\"]\nstarttls = \"off\"\n"
+                ),
+                &[],
+            );
+            match parsed {
+                Err(e) => problems.push(format!("{host}: {e}")),
+                Ok(config) => {
+                    if let crate::config::ChannelTarget::Email(target) =
+                        &config.notify.channels[0].target
+                        && (target.host.as_str(), target.port)
+                            .to_socket_addrs()
+                            .is_err()
+                    {
+                        problems.push(format!("{host}: the connect cannot use {:?}", target.host));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
     #[test]
     fn config_errors_name_the_key() {
         let cases: &[(&str, &str)] = &[

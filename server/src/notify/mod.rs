@@ -793,14 +793,20 @@ async fn deliver_every_interval(service: Arc<NotificationService>) {
             Ok(tasks) => in_flight.extend(tasks),
             Err(error) => tracing::error!(%error, "could not claim the due notifications"),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(service.config.interval) => {}
-            _ = stop.wait_for(|s| *s) => {
-                for task in &in_flight {
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(service.config.interval) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if stopped {
+            // A send about to be answered is finished and recorded, not sent again after its
+            // lease; one still going when the time is up is dropped.
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(1_500);
+            for mut task in in_flight {
+                if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
                     task.abort();
                 }
-                return;
             }
+            return;
         }
     }
 }

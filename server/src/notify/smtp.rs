@@ -402,6 +402,50 @@ mod tests {
         }
     }
 
+    /// The 990-octet line breaking runs over the headers too: a long Subject is cut into a
+    /// second line that does not begin with white space, which a mail server reads as a header
+    /// of its own (here a `Bcc:` the console never meant), not as the Subject's continuation.
+    #[test]
+    fn a_long_subject_does_not_become_another_header() {
+        let target = EmailTarget {
+            host: "localhost".into(),
+            port: 25,
+            starttls: false,
+            credentials: None,
+            from: "a@example.com".into(),
+            to: vec!["b@example.com".into()],
+            tls: crate::tls::OutboundTls::default(),
+        };
+        let mail = Mail {
+            subject: format!(
+                "{}Bcc: someone@evil.example",
+                "s".repeat(990 - "Subject: ".len())
+            ),
+            body: "body".into(),
+            at_ms: 0,
+            id: "i".into(),
+        };
+        let data = dot_stuffed(&message(&target, &mail));
+        let headers = data.split("\r\n\r\n").next().unwrap_or_default();
+        for line in headers.split("\r\n") {
+            assert!(
+                line.starts_with([' ', '\t'])
+                    || [
+                        "From:",
+                        "To:",
+                        "Subject:",
+                        "Date:",
+                        "Message-ID:",
+                        "MIME-Version:",
+                        "Content-"
+                    ]
+                    .iter()
+                    .any(|h| line.starts_with(h)),
+                "a header line the console did not write: {line:?}"
+            );
+        }
+    }
+
     /// RFC 5321 4.5.3.1.6: a line of DATA is at most 998 octets before its CRLF; a run's
     /// reason (an upstream error body on one line) is often longer, and a server refuses it.
     #[test]

@@ -199,8 +199,10 @@ impl Store {
                     )
                     .optional()?;
                 if notified == Some(true) {
-                    let mut st =
-                        c.prepare("SELECT channel FROM notify_outbox WHERE dedup_key = ?1")?;
+                    // A raise given up was never sent: its channel gets no `resolved` alone.
+                    let mut st = c.prepare(
+                        "SELECT channel FROM notify_outbox WHERE dedup_key = ?1 AND state != 'failed'",
+                    )?;
                     let told = st
                         .query_map([&raised_key], |r| r.get::<_, String>(0))?
                         .collect::<rusqlite::Result<std::collections::HashSet<_>>>()?;
@@ -526,6 +528,133 @@ mod tests {
         );
         let (pending, _) = s.channel_deliveries("ops".into()).await.unwrap();
         assert_eq!(pending, 1, "the message still waiting stays");
+    }
+
+    /// README: "`resolved` goes only to channels that were sent the condition". A raise that was
+    /// given up (the receiver down past give_up_after) was never sent, but `clear_condition`
+    /// counts every outbox row of the raise, failed ones too: the channel gets a `resolved` alone.
+    #[tokio::test]
+    async fn a_raise_given_up_gets_no_resolved() {
+        let s = store("given-up");
+        let noted = s
+            .note_condition(
+                "prod".into(),
+                NotifyEvent::RunFailed,
+                "run-1".into(),
+                "x".into(),
+                10,
+            )
+            .await
+            .unwrap();
+        let key = format!("prod:run_failed:run-1:{}:raised", noted.since_ms);
+        s.notify_condition(
+            "prod".into(),
+            NotifyEvent::RunFailed,
+            "run-1".into(),
+            vec![row(&key)],
+            10,
+        )
+        .await
+        .unwrap();
+        let claimed = s
+            .claim_deliveries("a".into(), vec!["ops".into()], 10, 1_000, 10)
+            .await
+            .unwrap();
+        assert!(
+            s.finish_delivery(
+                claimed[0].id,
+                "a".into(),
+                Attempt::GiveUp {
+                    error: "down".into()
+                },
+                20
+            )
+            .await
+            .unwrap()
+        );
+        s.clear_condition(
+            "prod".into(),
+            NotifyEvent::RunFailed,
+            "run-1".into(),
+            key,
+            vec![row("resolved-1")],
+            30,
+        )
+        .await
+        .unwrap();
+        let (pending, _) = s.channel_deliveries("ops".into()).await.unwrap();
+        assert_eq!(pending, 0, "a resolved was queued for a raise never sent");
+    }
+
+    /// The same when the raise is still being retried as the condition clears: its `resolved`
+    /// is queued behind it (right), then the raise is given up and the `resolved` goes out
+    /// alone, the receiver told that something it never heard of is over.
+    #[tokio::test]
+    async fn a_raise_given_up_after_its_resolved_was_queued_takes_the_resolved_with_it() {
+        let s = store("given-up-later");
+        let noted = s
+            .note_condition(
+                "prod".into(),
+                NotifyEvent::RunFailed,
+                "run-1".into(),
+                "x".into(),
+                10,
+            )
+            .await
+            .unwrap();
+        let key = format!("prod:run_failed:run-1:{}:raised", noted.since_ms);
+        s.notify_condition(
+            "prod".into(),
+            NotifyEvent::RunFailed,
+            "run-1".into(),
+            vec![row(&key)],
+            10,
+        )
+        .await
+        .unwrap();
+        let raise = s
+            .claim_deliveries("a".into(), vec!["ops".into()], 10, 1_000, 10)
+            .await
+            .unwrap()[0]
+            .id;
+        let retry = Attempt::Retry {
+            due_ms: 100,
+            error: "down".into(),
+        };
+        assert!(
+            s.finish_delivery(raise, "a".into(), retry, 20)
+                .await
+                .unwrap()
+        );
+        s.clear_condition(
+            "prod".into(),
+            NotifyEvent::RunFailed,
+            "run-1".into(),
+            key,
+            vec![row("prod:run_failed:run-1:resolved")],
+            30,
+        )
+        .await
+        .unwrap();
+        let claimed = s
+            .claim_deliveries("a".into(), vec!["ops".into()], 100, 1_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2, "the raise, then its resolved");
+        let give_up = Attempt::GiveUp {
+            error: "down".into(),
+        };
+        assert!(
+            s.finish_delivery(raise, "a".into(), give_up, 110)
+                .await
+                .unwrap()
+        );
+        s.release_delivery(claimed[1].id, "a".into()).await.unwrap();
+        let (pending, _) = s.channel_deliveries("ops".into()).await.unwrap();
+        assert_eq!(
+            pending, 0,
+            "the resolved of a raise given up would go out alone"
+        );
     }
 
     #[tokio::test]

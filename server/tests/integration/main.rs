@@ -33,6 +33,7 @@ mod resume;
 mod retention_api;
 mod retention_attack;
 mod review_notify;
+mod review_notify2;
 mod review_part6;
 mod review_part8;
 mod runner;
