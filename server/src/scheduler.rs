@@ -291,13 +291,8 @@ impl Scheduler {
                 )));
             }
         };
-        if cluster.zeebe_scheduler
-            && kind == ScheduleKind::Backup
-            && update
-                .expression
-                .as_deref()
-                .is_some_and(|e| !e.trim().is_empty())
-        {
+        // Not even a pause: there is no console schedule of backups to pause here.
+        if cluster.zeebe_scheduler && kind == ScheduleKind::Backup {
             return Err(ScheduleError::BadRequest(
                 crate::config::ZEEBE_SCHEDULES_ITSELF.to_string(),
             ));

@@ -359,9 +359,12 @@ fn resolve_channel(
             refuse(c.url_env.is_some(), "url_env", not_email)?;
             refuse(c.secret_env.is_some(), "secret_env", not_email)?;
             refuse(c.routing_key_env.is_some(), "routing_key_env", not_email)?;
+            // An IPv6 address is kept bare (`::1`), the way a socket connects to it; brackets are
+            // accepted in the file and added back where a URL needs them.
             let host = c
                 .smtp_host
                 .clone()
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
                 .filter(|h| !h.is_empty())
                 .ok_or_else(|| invalid(key("smtp_host"), "is required for an email channel"))?;
             let starttls = match c.starttls.as_deref() {
@@ -436,7 +439,12 @@ fn resolve_channel(
             if !starttls && (c.ca_file.is_some() || c.tls_server_name.is_some()) {
                 return Err(invalid(key("ca_file"), "applies only with STARTTLS"));
             }
-            let tls_url = Url::parse(&format!("https://{host}/"))
+            let url_host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            let tls_url = Url::parse(&format!("https://{url_host}/"))
                 .map_err(|e| invalid(key("smtp_host"), format!("is not a host name ({e})")))?;
             let tls = OutboundTls::load(
                 &tls_url,

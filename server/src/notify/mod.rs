@@ -276,13 +276,24 @@ impl NotificationService {
             },
             _ => Seen::Unknown,
         };
-        let phase = self.status.latest(&name).map(|s| s.phase);
+        let status = self.status.latest(&name);
+        let phase = status.as_ref().map(|s| s.phase);
         // A run that left exporting paused is blamed for the pause only until exporting is seen
-        // running again after it; a later pause is someone's own (review H2).
-        let resumed_after = self
-            .store
-            .get_setting(format!("notify_pause_cleared:{name}"))
-            .await?;
+        // running again after it; a later pause is someone's own (review H2). Seen by any look,
+        // notified or not (the run may be the CLI's, resumed before anyone was told).
+        let cleared_key = format!("notify_pause_cleared:{name}");
+        let mut resumed_after = self.store.get_setting(cleared_key.clone()).await?;
+        if let (None, Some(status), Some(run)) = (&running, &status, &last_run)
+            && status.phase == ExportingPhase::Exporting
+            && run.state == RunState::ExportingStillPaused
+            && run.ended_ms.is_some_and(|ended| status.taken_at_ms > ended)
+            && resumed_after.as_deref() != Some(run.id.to_string().as_str())
+        {
+            self.store
+                .put_setting(cleared_key, run.id.to_string())
+                .await?;
+            resumed_after = Some(run.id.to_string());
+        }
         let paused = match phase {
             _ if running.is_some() => Seen::Unknown,
             Some(ExportingPhase::Exporting) => Seen::Cleared {
@@ -440,29 +451,27 @@ impl NotificationService {
                             )
                             .await?;
                     }
-                    let rows = if row.notified {
-                        self.rows_for(
-                            cluster,
-                            &condition,
-                            &occurrence,
-                            true,
-                            format!("resolved: {}", row.summary),
-                            detail,
-                            now_ms,
-                        )
-                    } else {
-                        Vec::new()
-                    };
-                    self.store
-                        .clear_condition(
-                            cluster.to_string(),
-                            condition.clone(),
-                            row.reference,
-                            occurrence_id(cluster, &condition, &occurrence, false),
-                            rows,
-                            now_ms,
-                        )
-                        .await?;
+                    let resolved = self.message(
+                        cluster,
+                        &condition,
+                        &occurrence,
+                        true,
+                        format!("resolved: {}", row.summary),
+                        detail,
+                        now_ms,
+                    );
+                    if let Some(resolved) = resolved {
+                        self.store
+                            .clear_condition(
+                                cluster.to_string(),
+                                condition.clone(),
+                                row.reference,
+                                occurrence_id(cluster, &condition, &occurrence, false),
+                                resolved,
+                                now_ms,
+                            )
+                            .await?;
+                    }
                 }
             }
         }
@@ -528,8 +537,8 @@ impl NotificationService {
         self.store.put_setting(cursor_key, newest.to_string()).await
     }
 
-    /// The message of one occurrence for every channel that wants it: for a `resolved`, the
-    /// channels that want both it and the condition.
+    /// The message of one occurrence for every channel of this console that wants it: for a
+    /// `resolved`, the channels that want both it and the condition.
     #[expect(
         clippy::too_many_arguments,
         reason = "the parts of one message; a struct would only rename them"
@@ -544,6 +553,37 @@ impl NotificationService {
         detail: String,
         now_ms: i64,
     ) -> Vec<OutboxInsert> {
+        let Some(message) = self.message(
+            cluster, condition, occurrence, resolved, summary, detail, now_ms,
+        ) else {
+            return Vec::new();
+        };
+        self.channels
+            .iter()
+            .map(|c| &c.config)
+            .filter(|c| c.wants(&message.event, Some(cluster)) && c.wants(condition, Some(cluster)))
+            .map(|c| OutboxInsert {
+                channel: c.name.clone(),
+                ..message.clone()
+            })
+            .collect()
+    }
+
+    /// The message of one occurrence, for no channel yet (`channel` is empty).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one message; a struct would only rename them"
+    )]
+    fn message(
+        &self,
+        cluster: &str,
+        condition: &NotifyEvent,
+        occurrence: &str,
+        resolved: bool,
+        summary: String,
+        detail: String,
+        now_ms: i64,
+    ) -> Option<OutboxInsert> {
         let event = if resolved {
             NotifyEvent::Resolved
         } else {
@@ -561,21 +601,14 @@ impl NotificationService {
             resolved,
             console: self.console(),
         };
-        let Ok(json) = serde_json::to_string(&payload) else {
-            return Vec::new();
-        };
-        self.channels
-            .iter()
-            .map(|c| &c.config)
-            .filter(|c| c.wants(&event, Some(cluster)) && c.wants(condition, Some(cluster)))
-            .map(|c| OutboxInsert {
-                dedup_key: id.clone(),
-                channel: c.name.clone(),
-                event: event.clone(),
-                cluster: Some(cluster.to_string()),
-                payload: json.clone(),
-            })
-            .collect()
+        let json = serde_json::to_string(&payload).ok()?;
+        Some(OutboxInsert {
+            dedup_key: id,
+            channel: String::new(),
+            event,
+            cluster: Some(cluster.to_string()),
+            payload: json,
+        })
     }
 
     fn channel_names(&self) -> Vec<String> {
@@ -626,6 +659,34 @@ impl NotificationService {
             .collect())
     }
 
+    /// The raise `row` was given up: so is its `resolved` waiting behind it, audited once.
+    async fn give_up_resolved_of(&self, row: &OutboxRow, now_ms: i64) {
+        match self.store.give_up_resolved_of(row.id, now_ms).await {
+            Ok(rows) => {
+                for r in rows {
+                    let mut event = AuditEvent::new(
+                        NOTIFY_USER,
+                        "-",
+                        AuditAction::NotificationFailed,
+                        AuditOutcome::Failure,
+                    )
+                    .target(r.channel.clone())
+                    .detail(format!(
+                        "{} given up with its condition's message, so it is not sent alone",
+                        r.event
+                    ));
+                    if let Some(cluster) = &r.cluster {
+                        event = event.cluster(cluster.clone());
+                    }
+                    audit::record(&self.store, &self.clock, event).await;
+                }
+            }
+            Err(error) => {
+                tracing::error!(id = row.id, %error, "could not give up the resolved of a message given up")
+            }
+        }
+    }
+
     /// Gives up, audited once each, the deliveries of channels no console here has any more.
     async fn give_up_unknown_channels(&self) -> Result<(), StoreError> {
         let now_ms = self.clock.now_ms();
@@ -661,6 +722,26 @@ impl NotificationService {
     async fn deliver_one(&self, row: OutboxRow) -> bool {
         let channel = self.channels.iter().find(|c| c.config.name == row.channel);
         let payload: Result<NotificationPayload, _> = serde_json::from_str(&row.payload);
+        // A `resolved` queued by another console for every channel told: this one may not list it.
+        if let (Some(channel), Ok(payload)) = (channel, &payload)
+            && !(channel
+                .config
+                .wants(&payload.event, payload.cluster.as_deref())
+                && channel
+                    .config
+                    .wants(&payload.condition, payload.cluster.as_deref()))
+        {
+            let _ = self
+                .store
+                .finish_delivery(
+                    row.id,
+                    self.owner.clone(),
+                    Attempt::Skipped,
+                    self.clock.now_ms(),
+                )
+                .await;
+            return true;
+        }
         let result = match (channel, payload) {
             (Some(channel), Ok(payload)) => {
                 channel.deliver(&payload).await.map_err(|e| e.public_text())
@@ -692,6 +773,7 @@ impl NotificationService {
             },
         };
         let audited = match &attempt {
+            Attempt::Skipped => None,
             Attempt::Delivered => Some((AuditAction::NotificationDelivered, AuditOutcome::Success)),
             Attempt::GiveUp { .. } => {
                 Some((AuditAction::NotificationFailed, AuditOutcome::Failure))
@@ -707,6 +789,7 @@ impl NotificationService {
             .finish_delivery(row.id, self.owner.clone(), attempt, now_ms)
             .await;
         let go_on = !waits && matches!(recorded, Ok(true));
+        let given_up = matches!(audited, Some((AuditAction::NotificationFailed, _)));
         match recorded {
             Ok(true) => {
                 if let Some((action, outcome)) = audited {
@@ -724,6 +807,9 @@ impl NotificationService {
                         event = event.cluster(cluster.clone());
                     }
                     audit::record(&self.store, &self.clock, event).await;
+                }
+                if given_up {
+                    self.give_up_resolved_of(&row, now_ms).await;
                 }
             }
             Ok(false) => {

@@ -200,8 +200,30 @@ pub fn dot_stuffed(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 16);
     // A bare CR ends a line too: some servers read "\r.\r" as the end of DATA (SMTP smuggling).
     for line in body.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
-        // A line of DATA is at most 998 octets (RFC 5321 4.5.3.1.6): a longer one (an upstream
-        // error body) is broken, at a character boundary, into lines that fit.
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
+    out
+}
+
+/// A mail body whose lines fit DATA: a line is at most 998 octets (RFC 5321 4.5.3.1.6), so a
+/// longer one (an upstream error body) is broken, at a character boundary, into lines that
+/// fit. Headers are not put through this: a broken header line would start another header.
+fn fitting_lines(body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 16);
+    for (n, line) in body
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .split('\n')
+        .enumerate()
+    {
+        if n > 0 {
+            out.push('\n');
+        }
         let mut rest = line;
         loop {
             let mut cut = rest.len().min(MAX_DATA_LINE);
@@ -209,26 +231,26 @@ pub fn dot_stuffed(body: &str) -> String {
                 cut -= 1;
             }
             let (piece, tail) = rest.split_at(cut);
-            if piece.starts_with('.') {
-                out.push('.');
-            }
             out.push_str(piece);
-            out.push_str("\r\n");
             if tail.is_empty() {
                 break;
             }
+            out.push('\n');
             rest = tail;
         }
     }
-    out.push_str(".\r\n");
     out
 }
+
+/// The longest Subject sent, in characters: the summary's start says what it is about.
+const MAX_SUBJECT: usize = 200;
 
 /// A header value on one line: no CR or LF that could start another header; non-ASCII text
 /// as an RFC 2047 encoded word.
 fn header_text(text: &str) -> String {
     let one_line: String = text
         .chars()
+        .take(MAX_SUBJECT)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     if one_line.is_ascii() {
@@ -262,7 +284,7 @@ fn message(target: &EmailTarget, mail: &Mail) -> String {
         target.from,
         target.to.join(", "),
         header_text(&mail.subject),
-        mail.body
+        fitting_lines(&mail.body)
     )
 }
 

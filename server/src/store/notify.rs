@@ -57,6 +57,8 @@ pub enum Attempt {
     GiveUp {
         error: String,
     },
+    /// Not sent: the channel does not take this message (a `resolved` it does not list).
+    Skipped,
 }
 
 fn insert_rows(
@@ -177,16 +179,18 @@ impl Store {
         .await
     }
 
-    /// Removes the cleared condition and, when it had been notified, queues those of `rows`
-    /// (the `resolved` messages) whose channel was queued the raise `raised_key`, unless
-    /// another console did first: a channel added later never gets a `resolved` alone.
+    /// Removes the cleared condition and, when it had been notified, queues `resolved` (its
+    /// channel is ignored) for every channel that was queued the raise `raised_key` and did not
+    /// give it up, unless another console did first. Every channel told, whichever console has
+    /// it: the console that sends a channel drops a `resolved` its channel does not take
+    /// ([`Attempt::Skipped`]). A channel added later never gets a `resolved` alone.
     pub async fn clear_condition(
         &self,
         cluster: String,
         condition: NotifyEvent,
         reference: String,
         raised_key: String,
-        rows: Vec<OutboxInsert>,
+        resolved: OutboxInsert,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         self.call(move |c| {
@@ -206,9 +210,12 @@ impl Store {
                     let told = st
                         .query_map([&raised_key], |r| r.get::<_, String>(0))?
                         .collect::<rusqlite::Result<std::collections::HashSet<_>>>()?;
-                    let rows: Vec<_> = rows
+                    let rows: Vec<_> = told
                         .into_iter()
-                        .filter(|r| told.contains(&r.channel))
+                        .map(|channel| OutboxInsert {
+                            channel,
+                            ..resolved.clone()
+                        })
                         .collect();
                     insert_rows(c, &rows, now_ms)?;
                 }
@@ -405,6 +412,11 @@ impl Store {
                      WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
                     params![id, owner, now_ms, due_ms, error],
                 )?,
+                Attempt::Skipped => c.execute(
+                    "UPDATE notify_outbox SET state = 'skipped', ended_ms = ?3, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+                    params![id, owner, now_ms],
+                )?,
                 Attempt::GiveUp { error } => c.execute(
                     "UPDATE notify_outbox SET state = 'failed', attempts = attempts + 1, last_attempt_ms = ?3, \
                      ended_ms = ?3, last_error = ?4, lease_owner = NULL, lease_until = NULL \
@@ -413,6 +425,38 @@ impl Store {
                 )?,
             };
             Ok(n == 1)
+        })
+        .await
+    }
+
+    /// When row `id` (given up) is a raise, gives up the `resolved` of the same occurrence
+    /// still waiting on its channel: it would go out alone. The answer is the rows given up.
+    pub async fn give_up_resolved_of(
+        &self,
+        id: i64,
+        now_ms: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.call(move |c| {
+            let mut st = c.prepare(
+                "UPDATE notify_outbox SET state = 'failed', ended_ms = ?2, \
+                   last_error = 'its condition''s message was given up, so it is not sent alone' \
+                 WHERE state = 'pending' AND (channel, dedup_key) IN ( \
+                   SELECT channel, substr(dedup_key, 1, length(dedup_key) - 6) || 'resolved' \
+                   FROM notify_outbox WHERE id = ?1 AND dedup_key LIKE '%:raised') \
+                 RETURNING id, channel, event, cluster, payload, created_ms, attempts",
+            )?;
+            st.query_map(params![id, now_ms], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    channel: r.get(1)?,
+                    event: NotifyEvent::from(r.get::<_, String>(2)?),
+                    cluster: r.get(3)?,
+                    payload: r.get(4)?,
+                    created_ms: r.get(5)?,
+                    attempts: r.get(6)?,
+                })
+            })?
+            .collect()
         })
         .await
     }
@@ -577,7 +621,7 @@ mod tests {
             NotifyEvent::RunFailed,
             "run-1".into(),
             key,
-            vec![row("resolved-1")],
+            row("resolved-1"),
             30,
         )
         .await
@@ -630,8 +674,8 @@ mod tests {
             "prod".into(),
             NotifyEvent::RunFailed,
             "run-1".into(),
-            key,
-            vec![row("prod:run_failed:run-1:resolved")],
+            key.clone(),
+            row(&key.replace(":raised", ":resolved")),
             30,
         )
         .await
@@ -650,6 +694,15 @@ mod tests {
                 .unwrap()
         );
         s.release_delivery(claimed[1].id, "a".into()).await.unwrap();
+        let with_it = s.give_up_resolved_of(raise, 110).await.unwrap();
+        assert_eq!(with_it.len(), 1, "{with_it:?}");
+        assert_eq!(with_it[0].id, claimed[1].id);
+        assert!(
+            s.give_up_resolved_of(with_it[0].id, 120)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let (pending, _) = s.channel_deliveries("ops".into()).await.unwrap();
         assert_eq!(
             pending, 0,
@@ -725,7 +778,7 @@ mod tests {
                 NotifyEvent::RpoBreached,
                 "".into(),
                 "k0".into(),
-                vec![row("k2")],
+                row("k2"),
                 50
             )
             .await
@@ -744,7 +797,7 @@ mod tests {
                 "run-1".into(),
                 // `ops` was queued the raise `k1`: it gets the resolved.
                 "k1".into(),
-                vec![row("k3")],
+                row("k3"),
                 50
             )
             .await
