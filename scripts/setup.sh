@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, from the package registries only; fast when all is there.
 #   scripts/setup.sh            build tools (wasm target, wasm-bindgen CLI, npm packages)
-#   scripts/setup.sh --browser  also Debian's chromium (the end-to-end tests) and prometheus (its
-#                               promtool checks the metrics and tests the alert rules)
+#   scripts/setup.sh --browser  also what the tests need: Debian's chromium (the end-to-end tests),
+#                               prometheus (its promtool checks the metrics and tests the alert
+#                               rules) and PyPI's aiosmtpd (the notification tests' SMTP sink)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +34,11 @@ if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium
   # promtool only; the recommended exporters are not needed.
   command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
+  # The notification tests' SMTP sink (server/tests/integration/notify.rs), from PyPI; a Python
+  # whose packages the system manages (PEP 668) takes it with --break-system-packages.
+  if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+    python3 -m pip install --quiet aiosmtpd \
+      || python3 -m pip install --quiet --break-system-packages aiosmtpd
+  fi
 fi
 
-# The notification tests' SMTP sink (server/tests/integration/notify.rs).
-if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
-  python3 -m pip install --quiet aiosmtpd
-fi
