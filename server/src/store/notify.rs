@@ -61,6 +61,19 @@ pub enum Attempt {
     Skipped,
 }
 
+/// A row of `RETURNING id, channel, event, cluster, payload, created_ms, attempts`.
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        channel: r.get(1)?,
+        event: NotifyEvent::from(r.get::<_, String>(2)?),
+        cluster: r.get(3)?,
+        payload: r.get(4)?,
+        created_ms: r.get(5)?,
+        attempts: r.get(6)?,
+    })
+}
+
 fn insert_rows(
     c: &rusqlite::Connection,
     rows: &[OutboxInsert],
@@ -306,17 +319,7 @@ impl Store {
                 let mut rows = st
                     .query_map(
                         params![owner, now_ms, lease_until, per_channel as i64, channels],
-                        |r| {
-                            Ok(OutboxRow {
-                                id: r.get(0)?,
-                                channel: r.get(1)?,
-                                event: NotifyEvent::from(r.get::<_, String>(2)?),
-                                cluster: r.get(3)?,
-                                payload: r.get(4)?,
-                                created_ms: r.get(5)?,
-                                attempts: r.get(6)?,
-                            })
-                        },
+                        outbox_row,
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 rows.sort_by_key(|r| r.id);
@@ -373,18 +376,8 @@ impl Store {
                    AND instr(?3, ',' || channel || ',') = 0 \
                  RETURNING id, channel, event, cluster, payload, created_ms, attempts",
             )?;
-            st.query_map(params![now_ms, give_up_ms, channels], |r| {
-                Ok(OutboxRow {
-                    id: r.get(0)?,
-                    channel: r.get(1)?,
-                    event: NotifyEvent::from(r.get::<_, String>(2)?),
-                    cluster: r.get(3)?,
-                    payload: r.get(4)?,
-                    created_ms: r.get(5)?,
-                    attempts: r.get(6)?,
-                })
-            })?
-            .collect()
+            st.query_map(params![now_ms, give_up_ms, channels], outbox_row)?
+                .collect()
         })
         .await
     }
@@ -445,18 +438,7 @@ impl Store {
                    FROM notify_outbox WHERE id = ?1 AND dedup_key LIKE '%:raised') \
                  RETURNING id, channel, event, cluster, payload, created_ms, attempts",
             )?;
-            st.query_map(params![id, now_ms], |r| {
-                Ok(OutboxRow {
-                    id: r.get(0)?,
-                    channel: r.get(1)?,
-                    event: NotifyEvent::from(r.get::<_, String>(2)?),
-                    cluster: r.get(3)?,
-                    payload: r.get(4)?,
-                    created_ms: r.get(5)?,
-                    attempts: r.get(6)?,
-                })
-            })?
-            .collect()
+            st.query_map(params![id, now_ms], outbox_row)?.collect()
         })
         .await
     }

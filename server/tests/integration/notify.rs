@@ -111,8 +111,13 @@ async fn receiver_channel(events: &str) -> (Received, tokio::task::JoinHandle<()
     (received, task, channel)
 }
 
-/// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
-async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool) -> Value {
+/// Starts a run and waits for its end; `fail` makes the records snapshot fail first. The
+/// answer is the run's ID.
+pub(crate) async fn run_backup(
+    console: &Console,
+    sim: &camunda_sim::SimCluster,
+    fail: bool,
+) -> i64 {
     if fail {
         control(
             sim,
@@ -132,7 +137,7 @@ async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool
         .await;
     assert_eq!(status, 202, "{started}");
     let run_id = started["run_id"].as_i64().unwrap();
-    let outcome = eventually(Duration::from_secs(20), || async {
+    let outcome = eventually(Duration::from_secs(30), || async {
         let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
         let outcome = run["report"]["outcome"].clone();
         (outcome["outcome"] != "running").then_some(outcome)
@@ -143,7 +148,7 @@ async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool
         if fail { "failed" } else { "completed" },
         "{outcome}"
     );
-    outcome
+    run_id
 }
 
 fn verify_signature(headers: &HeaderMap, body: &str) {

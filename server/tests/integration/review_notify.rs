@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::notify::run_backup;
 use axum::http::HeaderMap;
 use backup_console::config::Config;
 use backup_console_testkit::*;
@@ -87,40 +88,6 @@ fn config_text(sim: &camunda_sim::SimCluster, notify: &str, rest: &str) -> Strin
 async fn closed_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
-async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool) {
-    if fail {
-        control(
-            sim,
-            "/sim/faults",
-            json!({"component": "elasticsearch", "operation": "take", "count": 1,
-                   "action": {"kind": "status", "status": 500}}),
-        )
-        .await;
-    }
-    let (status, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 202, "{started}");
-    let run_id = started["run_id"].as_i64().unwrap();
-    let outcome = eventually(Duration::from_secs(20), || async {
-        let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
-        let outcome = run["report"]["outcome"].clone();
-        (outcome["outcome"] != "running").then_some(outcome)
-    })
-    .await;
-    assert_eq!(
-        outcome["outcome"],
-        if fail { "failed" } else { "completed" },
-        "{outcome}"
-    );
 }
 
 async fn exporting(console: &Console, action: &str) {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::notify::run_backup;
 use axum::http::HeaderMap;
 use backup_console::config::Config;
 use backup_console_testkit::*;
@@ -81,35 +82,6 @@ async fn start_on(text: &str) -> backup_console::web::Console {
     backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
         .await
         .expect("the console starts")
-}
-
-/// Starts a run and waits for its end; `fail` makes the records snapshot fail first.
-async fn run_backup(console: &Console, sim: &camunda_sim::SimCluster, fail: bool) -> i64 {
-    if fail {
-        control(
-            sim,
-            "/sim/faults",
-            json!({"component": "elasticsearch", "operation": "take", "count": 1,
-                   "action": {"kind": "status", "status": 500}}),
-        )
-        .await;
-    }
-    let (status, started) = console
-        .call(
-            Method::POST,
-            "/api/clusters/test/runs",
-            Some(&console.session),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 202, "{started}");
-    let run_id = started["run_id"].as_i64().unwrap();
-    eventually(Duration::from_secs(30), || async {
-        let (_, run) = console.get(&format!("/api/runs/{run_id}")).await;
-        (run["report"]["outcome"]["outcome"] != "running").then_some(())
-    })
-    .await;
-    run_id
 }
 
 async fn exporting(console: &Console, action: &str) {
