@@ -127,6 +127,17 @@ pub(crate) async fn run_backup(
         )
         .await;
     }
+    let (run_id, outcome) = run_to_end(console).await;
+    assert_eq!(
+        outcome["outcome"],
+        if fail { "failed" } else { "completed" },
+        "{outcome}"
+    );
+    run_id
+}
+
+/// Starts a run and waits for its end, whatever it comes to: its ID and outcome.
+pub(crate) async fn run_to_end(console: &Console) -> (i64, Value) {
     let (status, started) = console
         .call(
             Method::POST,
@@ -143,12 +154,7 @@ pub(crate) async fn run_backup(
         (outcome["outcome"] != "running").then_some(outcome)
     })
     .await;
-    assert_eq!(
-        outcome["outcome"],
-        if fail { "failed" } else { "completed" },
-        "{outcome}"
-    );
-    run_id
+    (run_id, outcome)
 }
 
 fn verify_signature(headers: &HeaderMap, body: &str) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::notify::run_backup;
+use crate::notify::{run_backup, run_to_end};
 use axum::http::HeaderMap;
 use backup_console::config::Config;
 use backup_console_testkit::*;
@@ -170,7 +170,7 @@ async fn a_pause_after_the_run_was_resumed_elsewhere_is_not_blamed_on_the_run() 
                "action": {"kind": "status", "status": 500}}),
     )
     .await;
-    let run_id = run_backup(&plain, &sim, false).await;
+    let (run_id, _) = run_to_end(&plain).await;
     let (_, run) = plain.get(&format!("/api/runs/{run_id}")).await;
     assert_eq!(
         run["report"]["outcome"]["outcome"], "exporting_still_paused",
