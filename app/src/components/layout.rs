@@ -110,7 +110,7 @@ pub fn Shell(on_logout: Callback<()>, children: Children) -> impl IntoView {
             </nav>
             <main class="content">
                 {move || maintenance().map(|m| view! {
-                    <div class="alert alert-warn" role="status" id="maintenance-banner">
+                    <div class="alert alert-alarm" role="status" id="maintenance-banner">
                         <strong>{format!("{} is in maintenance mode", name.get())}</strong>
                         <p>
                             {format!("Since {}, by {}", backup_domain::listing::format_utc(m.since_ms), m.by)}
