@@ -320,8 +320,10 @@ impl NotificationService {
                 _ => Seen::Raised {
                     reference: "phase".into(),
                     summary: format!(
-                        "exporting has been paused for more than {} minutes with no backup run",
-                        self.config.paused_after.as_secs() / 60
+                        "exporting has been paused for more than {} with no backup run",
+                        backup_domain::listing::format_age(
+                            self.config.paused_after.as_secs() as i64
+                        )
                     ),
                     detail: "resume exporting from the Overview once nothing needs it paused"
                         .into(),
