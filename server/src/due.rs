@@ -84,8 +84,15 @@ pub async fn saved(
 
 /// Why nothing may start on `cluster` now, if something holds it or it is in maintenance.
 async fn busy(store: &Store, runs: &RunService, cluster: &str) -> Option<String> {
-    if let Some(mode) = crate::maintenance::current(store, cluster).await {
-        return Some(crate::maintenance::refusal(&mode));
+    match crate::maintenance::gate(store, cluster).await {
+        Ok(Some(mode)) => return Some(crate::maintenance::refusal(&mode)),
+        Ok(None) => {}
+        // Not known to be off: nothing starts on it (the due time is skipped with the reason).
+        Err(error) => {
+            return Some(format!(
+                "maintenance mode could not be read ({error}); nothing starts until it can"
+            ));
+        }
     }
     if let Some(holding) = runs.holding(cluster).await {
         return Some(match holding.run_id {

@@ -16,8 +16,8 @@ fn key(cluster: &str) -> String {
     format!("maintenance:{cluster}")
 }
 
-/// The cluster's maintenance mode, if it is on. A database that cannot answer is logged and
-/// read as off: every start then fails on the same database anyway.
+/// The cluster's maintenance mode, if it is on, for what only shows it (a page, a metric): a
+/// database that cannot answer is logged and read as off. What starts work asks [`gate`].
 pub async fn current(store: &Store, cluster: &str) -> Option<Maintenance> {
     match store.get_setting(key(cluster)).await {
         Ok(value) => value.and_then(|v| serde_json::from_str(&v).ok()),
@@ -28,7 +28,15 @@ pub async fn current(store: &Store, cluster: &str) -> Option<Maintenance> {
     }
 }
 
-/// What a refused start says.
+/// The cluster's maintenance mode for a start: a database that cannot say whether it is on
+/// refuses the start (an error), never reads as off, since a cleanup is destructive.
+pub async fn gate(store: &Store, cluster: &str) -> Result<Option<Maintenance>, StoreError> {
+    Ok(store
+        .get_setting(key(cluster))
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok()))
+}
+
 /// How every [`refusal`] begins.
 const REFUSAL_START: &str = "the cluster is in maintenance mode";
 
@@ -37,6 +45,7 @@ pub fn is_refusal(reason: &str) -> bool {
     reason.starts_with(REFUSAL_START)
 }
 
+/// What a refused start says.
 pub fn refusal(maintenance: &Maintenance) -> String {
     format!(
         "{REFUSAL_START} (turned on by {}{}): no runs or cleanups start until an admin ends it",

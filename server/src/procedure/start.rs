@@ -117,7 +117,7 @@ impl RunService {
         requested: Option<BackupId>,
         trigger: RunTrigger,
     ) -> Result<Started, StartError> {
-        if let Some(maintenance) = crate::maintenance::current(&self.store, &cluster.name).await {
+        if let Some(maintenance) = crate::maintenance::gate(&self.store, &cluster.name).await? {
             return Err(StartError::Maintenance(crate::maintenance::refusal(
                 &maintenance,
             )));

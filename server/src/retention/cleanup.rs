@@ -231,7 +231,7 @@ impl RetentionService {
 
     /// A cluster in maintenance mode starts no cleanup.
     async fn refuse_in_maintenance(&self, cluster: &Cluster) -> Result<(), CleanupError> {
-        match crate::maintenance::current(&self.store, &cluster.name).await {
+        match crate::maintenance::gate(&self.store, &cluster.name).await? {
             Some(mode) => Err(CleanupError::Maintenance(crate::maintenance::refusal(
                 &mode,
             ))),
