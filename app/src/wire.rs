@@ -24,6 +24,16 @@ pub struct Clusters {
     pub clusters: Vec<ClusterName>,
 }
 
+impl Clusters {
+    /// The maintenance mode of cluster `name`, while it is on.
+    pub fn maintenance_of(&self, name: &str) -> Option<backup_domain::schedule::Maintenance> {
+        self.clusters
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.maintenance.clone())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ClusterName {
     pub name: String,

@@ -19,8 +19,8 @@ fn key(cluster: &str) -> String {
 /// The cluster's maintenance mode, if it is on, for what only shows it (a page, a metric): a
 /// database that cannot answer is logged and read as off. What starts work asks [`gate`].
 pub async fn current(store: &Store, cluster: &str) -> Option<Maintenance> {
-    match store.get_setting(key(cluster)).await {
-        Ok(value) => value.and_then(|v| serde_json::from_str(&v).ok()),
+    match gate(store, cluster).await {
+        Ok(mode) => mode,
         Err(error) => {
             tracing::error!(%cluster, %error, "could not read the maintenance mode");
             None

@@ -274,6 +274,12 @@ impl Scheduler {
         client: &str,
     ) -> Result<ScheduleView, ScheduleError> {
         let current = match kind {
+            // Not even a pause: there is no console schedule of backups to pause here.
+            ScheduleKind::Backup if cluster.zeebe_scheduler => {
+                return Err(ScheduleError::BadRequest(
+                    crate::config::ZEEBE_SCHEDULES_ITSELF.to_string(),
+                ));
+            }
             ScheduleKind::Backup => backup_schedule(&self.store, cluster, self.started_ms).await?,
             ScheduleKind::Cleanup => {
                 if update.expression.is_some() {
@@ -291,12 +297,6 @@ impl Scheduler {
                 )));
             }
         };
-        // Not even a pause: there is no console schedule of backups to pause here.
-        if cluster.zeebe_scheduler && kind == ScheduleKind::Backup {
-            return Err(ScheduleError::BadRequest(
-                crate::config::ZEEBE_SCHEDULES_ITSELF.to_string(),
-            ));
-        }
         let expression = match update.expression.as_deref().map(str::trim) {
             None => current.expression.clone(),
             Some("") => None,

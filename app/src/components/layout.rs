@@ -56,13 +56,10 @@ pub fn Shell(on_logout: Callback<()>, children: Children) -> impl IntoView {
     };
     // Maintenance mode of the selected cluster, as the cluster list last said.
     let maintenance = move || {
-        let current = name.get();
-        clusters.get().and_then(|r| r.ok()).and_then(|list| {
-            list.clusters
-                .into_iter()
-                .find(|c| c.name == current)
-                .and_then(|c| c.maintenance)
-        })
+        clusters
+            .get()
+            .and_then(|r| r.ok())
+            .and_then(|list| list.maintenance_of(&name.get()))
     };
 
     view! {

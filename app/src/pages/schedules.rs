@@ -255,13 +255,10 @@ fn MaintenanceCard(on_change: Callback<()>) -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let current = move || {
-        let n = name.get();
-        clusters.get().and_then(|r| r.ok()).and_then(|l| {
-            l.clusters
-                .into_iter()
-                .find(|c| c.name == n)
-                .and_then(|c| c.maintenance)
-        })
+        clusters
+            .get()
+            .and_then(|r| r.ok())
+            .and_then(|list| list.maintenance_of(&name.get()))
     };
     let set = move |enabled: bool| {
         let (cluster, csrf) = (name.get_untracked(), auth.csrf());

@@ -661,26 +661,39 @@ impl NotificationService {
             .collect())
     }
 
+    /// The audit row of one delivery's outcome (the service's own, on the row's channel).
+    async fn audit_delivery(
+        &self,
+        row: &OutboxRow,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: String,
+    ) {
+        let mut event = AuditEvent::new(NOTIFY_USER, "-", action, outcome)
+            .target(row.channel.clone())
+            .detail(detail);
+        if let Some(cluster) = &row.cluster {
+            event = event.cluster(cluster.clone());
+        }
+        audit::record(&self.store, &self.clock, event).await;
+    }
+
     /// The raise `row` was given up: so is its `resolved` waiting behind it, audited once.
     async fn give_up_resolved_of(&self, row: &OutboxRow, now_ms: i64) {
         match self.store.give_up_resolved_of(row.id, now_ms).await {
             Ok(rows) => {
                 for r in rows {
-                    let mut event = AuditEvent::new(
-                        NOTIFY_USER,
-                        "-",
-                        AuditAction::NotificationFailed,
-                        AuditOutcome::Failure,
-                    )
-                    .target(r.channel.clone())
-                    .detail(format!(
+                    let detail = format!(
                         "{} given up with its condition's message, so it is not sent alone",
                         r.event
-                    ));
-                    if let Some(cluster) = &r.cluster {
-                        event = event.cluster(cluster.clone());
-                    }
-                    audit::record(&self.store, &self.clock, event).await;
+                    );
+                    self.audit_delivery(
+                        &r,
+                        AuditAction::NotificationFailed,
+                        AuditOutcome::Failure,
+                        detail,
+                    )
+                    .await;
                 }
             }
             Err(error) => {
@@ -701,21 +714,17 @@ impl NotificationService {
             )
             .await?;
         for row in rows {
-            let mut event = AuditEvent::new(
-                NOTIFY_USER,
-                "-",
-                AuditAction::NotificationFailed,
-                AuditOutcome::Failure,
-            )
-            .target(row.channel.clone())
-            .detail(format!(
+            let detail = format!(
                 "{} given up after {} attempt(s): no console on this database has the channel any more",
                 row.event, row.attempts
-            ));
-            if let Some(cluster) = &row.cluster {
-                event = event.cluster(cluster.clone());
-            }
-            audit::record(&self.store, &self.clock, event).await;
+            );
+            self.audit_delivery(
+                &row,
+                AuditAction::NotificationFailed,
+                AuditOutcome::Failure,
+                detail,
+            )
+            .await;
         }
         Ok(())
     }
@@ -802,13 +811,7 @@ impl NotificationService {
                             row.event
                         ),
                     };
-                    let mut event = AuditEvent::new(NOTIFY_USER, "-", action, outcome)
-                        .target(row.channel.clone())
-                        .detail(detail);
-                    if let Some(cluster) = &row.cluster {
-                        event = event.cluster(cluster.clone());
-                    }
-                    audit::record(&self.store, &self.clock, event).await;
+                    self.audit_delivery(&row, action, outcome, detail).await;
                 }
                 if given_up {
                     self.give_up_resolved_of(&row, now_ms).await;
