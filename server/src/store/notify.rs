@@ -501,31 +501,41 @@ mod tests {
         }
     }
 
-    /// Ended messages older than the cut go, except the raise of a condition that still holds;
-    /// messages waiting to be sent always stay.
-    #[tokio::test]
-    async fn the_outbox_is_pruned_but_keeps_what_an_active_condition_needs() {
-        let s = store("prune");
-        let active = s
+    /// A `run_failed` of `reference` on `prod`, noted and notified at 10 with its raise queued for
+    /// `ops`: the raise's key.
+    async fn notified_failure(s: &Store, reference: &str) -> String {
+        let noted = s
             .note_condition(
                 "prod".into(),
                 NotifyEvent::RunFailed,
-                "run-7".into(),
+                reference.into(),
                 "x".into(),
                 10,
             )
             .await
             .unwrap();
-        let active_key = format!("prod:run_failed:run-7:{}:raised", active.since_ms);
-        s.notify_condition(
-            "prod".into(),
-            NotifyEvent::RunFailed,
-            "run-7".into(),
-            vec![row(&active_key)],
-            10,
-        )
-        .await
-        .unwrap();
+        let key = format!("prod:run_failed:{reference}:{}:raised", noted.since_ms);
+        assert!(
+            s.notify_condition(
+                "prod".into(),
+                NotifyEvent::RunFailed,
+                reference.into(),
+                vec![row(&key)],
+                10,
+            )
+            .await
+            .unwrap()
+        );
+        key
+    }
+
+    /// Ended messages older than the cut go, except the raise of a condition that still holds;
+    /// messages waiting to be sent always stay.
+    #[tokio::test]
+    async fn the_outbox_is_pruned_but_keeps_what_an_active_condition_needs() {
+        let s = store("prune");
+        // A condition that still holds: its delivered raise is kept.
+        notified_failure(&s, "run-7").await;
         s.enqueue_notifications(vec![row("old-skip"), row("waiting")], 10)
             .await
             .unwrap();
@@ -562,26 +572,7 @@ mod tests {
     #[tokio::test]
     async fn a_raise_given_up_gets_no_resolved() {
         let s = store("given-up");
-        let noted = s
-            .note_condition(
-                "prod".into(),
-                NotifyEvent::RunFailed,
-                "run-1".into(),
-                "x".into(),
-                10,
-            )
-            .await
-            .unwrap();
-        let key = format!("prod:run_failed:run-1:{}:raised", noted.since_ms);
-        s.notify_condition(
-            "prod".into(),
-            NotifyEvent::RunFailed,
-            "run-1".into(),
-            vec![row(&key)],
-            10,
-        )
-        .await
-        .unwrap();
+        let key = notified_failure(&s, "run-1").await;
         let claimed = s
             .claim_deliveries("a".into(), vec!["ops".into()], 10, 1_000, 10)
             .await
@@ -618,26 +609,7 @@ mod tests {
     #[tokio::test]
     async fn a_raise_given_up_after_its_resolved_was_queued_takes_the_resolved_with_it() {
         let s = store("given-up-later");
-        let noted = s
-            .note_condition(
-                "prod".into(),
-                NotifyEvent::RunFailed,
-                "run-1".into(),
-                "x".into(),
-                10,
-            )
-            .await
-            .unwrap();
-        let key = format!("prod:run_failed:run-1:{}:raised", noted.since_ms);
-        s.notify_condition(
-            "prod".into(),
-            NotifyEvent::RunFailed,
-            "run-1".into(),
-            vec![row(&key)],
-            10,
-        )
-        .await
-        .unwrap();
+        let key = notified_failure(&s, "run-1").await;
         let raise = s
             .claim_deliveries("a".into(), vec!["ops".into()], 10, 1_000, 10)
             .await

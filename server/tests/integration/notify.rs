@@ -19,10 +19,14 @@ use sha2::Sha256;
 const SIGNING_KEY: &str = "test-signing-key";
 
 /// What the test receiver got: each request's headers and body.
-type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
-/// A webhook receiver on `listener` that answers 200 to every POST.
-fn serve_receiver(listener: tokio::net::TcpListener) -> (Received, tokio::task::JoinHandle<()>) {
+/// A webhook receiver on `listener`: every POST to `/hook` is recorded when it arrives, then
+/// answered 200 after `delay`.
+pub(crate) fn serve_receiver(
+    listener: tokio::net::TcpListener,
+    delay: Duration,
+) -> (Received, tokio::task::JoinHandle<()>) {
     let received: Received = Arc::default();
     let store = received.clone();
     let app = axum::Router::new().route(
@@ -34,6 +38,7 @@ fn serve_receiver(listener: tokio::net::TcpListener) -> (Received, tokio::task::
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push((headers, body));
+                tokio::time::sleep(delay).await;
                 "ok"
             }
         }),
@@ -44,7 +49,7 @@ fn serve_receiver(listener: tokio::net::TcpListener) -> (Received, tokio::task::
     (received, task)
 }
 
-fn bodies(received: &Received) -> Vec<Value> {
+pub(crate) fn bodies(received: &Received) -> Vec<Value> {
     received
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -53,8 +58,16 @@ fn bodies(received: &Received) -> Vec<Value> {
         .collect()
 }
 
+/// How many of the received messages are of `event`.
+pub(crate) fn count(received: &Received, event: &str) -> usize {
+    bodies(received)
+        .iter()
+        .filter(|b| b["event"] == event)
+        .count()
+}
+
 /// A port nothing listens on (bound, read, closed).
-async fn closed_port() -> u16 {
+pub(crate) async fn closed_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
 }
@@ -83,7 +96,11 @@ fn config_text(sim: &camunda_sim::SimCluster, channels: &str) -> String {
 }
 
 /// The same, with more `[notify]` keys (and whatever sections `channels` adds).
-fn config_text_with(sim: &camunda_sim::SimCluster, notify: &str, channels: &str) -> String {
+pub(crate) fn config_text_with(
+    sim: &camunda_sim::SimCluster,
+    notify: &str,
+    channels: &str,
+) -> String {
     let (auth, _) = auth_section("");
     format!(
         "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
@@ -93,21 +110,47 @@ fn config_text_with(sim: &camunda_sim::SimCluster, notify: &str, channels: &str)
     )
 }
 
-/// A receiver on a port of its own: the port, what it got, and its task.
-async fn receiver_on_new_port() -> (u16, Received, tokio::task::JoinHandle<()>) {
+/// A receiver on a port of its own that answers at once: what it got, the port, its task.
+pub(crate) async fn receiver() -> (Received, u16, tokio::task::JoinHandle<()>) {
+    receiver_after(Duration::ZERO).await
+}
+
+/// The same, answering each message `delay` after it arrived.
+pub(crate) async fn receiver_after(
+    delay: Duration,
+) -> (Received, u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (received, task) = serve_receiver(listener);
-    (port, received, task)
+    let (received, task) = serve_receiver(listener, delay);
+    (received, port, task)
+}
+
+/// A webhook channel `name` to a receiver on `port` for `events` (a TOML array).
+pub(crate) fn webhook(name: &str, port: u16, events: &str) -> String {
+    format!(
+        "[[notifications]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         events = {events}\n"
+    )
+}
+
+/// Pauses (hard) or resumes exporting of cluster `test` as the console's admin.
+pub(crate) async fn exporting(console: &Console, action: &str) {
+    let body = (action == "pause").then(|| json!({"soft": false}));
+    let (status, answer) = console
+        .call(
+            Method::POST,
+            &format!("/api/clusters/test/exporting/{action}"),
+            Some(&console.session),
+            body,
+        )
+        .await;
+    assert_eq!(status, 200, "{action}: {answer}");
 }
 
 /// A receiver on a new port and a webhook channel `ops` to it for `events`.
 async fn receiver_channel(events: &str) -> (Received, tokio::task::JoinHandle<()>, String) {
-    let (port, received, task) = receiver_on_new_port().await;
-    let channel = format!(
-        "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
-         events = {events}\n"
-    );
+    let (received, port, task) = receiver().await;
+    let channel = webhook("ops", port, events);
     (received, task, channel)
 }
 
@@ -182,7 +225,7 @@ fn verify_signature(headers: &HeaderMap, body: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_gets_a_signed_run_failed_and_then_resolved() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (port, received, _task) = receiver_on_new_port().await;
+    let (received, port, _task) = receiver().await;
     let channel = "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"OPS_URL\"\n\
                    secret_env = \"OPS_HMAC\"\nevents = [\"run_failed\", \"resolved\"]\n";
     let env = env_of(vec![
@@ -255,7 +298,7 @@ async fn a_webhook_gets_a_signed_run_failed_and_then_resolved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consoles_on_one_database_send_each_message_once() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (port, received, _task) = receiver_on_new_port().await;
+    let (received, port, _task) = receiver().await;
     let channel = format!(
         "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          events = [\"run_failed\", \"resolved\"]\n"
@@ -294,7 +337,7 @@ async fn two_consoles_on_one_database_send_each_message_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (port, received, _task) = receiver_on_new_port().await;
+    let (received, port, _task) = receiver().await;
     // A Slack channel to the same receiver: its messages are `{"text": ...}`.
     let channel = format!(
         "[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
@@ -358,7 +401,7 @@ async fn a_breached_rpo_is_notified_and_resolved_when_a_backup_meets_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teams_gets_a_card_and_pagerduty_a_trigger_then_a_resolve() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (port, received, _task) = receiver_on_new_port().await;
+    let (received, port, _task) = receiver().await;
     let channel = format!(
         "[[notifications]]\nname = \"teams\"\nkind = \"teams\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          events = [\"run_failed\", \"resolved\"]\n\
@@ -592,7 +635,7 @@ async fn a_receiver_that_was_down_gets_the_failure_once_from_the_outbox() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
-    let (received, _task) = serve_receiver(listener);
+    let (received, _task) = serve_receiver(listener, Duration::ZERO);
     eventually(Duration::from_secs(10), || async {
         (!bodies(&received).is_empty()).then_some(())
     })

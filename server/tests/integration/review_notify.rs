@@ -5,45 +5,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::notify::run_backup;
-use axum::http::HeaderMap;
+use crate::notify::{
+    Received, bodies, closed_port, config_text_with, count, exporting, receiver, run_backup,
+    webhook,
+};
 use backup_console::config::Config;
 use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
-
-/// A webhook receiver on a new port that answers 200 to every POST to `/hook`.
-async fn receiver() -> (Received, u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (received, task) = serve_on(listener);
-    (received, port, task)
-}
-
-fn serve_on(listener: tokio::net::TcpListener) -> (Received, tokio::task::JoinHandle<()>) {
-    let received: Received = Arc::default();
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let store = store.clone();
-            async move {
-                store
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((headers, body));
-                "ok"
-            }
-        }),
-    );
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (received, task)
-}
 
 /// A receiver that accepts connections and never answers.
 async fn hanging_receiver() -> (u16, tokio::task::JoinHandle<()>) {
@@ -58,58 +28,6 @@ async fn hanging_receiver() -> (u16, tokio::task::JoinHandle<()>) {
     (port, task)
 }
 
-fn bodies(received: &Received) -> Vec<Value> {
-    received
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
-        .collect()
-}
-
-fn webhook(name: &str, port: u16, events: &str) -> String {
-    format!(
-        "[[notifications]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
-         events = {events}\n"
-    )
-}
-
-/// The configuration with a new database, looking and retrying every 100 ms.
-fn config_text(sim: &camunda_sim::SimCluster, notify: &str, rest: &str) -> String {
-    let (auth, _) = auth_section("");
-    format!(
-        "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
-         [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n{notify}\
-         {}\n{rest}",
-        sim.endpoints.console_config("test")
-    )
-}
-
-async fn closed_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-async fn exporting(console: &Console, action: &str) {
-    let body = (action == "pause").then(|| json!({"soft": false}));
-    let (status, answer) = console
-        .call(
-            Method::POST,
-            &format!("/api/clusters/test/exporting/{action}"),
-            Some(&console.session),
-            body,
-        )
-        .await;
-    assert_eq!(status, 200, "{action}: {answer}");
-}
-
-fn count(received: &Received, event: &str) -> usize {
-    bodies(received)
-        .iter()
-        .filter(|b| b["event"] == event)
-        .count()
-}
-
 /// A condition that flaps (raised, resolved, raised again) is a new occurrence each time: the
 /// second raise must reach the receiver, with an `id` the receiver has not seen (it drops
 /// copies by `id`), and so must its `resolved`.
@@ -117,7 +35,7 @@ fn count(received: &Received, event: &str) -> usize {
 async fn exporting_paused_again_after_it_was_resolved_is_notified_again() {
     let sim = start_sim(VersionProfile::V88, 0).await;
     let (received, port, _task) = receiver().await;
-    let text = config_text(
+    let text = config_text_with(
         &sim,
         "paused_after_secs = 1\n",
         &format!(
@@ -163,7 +81,7 @@ async fn a_channel_added_later_gets_no_resolved_for_a_condition_it_never_got() {
     let (old, old_port, _t1) = receiver().await;
     let (new, new_port, _t2) = receiver().await;
     let events = "[\"rpo_breached\", \"resolved\"]";
-    let text = config_text(&sim, "", &webhook("old", old_port, events));
+    let text = config_text_with(&sim, "", &webhook("old", old_port, events));
     // The first console: nothing is restorable yet, so the RPO is breached and `old` is told.
     let config = Config::parse(&text, "first.toml", &|_| None).unwrap();
     let first = backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
@@ -222,7 +140,7 @@ async fn every_pagerduty_incident_opened_for_a_failed_run_is_resolved() {
         "[[notifications]]\nname = \"pager\"\nkind = \"pagerduty\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          routing_key_env = \"PD_KEY\"\nevents = [\"run_failed\", \"resolved\"]\n"
     );
-    let text = config_text(&sim, "", &channel);
+    let text = config_text_with(&sim, "", &channel);
     let console = start_console_with_env(&text, &|key| {
         (key == "PD_KEY").then(|| "pd-routing-key".to_string())
     })
@@ -273,7 +191,7 @@ async fn a_console_without_a_channel_does_not_give_up_its_deliveries() {
     let port = closed_port().await;
     let (_other, other_port, _t) = receiver().await;
     let ops = webhook("ops", port, "[\"run_failed\"]");
-    let text = config_text(&sim, "", &ops);
+    let text = config_text_with(&sim, "", &ops);
     // The console that has `ops` (its receiver is down) ...
     let config = Config::parse(&text, "first.toml", &|_| None).unwrap();
     let first = backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
@@ -313,7 +231,7 @@ async fn a_hanging_receiver_does_not_delay_another_channels_messages() {
     let (received, port, _t1) = receiver().await;
     let (slow_port, _t2) = hanging_receiver().await;
     let events = "[\"run_failed\", \"resolved\"]";
-    let text = config_text(
+    let text = config_text_with(
         &sim,
         "",
         &format!(
@@ -354,7 +272,7 @@ async fn a_skipped_due_time_leaves_no_pagerduty_incident_open() {
         "[[notifications]]\nname = \"pager\"\nkind = \"pagerduty\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
          routing_key_env = \"PD_KEY\"\nevents = [\"schedule_skipped\", \"resolved\"]\n"
     );
-    let text = config_text(&sim, "", &channel);
+    let text = config_text_with(&sim, "", &channel);
     let env = |key: &str| (key == "PD_KEY").then(|| "pd-routing-key".to_string());
     let console = start_console_with_env(&text, &env).await;
     let config = Config::parse(&text, "t", &env).unwrap();
@@ -484,7 +402,7 @@ async fn a_mail_server_dropping_mid_data_gets_the_message_whole_on_the_retry() {
          smtp_port = {port}\nstarttls = \"off\"\nfrom = \"console@example.com\"\n\
          to = [\"ops@example.com\"]\nevents = [\"run_failed\"]\n"
     );
-    let text = config_text(&sim, "", &channel);
+    let text = config_text_with(&sim, "", &channel);
     let console = start_console_with_env(&text, &|_| None).await;
     run_backup(&console, &sim, true).await;
     eventually(Duration::from_secs(10), || async {
@@ -525,7 +443,7 @@ async fn starttls_off_is_refused_for_a_mail_server_that_is_not_on_localhost() {
     let sim = start_sim(VersionProfile::V88, 0).await;
     let channel = "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_host = \"smtp.example.com\"\n\
                    starttls = \"off\"\nfrom = \"console@example.com\"\nto = [\"ops@example.com\"]\n";
-    let text = config_text(&sim, "", channel);
+    let text = config_text_with(&sim, "", channel);
     let parsed = Config::parse(&text, "t.toml", &|_| None);
     let error = parsed.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
@@ -542,7 +460,7 @@ async fn starttls_off_is_refused_for_a_mail_server_that_is_not_on_localhost() {
 async fn a_manual_pause_after_a_run_left_exporting_paused_is_still_notified() {
     let sim = start_sim(VersionProfile::V88, 0).await;
     let (received, port, _task) = receiver().await;
-    let text = config_text(
+    let text = config_text_with(
         &sim,
         "paused_after_secs = 1\n",
         &format!(
@@ -610,7 +528,7 @@ async fn send_test_says_why_the_request_failed() {
         "{}[[notifications]]\nname = \"dns\"\nkind = \"webhook\"\nurl = \"http://no-such-host.invalid/hook\"\n",
         webhook("refused", port, "[\"run_failed\"]")
     );
-    let text = config_text(&sim, "", &channels);
+    let text = config_text_with(&sim, "", &channels);
     let console = start_console_with_env(&text, &|_| None).await;
     let mut errors = Vec::new();
     for name in ["refused", "dns"] {

@@ -3,98 +3,23 @@
 //! the console looked, a delivery in flight at shutdown. A failing test here is a finding.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::notify::{run_backup, run_to_end};
-use axum::http::HeaderMap;
+use crate::notify::{
+    bodies, config_text_with, count, exporting, receiver, receiver_after, run_backup, run_to_end,
+    webhook,
+};
 use backup_console::config::Config;
 use backup_console_testkit::*;
 use backup_domain::api::VersionProfile;
 use reqwest::Method;
-use serde_json::{Value, json};
-
-type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
-
-/// A webhook receiver on a new port: every POST to `/hook` is recorded when it arrives, then
-/// answered 200 after `delay`.
-async fn receiver(delay: Duration) -> (Received, u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received: Received = Arc::default();
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let store = store.clone();
-            async move {
-                store
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((headers, body));
-                tokio::time::sleep(delay).await;
-                "ok"
-            }
-        }),
-    );
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (received, port, task)
-}
-
-fn bodies(received: &Received) -> Vec<Value> {
-    received
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
-        .collect()
-}
-
-fn count(received: &Received, event: &str) -> usize {
-    bodies(received)
-        .iter()
-        .filter(|b| b["event"] == event)
-        .count()
-}
-
-fn webhook(name: &str, port: u16, events: &str) -> String {
-    format!(
-        "[[notifications]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
-         events = {events}\n"
-    )
-}
-
-/// The configuration with a new database, looking and retrying every 100 ms.
-fn config_text(sim: &camunda_sim::SimCluster, notify: &str, rest: &str) -> String {
-    let (auth, _) = auth_section("");
-    format!(
-        "{auth}[catalog]\nmin_refresh_gap_secs = 0\n\
-         [notify]\ninterval_ms = 100\nretry_base_ms = 100\nretry_max_ms = 400\n{notify}\
-         {}\n{rest}",
-        sim.endpoints.console_config("test")
-    )
-}
+use serde_json::json;
 
 async fn start_on(text: &str) -> backup_console::web::Console {
     let config = Config::parse(text, "other.toml", &|_| None).unwrap();
     backup_console::web::console_for(&config, Path::new("/nonexistent-ui"), false)
         .await
         .expect("the console starts")
-}
-
-async fn exporting(console: &Console, action: &str) {
-    let body = (action == "pause").then(|| json!({"soft": false}));
-    let (status, answer) = console
-        .call(
-            Method::POST,
-            &format!("/api/clusters/test/exporting/{action}"),
-            Some(&console.session),
-            body,
-        )
-        .await;
-    assert_eq!(status, 200, "{action}: {answer}");
 }
 
 /// README: "with two consoles whose channel lists differ, each sends its own", and `resolved`
@@ -105,11 +30,11 @@ async fn exporting(console: &Console, action: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_only_the_other_console_has_gets_its_resolved() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (ops, ops_port, _t1) = receiver(Duration::ZERO).await;
-    let (extra, extra_port, _t2) = receiver(Duration::ZERO).await;
+    let (ops, ops_port, _t1) = receiver().await;
+    let (extra, extra_port, _t2) = receiver().await;
     let events = "[\"run_failed\", \"resolved\"]";
     let ops_channel = webhook("ops", ops_port, events);
-    let text_a = config_text(&sim, "", &ops_channel);
+    let text_a = config_text_with(&sim, "", &ops_channel);
     let text_b = text_a.replace(
         &ops_channel,
         &format!("{ops_channel}{}", webhook("extra", extra_port, events)),
@@ -152,10 +77,10 @@ async fn a_channel_only_the_other_console_has_gets_its_resolved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_after_the_run_was_resumed_elsewhere_is_not_blamed_on_the_run() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (received, port, _task) = receiver(Duration::ZERO).await;
+    let (received, port, _task) = receiver().await;
     let status = "[status]\npoll_interval_secs = 1\n[procedure]\nresume_deadline_secs = 1\n";
     let channel = webhook("ops", port, "[\"exporting_still_paused\", \"resolved\"]");
-    let text_with = config_text(
+    let text_with = config_text_with(
         &sim,
         "paused_after_secs = 60\n",
         &format!("{status}{channel}"),
@@ -204,9 +129,9 @@ async fn a_pause_after_the_run_was_resumed_elsewhere_is_not_blamed_on_the_run() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_in_flight_at_shutdown_is_finished_and_recorded() {
     let sim = start_sim(VersionProfile::V88, 0).await;
-    let (received, port, _task) = receiver(Duration::from_millis(300)).await;
+    let (received, port, _task) = receiver_after(Duration::from_millis(300)).await;
     let channel = webhook("ops", port, "[\"run_failed\"]");
-    let text_with = config_text(&sim, "", &channel);
+    let text_with = config_text_with(&sim, "", &channel);
     let text_without = text_with.replace(&channel, "");
     let plain = start_console_with_env(&text_without, &|_| None).await;
     let notifying = start_on(&text_with).await;
@@ -256,7 +181,7 @@ async fn a_tls_failure_does_not_name_the_secret_urls_host() {
         "[[notifications]]\nname = \"tls\"\nkind = \"webhook\"\nurl_env = \"HOOK\"\nca_file = {:?}\n",
         fixture("ca.pem").display().to_string()
     );
-    let text = config_text(&sim, "", &channel);
+    let text = config_text_with(&sim, "", &channel);
     let url = format!("https://127.0.0.2:{port}/hook-SECRET");
     let console = start_console_with_env(&text, &|k| (k == "HOOK").then(|| url.clone())).await;
     let (status, answer) = console
