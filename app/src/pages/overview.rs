@@ -92,6 +92,9 @@ pub fn Overview() -> impl IntoView {
     // The cluster a refresh is in flight for, and when the next one is due (browser clock).
     let in_flight = RwSignal::new(None::<String>);
     let next_due = RwSignal::new(0_i64);
+    // The browser time of the latest history read: the server starts a status round for it, and
+    // a round taken before it is read again soon rather than after a whole interval.
+    let history_read_at = RwSignal::new(i64::MIN);
     // The refresh belongs to the page whoever asks for it (the ticker, an effect, a button):
     // leaving the page aborts the request in flight.
     let owner = StoredValue::new(Owner::current().unwrap_or_default());
@@ -119,7 +122,15 @@ pub fn Overview() -> impl IntoView {
                     }
                     let received = now_ms();
                     if let Ok(s) = &answer {
-                        next_due.try_set(next_fetch(s, received));
+                        let taken = received - (s.served_at_ms - s.taken_at_ms).max(0);
+                        let before_history = history_read_at
+                            .try_get_untracked()
+                            .is_some_and(|h| taken < h);
+                        next_due.try_set(if before_history {
+                            received + MIN_POLL_MS
+                        } else {
+                            next_fetch(s, received)
+                        });
                     }
                     live.try_update(|l| match answer {
                         Ok(s) => {
@@ -138,6 +149,7 @@ pub fn Overview() -> impl IntoView {
     // ticker's next second, when that round is in.
     Effect::new(move |_| {
         if history.with(|h| h.as_ref().is_some_and(Result::is_ok)) {
+            history_read_at.set(now_ms());
             next_due.set(now_ms() + 300);
         }
     });
