@@ -26,6 +26,31 @@ impl VersionProfile {
     }
 }
 
+/// Where the web apps keep their data (8.9 added a relational database beside Elasticsearch and
+/// OpenSearch). It decides what a backup is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondaryStorage {
+    /// Elasticsearch or OpenSearch: web-apps and Optimize backups, the records snapshot, a soft
+    /// pause around the Zeebe backup.
+    #[default]
+    Elasticsearch,
+    /// A relational database (8.9+): a Zeebe runtime backup and the database's own dump, no
+    /// web-apps backup, no soft pause, no records snapshot.
+    Rdbms,
+}
+
+/// Which API the console calls for Zeebe's and the web apps' backups and for exporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagementApi {
+    /// The management port's actuators (`:9600/actuator/...`), unauthenticated.
+    #[default]
+    Actuator,
+    /// The 8.10 REST API (`:8080/v2/backups/...`), with HTTP Basic or OIDC credentials.
+    Rest,
+}
+
 /// Whether a component answered its health check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +76,13 @@ pub struct ComponentHealth {
 pub struct ClusterSummary {
     pub name: String,
     pub profile: VersionProfile,
+    /// The exact minor the file names ("8.10"); the profile is its API generation.
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub secondary_storage: SecondaryStorage,
+    #[serde(default)]
+    pub api: ManagementApi,
     pub components: Vec<ComponentHealth>,
     /// Maintenance mode, while it is on: every page shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

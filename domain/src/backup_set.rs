@@ -21,6 +21,12 @@ pub enum Component {
     Optimize,
     /// The Elasticsearch/OpenSearch snapshot `camunda_zeebe_records_backup_{id}` of `zeebe-record*`.
     RecordsSnapshot,
+    /// A `pg_dump` of the Web Modeler database (`[[clusters.databases]] name = "web-modeler"`),
+    /// taken after exporting is resumed.
+    WebModelerDump,
+    /// A `pg_dump` of the RDBMS secondary storage (8.9+, `name = "rdbms"`), taken before the
+    /// Zeebe backup as Camunda advises.
+    RdbmsDump,
 }
 
 impl Component {
@@ -32,7 +38,14 @@ impl Component {
             Component::Webapps => "Web apps",
             Component::Optimize => "Optimize",
             Component::RecordsSnapshot => "Records snapshot",
+            Component::WebModelerDump => "Web Modeler dump",
+            Component::RdbmsDump => "RDBMS dump",
         }
+    }
+
+    /// A database dump the console takes itself, rather than a component's backup API.
+    pub fn is_database_dump(self) -> bool {
+        matches!(self, Component::WebModelerDump | Component::RdbmsDump)
     }
 
     /// Components that ship with the orchestration cluster and therefore share its version.

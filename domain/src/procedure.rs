@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::VersionProfile;
+use crate::api::{SecondaryStorage, VersionProfile};
 use crate::backup_set::Component;
 
 /// One step of a backup run.
@@ -25,6 +25,9 @@ pub enum ProcedureStep {
     WaitForZeebe,
     /// `POST /actuator/exporting/resume`. Also run after any failure once the pause was reached.
     ResumeExporting,
+    /// `pg_dump --format=custom` of a configured database, verified with `pg_restore --list`
+    /// (`Component::WebModelerDump` or `Component::RdbmsDump`). Never inside the pause window.
+    DumpDatabase(Component),
 }
 
 impl ProcedureStep {
@@ -37,6 +40,7 @@ impl ProcedureStep {
             ProcedureStep::StartZeebe => "Start the Zeebe backup".into(),
             ProcedureStep::WaitForZeebe => "Wait until the Zeebe backup completes".into(),
             ProcedureStep::ResumeExporting => "Resume Zeebe exporting".into(),
+            ProcedureStep::DumpDatabase(c) => format!("Take and verify the {}", c.label()),
         }
     }
 
@@ -54,13 +58,30 @@ pub struct ProcedurePlan {
     pub skipped: Vec<String>,
 }
 
+/// The procedure for a cluster with `components` configured on Elasticsearch/OpenSearch.
+pub fn plan(profile: VersionProfile, components: &[Component]) -> ProcedurePlan {
+    plan_for(profile, SecondaryStorage::Elasticsearch, components)
+}
+
 /// The procedure for a cluster with `components` configured (Zeebe is always there).
+///
+/// RDBMS (8.9+, research §1.5): the database dump first (Camunda: "have primary storage backup
+/// taken after the secondary storage one"), then the Zeebe runtime backup; no web-apps backup,
+/// no soft pause, no records snapshot. A Web Modeler dump comes after the Zeebe backup, and on
+/// Elasticsearch after exporting is resumed: a dump of minutes never holds the pause open.
 ///
 /// 8.7 (§8.1): web apps and Optimize started together and waited for, then soft pause, the records
 /// snapshot, Zeebe, resume. 8.8+ (§8.2): soft pause first, then web apps and Optimize, the records
 /// snapshot, Zeebe, resume.
-pub fn plan(profile: VersionProfile, components: &[Component]) -> ProcedurePlan {
+pub fn plan_for(
+    profile: VersionProfile,
+    storage: SecondaryStorage,
+    components: &[Component],
+) -> ProcedurePlan {
     let has = |c: Component| components.contains(&c);
+    if storage == SecondaryStorage::Rdbms {
+        return rdbms_plan(profile, components);
+    }
     let mut skipped = Vec::new();
     let apps: Vec<Component> = match profile {
         VersionProfile::V87 => [Component::Operate, Component::Tasklist, Component::Optimize]
@@ -115,6 +136,40 @@ pub fn plan(profile: VersionProfile, components: &[Component]) -> ProcedurePlan 
         ProcedureStep::WaitForZeebe,
         ProcedureStep::ResumeExporting,
     ]);
+    if has(Component::WebModelerDump) {
+        steps.push(ProcedureStep::DumpDatabase(Component::WebModelerDump));
+    }
+    ProcedurePlan {
+        profile,
+        steps,
+        skipped,
+    }
+}
+
+fn rdbms_plan(profile: VersionProfile, components: &[Component]) -> ProcedurePlan {
+    let has = |c: Component| components.contains(&c);
+    let mut skipped = vec![
+        "RDBMS secondary storage: Camunda takes no web-apps backup, no records snapshot and needs no soft pause"
+            .to_string(),
+    ];
+    let mut steps = Vec::new();
+    if has(Component::RdbmsDump) {
+        steps.push(ProcedureStep::DumpDatabase(Component::RdbmsDump));
+    } else {
+        skipped.push(
+            "no [[clusters.databases]] name = \"rdbms\": the secondary storage is not dumped by this console; a restore needs a dump taken before this backup"
+                .into(),
+        );
+    }
+    if has(Component::Optimize) {
+        skipped.push(
+            "Optimize does not run on RDBMS secondary storage: no Optimize backup is taken".into(),
+        );
+    }
+    steps.extend([ProcedureStep::StartZeebe, ProcedureStep::WaitForZeebe]);
+    if has(Component::WebModelerDump) {
+        steps.push(ProcedureStep::DumpDatabase(Component::WebModelerDump));
+    }
     ProcedurePlan {
         profile,
         steps,
@@ -257,14 +312,23 @@ mod tests {
     }
 
     #[test]
-    fn every_plan_resumes_last_and_pauses_once() {
+    fn every_plan_resumes_after_zeebe_and_pauses_once() {
         for profile in [VersionProfile::V87, VersionProfile::V88] {
             for components in [
                 vec![Zeebe],
                 vec![Zeebe, Operate, Tasklist, Webapps, Optimize, RecordsSnapshot],
+                vec![Zeebe, Webapps, WebModelerDump],
             ] {
                 let p = plan(profile, &components);
-                assert_eq!(p.steps.last(), Some(&ResumeExporting));
+                let resume = p.steps.iter().position(|s| *s == ResumeExporting);
+                let wait = p.steps.iter().position(|s| *s == WaitForZeebe);
+                assert_eq!(resume, wait.map(|w| w + 1), "resume right after Zeebe");
+                // Nothing but a dump (outside the window) follows the resume.
+                assert!(
+                    p.steps[resume.unwrap() + 1..]
+                        .iter()
+                        .all(|s| matches!(s, DumpDatabase(_)))
+                );
                 assert_eq!(
                     p.steps.iter().filter(|s| **s == SoftPauseExporting).count(),
                     1
@@ -281,6 +345,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_web_modeler_dump_runs_after_exporting_is_resumed() {
+        let p = plan(VersionProfile::V88, &[Zeebe, Webapps, WebModelerDump]);
+        assert_eq!(
+            &p.steps[p.steps.len() - 2..],
+            &[ResumeExporting, DumpDatabase(WebModelerDump)]
+        );
+    }
+
+    #[test]
+    fn an_rdbms_backup_dumps_the_database_first_and_never_pauses() {
+        let p = plan_for(
+            VersionProfile::V88,
+            SecondaryStorage::Rdbms,
+            &[Zeebe, RdbmsDump, WebModelerDump, Optimize],
+        );
+        assert_eq!(
+            p.steps,
+            vec![
+                DumpDatabase(RdbmsDump),
+                StartZeebe,
+                WaitForZeebe,
+                DumpDatabase(WebModelerDump)
+            ]
+        );
+        assert!(!p.steps.contains(&SoftPauseExporting));
+        assert!(
+            p.skipped
+                .iter()
+                .any(|s| s.starts_with("Optimize does not run"))
+        );
+        let p = plan_for(VersionProfile::V88, SecondaryStorage::Rdbms, &[Zeebe]);
+        assert_eq!(p.steps, vec![StartZeebe, WaitForZeebe]);
+        assert!(
+            p.skipped
+                .iter()
+                .any(|s| s.contains("not dumped by this console"))
+        );
     }
 
     #[test]

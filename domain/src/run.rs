@@ -897,6 +897,18 @@ pub fn curl_script(cluster: &str, report: &RunReport) -> String {
                 ))
             ));
         };
+        if let ProcedureStep::DumpDatabase(c) = step {
+            // A dump is a local command, not a request: the script names it and goes on, since
+            // the backup itself does not depend on it.
+            out.push_str(&format!(
+                "# The console ran pg_dump for the {} ({}); this script does not repeat it. By hand:\n\
+                 #   pg_dump --format=custom --file=<directory>/<cluster>/$BACKUP_ID/<name>.dump \"$DATABASE_URL\"\n\
+                 #   pg_restore --list <that file> > /dev/null\n",
+                c.label(),
+                state_text(progress.state)
+            ));
+            continue;
+        }
         if exchanges.is_empty() && step != ProcedureStep::ResumeExporting {
             not_run(
                 &mut out,
@@ -1006,6 +1018,7 @@ pub fn curl_script(cluster: &str, report: &RunReport) -> String {
                     out.push_str(&format!("#  -> in the run: {}\n", answer_comment(e)));
                 }
             }
+            ProcedureStep::DumpDatabase(_) => {}
             ProcedureStep::ResumeExporting => {
                 let Some(resume) = &resume_url else {
                     out.push_str("# No pause was sent, so there is nothing to resume.\n");

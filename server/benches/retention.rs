@@ -60,7 +60,9 @@ fn url(sim: &SimCluster, a: &Artifact) -> String {
             e.repository,
             backup_domain::naming::records_snapshot_name(id)
         ),
-        Component::Webapps => unreachable!("8.7 has no web-apps component"),
+        Component::Webapps | Component::WebModelerDump | Component::RdbmsDump => {
+            unreachable!("the 8.7 simulator has no {a:?}")
+        }
     }
 }
 

@@ -14,6 +14,10 @@ use crate::upstream::{
 pub struct Cluster {
     pub name: String,
     pub profile: VersionProfile,
+    /// The exact minor of the file's `version` ("8.10").
+    pub version: String,
+    pub api: backup_domain::api::ManagementApi,
+    pub secondary_storage: backup_domain::api::SecondaryStorage,
     pub zeebe: ZeebeClient,
     /// Operate and Tasklist (8.7) or the single `backupHistory` client (8.8).
     pub webapps: Vec<WebappsClient>,
@@ -78,6 +82,9 @@ impl Cluster {
         Ok(Cluster {
             name: config.name.clone(),
             profile: config.profile,
+            version: config.version.clone(),
+            api: config.api,
+            secondary_storage: config.secondary_storage,
             retention: config.retention.clone(),
             pinned: config.pinned.clone(),
             expected_since: config.expected_since.clone(),
@@ -184,6 +191,9 @@ impl Cluster {
         ClusterSummary {
             name: self.name.clone(),
             profile: self.profile,
+            version: self.version.clone(),
+            api: self.api,
+            secondary_storage: self.secondary_storage,
             components,
             maintenance: None,
         }

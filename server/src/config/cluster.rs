@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use backup_domain::api::VersionProfile;
+use backup_domain::api::{ManagementApi, SecondaryStorage, VersionProfile};
 use backup_domain::retention::RetentionPolicy;
 
 use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls};
@@ -23,6 +23,12 @@ pub struct ElasticsearchConfig {
 pub struct ClusterConfig {
     pub name: String,
     pub profile: VersionProfile,
+    /// The exact minor of `version` ("8.10"): the restore runbook and the REST API depend on it.
+    pub version: String,
+    /// `api`: the 8.10 REST API or the management port's actuators.
+    pub api: ManagementApi,
+    /// `secondary_storage`: what a backup is made of (RDBMS from 8.9).
+    pub secondary_storage: SecondaryStorage,
     /// The Zeebe gateway (8.7) or the Orchestration Cluster (8.8), which also serves web-apps backups.
     pub zeebe: Endpoint,
     pub brokers: Vec<Endpoint>,
@@ -103,6 +109,45 @@ fn resolve_cluster(
 ) -> Result<ClusterConfig, ConfigError> {
     let at = format!("clusters.{}", c.name);
     let profile = profile(&c.version, &at)?;
+    let minor = minor_of(&c.version);
+    let api = match c.api.as_deref() {
+        None | Some("actuator") => ManagementApi::Actuator,
+        Some("rest") if minor >= 10 => ManagementApi::Rest,
+        Some("rest") => {
+            return Err(invalid(
+                format!("{at}.api"),
+                format!(
+                    "the REST backup API (/v2/backups) exists from 8.10; version {} has the actuators only (api = \"actuator\")",
+                    c.version
+                ),
+            ));
+        }
+        Some(other) => {
+            return Err(invalid(
+                format!("{at}.api"),
+                format!("`{other}` is not an API; use \"actuator\" or \"rest\""),
+            ));
+        }
+    };
+    let secondary_storage = match c.secondary_storage.as_deref() {
+        None | Some("elasticsearch") | Some("opensearch") => SecondaryStorage::Elasticsearch,
+        Some("rdbms") if minor >= 9 => SecondaryStorage::Rdbms,
+        Some("rdbms") => {
+            return Err(invalid(
+                format!("{at}.secondary_storage"),
+                format!(
+                    "RDBMS secondary storage exists from 8.9; version {} keeps its data in Elasticsearch or OpenSearch",
+                    c.version
+                ),
+            ));
+        }
+        Some(other) => {
+            return Err(invalid(
+                format!("{at}.secondary_storage"),
+                format!("`{other}` is not a secondary storage; use \"elasticsearch\" or \"rdbms\""),
+            ));
+        }
+    };
     let timeout = Duration::from_secs(c.request_timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
     if timeout.is_zero() {
         return Err(invalid(
@@ -239,6 +284,9 @@ fn resolve_cluster(
         pinned,
         expected_since,
         name: c.name,
+        version: c.version,
+        api,
+        secondary_storage,
         profile,
         zeebe,
         brokers,
@@ -260,6 +308,15 @@ fn profile(version: &str, at: &str) -> Result<VersionProfile, ConfigError> {
             ),
         )),
     }
+}
+
+/// The minor of a version `profile` accepted ("8.10" is 10).
+fn minor_of(version: &str) -> u32 {
+    version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
 }
 
 /// What every component endpoint of one cluster shares: where its keys are, its timeout, the
@@ -438,6 +495,33 @@ mod tests {
             err.starts_with("configuration key `clusters.a.backup.schedule`: Zeebe schedules"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_rest_api_and_rdbms_are_refused_below_their_versions() {
+        let one = |version: &str, extra: &str| {
+            format!(
+                "[[clusters]]\nname = \"a\"\nversion = \"{version}\"\n{extra}[clusters.orchestration]\nurl = \"http://h:9600\"\n"
+            )
+        };
+        let err = |text: String| {
+            Config::parse(&text, "c.toml", &no_env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(one("8.9", "api = \"rest\"\n")).contains("exists from 8.10"));
+        assert!(err(one("8.8", "secondary_storage = \"rdbms\"\n")).contains("exists from 8.9"));
+        assert!(err(one("8.10", "api = \"grpc\"\n")).contains("`grpc` is not an API"));
+        let config = Config::parse(
+            &one("8.9", "secondary_storage = \"rdbms\"\n"),
+            "c.toml",
+            &no_env,
+        )
+        .unwrap();
+        let c = &config.clusters[0];
+        assert_eq!(c.secondary_storage, SecondaryStorage::Rdbms);
+        assert_eq!(c.api, ManagementApi::Actuator);
+        assert_eq!(c.version, "8.9");
     }
 
     #[test]

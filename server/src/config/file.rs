@@ -199,6 +199,10 @@ pub(super) struct FileServer {
 pub(super) struct FileCluster {
     pub(super) name: String,
     pub(super) version: String,
+    /// `actuator` (default) or `rest` (8.10 and later): which API backs up Zeebe and the web apps.
+    pub(super) api: Option<String>,
+    /// `elasticsearch` (default; OpenSearch too) or `rdbms` (8.9 and later).
+    pub(super) secondary_storage: Option<String>,
     /// Per-request timeout towards this cluster's components, in seconds.
     pub(super) request_timeout_secs: Option<u64>,
     pub(super) zeebe: Option<FileEndpoint>,

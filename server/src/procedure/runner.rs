@@ -453,6 +453,7 @@ async fn execute(
         }
     };
     match step {
+        ProcedureStep::DumpDatabase(c) => Err(format!("{} is not configured", c.label()).into()),
         ProcedureStep::Start(Component::Optimize) => {
             let optimize = cluster
                 .optimize

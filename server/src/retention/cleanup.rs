@@ -58,6 +58,9 @@ pub(super) async fn delete_one(
             Some(records) => records.delete(id).await,
             None => return not_configured(Component::RecordsSnapshot),
         },
+        Component::WebModelerDump | Component::RdbmsDump => {
+            return not_configured(artifact.component);
+        }
     };
     match result {
         Ok(()) => (ArtifactState::Deleted, None),
