@@ -1,6 +1,8 @@
 //! One configured cluster: its clients, built once from the configuration, and its health.
 
-use backup_domain::api::{ClusterSummary, ComponentHealth, Reachability, VersionProfile};
+use backup_domain::api::{
+    ClusterSummary, ComponentHealth, Reachability, SecondaryStorage, VersionProfile,
+};
 use backup_domain::backup_set::Component;
 use reqwest::Method;
 
@@ -65,6 +67,10 @@ impl Cluster {
                     ));
                 }
                 ("Zeebe", apps)
+            }
+            // backupHistory is active only with ES/OS (§5.2): no web-apps client on RDBMS.
+            VersionProfile::V88 if config.secondary_storage == SecondaryStorage::Rdbms => {
+                ("Orchestration", Vec::new())
             }
             VersionProfile::V88 => (
                 "Orchestration",

@@ -21,13 +21,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
-use backup_domain::api::VersionProfile;
+use backup_domain::api::{SecondaryStorage, VersionProfile};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use respond::Sim;
-use state::{SimComponent, SimState, Timings};
+use state::{SimComponent, SimState, Timings, ZeebeScheduler};
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -43,6 +43,10 @@ pub struct SimConfig {
     pub base_port: Option<u16>,
     /// Serve Elasticsearch over HTTPS through this server, as ES 8 does by default.
     pub elasticsearch_tls: Option<Arc<dyn TlsServer>>,
+    /// `rdbms` (8.8 profile, reported as 8.9): no history backups, no Elasticsearch, no Optimize.
+    pub secondary_storage: SecondaryStorage,
+    /// Zeebe's own scheduler (RDBMS): a backup every `interval_ms` with a generated ID.
+    pub zeebe_scheduler: Option<ZeebeScheduler>,
 }
 
 /// Serves a component over TLS: the simulator brings no TLS stack of its own, so whoever wants
@@ -68,6 +72,18 @@ impl SimConfig {
             with_optimize: true,
             base_port: None,
             elasticsearch_tls: None,
+            secondary_storage: SecondaryStorage::Elasticsearch,
+            zeebe_scheduler: None,
+        }
+    }
+
+    /// An 8.9 cluster on RDBMS secondary storage, with Zeebe's scheduler if `scheduler` is given.
+    pub fn rdbms(scheduler: Option<ZeebeScheduler>) -> Self {
+        SimConfig {
+            secondary_storage: SecondaryStorage::Rdbms,
+            zeebe_scheduler: scheduler,
+            with_optimize: false,
+            ..SimConfig::new(VersionProfile::V88)
         }
     }
 }
@@ -84,9 +100,15 @@ pub struct SimEndpoints {
     pub tasklist: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub optimize: Option<String>,
+    /// Empty on RDBMS, which has no Elasticsearch.
     pub elasticsearch: String,
     pub repository: String,
     pub control: String,
+    pub secondary_storage: SecondaryStorage,
+    /// The exact minor the cluster reports ("8.9").
+    pub version: String,
+    /// Zeebe's own scheduler takes the backups and generates their IDs.
+    pub zeebe_scheduler: bool,
 }
 
 impl SimEndpoints {
@@ -94,8 +116,12 @@ impl SimEndpoints {
     pub fn console_config(&self, cluster_name: &str) -> String {
         let mut out = format!(
             "[[clusters]]\nname = \"{cluster_name}\"\nversion = \"{}\"\n",
-            self.profile.label().trim_end_matches('+')
+            self.version
         );
+        let rdbms = self.secondary_storage == SecondaryStorage::Rdbms;
+        if rdbms {
+            out.push_str("secondary_storage = \"rdbms\"\n");
+        }
         let mut section = |key: &str, url: &str| {
             out.push_str(&format!("\n[clusters.{key}]\nurl = \"{url}\"\n"));
         };
@@ -112,8 +138,13 @@ impl SimEndpoints {
         if let Some(url) = &self.optimize {
             section("optimize", url);
         }
-        section("elasticsearch", &self.elasticsearch);
-        out.push_str(&format!("repository = \"{}\"\n", self.repository));
+        if !rdbms {
+            section("elasticsearch", &self.elasticsearch);
+            out.push_str(&format!("repository = \"{}\"\n", self.repository));
+        }
+        if self.zeebe_scheduler {
+            out.push_str("\n[clusters.backup]\nzeebe_scheduler = true\n");
+        }
         out
     }
 }
@@ -136,6 +167,11 @@ impl Drop for SimCluster {
 impl SimCluster {
     pub async fn start(config: SimConfig) -> std::io::Result<SimCluster> {
         let mut state = SimState::new(config.profile, config.partitions, config.timings);
+        let rdbms = config.secondary_storage == SecondaryStorage::Rdbms;
+        if rdbms {
+            state.use_rdbms();
+        }
+        state.zeebe_scheduler = config.zeebe_scheduler;
         if config.seed_count > 0 {
             seed::seed_history(
                 &mut state,
@@ -144,6 +180,14 @@ impl SimCluster {
                 config.seed,
             );
         }
+        let version = {
+            let mut minor = state.camunda_version.split('.').take(2);
+            format!(
+                "{}.{}",
+                minor.next().unwrap_or("8"),
+                minor.next().unwrap_or("8")
+            )
+        };
         let sim = Sim::new(state);
 
         let mut routers: Vec<(&str, Router)> = Vec::new();
@@ -163,6 +207,13 @@ impl SimCluster {
                     ));
                 }
             }
+            VersionProfile::V88 if rdbms => {
+                // backupHistory is active only with ES/OS (§5.2): Spring answers 404.
+                routers.push((
+                    "zeebe",
+                    zeebe::router(sim.clone(), config.profile).merge(webapps::absent_router()),
+                ));
+            }
             VersionProfile::V88 => {
                 // One application serves runtime and history backups (§5.2).
                 routers.push((
@@ -172,14 +223,16 @@ impl SimCluster {
                 ));
             }
         }
-        if config.with_optimize {
+        if config.with_optimize && !rdbms {
             routers.push((
                 "optimize",
                 webapps::router(sim.clone(), SimComponent::Optimize)
                     .merge(webapps::health_router(sim.clone(), SimComponent::Optimize)),
             ));
         }
-        routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
+        if !rdbms {
+            routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
+        }
         routers.push(("control", control::router(sim.clone())));
 
         let mut urls = std::collections::HashMap::new();
@@ -212,6 +265,18 @@ impl SimCluster {
                 }
             }
         }
+        if let Some(scheduler) = config.zeebe_scheduler {
+            let sim = sim.clone();
+            let every = std::time::Duration::from_millis(scheduler.interval_ms.max(1) as u64);
+            tasks.push(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                ticks.tick().await; // the first tick is immediate; the first backup comes later
+                loop {
+                    ticks.tick().await;
+                    sim.write().take_scheduled_backup(respond::now_ms());
+                }
+            }));
+        }
         let url = |name: &str| urls.get(name).cloned();
         let endpoints = SimEndpoints {
             profile: config.profile,
@@ -222,6 +287,9 @@ impl SimCluster {
             elasticsearch: url("elasticsearch").unwrap_or_default(),
             repository: "camunda".into(),
             control: url("control").unwrap_or_default(),
+            secondary_storage: config.secondary_storage,
+            version,
+            zeebe_scheduler: config.zeebe_scheduler.is_some(),
         };
         Ok(SimCluster {
             endpoints,

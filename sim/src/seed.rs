@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use backup_domain::api::VersionProfile;
+use backup_domain::api::{SecondaryStorage, VersionProfile};
 use backup_domain::naming;
 
-use super::state::{Outcome, SimComponent, SimState};
+use super::state::{CheckpointType, Outcome, SimComponent, SimState};
 
 /// What happened to one seeded backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -79,6 +79,10 @@ pub fn seed_history(
         VersionProfile::V87 => vec![SimComponent::Operate, SimComponent::Tasklist],
         VersionProfile::V88 => vec![SimComponent::Webapps],
     };
+    // On RDBMS a backup is Zeebe's alone (research §1.5); with Zeebe's scheduler its IDs are
+    // generated from the time, in milliseconds (§3.2).
+    let rdbms = state.secondary_storage == SecondaryStorage::Rdbms;
+    let scheduler = state.zeebe_scheduler;
     let mut kinds = BTreeMap::new();
     for i in 0..count {
         // Up to 10 minutes late, but never past the next one: IDs come from start times and must
@@ -86,15 +90,24 @@ pub fn seed_history(
         let jitter = (span_ms / 2).min(600_000) as u64;
         let age = (count - i) as i64 * span_ms + (rng.next() % jitter) as i64;
         let start = now_ms - age;
-        let id = (start / 1000) as u64;
+        let id = match scheduler {
+            Some(z) => start as u64 + z.offset,
+            None => (start / 1000) as u64,
+        };
         if id <= state.latest_checkpoint {
             continue;
         }
-        let kind = if i + 3 >= count {
+        let mut kind = if i + 3 >= count {
             SeedKind::Complete
         } else {
             pick(&mut rng)
         };
+        if rdbms {
+            kind = match kind {
+                SeedKind::ZeebeFailed | SeedKind::ZeebeIncomplete | SeedKind::Deleted => kind,
+                _ => SeedKind::Complete,
+            };
+        }
         *kinds.entry(kind).or_insert(0) += 1;
         let outcome = |wanted: SeedKind, bad: Outcome| {
             if kind == wanted {
@@ -107,6 +120,20 @@ pub fn seed_history(
         // Web apps and Optimize first, then the records snapshot, then Zeebe (§8.1).
         if kind == SeedKind::Deleted {
             state.latest_checkpoint = state.latest_checkpoint.max(id);
+            continue;
+        }
+        if rdbms {
+            let zeebe_outcome = match kind {
+                SeedKind::ZeebeFailed => Outcome::Failed,
+                SeedKind::ZeebeIncomplete => Outcome::Partial,
+                _ => Outcome::Completed,
+            };
+            let checkpoint_type = if scheduler.is_some() {
+                CheckpointType::ScheduledBackup
+            } else {
+                CheckpointType::ManualBackup
+            };
+            state.add_zeebe_backup_of(id, start, zeebe_outcome, checkpoint_type);
             continue;
         }
         for &app in &webapps {
@@ -155,7 +182,27 @@ pub fn seed_history(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Timings;
+    use crate::state::{Timings, ZeebeScheduler};
+
+    #[test]
+    fn an_rdbms_history_is_zeebe_alone_with_generated_ids_under_the_scheduler() {
+        let now = 1_800_000_000_000;
+        let mut s = SimState::new(VersionProfile::V88, 3, Timings::default());
+        s.use_rdbms();
+        s.zeebe_scheduler = Some(ZeebeScheduler {
+            interval_ms: 3_600_000,
+            offset: 0,
+        });
+        seed_history(&mut s, 40, now, 3);
+        assert!(s.snapshots.is_empty(), "no web apps, Optimize or records");
+        assert!(s.zeebe_backups.len() > 30);
+        assert!(
+            s.zeebe_backups
+                .values()
+                .all(|b| b.backup_id.to_string().len() == 13
+                    && b.checkpoint_type == CheckpointType::ScheduledBackup)
+        );
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_history_and_the_newest_are_complete() {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use backup_domain::api::VersionProfile;
+use backup_domain::api::{SecondaryStorage, VersionProfile};
 use backup_domain::naming;
 use backup_domain::upstream_state::{ExporterPhase, SnapshotState, ZeebeState};
 
@@ -237,6 +237,57 @@ pub struct ZeebeBackup {
     pub created_ms: i64,
     pub broker_version: String,
     pub partitions: Vec<PartitionBackup>,
+    /// Who asked for it, as `backupRuntime/state` reports it (8.9, §3.7).
+    pub checkpoint_type: CheckpointType,
+}
+
+/// `checkpointType` of `backupRuntime/state` (8.9, §3.7): a backup the scheduler took, or one
+/// asked for over the API. (`MARKER` checkpoints take no backup and are not simulated.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CheckpointType {
+    ManualBackup,
+    ScheduledBackup,
+}
+
+/// Zeebe's own backup scheduler (8.9+, RDBMS only): generated IDs are epoch ms plus `offset`
+/// (§3.2 "8.9 continuous backups"), and a take that names an ID is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZeebeScheduler {
+    pub interval_ms: i64,
+    pub offset: u64,
+}
+
+/// The body of `GET /actuator/backupRuntime/state` (8.9, §3.7); the REST form serves it too.
+/// `ranges[].start|end` are bare checkpoint IDs, as the spec and the code give them (§13.9).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointStateBody {
+    pub checkpoint_states: Vec<PartitionCheckpoint>,
+    pub backup_states: Vec<PartitionCheckpoint>,
+    pub ranges: Vec<PartitionRange>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionCheckpoint {
+    pub checkpoint_id: u64,
+    pub checkpoint_type: CheckpointType,
+    pub partition_id: u32,
+    pub checkpoint_position: i64,
+    pub checkpoint_timestamp: String,
+    /// Only on `backupStates`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_log_position: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionRange {
+    pub partition_id: u32,
+    pub start: u64,
+    pub end: u64,
+    pub missing_checkpoints: Vec<u64>,
 }
 
 /// Which way the next backup of a component should end (fault injection).
@@ -282,6 +333,11 @@ pub struct SimState {
     /// Listing calls served per component (Elasticsearch: every pattern read, by-ID ones too),
     /// so a test can count what the console asked for.
     pub list_calls: BTreeMap<SimComponent, u64>,
+    /// `elasticsearch` or `rdbms` (8.9+): on RDBMS there is no history backup, no records
+    /// snapshot and no Optimize (research §1.5).
+    pub secondary_storage: SecondaryStorage,
+    /// Zeebe's own scheduler; `None` takes backups only when asked, with the caller's ID.
+    pub zeebe_scheduler: Option<ZeebeScheduler>,
     uuid_counter: u64,
 }
 
@@ -309,8 +365,106 @@ impl SimState {
             next_outcome: BTreeMap::new(),
             faults: FaultBook::default(),
             list_calls: BTreeMap::new(),
+            secondary_storage: SecondaryStorage::Elasticsearch,
+            zeebe_scheduler: None,
             uuid_counter: 0,
         }
+    }
+
+    /// The minor of the simulated Camunda version (`8.9.1` → 9).
+    pub fn minor(&self) -> u32 {
+        self.camunda_version
+            .split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// An RDBMS cluster of version 8.9 (the 8.8 API generation with 8.9's additions).
+    pub fn use_rdbms(&mut self) {
+        self.secondary_storage = SecondaryStorage::Rdbms;
+        if self.minor() < 9 {
+            self.camunda_version = "8.9.1".into();
+            self.optimize_version = "8.9.0".into();
+        }
+    }
+
+    /// The ID Zeebe generates at `now` (epoch ms plus the offset, §3.2), if its scheduler is on.
+    pub fn generated_id(&self, now: i64) -> Option<u64> {
+        self.zeebe_scheduler
+            .map(|z| (now.max(0) as u64).saturating_add(z.offset))
+    }
+
+    /// What the scheduler does when it comes due: a backup with a generated ID, unless the clock
+    /// has not passed the latest checkpoint (the ID would be refused). Returns the ID taken.
+    pub fn take_scheduled_backup(&mut self, now: i64) -> Option<u64> {
+        let id = self.generated_id(now)?;
+        if id <= self.latest_checkpoint {
+            return None;
+        }
+        let outcome = self.take_outcome(SimComponent::Zeebe);
+        self.add_zeebe_backup_of(id, now, outcome, CheckpointType::ScheduledBackup);
+        Some(id)
+    }
+
+    /// `backupRuntime/state` at `now`: per partition the latest checkpoint, the latest backup
+    /// completed on it, and the range of completed backups with the failed ones inside it missing.
+    pub fn checkpoint_state(&self, now: i64) -> CheckpointStateBody {
+        let mut body = CheckpointStateBody {
+            checkpoint_states: Vec::new(),
+            backup_states: Vec::new(),
+            ranges: Vec::new(),
+        };
+        for partition_id in 1..=self.partitions.max(1) {
+            let on_partition = || {
+                self.zeebe_backups.values().filter_map(move |b| {
+                    b.partitions
+                        .iter()
+                        .find(|p| p.partition_id == partition_id)
+                        .map(|p| (b, p))
+                })
+            };
+            let entry =
+                |b: &ZeebeBackup, p: &PartitionBackup, first: Option<i64>| PartitionCheckpoint {
+                    checkpoint_id: b.backup_id,
+                    checkpoint_type: b.checkpoint_type,
+                    partition_id,
+                    checkpoint_position: p.checkpoint_position,
+                    checkpoint_timestamp: chrono::DateTime::from_timestamp_millis(p.registered_ms)
+                        .unwrap_or_default()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    first_log_position: first,
+                };
+            if let Some((b, p)) =
+                on_partition().rfind(|(_, p)| p.state(now) != ZeebeState::DoesNotExist)
+            {
+                body.checkpoint_states.push(entry(b, p, None));
+            }
+            let completed: Vec<(&ZeebeBackup, &PartitionBackup)> = on_partition()
+                .filter(|(_, p)| p.state(now) == ZeebeState::Completed)
+                .collect();
+            if let Some((b, p)) = completed.last() {
+                body.backup_states
+                    .push(entry(b, p, Some((p.checkpoint_position - 100).max(1))));
+            }
+            if let (Some((first, _)), Some((last, _))) = (completed.first(), completed.last()) {
+                let missing = on_partition()
+                    .filter(|(b, p)| {
+                        b.backup_id > first.backup_id
+                            && b.backup_id < last.backup_id
+                            && p.state(now) == ZeebeState::Failed
+                    })
+                    .map(|(b, _)| b.backup_id)
+                    .collect();
+                body.ranges.push(PartitionRange {
+                    partition_id,
+                    start: first.backup_id,
+                    end: last.backup_id,
+                    missing_checkpoints: missing,
+                });
+            }
+        }
+        body
     }
 
     pub fn next_uuid(&mut self) -> String {
@@ -366,6 +520,17 @@ impl SimState {
     /// Creates Zeebe's per-partition records for a new backup. Partition p of P finishes after p/P
     /// of the backup time, so progress ("2 of 3") is visible.
     pub fn add_zeebe_backup(&mut self, backup_id: u64, start_ms: i64, outcome: Outcome) {
+        self.add_zeebe_backup_of(backup_id, start_ms, outcome, CheckpointType::ManualBackup);
+    }
+
+    /// [`Self::add_zeebe_backup`] with the checkpoint type `backupRuntime/state` reports.
+    pub fn add_zeebe_backup_of(
+        &mut self,
+        backup_id: u64,
+        start_ms: i64,
+        outcome: Outcome,
+        checkpoint_type: CheckpointType,
+    ) {
         let t = self.timings;
         let parts = self.partitions.max(1);
         let partitions = (1..=parts)
@@ -392,6 +557,7 @@ impl SimState {
                 created_ms: start_ms,
                 broker_version: self.camunda_version.clone(),
                 partitions,
+                checkpoint_type,
             },
         );
         self.latest_checkpoint = self.latest_checkpoint.max(backup_id);
@@ -544,6 +710,34 @@ mod tests {
         );
         assert_eq!(states(3_300), vec![ZeebeState::Completed; 3]);
         assert_eq!(s.latest_checkpoint, 100);
+    }
+
+    #[test]
+    fn checkpoint_state_reports_the_latest_backup_and_its_type_per_partition() {
+        let mut s = SimState::new(VersionProfile::V88, 2, Timings::default());
+        s.use_rdbms();
+        assert_eq!(s.minor(), 9);
+        assert_eq!(s.generated_id(5), None, "no scheduler, no generated IDs");
+        s.zeebe_scheduler = Some(ZeebeScheduler {
+            interval_ms: 60_000,
+            offset: 7,
+        });
+        s.add_zeebe_backup(100, 0, Outcome::Completed);
+        s.add_zeebe_backup(200, 0, Outcome::Failed);
+        assert_eq!(s.take_scheduled_backup(1_000), Some(1_007));
+        assert_eq!(s.take_scheduled_backup(500), None, "below the latest ID");
+        let state = s.checkpoint_state(10_000);
+        assert_eq!(state.backup_states.len(), 2);
+        assert!(state.backup_states.iter().all(|b| b.checkpoint_id == 1_007
+            && b.checkpoint_type == CheckpointType::ScheduledBackup
+            && b.first_log_position.is_some()));
+        // Partition 1 failed backup 200: it is missing inside 100..1007; partition 2 has it.
+        assert_eq!(state.ranges[0].start, 100);
+        assert_eq!(state.ranges[0].end, 1_007);
+        assert_eq!(state.ranges[0].missing_checkpoints, vec![200]);
+        assert!(state.ranges[1].missing_checkpoints.is_empty());
+        // Before anything registered there is nothing to report.
+        assert!(s.checkpoint_state(-10_000).backup_states.is_empty());
     }
 
     #[test]

@@ -52,6 +52,18 @@ pub fn router(sim: Sim, component: SimComponent) -> Router {
         .with_state(app)
 }
 
+/// `/actuator/backupHistory` where it is not active (RDBMS secondary storage, §5.2): Spring's
+/// default 404 for an endpoint that does not exist.
+pub fn absent_router() -> Router {
+    let path = backup_path(SimComponent::Webapps);
+    let absent = |uri: axum::http::Uri| async move {
+        spring_default_error(StatusCode::NOT_FOUND, uri.path())
+    };
+    Router::new()
+        .route(path, get(absent).post(absent))
+        .route(&format!("{path}/{{id}}"), get(absent).delete(absent))
+}
+
 /// `/actuator/health` for a component on its own port (Operate, Tasklist and Optimize in 8.7).
 pub fn health_router(sim: Sim, component: SimComponent) -> Router {
     Router::new().route(

@@ -38,6 +38,7 @@ pub fn router(sim: Sim, profile: VersionProfile) -> Router {
     Router::new()
         .route(base, post(take).get(list))
         .route(&format!("{base}/{{arg}}"), get(get_one).delete(delete))
+        .route(&format!("{base}/state/sync"), post(state_sync))
         .route("/actuator/exporting/{operation}", post(exporting))
         .route("/actuator/partitions", get(partitions))
         .route("/actuator/partitions/{id}", get(partition))
@@ -72,13 +73,22 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
                 "Cannot process backup requests. No backup store is configured. To use this feature, configure backup in broker configuration.",
             );
         }
-        let Some(id) = id.filter(|id| *id > 0) else {
+        if s.zeebe_scheduler.is_some() {
+            // With Zeebe's own scheduler the ID is generated; naming one is refused (§3.2).
+            if id.is_some() {
+                return err(
+                    &s,
+                    StatusCode::BAD_REQUEST,
+                    "Cannot take backup with predetermined backupId when continuous backups are enabled. Use POST actuator/backupRuntime without specifying a backupId.",
+                );
+            }
+        } else if id.is_none_or(|id| id <= 0) {
             return err(
                 &s,
                 StatusCode::BAD_REQUEST,
                 "A backupId must be provided and it must be > 0",
             );
-        };
+        }
         if !s.topology_complete {
             let message = format!(
                 "Expected to send request to all {} partitions, but found only {} partitions in topology.",
@@ -87,7 +97,9 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
             );
             return err(&s, StatusCode::BAD_GATEWAY, &message);
         }
-        if id as u64 <= s.latest_checkpoint {
+        if let Some(id) = id
+            && id as u64 <= s.latest_checkpoint
+        {
             let message = format!(
                 "Requested backup has ID {id}. The latest backup has ID {}. The backup ID must be greater than the ID of previous backups that are completed, failed, or deleted.",
                 s.latest_checkpoint
@@ -97,8 +109,11 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
     }
     // Every partition processes the checkpoint before the gateway answers.
     tokio::time::sleep(Duration::from_millis(checkpoint_ms.max(0) as u64)).await;
-    let id = id.unwrap_or_default() as u64;
     let mut s = sim.write();
+    let id = match id {
+        Some(id) => id as u64,
+        None => s.generated_id(now_ms()).unwrap_or_default(),
+    };
     if id <= s.latest_checkpoint {
         let message = format!(
             "Requested backup has ID {id}. The latest backup has ID {}. The backup ID must be greater than the ID of previous backups that are completed, failed, or deleted.",
@@ -108,15 +123,15 @@ async fn take(State(sim): State<Sim>, headers: HeaderMap, body: Bytes) -> Respon
     }
     let outcome = s.take_outcome(Z);
     s.add_zeebe_backup(id, now_ms(), outcome);
-    json_response(
-        Style::WebEndpoint,
-        &headers,
-        StatusCode::ACCEPTED,
-        &json!({
-            // The text says actuator/backups even on /backupRuntime (§3.2, §13.4).
-            "message": format!("A backup with id {id} has been scheduled. Use GET actuator/backups/{id} to monitor the status.")
-        }),
-    )
+    let mut body = json!({
+        // The text says actuator/backups even on /backupRuntime (§3.2, §13.4).
+        "message": format!("A backup with id {id} has been scheduled. Use GET actuator/backups/{id} to monitor the status.")
+    });
+    if s.minor() >= 9 {
+        // The 8.9 docs show the ID beside the message (§3.2).
+        body["backupId"] = json!(id);
+    }
+    json_response(Style::WebEndpoint, &headers, StatusCode::ACCEPTED, &body)
 }
 
 /// One backup as `BackupInfo`; `full` adds the fields GET-by-id has and the list lacks (§3.3, §3.4).
@@ -197,6 +212,14 @@ async fn get_one(State(sim): State<Sim>, headers: HeaderMap, Path(arg): Path<Str
     }
     let now = now_ms();
     let s = sim.read();
+    if arg == "state" && s.minor() >= 9 {
+        return json_response(
+            Style::WebEndpoint,
+            &headers,
+            StatusCode::OK,
+            &serde_json::to_value(s.checkpoint_state(now)).unwrap_or_default(),
+        );
+    }
     if s.profile == VersionProfile::V88
         && let Some(prefix) = arg
             .strip_suffix('*')
@@ -252,6 +275,24 @@ async fn get_one(State(sim): State<Sim>, headers: HeaderMap, Path(arg): Path<Str
             &format!("Backup with id {id} does not exist"),
         ),
     }
+}
+
+/// `POST {base}/state/sync` (8.9, §3.7): the simulator's metadata is always in sync, so it
+/// answers what GET does.
+async fn state_sync(State(sim): State<Sim>, headers: HeaderMap) -> Response {
+    if let Some(fault) = injected_fault(&sim, Z, Operation::Get).await {
+        return fault;
+    }
+    let s = sim.read();
+    if s.minor() < 9 {
+        return spring_bad_request(&format!("{}/state/sync", backup_path(s.profile)));
+    }
+    json_response(
+        Style::WebEndpoint,
+        &headers,
+        StatusCode::OK,
+        &serde_json::to_value(s.checkpoint_state(now_ms())).unwrap_or_default(),
+    )
 }
 
 /// `DELETE {base}/{id}`: 204, also for an unknown ID; the ID stays spent (§3.5).

@@ -148,6 +148,21 @@ fn resolve_cluster(
             ));
         }
     };
+    if secondary_storage == SecondaryStorage::Rdbms {
+        // Camunda has no records snapshot and no Optimize backup on RDBMS (research §1.5).
+        if c.elasticsearch.is_some() {
+            return Err(invalid(
+                format!("{at}.elasticsearch"),
+                "an RDBMS cluster has no Elasticsearch to snapshot: Camunda takes no records snapshot with secondary_storage = \"rdbms\"; remove [clusters.elasticsearch]",
+            ));
+        }
+        if c.optimize.is_some() {
+            return Err(invalid(
+                format!("{at}.optimize"),
+                "Optimize is not covered by backups with secondary_storage = \"rdbms\"; remove [clusters.optimize]",
+            ));
+        }
+    }
     let timeout = Duration::from_secs(c.request_timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
     if timeout.is_zero() {
         return Err(invalid(
@@ -522,6 +537,29 @@ mod tests {
         assert_eq!(c.secondary_storage, SecondaryStorage::Rdbms);
         assert_eq!(c.api, ManagementApi::Actuator);
         assert_eq!(c.version, "8.9");
+    }
+
+    #[test]
+    fn an_rdbms_cluster_refuses_elasticsearch_and_optimize_with_the_reason() {
+        let base = "[[clusters]]\nname = \"a\"\nversion = \"8.9\"\nsecondary_storage = \"rdbms\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
+        let err = |extra: &str| {
+            Config::parse(&format!("{base}{extra}"), "c.toml", &no_env)
+                .unwrap_err()
+                .to_string()
+        };
+        let es = err("[clusters.elasticsearch]\nurl = \"http://es:9200\"\nrepository = \"r\"\n");
+        assert!(
+            es.starts_with("configuration key `clusters.a.elasticsearch`: an RDBMS cluster")
+                && es.contains("no records snapshot"),
+            "{es}"
+        );
+        let optimize = err("[clusters.optimize]\nurl = \"http://o:8092\"\n");
+        assert!(
+            optimize
+                .starts_with("configuration key `clusters.a.optimize`: Optimize is not covered"),
+            "{optimize}"
+        );
+        assert!(Config::parse(base, "c.toml", &no_env).is_ok());
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod metrics;
 mod notify;
 mod outbound_tls;
 mod process;
+mod rdbms;
 mod realistic_timings;
 mod resume;
 mod retention_api;
