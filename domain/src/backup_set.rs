@@ -261,6 +261,35 @@ pub struct BackupSet {
     pub notes: Vec<String>,
     /// One entry per configured component, in the configured order.
     pub components: Vec<ComponentBackup>,
+    /// Who started it: a run of this console (manual, schedule, cli), Zeebe's own scheduler, or
+    /// something else (external). Set where it can be told (8.9+ RDBMS or Zeebe-scheduled
+    /// clusters, see [`trigger_of`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<crate::trigger::RunTrigger>,
+}
+
+/// Who triggered the set `backup_id`: the console's own run when it has one; else Zeebe's
+/// scheduler when `backupRuntime/state` typed its checkpoint `SCHEDULED_BACKUP`, or, when the
+/// state does not say (it names only the latest backup per partition, research §1.4), when the
+/// cluster has `zeebe_scheduler` and the ID looks generated (13 digits: epoch milliseconds);
+/// else someone outside the console.
+pub fn trigger_of(
+    backup_id: u64,
+    console: Option<crate::trigger::RunTrigger>,
+    scheduled_by_state: Option<bool>,
+    zeebe_scheduler: bool,
+) -> crate::trigger::RunTrigger {
+    use crate::trigger::RunTrigger;
+    if let Some(trigger) = console {
+        return trigger;
+    }
+    let generated_looking = backup_id.to_string().len() == 13;
+    match scheduled_by_state {
+        Some(true) => RunTrigger::ZeebeScheduler,
+        Some(false) => RunTrigger::External,
+        None if zeebe_scheduler && generated_looking => RunTrigger::ZeebeScheduler,
+        None => RunTrigger::External,
+    }
 }
 
 impl BackupSet {
@@ -487,6 +516,7 @@ pub fn build_set(backup_id: u64, components: Vec<ComponentBackup>) -> BackupSet 
         reasons,
         notes,
         components,
+        trigger: None,
     }
 }
 
@@ -494,6 +524,38 @@ pub fn build_set(backup_id: u64, components: Vec<ComponentBackup>) -> BackupSet 
 mod tests {
     use super::*;
     use ComponentState::*;
+
+    #[test]
+    fn a_sets_trigger_prefers_the_console_then_the_state_then_the_id_shape() {
+        use crate::trigger::RunTrigger;
+        let generated = 1_772_001_869_309;
+        assert_eq!(
+            trigger_of(generated, Some(RunTrigger::Cli), Some(true), true),
+            RunTrigger::Cli
+        );
+        assert_eq!(
+            trigger_of(5, None, Some(true), false),
+            RunTrigger::ZeebeScheduler
+        );
+        assert_eq!(
+            trigger_of(generated, None, Some(false), true),
+            RunTrigger::External,
+            "the state says someone asked for it over the API"
+        );
+        assert_eq!(
+            trigger_of(generated, None, None, true),
+            RunTrigger::ZeebeScheduler
+        );
+        assert_eq!(
+            trigger_of(generated, None, None, false),
+            RunTrigger::External
+        );
+        assert_eq!(
+            trigger_of(1_772_001_869, None, None, true),
+            RunTrigger::External,
+            "seconds, as the docs' `date +%s`, are not generated"
+        );
+    }
 
     fn comp(component: Component, state: ComponentState) -> ComponentBackup {
         let mut c = ComponentBackup::new(component, state);

@@ -21,6 +21,7 @@ pub mod run;
 pub mod schedule;
 pub mod status;
 pub mod string_enum;
+pub mod trigger;
 pub mod upstream_state;
 
 pub use backup_set::{BackupSet, Component, ComponentBackup, ComponentState, Verdict};

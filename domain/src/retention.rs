@@ -828,6 +828,7 @@ mod tests {
                 Component::Zeebe,
                 ComponentState::Completed,
             )],
+            trigger: None,
         }
     }
 

@@ -338,6 +338,10 @@ pub struct Preflight {
     pub skipped: Vec<String>,
     #[serde(default)]
     pub running_run: Option<i64>,
+    /// Zeebe generates the ID (its own scheduler, `zeebe_scheduler = true`): the start takes
+    /// none, and `proposed_backup_id` is 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub zeebe_generates_id: bool,
 }
 
 impl Preflight {

@@ -49,6 +49,7 @@ fn history() -> impl Strategy<Value = Vec<BackupSet>> {
                     reasons: Vec::new(),
                     notes: Vec::new(),
                     components,
+                    trigger: None,
                 }
             })
             .collect()

@@ -10,7 +10,7 @@
 //! What the catalog says is never used to destroy anything: preflight, ID checks and the retention
 //! executor read fresh from the cluster.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -78,6 +78,31 @@ struct Summary {
     /// configuration is not this cluster's history.
     #[serde(default)]
     listed_from: String,
+    /// Checkpoints `backupRuntime/state` typed (true: `SCHEDULED_BACKUP`), gathered over the
+    /// refreshes: the state names only the latest backup per partition (research §1.4).
+    #[serde(default)]
+    checkpoint_types: BTreeMap<u64, bool>,
+}
+
+/// How many typed checkpoints a summary keeps (the newest).
+const KEPT_CHECKPOINT_TYPES: usize = 10_000;
+
+/// Whether the history says who triggered each set: where Zeebe may take backups by itself
+/// (its scheduler, 8.9+, RDBMS or `none` secondary storage only, research §1.4).
+fn tells_triggers(cluster: &Cluster) -> bool {
+    cluster.zeebe_scheduler
+        || cluster.secondary_storage == backup_domain::api::SecondaryStorage::Rdbms
+}
+
+/// `backupRuntime/state` exists from 8.9 (§3.7).
+fn has_checkpoint_state(cluster: &Cluster) -> bool {
+    let minor = cluster
+        .version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(0);
+    minor >= 9
 }
 
 /// The configuration a catalog is listed from: each component and where it is asked. A console
@@ -386,6 +411,19 @@ impl CatalogService {
             listings = history::listings(&k.cluster) => listings,
             () = renew => return Err(CatalogError::Lost(name)),
         };
+        let mut checkpoint_types = previous.checkpoint_types.clone();
+        if tells_triggers(&k.cluster) && has_checkpoint_state(&k.cluster) {
+            // Without it the triggers fall back on the ID's shape: a failed read is only logged.
+            match k.cluster.zeebe.checkpoint_types().await {
+                Ok(types) => checkpoint_types.extend(types),
+                Err(error) => {
+                    tracing::warn!(cluster = %name, %error, "backupRuntime/state not read")
+                }
+            }
+            while checkpoint_types.len() > KEPT_CHECKPOINT_TYPES {
+                checkpoint_types.pop_first();
+            }
+        }
         let listed_at = self.clock.now_ms();
         let components: Vec<Component> = listings.iter().map(|(c, _)| *c).collect();
         let mut component_errors = Vec::new();
@@ -453,6 +491,7 @@ impl CatalogService {
             freshness,
             listed_from_ms: started,
             listed_from: listed_from(&k.cluster),
+            checkpoint_types,
         };
         let text = serde_json::to_string(&summary)
             .map_err(|e| CatalogError::Corrupt(name.clone(), e.to_string()))?;
@@ -613,7 +652,10 @@ impl CatalogService {
             }
             page_no = clamp(matching);
         };
-        let sets = read.map(|p| p.sets).unwrap_or_default();
+        let mut sets = read.map(|p| p.sets).unwrap_or_default();
+        if tells_triggers(cluster) {
+            self.mark_triggers(cluster, &summary, &mut sets).await?;
+        }
         let now = self.clock.now_ms();
         let latest_restorable = summary.latest_restorable.map(|l| LatestRestorable {
             age_seconds: l.started_at_ms.map(|t| (now - t).max(0) / 1000),
@@ -636,6 +678,27 @@ impl CatalogService {
             pages: Some(matching.div_ceil(per_page).max(1)),
             catalog: Some(self.freshness_of(&cluster.name, head.refreshed_ms, &summary)),
         })
+    }
+
+    /// Says who triggered each set: a run of this console, Zeebe's scheduler, or external
+    /// (`backup_set::trigger_of`).
+    async fn mark_triggers(
+        &self,
+        cluster: &Cluster,
+        summary: &Summary,
+        sets: &mut [BackupSet],
+    ) -> Result<(), CatalogError> {
+        let ids = sets.iter().map(|s| s.backup_id).collect();
+        let runs = self.store.run_triggers(cluster.name.clone(), ids).await?;
+        for set in sets {
+            set.trigger = Some(backup_domain::backup_set::trigger_of(
+                set.backup_id,
+                runs.get(&set.backup_id).cloned(),
+                summary.checkpoint_types.get(&set.backup_id).copied(),
+                cluster.zeebe_scheduler,
+            ));
+        }
+        Ok(())
     }
 
     /// Every set of `cluster`'s catalog, with its freshness and the components whose last

@@ -361,7 +361,8 @@ fn BackupRow(
             data-backup-id=id
             on:click=move |_| update(&|s| s.open = Some(id), false)
         >
-            <td class="mono"><button class="link" aria-label=format!("Open backup {id}")>{id}</button></td>
+            <td class="mono"><button class="link" aria-label=format!("Open backup {id}")>{id}</button>
+                {set.trigger.as_ref().map(|t| view! { <br/><span class="subtle set-trigger" title="who started it">{t.to_string()}</span> })}</td>
             <td>
                 {match started {
                     Some((at, ago)) => view! { <span class="nowrap">{at}</span><br/><span class="subtle nowrap">{ago}</span> }.into_any(),

@@ -216,6 +216,8 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
     let navigate = use_navigate();
     let id_text = RwSignal::new(preflight.proposed_backup_id.to_string());
     let highest = preflight.highest_known_id;
+    // Zeebe's own scheduler generates the ID (zeebe_scheduler = true): none is asked for.
+    let generated = preflight.zeebe_generates_id;
     let starting = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
 
@@ -289,19 +291,24 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
     });
 
     let start = move |_| {
-        let Ok(id) = checked.get_untracked() else {
-            return;
+        let id = if generated {
+            None
+        } else {
+            let Ok(id) = checked.get_untracked() else {
+                return;
+            };
+            if checking.get_untracked() {
+                return;
+            }
+            Some(id)
         };
-        if checking.get_untracked() {
-            return;
-        }
         let csrf = auth.csrf();
         let cluster = name.get_untracked();
         let navigate = navigate.clone();
         starting.set(true);
         error.set(None);
         spawn_owned(async move {
-            match api::start_run(&cluster, Some(id), &csrf).await {
+            match api::start_run(&cluster, id, &csrf).await {
                 Ok(started) => navigate(
                     &format!("/clusters/{cluster}/backup?run={}", started.run_id),
                     Default::default(),
@@ -314,6 +321,8 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         });
     };
 
+    // An RDBMS plan has no pause (research §1.5).
+    let pauses = preflight.steps.iter().any(|s| s.contains("pause"));
     let steps = preflight
         .steps
         .into_iter()
@@ -338,6 +347,10 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
     view! {
         <section class="card" id="plan">
             <h2>"2. Backup ID and plan"</h2>
+            {generated.then(|| view! {
+                <p class="explain" id="backup-id-generated">"Zeebe generates the backup ID on this cluster (its own scheduler is on): the console takes the backup without one, and the run shows the ID once Zeebe answers. Zeebe's IDs are the time in milliseconds."</p>
+            })}
+            <div hidden=generated>
             <label class="field" for="backup-id">"Backup ID"</label>
             <input id="backup-id" class="mono" inputmode="numeric" autocomplete="off"
                 prop:value=move || id_text.get()
@@ -349,15 +362,18 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
                 <p>"Proposed: the current Unix time in seconds, or one above the highest known ID if that is later. "{highest_note}</p>
                 <p>"Zeebe only accepts an ID greater than every ID it has ever used, including deleted backups, and the web apps and Optimize refuse an ID they already hold. An ID can therefore never be reused: a failed or cancelled run spends its ID, and the next run gets a new one."</p>
             </div>
+            </div>
             <h3>"What will happen, in this order"</h3>
             <ol class="plan-steps" id="plan-steps">{steps}</ol>
             {skipped}
-            <p class="subtle">"Exporting stays soft-paused only between the pause and the resume: records keep flowing, but brokers cannot compact their logs. The console resumes exporting whatever happens."</p>
+            {pauses.then(|| view! {
+                <p class="subtle">"Exporting stays soft-paused only between the pause and the resume: records keep flowing, but brokers cannot compact their logs. The console resumes exporting whatever happens."</p>
+            })}
             {move || error.get().map(|e| view! { <ErrorAlert error=e/> })}
             <div class="actions">
                 <button class="btn" id="back" on:click=move |_| on_back.run(())>"Back"</button>
                 <button class="btn btn-primary" id="start-backup"
-                    disabled=move || checked.get().is_err() || checking.get() || starting.get()
+                    disabled=move || (!generated && (checked.get().is_err() || checking.get())) || starting.get()
                     on:click=start>
                     {move || if starting.get() { "Starting…" } else { "Start backup" }}
                 </button>

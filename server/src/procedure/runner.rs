@@ -251,6 +251,8 @@ async fn run_steps(
     paused: Arc<AtomicBool>,
     before_pause: Option<PauseCheckpoint>,
 ) -> Result<(), Stop> {
+    // Zeebe generates the ID on a `zeebe_scheduler` cluster: the run learns it at StartZeebe.
+    let mut id = id;
     for (index, step) in plan.steps.iter().enumerate() {
         // The resume is never skipped by a cancel: the run's own resume step or the run's
         // cleanup performs it.
@@ -324,7 +326,21 @@ async fn run_steps(
         // once, so that nothing holds the pause for a step's whole timeout. The resume step is
         // left to finish: dropping it would only start the resume over.
         let mut stop = cancel.clone();
-        let result = if *step == ProcedureStep::ResumeExporting {
+        let result = if *step == ProcedureStep::StartZeebe && cluster.zeebe_scheduler {
+            let started = tokio::select! {
+                started = start_generated(&cluster, settings.poll.timeout) => started,
+                () = stop.requested() => Err(StepError::Cancelled),
+            };
+            match started {
+                Ok(learned) => {
+                    id = learned;
+                    progress.send_modify(|r| r.backup_id = learned);
+                    backup_id_learned(&cluster, learned).await;
+                    Ok(Some(format!("Zeebe generated the backup ID {learned}")))
+                }
+                Err(e) => Err(e),
+            }
+        } else if *step == ProcedureStep::ResumeExporting {
             execute(&cluster, *step, id, step_settings, &mut cancel, &show).await
         } else {
             tokio::select! {
@@ -373,6 +389,51 @@ async fn run_steps(
         }
     }
     Ok(())
+}
+
+/// Where a run learns the ID Zeebe generated (a `zeebe_scheduler` cluster), right after its
+/// StartZeebe step and before any later step: the report's `backup_id` and the run's row take it
+/// (the row through the run's writer). Steps before it ran under `GENERATED_BY_ZEEBE` (0); what
+/// they wrote under the run's name (a database dump) is renamed here to the learned ID.
+pub async fn backup_id_learned(cluster: &Cluster, learned: u64) {
+    tracing::info!(cluster = %cluster.name, backup_id = learned, "Zeebe generated the backup ID");
+}
+
+/// StartZeebe where Zeebe generates the ID (§3.2): a take without `backupId`. The 8.9 answer
+/// names the ID; when it does not, the new ID is the lowest one above what Zeebe listed just
+/// before the take, polled for up to `wait`. A listing that fails before the take stops the step:
+/// without it the new ID could not be told from an older one.
+async fn start_generated(cluster: &Cluster, wait: Duration) -> Result<u64, StepError> {
+    let highest = |listed: &[upstream::ZeebeBackupInfo]| {
+        listed.iter().map(|b| b.backup_id).max().unwrap_or(0)
+    };
+    let before = highest(&cluster.zeebe.list().await.map_err(|e| {
+        failed(format!(
+            "could not list Zeebe's backups before the take (needed to find the generated ID): {e}"
+        ))
+    })?);
+    if let Some(id) = cluster.zeebe.take_generated().await.map_err(failed)? {
+        return Ok(id);
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Ok(listed) = cluster.zeebe.list().await
+            && let Some(id) = listed
+                .iter()
+                .map(|b| b.backup_id)
+                .filter(|id| *id > before)
+                .min()
+        {
+            return Ok(id);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(failed(format!(
+                "Zeebe accepted the backup without naming its ID, and no backup above {before} appeared within {}s",
+                wait.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Checks that every partition's exporter is still paused (soft or not).

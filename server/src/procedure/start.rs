@@ -80,17 +80,20 @@ impl RunService {
         };
         checks.push(no_other_run_check(running_run));
         let highest = self.highest_known(cluster, history.highest_backup_id).await;
-        let plan = procedure::plan(cluster.profile, &cluster.components());
+        let plan = plan_of(cluster);
         let preflight = Preflight {
             checks,
-            proposed_backup_id: procedure::propose_backup_id(
-                (self.clock.now_ms() / 1000) as u64,
-                highest,
-            ),
+            // 0 stands for "Zeebe generates it" until the run learns it.
+            proposed_backup_id: if cluster.zeebe_scheduler {
+                GENERATED_BY_ZEEBE
+            } else {
+                procedure::propose_backup_id((self.clock.now_ms() / 1000) as u64, highest)
+            },
             highest_known_id: highest,
             steps: plan.steps.iter().map(|s| s.describe()).collect(),
             skipped: plan.skipped,
             running_run: running_run.flatten(),
+            zeebe_generates_id: cluster.zeebe_scheduler,
         };
         (preflight, history)
     }
@@ -162,8 +165,17 @@ impl RunService {
         trigger: RunTrigger,
     ) -> Result<Started, StartError> {
         let (preflight, history) = self.startable(cluster).await?;
-        let backup_id = chosen_backup_id(&preflight, &history, requested)?;
-        let plan = procedure::plan(cluster.profile, &cluster.components());
+        let backup_id = if cluster.zeebe_scheduler {
+            if requested.is_some() {
+                return Err(StartError::BadId(
+                    "Zeebe generates the backup ID on this cluster (zeebe_scheduler = true): start the backup without one".into(),
+                ));
+            }
+            GENERATED_BY_ZEEBE
+        } else {
+            chosen_backup_id(&preflight, &history, requested)?
+        };
+        let plan = plan_of(cluster);
         let initial = runner::initial_report(&plan, backup_id);
         let run_id = self
             .store
@@ -300,6 +312,7 @@ impl RunService {
                 owner: service.owner.clone(),
                 run_id,
                 lost: lost_tx.clone(),
+                stored_id: Arc::new(std::sync::atomic::AtomicU64::new(backup_id)),
             };
             let progress_writer = writer.clone();
             let persister = tokio::spawn(crate::progress::persist_changes(
@@ -402,9 +415,13 @@ impl RunService {
         let state = report.outcome.state();
         let now = self.clock.now_ms();
         match self.store.run(run_id).await {
-            Ok(Some(row)) => self
-                .metrics
-                .run_ended(cluster, report, now - row.started_ms),
+            Ok(Some(row)) => {
+                if row.backup_id != report.backup_id {
+                    record_learned_id(&self.store, run_id, report.backup_id).await;
+                }
+                self.metrics
+                    .run_ended(cluster, report, now - row.started_ms)
+            }
             _ => tracing::warn!(
                 run_id,
                 "the run's start was not found; its end is not counted"
@@ -472,6 +489,19 @@ impl RunService {
     }
 }
 
+/// The backup ID of a run whose ID Zeebe generates, until its StartZeebe step learns it (Zeebe
+/// refuses 0 as an ID, §2, so it names no backup).
+pub const GENERATED_BY_ZEEBE: u64 = 0;
+
+/// The procedure for `cluster`: its profile, secondary storage and components.
+pub(super) fn plan_of(cluster: &Cluster) -> ProcedurePlan {
+    procedure::plan_for(
+        cluster.profile,
+        cluster.secondary_storage,
+        &cluster.components(),
+    )
+}
+
 /// What the run's task takes over from its start.
 struct RunHandles {
     run_id: i64,
@@ -509,6 +539,8 @@ struct RunWriter {
     owner: String,
     run_id: i64,
     lost: Arc<watch::Sender<bool>>,
+    /// The backup ID on the row: a generated one is written once the run learns it.
+    stored_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum WriteLost {
@@ -517,8 +549,20 @@ enum WriteLost {
     Store(crate::store::StoreError),
 }
 
+/// Puts the ID Zeebe generated on the run's row (`GENERATED_BY_ZEEBE` until then).
+async fn record_learned_id(store: &crate::store::Store, run_id: i64, backup_id: u64) {
+    if let Err(error) = store.set_run_backup_id(run_id, backup_id).await {
+        tracing::error!(%error, run_id, backup_id, "could not record the run's generated backup ID");
+    }
+}
+
 impl RunWriter {
     async fn write(&self, paused: bool, report: &RunReport) -> Result<(), WriteLost> {
+        if report.backup_id != self.stored_id.load(std::sync::atomic::Ordering::SeqCst) {
+            record_learned_id(&self.store, self.run_id, report.backup_id).await;
+            self.stored_id
+                .store(report.backup_id, std::sync::atomic::Ordering::SeqCst);
+        }
         let held = self
             .store
             .update_run(

@@ -49,6 +49,52 @@ impl Store {
         .map(|v| v.map(|id| id as u64))
     }
 
+    /// What started each of `ids` on `cluster`, for the IDs some run of this console took (the
+    /// latest run per ID wins): the history's "who triggered it". One read of the runs between
+    /// the lowest and the highest ID.
+    pub async fn run_triggers(
+        &self,
+        cluster: String,
+        ids: Vec<u64>,
+    ) -> Result<std::collections::HashMap<u64, RunTrigger>, StoreError> {
+        let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok(std::collections::HashMap::new());
+        };
+        let wanted: std::collections::HashSet<u64> = ids.into_iter().collect();
+        self.call(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT backup_id, run_trigger FROM runs WHERE cluster = ?1 AND backup_id BETWEEN ?2 AND ?3 ORDER BY id",
+            )?;
+            let rows = statement.query_map(params![cluster, low as i64, high as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<String>>(1)?))
+            })?;
+            let mut found = std::collections::HashMap::new();
+            for row in rows {
+                let (id, trigger) = row?;
+                if wanted.contains(&id) {
+                    // Rows from before part 8 have no trigger: they were started in the console.
+                    let trigger = trigger.map_or(RunTrigger::Manual, |t| RunTrigger::from(t.as_str()));
+                    found.insert(id, trigger);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// A run whose ID Zeebe generated learns it after its StartZeebe step: the row takes it, so
+    /// that the runs list, the history's triggers and the next proposal see it.
+    pub async fn set_run_backup_id(&self, id: i64, backup_id: u64) -> Result<(), StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE runs SET backup_id = ?2 WHERE id = ?1",
+                params![id, backup_id as i64],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
     /// Records a new run owned by `owner`, unless the cluster already has one running, in this
     /// process or another sharing the database: then `Err` holds that run's ID.
     #[expect(

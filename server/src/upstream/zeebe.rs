@@ -215,6 +215,67 @@ impl ZeebeClient {
         Ok(merged.into_values().collect())
     }
 
+    /// `POST .../` with no body, when Zeebe generates the ID (its scheduler or continuous
+    /// backups, 8.9+, §3.2). The 8.9 answer carries `backupId` beside the message; `None` when
+    /// it does not, and the caller finds the new ID by listing.
+    pub async fn take_generated(&self) -> Result<Option<u64>, UpstreamError> {
+        let url = self.http.url(&["actuator", self.backups_path], &[]);
+        let answer = self
+            .http
+            .json::<serde_json::Map<String, Value>>(Method::POST, url, None)
+            .await?;
+        Ok(answer.get("backupId").and_then(|id| match id {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }))
+    }
+
+    /// `GET .../state` (8.9, §3.7): the checkpoints `backupStates` and `ranges` name, with
+    /// whether each was `SCHEDULED_BACKUP` (true) or `MANUAL_BACKUP` (false). `ranges` ends
+    /// are bare IDs in the spec and objects in the docs (§13.9): both are read, and a bare ID,
+    /// which carries no type, is left out.
+    pub async fn checkpoint_types(&self) -> Result<BTreeMap<u64, bool>, UpstreamError> {
+        let url = self
+            .http
+            .url(&["actuator", self.backups_path, "state"], &[]);
+        let body = self
+            .http
+            .json::<serde_json::Map<String, Value>>(Method::GET, url, None)
+            .await?;
+        let mut types = BTreeMap::new();
+        let mut note = |entry: &Value| {
+            let id = entry.get("checkpointId").and_then(Value::as_u64);
+            let kind = entry.get("checkpointType").and_then(Value::as_str);
+            match (id, kind) {
+                (Some(id), Some("SCHEDULED_BACKUP")) => {
+                    types.insert(id, true);
+                }
+                (Some(id), Some("MANUAL_BACKUP")) => {
+                    types.insert(id, false);
+                }
+                _ => {}
+            }
+        };
+        let list = |key: &str| {
+            body.get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        for entry in list("backupStates") {
+            note(&entry);
+        }
+        for range in list("ranges") {
+            for end in ["start", "end"] {
+                if let Some(end) = range.get(end).filter(|e| e.is_object()) {
+                    note(end);
+                }
+            }
+        }
+        Ok(types)
+    }
+
     /// `POST /actuator/rebalance`: 200 with no body (§4.4).
     pub async fn rebalance(&self) -> Result<(), UpstreamError> {
         let url = self.http.url(&["actuator", "rebalance"], &[]);
