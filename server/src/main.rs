@@ -420,9 +420,27 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
         text.push('\n');
         sims.push(sim);
     }
+    // An 8.9 cluster on RDBMS secondary storage with Zeebe's own scheduler on, as Camunda
+    // recommends there (research §1.5): its history mixes the scheduler's backups (every ten
+    // minutes, generated IDs) with the console's, and the wizard shows a generated ID.
+    {
+        let mut config = SimConfig::rdbms(Some(camunda_sim::state::ZeebeScheduler {
+            interval_ms: 600_000,
+            offset: 0,
+        }));
+        config.seed_count = seed;
+        config.seed = 13;
+        config.timings = Timings::of(timings, scale);
+        let sim = SimCluster::start(config).await.map_err(RunError::Sim)?;
+        text.push_str(&sim.endpoints.console_config("c89-rdbms"));
+        text.push('\n');
+        sims.push(sim);
+    }
     // The demo goes through the same parser as a real configuration file.
     let config = Config::parse(&text, "(demo)", &|_| None)?;
-    println!("Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)");
+    println!(
+        "Backup Console demo: http://{listen}/ (simulated clusters demo-87, demo-88 and c89-rdbms)"
+    );
     println!("Log in as admin, operator or viewer, password: {password}");
     println!("Prometheus metrics: http://{metrics_listen}/metrics");
     serve(config, listen, &ui_dir).await
