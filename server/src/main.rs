@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     #[cfg(feature = "demo")]
-    /// Start the console on two embedded simulated clusters (8.7 and 8.8) with seeded history.
+    /// Start the console on three embedded simulated clusters (8.7, 8.8 and 8.9 on RDBMS) with seeded history.
     Demo {
         /// Address to listen on.
         #[arg(long, default_value = DEFAULT_LISTEN)]

@@ -380,3 +380,32 @@ async fn cleanup_on_rdbms_deletes_zeebe_backups_with_the_runtime_api() {
         assert!(!sim.sim.read().zeebe_backups.contains_key(id));
     }
 }
+
+#[tokio::test]
+async fn a_generated_id_the_answer_does_not_name_is_found_in_the_listing() {
+    let sim = start_rdbms(idle_scheduler(), 2).await;
+    // A build whose 202 carries only the message (before 8.9's `backupId` field) and no state.
+    sim.sim.write().camunda_version = "8.8.3".into();
+    let console = console_for(&sim).await;
+    let highest_before = sim
+        .sim
+        .read()
+        .zeebe_backups
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or_default();
+    let (status, started) = start_run(&console, json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    let run = run_ends(&console, started["run_id"].as_i64().unwrap_or_default()).await;
+    assert_eq!(run["report"]["outcome"]["outcome"], "completed", "{run}");
+    let learned = run["report"]["backup_id"].as_u64().unwrap_or_default();
+    assert!(learned > highest_before, "{learned} above {highest_before}");
+    assert!(sim.sim.read().zeebe_backups.contains_key(&learned));
+    assert_eq!(run["backup_id"], learned);
+    let start_step = &run["report"]["steps"][0];
+    assert_eq!(
+        start_step["detail"],
+        format!("Zeebe generated the backup ID {learned}")
+    );
+}
