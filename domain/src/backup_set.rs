@@ -270,7 +270,7 @@ pub struct BackupSet {
 
 /// Who triggered the set `backup_id`: the console's own run when it has one; else Zeebe's
 /// scheduler when `backupRuntime/state` typed its checkpoint `SCHEDULED_BACKUP`, or, when the
-/// state does not say (it names only the latest backup per partition, research §1.4), when the
+/// state does not say (it names only the latest backup per partition, §9.1), when the
 /// cluster has `zeebe_scheduler` and the ID looks generated (13 digits: epoch milliseconds);
 /// else someone outside the console.
 pub fn trigger_of(

@@ -79,7 +79,7 @@ struct Summary {
     #[serde(default)]
     listed_from: String,
     /// Checkpoints `backupRuntime/state` typed (true: `SCHEDULED_BACKUP`), gathered over the
-    /// refreshes: the state names only the latest backup per partition (research §1.4).
+    /// refreshes: the state names only the latest backup per partition (§9.1).
     #[serde(default)]
     checkpoint_types: BTreeMap<u64, bool>,
 }
@@ -88,7 +88,7 @@ struct Summary {
 const KEPT_CHECKPOINT_TYPES: usize = 10_000;
 
 /// Whether the history says who triggered each set: where Zeebe may take backups by itself
-/// (its scheduler, 8.9+, RDBMS or `none` secondary storage only, research §1.4).
+/// (its scheduler, 8.9+, RDBMS or `none` secondary storage only, §9.1).
 fn tells_triggers(cluster: &Cluster) -> bool {
     cluster.zeebe_scheduler
         || cluster.secondary_storage == backup_domain::api::SecondaryStorage::Rdbms

@@ -421,7 +421,7 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
         sims.push(sim);
     }
     // An 8.9 cluster on RDBMS secondary storage with Zeebe's own scheduler on, as Camunda
-    // recommends there (research §1.5): its history mixes the scheduler's backups (every ten
+    // recommends there (§9.1): its history mixes the scheduler's backups (every ten
     // minutes, generated IDs) with the console's, and the wizard shows a generated ID.
     {
         let mut config = SimConfig::rdbms(Some(camunda_sim::state::ZeebeScheduler {

@@ -79,7 +79,7 @@ pub fn seed_history(
         VersionProfile::V87 => vec![SimComponent::Operate, SimComponent::Tasklist],
         VersionProfile::V88 => vec![SimComponent::Webapps],
     };
-    // On RDBMS a backup is Zeebe's alone (research §1.5); with Zeebe's scheduler its IDs are
+    // On RDBMS a backup is Zeebe's alone (§9.1); with Zeebe's scheduler its IDs are
     // generated from the time, in milliseconds (§3.2).
     let rdbms = state.secondary_storage == SecondaryStorage::Rdbms;
     let scheduler = state.zeebe_scheduler;

@@ -334,7 +334,7 @@ pub struct SimState {
     /// so a test can count what the console asked for.
     pub list_calls: BTreeMap<SimComponent, u64>,
     /// `elasticsearch` or `rdbms` (8.9+): on RDBMS there is no history backup, no records
-    /// snapshot and no Optimize (research §1.5).
+    /// snapshot and no Optimize (§9.1).
     pub secondary_storage: SecondaryStorage,
     /// Zeebe's own scheduler; `None` takes backups only when asked, with the caller's ID.
     pub zeebe_scheduler: Option<ZeebeScheduler>,

@@ -321,7 +321,7 @@ fn PlanCard(preflight: Preflight, on_back: Callback<()>) -> impl IntoView {
         });
     };
 
-    // An RDBMS plan has no pause (research §1.5).
+    // An RDBMS plan has no pause (§9.1).
     let pauses = preflight.steps.iter().any(|s| s.contains("pause"));
     let steps = preflight
         .steps

@@ -149,7 +149,7 @@ fn resolve_cluster(
         }
     };
     if secondary_storage == SecondaryStorage::Rdbms {
-        // Camunda has no records snapshot and no Optimize backup on RDBMS (research §1.5).
+        // Camunda has no records snapshot and no Optimize backup on RDBMS (§9.1).
         if c.elasticsearch.is_some() {
             return Err(invalid(
                 format!("{at}.elasticsearch"),
