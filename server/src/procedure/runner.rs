@@ -606,9 +606,18 @@ async fn execute(
                     } => latest_id_from_conflict(message),
                     _ => None,
                 };
+                // Zeebe with its own scheduler or continuous backups refuses a named ID (§3.2).
+                let generates = matches!(
+                    &e,
+                    UpstreamError::Status { status: 400, message, .. }
+                        if message.contains("predetermined backupId")
+                );
                 Err(match latest {
                     Some(latest) => StepError::Failed(format!(
                         "{e}; Zeebe's latest backup ID is {latest}, so the next backup needs an ID above it"
+                    )),
+                    None if generates => StepError::Failed(format!(
+                        "{e}; Zeebe generates the backup IDs on this cluster (its scheduler or continuous backups are on): set [clusters.backup] zeebe_scheduler = true"
                     )),
                     None => failed(e),
                 })

@@ -409,3 +409,27 @@ async fn a_generated_id_the_answer_does_not_name_is_found_in_the_listing() {
         format!("Zeebe generated the backup ID {learned}")
     );
 }
+
+#[tokio::test]
+async fn a_cluster_whose_zeebe_generates_ids_but_the_file_does_not_say_so_gets_the_fix() {
+    let sim = start_rdbms(idle_scheduler(), 0).await;
+    let config = sim
+        .endpoints
+        .console_config("test")
+        .replace("\n[clusters.backup]\nzeebe_scheduler = true\n", "");
+    assert!(!config.contains("zeebe_scheduler"));
+    let console = start_console(&config).await;
+    let (status, started) = start_run(&console, json!({})).await;
+    assert_eq!(status, 202, "{started}");
+    let run = run_ends(&console, started["run_id"].as_i64().unwrap_or_default()).await;
+    assert_eq!(run["report"]["outcome"]["outcome"], "failed", "{run}");
+    let reason = run["report"]["outcome"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("predetermined backupId")
+            && reason.contains("set [clusters.backup] zeebe_scheduler = true"),
+        "{reason}"
+    );
+    assert!(sim.sim.read().zeebe_backups.is_empty(), "nothing was taken");
+}
