@@ -701,6 +701,30 @@ impl CatalogService {
         Ok(())
     }
 
+    /// The trigger of one set read fresh (the detail view), from the runs and the last
+    /// published summary's typed checkpoints; left unset where the history does not tell it,
+    /// or when the store cannot be read (logged: a detail is still worth showing).
+    pub async fn mark_trigger(&self, cluster: &Cluster, set: &mut BackupSet) {
+        if !tells_triggers(cluster) {
+            return;
+        }
+        let summary: Summary = match self.store.catalog_head(cluster.name.clone()).await {
+            Ok(head) => head
+                .and_then(|h| serde_json::from_str(&h.summary).ok())
+                .unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(cluster = %cluster.name, %error, "no trigger for the detail");
+                return;
+            }
+        };
+        if let Err(error) = self
+            .mark_triggers(cluster, &summary, std::slice::from_mut(set))
+            .await
+        {
+            tracing::warn!(cluster = %cluster.name, %error, "no trigger for the detail");
+        }
+    }
+
     /// Every set of `cluster`'s catalog, with its freshness and the components whose last
     /// listing failed: what the retention preview plans over.
     pub async fn all_sets(

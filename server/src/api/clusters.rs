@@ -188,11 +188,12 @@ pub async fn detail(
         .parse::<BackupId>()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?
         .get();
-    history::detail(cluster, backup_id)
+    let mut detail = history::detail(cluster, backup_id)
         .await
-        .map(Json)
         .ok_or(ApiError::BackupNotFound {
             cluster: name,
             backup_id,
-        })
+        })?;
+    state.catalog.mark_trigger(cluster, &mut detail.set).await;
+    Ok(Json(detail))
 }

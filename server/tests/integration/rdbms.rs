@@ -270,6 +270,11 @@ async fn a_full_rdbms_backup_runs_without_a_pause_and_shows_who_triggered_each_s
     assert_eq!(set(&history, manual)["verdict"], "restorable");
     assert_eq!(trigger_of(&history, manual), "manual");
     assert_eq!(trigger_of(&history, external), "external");
+    // The detail, read fresh from the cluster, says it too.
+    let (_, detail) = console
+        .get(&format!("/api/clusters/test/backups/{manual}"))
+        .await;
+    assert_eq!(detail["set"]["trigger"], "manual", "{detail}");
 }
 
 #[tokio::test]
