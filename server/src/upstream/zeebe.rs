@@ -243,37 +243,7 @@ impl ZeebeClient {
             .http
             .json::<serde_json::Map<String, Value>>(Method::GET, url, None)
             .await?;
-        let mut types = BTreeMap::new();
-        let mut note = |entry: &Value| {
-            let id = entry.get("checkpointId").and_then(Value::as_u64);
-            let kind = entry.get("checkpointType").and_then(Value::as_str);
-            match (id, kind) {
-                (Some(id), Some("SCHEDULED_BACKUP")) => {
-                    types.insert(id, true);
-                }
-                (Some(id), Some("MANUAL_BACKUP")) => {
-                    types.insert(id, false);
-                }
-                _ => {}
-            }
-        };
-        let list = |key: &str| {
-            body.get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
-        for entry in list("backupStates") {
-            note(&entry);
-        }
-        for range in list("ranges") {
-            for end in ["start", "end"] {
-                if let Some(end) = range.get(end).filter(|e| e.is_object()) {
-                    note(end);
-                }
-            }
-        }
-        Ok(types)
+        Ok(checkpoint_types_of(&body))
     }
 
     /// `POST /actuator/rebalance`: 200 with no body (§4.4).
@@ -298,6 +268,42 @@ fn severity(phase: &str) -> u8 {
         Ok(ExporterPhase::Closed) => 3,
         _ => 4,
     }
+}
+
+/// The typed checkpoints of a `backupRuntime/state` body (§3.7): `backupStates[]` and the
+/// `ranges[]` ends given as objects (the docs' form; the spec's bare IDs carry no type, §13.9).
+fn checkpoint_types_of(body: &serde_json::Map<String, Value>) -> BTreeMap<u64, bool> {
+    let mut types = BTreeMap::new();
+    let mut note = |entry: &Value| {
+        let id = entry.get("checkpointId").and_then(Value::as_u64);
+        let kind = entry.get("checkpointType").and_then(Value::as_str);
+        match (id, kind) {
+            (Some(id), Some("SCHEDULED_BACKUP")) => {
+                types.insert(id, true);
+            }
+            (Some(id), Some("MANUAL_BACKUP")) => {
+                types.insert(id, false);
+            }
+            _ => {}
+        }
+    };
+    let list = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for entry in list("backupStates") {
+        note(&entry);
+    }
+    for range in list("ranges") {
+        for end in ["start", "end"] {
+            if let Some(end) = range.get(end).filter(|e| e.is_object()) {
+                note(end);
+            }
+        }
+    }
+    types
 }
 
 /// What Zeebe says about one backup, in the console's terms.
@@ -354,6 +360,23 @@ pub fn to_component(info: ZeebeBackupInfo) -> ComponentBackup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_types_come_from_backup_states_and_object_range_ends() {
+        // backupStates as the spec has it; ranges once with bare IDs (spec) and once with
+        // objects (the 8.9 docs' example), §13.9.
+        let body = r#"{"checkpointStates":[{"checkpointId":9,"checkpointType":"MARKER","partitionId":1}],
+          "backupStates":[{"checkpointId":1772001869309,"checkpointType":"SCHEDULED_BACKUP","partitionId":1,"firstLogPosition":3}],
+          "ranges":[{"partitionId":1,"start":5,"end":1772001869309,"missingCheckpoints":[]},
+                    {"partitionId":2,"start":{"checkpointId":7,"checkpointType":"MANUAL_BACKUP"},"end":{"checkpointId":8,"checkpointType":"SCHEDULED_BACKUP"}}]}"#;
+        let body: serde_json::Map<String, Value> = serde_json::from_str(body).unwrap();
+        let types = checkpoint_types_of(&body);
+        assert_eq!(
+            types.into_iter().collect::<Vec<_>>(),
+            vec![(7, false), (8, true), (1_772_001_869_309, true)],
+            "a marker is no backup, a bare ID carries no type"
+        );
+    }
 
     #[test]
     fn the_documented_example_converts() {
