@@ -154,7 +154,12 @@ fn start() -> Result<Postgres, String> {
     initdb
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"])
+        .args([
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ])
         .args(["--encoding=UTF8", "--no-sync"]);
     run(initdb, "initdb")?;
 
@@ -181,7 +186,9 @@ fn start() -> Result<Postgres, String> {
     // The watcher: stops the server when this process's end of the pipe closes.
     let script = format!(
         "read _ignored; {run_as}'{pg_ctl}' -D '{data}' -m immediate stop; rm -rf '{dir}'",
-        run_as = user.map(|u| format!("runuser -u {u} -- ")).unwrap_or_default(),
+        run_as = user
+            .map(|u| format!("runuser -u {u} -- "))
+            .unwrap_or_default(),
         pg_ctl = bin.join("pg_ctl").display(),
         data = data.display(),
         dir = dir.display(),
@@ -205,7 +212,15 @@ fn start() -> Result<Postgres, String> {
             .arg(&dir)
             .arg("-p")
             .arg(port.to_string())
-            .args(["-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-d", database])
+            .args([
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-d",
+                database,
+            ])
             .arg("-c")
             .arg(sql);
         run(c, "psql")
@@ -246,7 +261,11 @@ mod tests {
             .arg("--table=diagrams")
             .output()
             .expect("pg_dump runs");
-        assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+        assert!(
+            dump.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dump.stderr)
+        );
         assert!(String::from_utf8_lossy(&dump.stdout).contains("diagram 250"));
         let refused = std::process::Command::new(pg.pg_dump())
             .arg("--dbname")
