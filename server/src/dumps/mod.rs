@@ -278,7 +278,16 @@ impl DumpClient {
             DumpError::Failed { stderr, .. } => DumpError::Verify(stderr),
             other => other,
         })?;
-        if !out.stdout.contains("; Format: CUSTOM") {
+        // The header's lines are comments: ";     Format: CUSTOM".
+        let header = |key: &str| {
+            out.stdout.lines().find_map(|l| {
+                l.strip_prefix(';')
+                    .map(str::trim)
+                    .and_then(|l| l.strip_prefix(key))
+                    .map(|v| v.trim_start_matches(':').trim().to_string())
+            })
+        };
+        if header("Format").as_deref() != Some("CUSTOM") {
             return Err(DumpError::Verify(
                 "pg_restore --list does not read it as a custom-format archive".into(),
             ));
@@ -291,11 +300,7 @@ impl DumpClient {
         if entries == 0 {
             return Err(DumpError::Verify("the archive lists no entries".into()));
         }
-        let version = out.stdout.lines().find_map(|l| {
-            l.strip_prefix("; Dumped by pg_dump version ")
-                .map(|v| v.trim().to_string())
-        });
-        Ok((entries, version))
+        Ok((entries, header("Dumped by pg_dump version")))
     }
 
     /// Moves a run's dump to the backup ID Zeebe answered with: the dump file first, the
