@@ -595,6 +595,101 @@ mod tests {
         dir
     }
 
+    /// A `pg_dump` stand-in: a shell script that writes its `--file` and then does `rest`.
+    fn fake_pg_dump(dir: &Path, rest: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("fake-pg_dump");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nfor a in \"$@\"; do case $a in --file=*) f=${{a#--file=}};; esac; done\necho partial > \"$f\"\necho \"$$\" > {:?}\n{rest}\n",
+                dir.join("pid").display().to_string()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn a_dump_past_its_timeout_is_killed_and_leaves_no_partial_file() {
+        let dir = temp_dir("timeout");
+        let mut c = client(&dir, "postgres://u:p@127.0.0.1:1/m");
+        c.config.pg_dump = fake_pg_dump(&dir, "exec sleep 30");
+        let err = c
+            .take(DumpTarget::Backup(5), Duration::from_millis(300))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did not finish within"), "{err}");
+        let set_dir = c.cluster_dir().join("5");
+        assert!(!set_dir.join("web-modeler.dump.partial").exists());
+        assert!(!set_dir.join("web-modeler.dump").exists());
+        // The child is gone: kill -0 on its pid fails once it has been reaped.
+        let pid = std::fs::read_to_string(dir.join("pid")).unwrap();
+        let mut alive = true;
+        for _ in 0..50 {
+            alive = std::process::Command::new("kill")
+                .args(["-0", pid.trim()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive, "pg_dump {pid} still runs");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_failed_dump_reports_stderr_without_the_password_and_verify_refuses_garbage() {
+        let dir = temp_dir("fail");
+        let mut c = client(&dir, "postgres://u:Pa55-word@127.0.0.1:1/m");
+        c.config.pg_dump = fake_pg_dump(&dir, "echo \"auth failed for $PGPASSWORD\" >&2; exit 1");
+        let err = c
+            .take(DumpTarget::Backup(6), Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth failed for ***"), "{err}");
+        assert!(!err.contains("Pa55-word"), "{err}");
+        // pg_dump "succeeds" with a file pg_restore cannot read: the step fails, nothing is kept.
+        c.config.pg_dump = fake_pg_dump(&dir, "exit 0");
+        c.config.pg_restore = PathBuf::from("/bin/true");
+        let err = c
+            .take(DumpTarget::Backup(7), Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did not verify"), "{err}");
+        assert!(!c.cluster_dir().join("7/web-modeler.dump").exists());
+        assert!(!c.cluster_dir().join("7/web-modeler.dump.json").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_preflight_names_a_missing_program_and_an_unwritable_directory() {
+        let dir = temp_dir("check");
+        let mut c = client(&dir, "postgres://u:p@db/m");
+        c.config.pg_restore = PathBuf::from("/nonexistent/pg_restore");
+        c.config.pg_dump = PathBuf::from("/bin/true");
+        let (detail, fix) = c.check().await.unwrap_err();
+        assert!(detail.contains("/nonexistent/pg_restore"), "{detail}");
+        assert!(fix.contains("apt-get install postgresql-client"), "{fix}");
+        assert!(fix.contains("[[clusters.databases]] pg_restore"), "{fix}");
+        // A directory below a regular file can never be created, even by root.
+        std::fs::write(dir.join("a-file"), "x").unwrap();
+        let mut c = client(&dir.join("a-file"), "postgres://u:p@db/m");
+        c.config.pg_dump = PathBuf::from("/bin/true");
+        c.config.pg_restore = PathBuf::from("/bin/true");
+        let (detail, fix) = c.check().await.unwrap_err();
+        assert!(detail.contains("is not writable"), "{detail}");
+        assert!(fix.contains("[[clusters.databases]] directory"), "{fix}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn the_password_leaves_the_url_decoded() {
         let c = client(
