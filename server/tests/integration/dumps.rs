@@ -308,3 +308,80 @@ async fn a_refused_password_fails_the_dump_step_without_the_password_and_exporti
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_rdbms_run_dumps_the_secondary_storage_before_the_zeebe_backup() {
+    use backup_console::procedure::runner::{CancelSignal, RunOutcome, initial_report, run};
+    use backup_domain::Component;
+    use backup_domain::api::SecondaryStorage;
+    use backup_domain::procedure::{ProcedureStep, plan_for};
+
+    let pg = postgres().await;
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let dir = dump_dir("rdbms");
+    let text = sim.endpoints.console_config("t").replacen(
+        "version = \"8.8\"",
+        "version = \"8.9\"\nsecondary_storage = \"rdbms\"",
+        1,
+    );
+    let text = format!(
+        "{text}\n[[clusters.databases]]\nname = \"rdbms\"\nurl_env = \"{URL_ENV}\"\ndirectory = {:?}\n",
+        dir.display().to_string()
+    );
+    let url = pg.url.clone();
+    let config = backup_console::config::Config::parse(&text, "t", &move |k| {
+        (k == URL_ENV).then(|| url.clone())
+    })
+    .expect("config parses");
+    let clusters = backup_console::cluster::Clusters::from_config(&config).expect("clients");
+    let cluster = clusters.get("t").expect("cluster t").clone();
+    let plan = plan_for(
+        cluster.profile,
+        SecondaryStorage::Rdbms,
+        &cluster.components(),
+    );
+    assert_eq!(
+        plan.steps[0],
+        ProcedureStep::DumpDatabase(Component::RdbmsDump)
+    );
+    let id = 4242;
+    let (tx, _rx) = tokio::sync::watch::channel(initial_report(&plan, id));
+    let report = run(
+        cluster.clone(),
+        plan,
+        id,
+        backup_console::procedure::runner::RunSettings::default(),
+        CancelSignal::never(),
+        tx,
+        None,
+    )
+    .await;
+    assert_eq!(report.outcome, RunOutcome::Completed, "{:?}", report.steps);
+    let dump = &report.steps[0];
+    let zeebe = report
+        .steps
+        .iter()
+        .find(|s| s.step == ProcedureStep::StartZeebe)
+        .expect("a Zeebe step");
+    assert!(
+        dump.ended_ms <= zeebe.started_ms,
+        "the dump is taken before the Zeebe backup"
+    );
+    assert!(report.paused_ms.is_none(), "no pause on RDBMS");
+    let file = dir.join("t").join(id.to_string()).join("rdbms.dump");
+    assert!(file.exists() && dir.join("t/4242/rdbms.dump.json").exists());
+
+    let history = backup_console::history::history(&cluster).await;
+    let set = history
+        .sets
+        .iter()
+        .find(|s| s.backup_id == id)
+        .expect("the set is listed");
+    let listed = set
+        .components
+        .iter()
+        .find(|c| c.component == Component::RdbmsDump)
+        .expect("the dump is a component of the set");
+    assert_eq!(listed.state, backup_domain::ComponentState::Completed);
+    let _ = std::fs::remove_dir_all(&dir);
+}
