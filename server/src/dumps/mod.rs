@@ -181,7 +181,7 @@ impl DumpClient {
         }
         let dir = self.cluster_dir();
         let probe = dir.join(format!(".{}.write-check", self.config.name));
-        let written = tokio::fs::create_dir_all(&dir)
+        let written = private_dir(&dir)
             .await
             .and(tokio::fs::write(&probe, b"ok").await);
         let _ = tokio::fs::remove_file(&probe).await;
@@ -205,7 +205,7 @@ impl DumpClient {
                 dir.display()
             )));
         }
-        tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
+        private_dir(&dir).await.map_err(io(&dir))?;
         let started_ms = Clock::System.now_ms();
         let (dbname, password) = self.connection()?;
         let secrets = self.secrets(password.as_deref());
@@ -234,6 +234,8 @@ impl DumpClient {
             .max(Duration::from_secs(5));
         let (entries, pg_dump_version) = self.verify(&partial, left).await?;
         let (size_bytes, sha256) = digest(partial.clone()).await?;
+        // The dump holds the database's data: readable by the console's user only.
+        set_private(&partial).await?;
         tokio::fs::rename(&partial, &file)
             .await
             .map_err(io(&file))?;
@@ -321,9 +323,7 @@ impl DumpClient {
                 from_dir.display()
             )));
         }
-        tokio::fs::create_dir_all(&to_dir)
-            .await
-            .map_err(io(&to_dir))?;
+        private_dir(&to_dir).await.map_err(io(&to_dir))?;
         tokio::fs::rename(&from_file, &to_file)
             .await
             .map_err(io(&from_file))?;
@@ -498,6 +498,26 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// Creates `dir` and its parents, the new ones readable by the console's user only.
+async fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(dir).await
+}
+
+async fn set_private(path: &Path) -> Result<(), DumpError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .await
+            .map_err(io(path))?;
+    }
+    Ok(())
+}
+
 /// Size and SHA-256 of a file, read in chunks off the async threads.
 async fn digest(path: PathBuf) -> Result<(u64, String), DumpError> {
     tokio::task::spawn_blocking(move || {
@@ -530,6 +550,7 @@ async fn write_manifest(path: &Path, manifest: &Manifest) -> Result<(), DumpErro
         .map_err(|e| DumpError::Refused(format!("the manifest: {e}")))?;
     let tmp = path.with_extension("json.tmp");
     tokio::fs::write(&tmp, text).await.map_err(io(&tmp))?;
+    set_private(&tmp).await?;
     tokio::fs::rename(&tmp, path).await.map_err(io(path))
 }
 

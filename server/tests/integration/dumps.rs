@@ -125,9 +125,18 @@ async fn a_run_dumps_web_modeler_after_the_resume_verified_listed_and_deleted_wi
         .join("test")
         .join(older.to_string())
         .join("web-modeler.dump");
-    let size = std::fs::metadata(&file)
-        .expect("the dump file exists")
-        .len();
+    let meta = std::fs::metadata(&file).expect("the dump file exists");
+    let size = meta.len();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "the dump is private"
+        );
+        let set_dir = std::fs::metadata(file.parent().expect("set dir")).expect("set dir");
+        assert_eq!(set_dir.permissions().mode() & 0o777, 0o700);
+    }
     let listed = std::process::Command::new(pg.pg_restore())
         .arg("--list")
         .arg(&file)
