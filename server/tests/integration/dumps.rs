@@ -392,5 +392,20 @@ async fn an_rdbms_run_dumps_the_secondary_storage_before_the_zeebe_backup() {
         .find(|c| c.component == Component::RdbmsDump)
         .expect("the dump is a component of the set");
     assert_eq!(listed.state, backup_domain::ComponentState::Completed);
+
+    // A dump whose set is gone from Zeebe is an orphan like any other artifact.
+    let orphan = dir.join("t/4000");
+    std::fs::create_dir_all(&orphan).expect("orphan dir");
+    for name in ["rdbms.dump", "rdbms.dump.json"] {
+        std::fs::copy(dir.join("t/4242").join(name), orphan.join(name)).expect("copy");
+    }
+    let history = backup_console::history::history(&cluster).await;
+    let set = history
+        .sets
+        .iter()
+        .find(|s| s.backup_id == 4000)
+        .expect("the orphan is listed");
+    assert!(set.is_orphan(), "{set:?}");
+    assert_ne!(set.verdict, backup_domain::Verdict::Restorable);
     let _ = std::fs::remove_dir_all(&dir);
 }
