@@ -3,7 +3,8 @@
 #   scripts/setup.sh            build tools (wasm target, wasm-bindgen CLI, npm packages)
 #   scripts/setup.sh --browser  also what the tests need: Debian's chromium (the end-to-end tests),
 #                               prometheus (its promtool checks the metrics and tests the alert
-#                               rules) and PyPI's aiosmtpd (the notification tests' SMTP sink)
+#                               rules), PyPI's aiosmtpd (the notification tests' SMTP sink) and
+#                               Debian's postgresql (the dump tests start a real server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,12 @@ if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium
   # promtool only; the recommended exporters are not needed.
   command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
+  # The dump tests (server/tests/integration/dumps.rs) start Debian's PostgreSQL server in a
+  # temporary directory (initdb, pg_ctl from /usr/lib/postgresql/*/bin) and run its pg_dump and
+  # pg_restore; the package brings both the server and the client.
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1; then
+    apt_install --no-install-recommends postgresql postgresql-client
+  fi
   # The notification tests' SMTP sink (server/tests/integration/notify.rs), from PyPI; a Python
   # whose packages the system manages (PEP 668) takes it with --break-system-packages.
   if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then

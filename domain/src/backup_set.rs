@@ -153,6 +153,23 @@ pub struct ComponentBackup {
     /// Why the state is unknown: the error the component returned, or that it did not answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A database dump's file, as its manifest records it (dump components only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump: Option<DumpFile>,
+}
+
+/// One `pg_dump --format=custom` file of a set, checked with `pg_restore --list` when taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpFile {
+    /// Where it is on the console's machine: `<directory>/<cluster>/<backup-id>/<name>.dump`.
+    pub path: String,
+    pub size_bytes: u64,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_dump_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<i64>,
 }
 
 impl ComponentBackup {
@@ -168,6 +185,7 @@ impl ComponentBackup {
             partitions: Vec::new(),
             parts: Vec::new(),
             error: None,
+            dump: None,
         }
     }
 

@@ -125,6 +125,9 @@ fn listed_from(cluster: &Cluster) -> String {
     if let Some(r) = &cluster.records {
         parts.push(format!("records {} {}", r.http().base(), r.repository()));
     }
+    for db in &cluster.databases {
+        parts.push(format!("dump {} {}", db.name(), db.cluster_dir().display()));
+    }
     for (component, first) in &cluster.expected_since {
         parts.push(format!("since {} {first}", component.label()));
     }

@@ -37,6 +37,8 @@ pub struct Cluster {
     pub zeebe_scheduler: bool,
     /// `rpo_hours`: how old the newest restorable set may be.
     pub rpo_hours: u32,
+    /// `[[clusters.databases]]`: the dumps the console takes itself.
+    pub databases: Vec<crate::dumps::DumpClient>,
 }
 
 impl Cluster {
@@ -97,6 +99,11 @@ impl Cluster {
             backup_schedule: config.backup_schedule.clone(),
             zeebe_scheduler: config.zeebe_scheduler,
             rpo_hours: config.rpo_hours,
+            databases: config
+                .databases
+                .iter()
+                .map(|d| crate::dumps::DumpClient::new(d, &config.name))
+                .collect(),
             zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
             webapps,
             optimize: config
@@ -130,6 +137,11 @@ impl Cluster {
         if self.records.is_some() {
             out.push(Component::RecordsSnapshot);
         }
+        out.extend(
+            self.databases
+                .iter()
+                .map(crate::dumps::DumpClient::component),
+        );
         out
     }
 

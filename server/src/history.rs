@@ -117,11 +117,22 @@ pub async fn listings(cluster: &Cluster) -> Vec<(Component, CompactComponentList
             None => None,
         }
     };
-    let (zeebe, webapps, optimize, records) = tokio::join!(zeebe, webapps, optimize, records);
+    // The console's own database dumps, read from their directory.
+    let dumps = join_all(cluster.databases.iter().map(|db| async move {
+        let listing = db
+            .list()
+            .await
+            .map(|l| l.into_iter().collect::<CompactListing>())
+            .map_err(|e| e.to_string());
+        (db.component(), listing)
+    }));
+    let (zeebe, webapps, optimize, records, dumps) =
+        tokio::join!(zeebe, webapps, optimize, records, dumps);
     let mut listings: Vec<(Component, CompactComponentListing)> = vec![(Component::Zeebe, zeebe)];
     listings.extend(webapps);
     listings.extend(optimize.map(|l| (Component::Optimize, l)));
     listings.extend(records.map(|l| (Component::RecordsSnapshot, l)));
+    listings.extend(dumps);
     listings
 }
 
@@ -205,11 +216,26 @@ pub async fn detail(cluster: &Cluster, backup_id: u64) -> Option<BackupDetailRes
             None => None,
         }
     };
-    let (zeebe, webapps, optimize, records) = tokio::join!(zeebe, webapps, optimize, records);
+    let dumps = join_all(cluster.databases.iter().map(|db| async move {
+        let result = db.get(backup_id).await;
+        match result {
+            Ok(c) => {
+                c.unwrap_or_else(|| ComponentBackup::new(db.component(), ComponentState::Missing))
+            }
+            Err(e) => {
+                let mut c = ComponentBackup::new(db.component(), ComponentState::Unknown);
+                c.error = Some(e.to_string());
+                c
+            }
+        }
+    }));
+    let (zeebe, webapps, optimize, records, dumps) =
+        tokio::join!(zeebe, webapps, optimize, records, dumps);
     let mut components = vec![zeebe];
     components.extend(webapps);
     components.extend(optimize);
     components.extend(records);
+    components.extend(dumps);
     for c in &mut components {
         let added_later = cluster
             .expected_since

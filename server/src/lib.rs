@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod due;
+pub mod dumps;
 pub mod fleet;
 pub mod history;
 pub mod maintenance;

@@ -51,10 +51,21 @@ async fn no_secret_is_logged_even_at_trace_level() {
         "{cluster}\n[[notifications]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"OPS_URL\"\nsecret_env = \"OPS_HMAC\"\n"
     );
     let hook_url = format!("http://127.0.0.1:{closed}/hook-notify-token-3a2b1c");
+    // A database dump whose URL holds a password (the preflight and the listing read it).
+    let dumps = std::env::temp_dir().join(format!("bc-log-dumps-{}", std::process::id()));
+    let cluster = cluster.replace(
+        "[[notifications]]",
+        &format!(
+            "[[clusters.databases]]\nname = \"web-modeler\"\nurl_env = \"MODELER_DB\"\ndirectory = {:?}\n\n[[notifications]]",
+            dumps.display().to_string()
+        ),
+    );
+    let modeler_url = format!("postgres://modeler:pg-pass-4e3d2c@127.0.0.1:{closed}/modeler");
     let env = move |k: &str| match k {
         "ES_TOKEN" => Some("es-token-9f8e7d".to_string()),
         "OPS_URL" => Some(hook_url.clone()),
         "OPS_HMAC" => Some("hmac-key-7d6e5f".to_string()),
+        "MODELER_DB" => Some(modeler_url.clone()),
         _ => None,
     };
     let (auth, _) = auth_section("");
@@ -104,7 +115,11 @@ async fn no_secret_is_logged_even_at_trace_level() {
         r.json::<serde_json::Value>().await.unwrap()["outcome"],
         "failed"
     );
-    for path in ["/api/clusters", "/api/clusters/test/backups"] {
+    for path in [
+        "/api/clusters",
+        "/api/clusters/test/backups",
+        "/api/clusters/test/preflight",
+    ] {
         let r = client
             .get(format!("{base}{path}"))
             .header("cookie", &cookie)
@@ -130,9 +145,11 @@ async fn no_secret_is_logged_even_at_trace_level() {
         token.as_str(),
         "hook-notify-token-3a2b1c",
         "hmac-key-7d6e5f",
+        "pg-pass-4e3d2c",
     ] {
         assert!(!log.contains(secret), "the log contains {secret}");
     }
+    let _ = std::fs::remove_dir_all(&dumps);
 }
 
 #[cfg(unix)]

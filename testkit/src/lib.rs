@@ -2,6 +2,8 @@
 //! pointed at it through a configuration file's text, both on real ports, talked to over real
 //! HTTP. Dropping a [`Console`] stops its server; dropping the `SimCluster` stops the simulator.
 
+pub mod postgres;
+
 use std::time::{Duration, Instant};
 
 use backup_console::config::Config;

@@ -49,6 +49,8 @@ pub struct ClusterConfig {
     pub zeebe_scheduler: bool,
     /// `rpo_hours`: how old the newest restorable set may be.
     pub rpo_hours: u32,
+    /// `[[clusters.databases]]`: the PostgreSQL dumps taken as steps of a backup.
+    pub databases: Vec<super::database::DatabaseConfig>,
 }
 
 /// The recovery point objective when the file names none: a daily backup with two hours to spare.
@@ -291,7 +293,14 @@ fn resolve_cluster(
         Some(0) => return Err(invalid(format!("{at}.rpo_hours"), "must be at least 1")),
         Some(hours) => hours,
     };
+    let databases = super::database::resolve_databases(c.databases, &at, secondary_storage, env)?;
+    expected_since.extend(
+        databases
+            .iter()
+            .filter_map(|d| d.since_backup_id.map(|since| (d.component, since))),
+    );
     Ok(ClusterConfig {
+        databases,
         backup_schedule,
         zeebe_scheduler,
         rpo_hours,

@@ -215,6 +215,27 @@ pub(super) struct FileCluster {
     pub(super) backup: Option<FileBackup>,
     /// The recovery point objective: the newest restorable set may be this old (default 26).
     pub(super) rpo_hours: Option<u32>,
+    /// `[[clusters.databases]]`: PostgreSQL databases the console dumps as steps of a backup.
+    #[serde(default)]
+    pub(super) databases: Vec<FileDatabase>,
+}
+
+/// `[[clusters.databases]]`: one PostgreSQL database dumped with `pg_dump --format=custom`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileDatabase {
+    /// `web-modeler` or `rdbms` (the RDBMS secondary storage).
+    pub(super) name: String,
+    /// The environment variable holding the `postgres://` URL (a secret: it has the password).
+    pub(super) url_env: String,
+    /// Where the dumps go: `<directory>/<cluster>/<backup-id>/<name>.dump`.
+    pub(super) directory: String,
+    /// The first backup ID with this dump: older sets are not expected to hold it.
+    pub(super) since_backup_id: Option<u64>,
+    pub(super) pg_dump: Option<String>,
+    pub(super) pg_restore: Option<String>,
+    /// The dump's timeout; the procedure's step timeout when not set.
+    pub(super) timeout_secs: Option<u64>,
 }
 
 /// `[clusters.backup]`: the backup schedule until an admin saves another from the console.

@@ -7,6 +7,7 @@
 
 mod auth;
 mod cluster;
+mod database;
 mod endpoint;
 mod env;
 mod file;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use crate::auth::AuthConfig;
 
 pub use cluster::{ClusterConfig, ElasticsearchConfig, ZEEBE_SCHEDULES_ITSELF};
+pub use database::DatabaseConfig;
 pub use endpoint::{Credentials, Endpoint, Limits};
 pub use notify::{ChannelConfig, ChannelTarget, EmailTarget, HttpTarget, NotifyConfig};
 pub use secret::Secret;

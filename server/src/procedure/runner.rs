@@ -514,7 +514,22 @@ async fn execute(
         }
     };
     match step {
-        ProcedureStep::DumpDatabase(c) => Err(format!("{} is not configured", c.label()).into()),
+        ProcedureStep::DumpDatabase(c) => {
+            let database = cluster
+                .databases
+                .iter()
+                .find(|d| d.component() == c)
+                .ok_or_else(|| format!("{} is not configured", c.label()))?;
+            // A cancel drops this future, which kills pg_dump and removes its partial file.
+            let manifest = database
+                .take(
+                    crate::dumps::DumpTarget::Backup(id),
+                    database.timeout_or(settings.poll.timeout),
+                )
+                .await
+                .map_err(failed)?;
+            Ok(Some(crate::dumps::step_detail(&manifest)))
+        }
         ProcedureStep::Start(Component::Optimize) => {
             let optimize = cluster
                 .optimize

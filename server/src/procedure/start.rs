@@ -66,6 +66,23 @@ impl RunService {
                 component_check(*c, error)
             })
             .collect();
+        // A dump needs pg_dump, pg_restore and a writable directory before anything starts.
+        let tools = futures_util::future::join_all(
+            cluster
+                .databases
+                .iter()
+                .map(|db| async move { (db.component(), db.check().await) }),
+        )
+        .await;
+        for (component, result) in tools {
+            if let Err((detail, fix)) = result
+                && let Some(check) = checks.iter_mut().find(|c| c.component == Some(component))
+            {
+                check.status = backup_domain::run::CheckStatus::Fail;
+                check.detail = detail;
+                check.fix = Some(fix);
+            }
+        }
         checks.push(exporting_check(&history.exporting));
         let running_run = match self.running_on(&cluster.name) {
             Some(local) => Some(local),

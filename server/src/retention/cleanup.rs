@@ -59,7 +59,18 @@ pub(super) async fn delete_one(
             None => return not_configured(Component::RecordsSnapshot),
         },
         Component::WebModelerDump | Component::RdbmsDump => {
-            return not_configured(artifact.component);
+            let Some(db) = cluster
+                .databases
+                .iter()
+                .find(|d| d.component() == artifact.component)
+            else {
+                return not_configured(artifact.component);
+            };
+            return match db.delete(id).await {
+                Ok(true) => (ArtifactState::Deleted, None),
+                Ok(false) => (ArtifactState::AlreadyGone, None),
+                Err(e) => (ArtifactState::Failed, Some(e.to_string())),
+            };
         }
     };
     match result {

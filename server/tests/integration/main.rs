@@ -20,6 +20,7 @@ mod catalog;
 mod catalog_attack;
 mod cleanup_lease;
 mod compression;
+mod dumps;
 mod fleet;
 mod history_api;
 mod history_paging;
