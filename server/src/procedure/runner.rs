@@ -14,6 +14,7 @@ use backup_domain::run::{latest_id_from_conflict, record_exchange};
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
+use super::start::GENERATED_BY_ZEEBE;
 pub use super::wait::CancelSignal;
 use super::wait::{PollPolicy, WaitError, wait_until_completed};
 use crate::cluster::Cluster;
@@ -252,7 +253,9 @@ async fn run_steps(
     before_pause: Option<PauseCheckpoint>,
 ) -> Result<(), Stop> {
     // Zeebe generates the ID on a `zeebe_scheduler` cluster: the run learns it at StartZeebe.
+    // A dump taken before then is written under this run's own name and moved once it is known.
     let mut id = id;
+    let scratch = clock.now_ms();
     for (index, step) in plan.steps.iter().enumerate() {
         // The resume is never skipped by a cancel: the run's own resume step or the run's
         // cleanup performs it.
@@ -335,10 +338,24 @@ async fn run_steps(
                 Ok(learned) => {
                     id = learned;
                     progress.send_modify(|r| r.backup_id = learned);
-                    backup_id_learned(&cluster, learned).await;
-                    Ok(Some(format!("Zeebe generated the backup ID {learned}")))
+                    let dumped: Vec<Component> = plan.steps[..index]
+                        .iter()
+                        .filter_map(|s| match s {
+                            ProcedureStep::DumpDatabase(c) => Some(*c),
+                            _ => None,
+                        })
+                        .collect();
+                    backup_id_learned(&cluster, &dumped, scratch, learned)
+                        .await
+                        .map(|()| Some(format!("Zeebe generated the backup ID {learned}")))
+                        .map_err(failed)
                 }
                 Err(e) => Err(e),
+            }
+        } else if let (ProcedureStep::DumpDatabase(c), GENERATED_BY_ZEEBE) = (step, id) {
+            tokio::select! {
+                result = dump(&cluster, *c, crate::dumps::DumpTarget::Run(scratch), settings) => result,
+                () = stop.requested() => Err(StepError::Cancelled),
             }
         } else if *step == ProcedureStep::ResumeExporting {
             execute(&cluster, *step, id, step_settings, &mut cancel, &show).await
@@ -395,8 +412,46 @@ async fn run_steps(
 /// StartZeebe step and before any later step: the report's `backup_id` and the run's row take it
 /// (the row through the run's writer). Steps before it ran under `GENERATED_BY_ZEEBE` (0); what
 /// they wrote under the run's name (a database dump) is renamed here to the learned ID.
-pub async fn backup_id_learned(cluster: &Cluster, learned: u64) {
+/// A dump that cannot be moved fails the step: the set would otherwise lack it without a word.
+pub async fn backup_id_learned(
+    cluster: &Cluster,
+    dumped: &[Component],
+    scratch: i64,
+    learned: u64,
+) -> Result<(), String> {
     tracing::info!(cluster = %cluster.name, backup_id = learned, "Zeebe generated the backup ID");
+    for c in dumped {
+        let Some(database) = cluster.databases.iter().find(|d| d.component() == *c) else {
+            continue;
+        };
+        database.adopt(scratch, learned).await.map_err(|e| {
+            format!(
+                "Zeebe generated the backup ID {learned}, but the {} taken before it could not be moved to it: {e}",
+                c.label()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// One database's dump into `target`; the step detail names its size and checksum.
+async fn dump(
+    cluster: &Cluster,
+    c: Component,
+    target: crate::dumps::DumpTarget,
+    settings: RunSettings,
+) -> Result<Option<String>, StepError> {
+    let database = cluster
+        .databases
+        .iter()
+        .find(|d| d.component() == c)
+        .ok_or_else(|| format!("{} is not configured", c.label()))?;
+    // A cancel drops this future, which kills pg_dump and removes its partial file.
+    let manifest = database
+        .take(target, database.timeout_or(settings.poll.timeout))
+        .await
+        .map_err(failed)?;
+    Ok(Some(crate::dumps::step_detail(&manifest)))
 }
 
 /// StartZeebe where Zeebe generates the ID (§3.2): a take without `backupId`. The 8.9 answer
@@ -515,20 +570,7 @@ async fn execute(
     };
     match step {
         ProcedureStep::DumpDatabase(c) => {
-            let database = cluster
-                .databases
-                .iter()
-                .find(|d| d.component() == c)
-                .ok_or_else(|| format!("{} is not configured", c.label()))?;
-            // A cancel drops this future, which kills pg_dump and removes its partial file.
-            let manifest = database
-                .take(
-                    crate::dumps::DumpTarget::Backup(id),
-                    database.timeout_or(settings.poll.timeout),
-                )
-                .await
-                .map_err(failed)?;
-            Ok(Some(crate::dumps::step_detail(&manifest)))
+            dump(cluster, c, crate::dumps::DumpTarget::Backup(id), settings).await
         }
         ProcedureStep::Start(Component::Optimize) => {
             let optimize = cluster

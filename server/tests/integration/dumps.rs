@@ -326,13 +326,13 @@ async fn an_rdbms_run_dumps_the_secondary_storage_before_the_zeebe_backup() {
     use backup_domain::procedure::{ProcedureStep, plan_for};
 
     let pg = postgres().await;
-    let sim = start_sim(VersionProfile::V88, 0).await;
+    let mut sim_config = camunda_sim::SimConfig::rdbms(None);
+    sim_config.timings = fast_timings();
+    let sim = camunda_sim::SimCluster::start(sim_config)
+        .await
+        .expect("simulator starts");
     let dir = dump_dir("rdbms");
-    let text = sim.endpoints.console_config("t").replacen(
-        "version = \"8.8\"",
-        "version = \"8.9\"\nsecondary_storage = \"rdbms\"",
-        1,
-    );
+    let text = sim.endpoints.console_config("t");
     let text = format!(
         "{text}\n[[clusters.databases]]\nname = \"rdbms\"\nurl_env = \"{URL_ENV}\"\ndirectory = {:?}\n",
         dir.display().to_string()
