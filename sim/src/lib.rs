@@ -9,7 +9,9 @@ pub mod component;
 mod control;
 mod elasticsearch;
 pub mod faults;
+mod jwt;
 mod respond;
+pub mod rest;
 pub mod seed;
 pub mod state;
 mod webapps;
@@ -43,6 +45,18 @@ pub struct SimConfig {
     pub base_port: Option<u16>,
     /// Serve Elasticsearch over HTTPS through this server, as ES 8 does by default.
     pub elasticsearch_tls: Option<Arc<dyn TlsServer>>,
+    /// Serve the 8.10 REST API (`/v2`) on a port of its own (8.8 profile only).
+    pub rest: Option<SimRest>,
+}
+
+/// The 8.10 REST listener's credentials: one Basic user with every backup permission, and
+/// bearer tokens when a JWKS URL is given.
+#[derive(Debug, Clone)]
+pub struct SimRest {
+    pub username: String,
+    pub password: String,
+    /// An OpenID provider's `jwks_uri`: bearer tokens it signed (RS256) are accepted.
+    pub jwks_url: Option<String>,
 }
 
 /// Serves a component over TLS: the simulator brings no TLS stack of its own, so whoever wants
@@ -68,6 +82,7 @@ impl SimConfig {
             with_optimize: true,
             base_port: None,
             elasticsearch_tls: None,
+            rest: None,
         }
     }
 }
@@ -87,17 +102,39 @@ pub struct SimEndpoints {
     pub elasticsearch: String,
     pub repository: String,
     pub control: String,
+    /// The 8.10 REST API's base (`http://host:port/v2`), when it is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rest: Option<String>,
+    /// The REST user and password, handed to the console as environment variables.
+    #[serde(skip)]
+    pub rest_credentials: Option<(String, String)>,
 }
+
+/// The environment variables `console_config` names for the REST API's Basic credentials.
+pub const REST_USER_ENV: &str = "SIM_REST_USER";
+pub const REST_PASSWORD_ENV: &str = "SIM_REST_PASSWORD";
 
 impl SimEndpoints {
     /// A console configuration for this cluster: what an administrator would write for a real one.
     pub fn console_config(&self, cluster_name: &str) -> String {
-        let mut out = format!(
-            "[[clusters]]\nname = \"{cluster_name}\"\nversion = \"{}\"\n",
-            self.profile.label().trim_end_matches('+')
-        );
+        let mut out = match &self.rest {
+            None => format!(
+                "[[clusters]]\nname = \"{cluster_name}\"\nversion = \"{}\"\n",
+                self.profile.label().trim_end_matches('+')
+            ),
+            Some(_) => format!(
+                "[[clusters]]\nname = \"{cluster_name}\"\nversion = \"8.10\"\napi = \"rest\"\n"
+            ),
+        };
+        // The REST API's table sits under `[clusters.orchestration]`, with its own credentials.
+        let rest_table = self.rest.as_ref().map(|rest| format!(
+            "\n[clusters.orchestration.rest]\nurl = \"{rest}\"\nauth = {{ type = \"basic\", username_env = \"{REST_USER_ENV}\", password_env = \"{REST_PASSWORD_ENV}\" }}\n"
+        ));
         let mut section = |key: &str, url: &str| {
             out.push_str(&format!("\n[clusters.{key}]\nurl = \"{url}\"\n"));
+            if let Some(table) = rest_table.as_ref().filter(|_| key == "orchestration") {
+                out.push_str(table);
+            }
         };
         match self.profile {
             VersionProfile::V87 => section("zeebe", &self.zeebe),
@@ -116,12 +153,24 @@ impl SimEndpoints {
         out.push_str(&format!("repository = \"{}\"\n", self.repository));
         out
     }
+
+    /// The environment `console_config` reads its credentials from.
+    pub fn env(&self, key: &str) -> Option<String> {
+        let (user, password) = self.rest_credentials.as_ref()?;
+        match key {
+            REST_USER_ENV => Some(user.clone()),
+            REST_PASSWORD_ENV => Some(password.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// A running simulated cluster. Dropping it stops every listener.
 pub struct SimCluster {
     pub endpoints: SimEndpoints,
     pub sim: Sim,
+    /// The REST listener's users and what it and the management port saw.
+    pub rest: rest::RestSim,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -179,8 +228,25 @@ impl SimCluster {
                     .merge(webapps::health_router(sim.clone(), SimComponent::Optimize)),
             ));
         }
+        let rest_sim = match &config.rest {
+            Some(r) => rest::RestSim::new(&r.username, &r.password, r.jwks_url.clone()),
+            None => rest::RestSim::default(),
+        };
+        // The management ports are unauthenticated: every Authorization header they get is counted.
+        for (_, router) in routers.iter_mut() {
+            *router = std::mem::take(router).layer(axum::middleware::from_fn_with_state(
+                rest_sim.clone(),
+                rest::watch_management,
+            ));
+        }
+        if config.rest.is_some() && config.profile == VersionProfile::V88 {
+            routers.push(("rest", rest::router(sim.clone(), rest_sim.clone())));
+        }
         routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
-        routers.push(("control", control::router(sim.clone())));
+        routers.push((
+            "control",
+            control::router(sim.clone()).merge(rest::control_router(rest_sim.clone())),
+        ));
 
         let mut urls = std::collections::HashMap::new();
         let mut tasks = Vec::new();
@@ -222,10 +288,16 @@ impl SimCluster {
             elasticsearch: url("elasticsearch").unwrap_or_default(),
             repository: "camunda".into(),
             control: url("control").unwrap_or_default(),
+            rest: url("rest").map(|u| format!("{u}/v2")),
+            rest_credentials: config
+                .rest
+                .as_ref()
+                .map(|r| (r.username.clone(), r.password.clone())),
         };
         Ok(SimCluster {
             endpoints,
             sim,
+            rest: rest_sim,
             tasks,
         })
     }
