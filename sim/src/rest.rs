@@ -334,15 +334,15 @@ fn visible(b: &ZeebeBackup, now: i64) -> bool {
         .any(|p| p.state(now) != ZeebeState::DoesNotExist)
 }
 
-fn parse_id(text: &str, instance: &str) -> Result<u64, Response> {
+fn parse_id(text: &str, instance: &str) -> Result<u64, Box<Response>> {
     match text.parse::<u64>() {
         Ok(id) if id > 0 => Ok(id),
-        _ => Err(problem(
+        _ => Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             "INVALID_ARGUMENT",
             &format!("The backupId must be a positive integer, but was '{text}'"),
             instance,
-        )),
+        ))),
     }
 }
 
@@ -402,19 +402,19 @@ struct ListQuery {
     verbose: Option<bool>,
 }
 
-fn prefix_of(q: &ListQuery, at: &str) -> Result<Option<String>, Response> {
+fn prefix_of(q: &ListQuery, at: &str) -> Result<Option<String>, Box<Response>> {
     match &q.prefix {
         None => Ok(None),
         Some(p) => match p.strip_suffix('*') {
             Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
                 Ok(Some(digits.to_string()))
             }
-            _ => Err(problem(
+            _ => Err(Box::new(problem(
                 StatusCode::BAD_REQUEST,
                 "INVALID_ARGUMENT",
                 &format!("The prefix must be digits followed by '*', but was '{p}'"),
                 at,
-            )),
+            ))),
         },
     }
 }
@@ -431,7 +431,7 @@ async fn list_runtime(
     }
     let prefix = match prefix_of(&q, at) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let latency = {
         let mut s = rest.sim.write();
@@ -467,7 +467,7 @@ async fn get_runtime(
     }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let now = now_ms();
     let s = rest.sim.read();
@@ -494,7 +494,7 @@ async fn delete_runtime(
     }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     rest.sim.write().zeebe_backups.remove(&id);
     StatusCode::NO_CONTENT.into_response()
@@ -597,7 +597,7 @@ async fn list_history(
     }
     let prefix = match prefix_of(&q, at) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let latency = {
         let mut s = rest.sim.write();
@@ -639,7 +639,7 @@ async fn get_history(
     }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let s = rest.sim.read();
     match history_info(&s, id, now_ms(), true) {
@@ -665,7 +665,7 @@ async fn delete_history(
     }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let now = now_ms();
     let mut s = rest.sim.write();
