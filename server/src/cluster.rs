@@ -79,6 +79,25 @@ impl Cluster {
             .iter()
             .map(|b| http(b, "Zeebe broker"))
             .collect::<Result<_, _>>()?;
+        // `api = "rest"`: Zeebe's and the web apps' backups and exporting over /v2, with the
+        // REST credentials on that endpoint only.
+        let rest = config
+            .rest
+            .as_ref()
+            .map(|e| http(e, "Orchestration REST"))
+            .transpose()?;
+        let webapps = match &rest {
+            Some(r) => webapps
+                .into_iter()
+                .map(|w| w.with_rest(r.clone()))
+                .collect(),
+            None => webapps,
+        };
+        let zeebe = ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile);
+        let zeebe = match rest {
+            Some(r) => zeebe.with_rest(r, config.management_port),
+            None => zeebe,
+        };
         Ok(Cluster {
             name: config.name.clone(),
             profile: config.profile,
@@ -91,7 +110,7 @@ impl Cluster {
             backup_schedule: config.backup_schedule.clone(),
             zeebe_scheduler: config.zeebe_scheduler,
             rpo_hours: config.rpo_hours,
-            zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
+            zeebe,
             webapps,
             optimize: config
                 .optimize

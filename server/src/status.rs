@@ -323,7 +323,9 @@ fn failed(component: Component, endpoint: String, error: &UpstreamError) -> Comp
         | UpstreamError::TooLarge { .. }
         | UpstreamError::NotFoundElsewhere { .. } => Probe::Degraded,
         UpstreamError::Connect { .. } | UpstreamError::Transport { .. } => Probe::Unreachable,
-        UpstreamError::Timeout { .. } => Probe::Unknown,
+        UpstreamError::Timeout { .. }
+        | UpstreamError::Token { .. }
+        | UpstreamError::NoManagementPort { .. } => Probe::Unknown,
     };
     ComponentStatus {
         component,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use backup_domain::api::{ManagementApi, SecondaryStorage, VersionProfile};
 use backup_domain::retention::RetentionPolicy;
 
-use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls};
+use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls, rest_endpoint};
 use super::file::{FileCluster, FileElasticsearch, FileEndpoint, FileRetention};
 use super::{ConfigError, invalid};
 
@@ -49,7 +49,15 @@ pub struct ClusterConfig {
     pub zeebe_scheduler: bool,
     /// `rpo_hours`: how old the newest restorable set may be.
     pub rpo_hours: u32,
+    /// `[clusters.orchestration.rest]` (`api = "rest"`): the REST API with its own credentials.
+    pub rest: Option<Endpoint>,
+    /// Whether `[clusters.orchestration] url` (or its brokers) names a management port; without
+    /// one, the exporter phase cannot be read.
+    pub management_port: bool,
 }
+
+/// Why the exporter phase is unknown on a REST cluster without a management port.
+pub const NO_MANAGEMENT_PORT: &str = "no management port configured ([clusters.orchestration] url)";
 
 /// The recovery point objective when the file names none: a daily backup with two hours to spare.
 pub const DEFAULT_RPO_HOURS: u32 = 26;
@@ -69,6 +77,7 @@ impl ClusterConfig {
             .chain(self.tasklist.iter_mut())
             .chain(self.optimize.iter_mut())
             .chain(self.elasticsearch.iter_mut().map(|es| &mut es.endpoint))
+            .chain(self.rest.iter_mut())
     }
 }
 
@@ -160,6 +169,8 @@ fn resolve_cluster(
         timeout,
         env,
     };
+    let mut rest = None;
+    let mut management_port = true;
     let (zeebe, brokers) = match profile {
         VersionProfile::V87 => {
             if c.orchestration.is_some() {
@@ -195,14 +206,63 @@ fn resolve_cluster(
                     ));
                 }
             }
-            let o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
+            let mut o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
             if o.since_backup_id.is_some() {
                 return Err(invalid(
                     format!("{at}.orchestration.since_backup_id"),
                     "does not apply: every backup has an orchestration part",
                 ));
             }
-            components.with_brokers(o, "orchestration")?
+            match (api, o.rest.take()) {
+                (ManagementApi::Rest, None) => {
+                    return Err(invalid(
+                        format!("{at}.orchestration.rest"),
+                        "is required with api = \"rest\": the REST API's url (…/v2) and auth",
+                    ));
+                }
+                (ManagementApi::Actuator, Some(_)) => {
+                    return Err(invalid(
+                        format!("{at}.orchestration.rest"),
+                        "applies only with api = \"rest\" (8.10 and later)",
+                    ));
+                }
+                (ManagementApi::Rest, Some(r)) => {
+                    rest = Some(rest_endpoint(
+                        &r,
+                        timeout,
+                        &format!("{at}.orchestration.rest"),
+                        env,
+                    )?);
+                }
+                (ManagementApi::Actuator, None) => {}
+            }
+            match (&rest, o.url.trim().is_empty()) {
+                (_, false) => components.with_brokers(o, "orchestration")?,
+                (None, true) => {
+                    return Err(invalid(
+                        format!("{at}.orchestration.url"),
+                        "is required (the management API, port 9600); only api = \"rest\" may leave it out",
+                    ));
+                }
+                // No management port: the REST endpoint stands in for display and health, without
+                // its credentials; brokers, if listed, still give the exporter phase.
+                (Some(r), true) => {
+                    let base = Endpoint {
+                        credentials: None,
+                        ..r.clone()
+                    };
+                    management_port = !o.brokers.is_empty();
+                    let brokers = o
+                        .brokers
+                        .iter()
+                        .enumerate()
+                        .map(|(j, url)| {
+                            endpoint_with(&base, url, &format!("{at}.orchestration.brokers[{j}]"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    (base, brokers)
+                }
+            }
         }
     };
     // `since_backup_id` is read before the endpoints are consumed.
@@ -294,6 +354,8 @@ fn resolve_cluster(
         tasklist,
         optimize,
         elasticsearch,
+        rest,
+        management_port,
     })
 }
 

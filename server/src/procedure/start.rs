@@ -66,7 +66,10 @@ impl RunService {
                 component_check(*c, error)
             })
             .collect();
-        checks.push(exporting_check(&history.exporting));
+        // Without a management port the phase cannot be read: the plan says the check is skipped.
+        if cluster.zeebe.has_management_port() {
+            checks.push(exporting_check(&history.exporting));
+        }
         let running_run = match self.running_on(&cluster.name) {
             Some(local) => Some(local),
             // Another process sharing the database (a `backup` CLI run) may hold the cluster.
@@ -81,6 +84,7 @@ impl RunService {
         checks.push(no_other_run_check(running_run));
         let highest = self.highest_known(cluster, history.highest_backup_id).await;
         let plan = procedure::plan(cluster.profile, &cluster.components());
+        let plan = runner::noting_exporter_phase(plan, cluster);
         let preflight = Preflight {
             checks,
             proposed_backup_id: procedure::propose_backup_id(
@@ -164,6 +168,7 @@ impl RunService {
         let (preflight, history) = self.startable(cluster).await?;
         let backup_id = chosen_backup_id(&preflight, &history, requested)?;
         let plan = procedure::plan(cluster.profile, &cluster.components());
+        let plan = runner::noting_exporter_phase(plan, cluster);
         let initial = runner::initial_report(&plan, backup_id);
         let run_id = self
             .store
