@@ -587,6 +587,76 @@ mod tests {
     }
 
     #[test]
+    fn the_rest_table_goes_with_api_rest_only_and_keeps_its_own_credentials() {
+        let one = |api: &str, orchestration: &str, rest: &str| {
+            format!(
+                "[[clusters]]\nname = \"a\"\nversion = \"8.10\"\n{api}[clusters.orchestration]\n{orchestration}{rest}"
+            )
+        };
+        let rest = "[clusters.orchestration.rest]\nurl = \"http://h:8080/v2\"\nauth = { type = \"basic\", username_env = \"RU\", password_env = \"RP\" }\n";
+        let env = env_with(&[("RU", "console"), ("RP", "pw-9c1")]);
+        let err = |text: String| {
+            Config::parse(&text, "c.toml", &env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(one("", "url = \"http://h:9600\"\n", rest)),
+            "configuration key `clusters.a.orchestration.rest`: applies only with api = \"rest\" (8.10 and later)"
+        );
+        assert!(
+            err(one("api = \"rest\"\n", "url = \"http://h:9600\"\n", "")).starts_with(
+                "configuration key `clusters.a.orchestration.rest`: is required with api = \"rest\""
+            )
+        );
+        assert!(
+            err(one("", "", ""))
+                .starts_with("configuration key `clusters.a.orchestration.url`: is required")
+        );
+        let config = Config::parse(
+            &one("api = \"rest\"\n", "url = \"http://h:9600\"\n", rest),
+            "c.toml",
+            &env,
+        )
+        .unwrap();
+        let c = &config.clusters[0];
+        assert!(c.management_port);
+        assert!(
+            c.zeebe.credentials.is_none(),
+            "the management port gets no credentials"
+        );
+        let rest_endpoint = c.rest.as_ref().unwrap();
+        assert_eq!(rest_endpoint.url.as_str(), "http://h:8080/v2");
+        assert!(matches!(
+            &rest_endpoint.credentials,
+            Some(Credentials::Basic { username, .. }) if username == "console"
+        ));
+        // Without the management url: no management port, no exporter phase.
+        let config = Config::parse(&one("api = \"rest\"\n", "", rest), "c.toml", &env).unwrap();
+        assert!(!config.clusters[0].management_port);
+        assert!(config.clusters[0].zeebe.credentials.is_none());
+
+        let oidc = "[clusters.orchestration.rest]\nurl = \"https://h/v2\"\nauth = { type = \"oidc\", token_url = \"https://idp/token\", client_id_env = \"CID\", client_secret_env = \"CS\", audience = \"orchestration-api\" }\n";
+        let missing = Config::parse(&one("api = \"rest\"\n", "", oidc), "c.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            missing,
+            "configuration key `clusters.a.orchestration.rest.auth.client_id_env`: environment variable `CID` is not set"
+        );
+        let env = env_with(&[("CID", "console"), ("CS", "oidc-secret-4d2")]);
+        let config = Config::parse(&one("api = \"rest\"\n", "", oidc), "c.toml", &env).unwrap();
+        match &config.clusters[0].rest.as_ref().unwrap().credentials {
+            Some(Credentials::Oidc(o)) => {
+                assert_eq!(o.audience.as_deref(), Some("orchestration-api"));
+                assert_eq!(o.scope, None);
+            }
+            other => panic!("unexpected credentials {other:?}"),
+        }
+        assert!(!format!("{config:?}").contains("oidc-secret-4d2"));
+    }
+
+    #[test]
     fn duplicate_cluster_names_are_refused() {
         let one = "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://h:9600\"\n";
         let err = Config::parse(&format!("{one}{one}"), "c.toml", &no_env)

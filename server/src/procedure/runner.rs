@@ -301,10 +301,13 @@ async fn run_steps(
             // A failed pause can leave some partitions paused (§4.1): resume is owed either way.
             paused.store(true, Ordering::SeqCst);
         }
+        // Said in the step's detail when it ends, beside what the step itself reports.
+        let mut note: Option<&str> = None;
         if *step == ProcedureStep::StartZeebe
             && paused.load(Ordering::SeqCst)
             && !cluster.zeebe.has_management_port()
         {
+            note = Some(STILL_PAUSED_SKIPPED);
             progress.send_modify(|r| {
                 r.steps[index].detail = Some(STILL_PAUSED_SKIPPED.to_string());
             });
@@ -370,7 +373,11 @@ async fn run_steps(
             match &result {
                 Ok(detail) => {
                     s.state = StepState::Done;
-                    s.detail = detail.clone();
+                    s.detail = match (detail, note) {
+                        (Some(d), Some(n)) => Some(format!("{d}; {n}")),
+                        (None, Some(n)) => Some(n.to_string()),
+                        (d, None) => d.clone(),
+                    };
                 }
                 Err(reason) => {
                     s.state = StepState::Failed;

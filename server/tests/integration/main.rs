@@ -29,6 +29,7 @@ mod notify;
 mod outbound_tls;
 mod process;
 mod realistic_timings;
+mod rest_api;
 mod resume;
 mod retention_api;
 mod retention_attack;
