@@ -458,3 +458,203 @@ async fn without_a_management_port_the_exporter_phase_is_unknown_and_the_check_i
         "{start_zeebe}"
     );
 }
+
+/// The OpenID provider of this test binary: npm's `oauth2-mock-server`, run by
+/// `end2end/oidc-provider.mjs` with 2-second tokens; started once, ended with the binary (its
+/// stdin closes).
+struct Provider {
+    issuer: String,
+    stats: String,
+    _child: std::sync::Mutex<std::process::Child>,
+}
+
+fn provider() -> &'static Provider {
+    static PROVIDER: std::sync::OnceLock<Provider> = std::sync::OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc-provider.mjs");
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .arg("2")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("node runs end2end/oidc-provider.mjs (npm ci installs oauth2-mock-server)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the provider prints its URLs");
+        let urls: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the provider's first line is its URLs: {line:?}: {e}"));
+        Provider {
+            // It listens on 127.0.0.1 and names itself localhost.
+            issuer: urls["issuer"]
+                .as_str()
+                .expect("issuer")
+                .replace("localhost", "127.0.0.1"),
+            stats: urls["stats"].as_str().expect("stats").to_string(),
+            _child: std::sync::Mutex::new(child),
+        }
+    })
+}
+
+async fn provider_stats() -> Value {
+    reqwest::get(&provider().stats)
+        .await
+        .expect("stats answer")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+#[tokio::test]
+async fn oidc_tokens_are_fetched_cached_refreshed_after_expiry_and_a_401_is_retried_once() {
+    let issuer = provider().issuer.clone();
+    let mut config = SimConfig::new(VersionProfile::V88);
+    config.timings = fast_timings();
+    config.seed_count = 3;
+    config.rest = Some(SimRest {
+        username: USER.into(),
+        password: PASSWORD_REST.into(),
+        jwks_url: Some(format!("{issuer}/jwks")),
+    });
+    let sim = SimCluster::start(config).await.expect("simulator starts");
+    let basic = format!(
+        "auth = {{ type = \"basic\", username_env = \"{}\", password_env = \"{}\" }}",
+        camunda_sim::REST_USER_ENV,
+        camunda_sim::REST_PASSWORD_ENV
+    );
+    let cluster_config = sim.endpoints.console_config("test").replace(
+        &basic,
+        &format!(
+            "auth = {{ type = \"oidc\", token_url = \"{issuer}/token\", client_id_env = \"OIDC_ID\", client_secret_env = \"OIDC_SECRET\", audience = \"orchestration-api\" }}"
+        ),
+    );
+    assert!(
+        cluster_config.contains("type = \"oidc\""),
+        "{cluster_config}"
+    );
+    let (auth, _) = auth_section("");
+    let text = format!("{auth}[catalog]\nmin_refresh_gap_secs = 0\n{cluster_config}");
+    let env = |k: &str| match k {
+        "OIDC_ID" => Some("backup-console".to_string()),
+        "OIDC_SECRET" => Some("oidc-client-secret-51e".to_string()),
+        _ => None,
+    };
+    // Counted before the console starts: its first status round may be what fetches the token.
+    let before = provider_stats().await["token_requests"].as_u64().unwrap();
+    let console = start_console_with_env(&text, &env).await;
+
+    // Fetched once for the two listings the history reads at once, with the audience.
+    let (status, history) = console.fresh_get("/api/clusters/test/backups").await;
+    assert_eq!(status, 200, "{history}");
+    assert!(history.get("component_errors").is_none(), "{history}");
+    assert!(history["sets"].as_array().unwrap().len() >= 3, "{history}");
+    let stats = provider_stats().await;
+    assert_eq!(
+        stats["token_requests"].as_u64().unwrap(),
+        before + 1,
+        "{stats}"
+    );
+    assert_eq!(stats["last_client_id"], "backup-console");
+    assert_eq!(stats["last_audience"], "orchestration-api");
+    let rest = rest_state(&sim).await;
+    assert!(rest["bearer_requests"].as_u64().unwrap() >= 2, "{rest}");
+    assert_eq!(rest["unauthorized"], 0, "{rest}");
+
+    // Cached: another read asks the provider for nothing.
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+    assert!(history.get("component_errors").is_none(), "{history}");
+    assert_eq!(
+        provider_stats().await["token_requests"].as_u64().unwrap(),
+        before + 1
+    );
+
+    // Expired (2 s tokens, used until shortly before): the next call fetches a new one.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+    assert!(history.get("component_errors").is_none(), "{history}");
+    assert_eq!(
+        provider_stats().await["token_requests"].as_u64().unwrap(),
+        before + 2
+    );
+    assert_eq!(rest_state(&sim).await["unauthorized"], 0);
+
+    // One 401: a new token and one retry, and the call succeeds.
+    let pause = || async {
+        console
+            .call(
+                Method::POST,
+                "/api/clusters/test/exporting/pause",
+                Some(&console.session),
+                Some(json!({"soft": true})),
+            )
+            .await
+    };
+    control(&sim, "/sim/rest/reject_tokens", json!({"count": 1})).await;
+    let (status, body) = pause().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(phases(&sim).await, vec!["SOFT_PAUSED"; 3]);
+    assert_eq!(rest_state(&sim).await["unauthorized"], 1);
+    assert_eq!(
+        provider_stats().await["token_requests"].as_u64().unwrap(),
+        before + 3
+    );
+
+    // Two 401s in a row: one refresh, one retry, then the failure is reported, not retried again.
+    control(&sim, "/sim/rest/reject_tokens", json!({"count": 2})).await;
+    let (status, body) = pause().await;
+    let text = body.to_string();
+    assert!(status >= 400, "{status} {text}");
+    assert!(text.contains("401"), "{text}");
+    let stats = provider_stats().await;
+    assert_eq!(rest_state(&sim).await["unauthorized"], 3);
+    assert_eq!(stats["token_requests"].as_u64().unwrap(), before + 4);
+    // Neither the token nor the client secret reaches an answer or the audit log.
+    let token = stats["last_token"].as_str().unwrap();
+    let (_, audit) = console.get("/api/audit?cluster=test").await;
+    for shown in [text, audit.to_string()] {
+        assert!(!shown.contains(token), "{shown}");
+        assert!(!shown.contains("oidc-client-secret-51e"), "{shown}");
+    }
+    assert_eq!(rest_state(&sim).await["management_authorization"], 0);
+}
+
+#[tokio::test]
+async fn a_token_endpoint_failure_is_a_clear_error_without_the_secret() {
+    let issuer = provider().issuer.clone();
+    let sim = rest_sim(0).await;
+    let basic = format!(
+        "auth = {{ type = \"basic\", username_env = \"{}\", password_env = \"{}\" }}",
+        camunda_sim::REST_USER_ENV,
+        camunda_sim::REST_PASSWORD_ENV
+    );
+    // A token URL where the provider has no token endpoint: 404.
+    let cluster_config = sim.endpoints.console_config("test").replace(
+        &basic,
+        &format!(
+            "auth = {{ type = \"oidc\", token_url = \"{issuer}/no-such-endpoint\", client_id_env = \"OIDC_ID\", client_secret_env = \"OIDC_SECRET\" }}"
+        ),
+    );
+    let (auth, _) = auth_section("");
+    let text = format!("{auth}[catalog]\nmin_refresh_gap_secs = 0\n{cluster_config}");
+    let env = |k: &str| match k {
+        "OIDC_ID" => Some("backup-console".to_string()),
+        "OIDC_SECRET" => Some("oidc-client-secret-77b".to_string()),
+        _ => None,
+    };
+    let console = start_console_with_env(&text, &env).await;
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+    let errors = history["component_errors"].as_array().unwrap();
+    assert!(!errors.is_empty(), "{history}");
+    for e in errors {
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("OpenID token endpoint"), "{message}");
+        assert!(message.contains("HTTP 404"), "{message}");
+        assert!(!message.contains("oidc-client-secret-77b"), "{message}");
+    }
+    // Nothing was sent to the REST API without a token.
+    assert_eq!(rest_state(&sim).await["bearer_requests"], 0);
+}
