@@ -1,4 +1,6 @@
-//! The 8.10 Orchestration Cluster REST API (`:8080/v2`, docs/camunda-apis.md §14): runtime and
+//! The 8.10 Orchestration Cluster REST API (`:8080/v2`; the spec is `backups.yaml` and
+//! `exporting.yaml` under
+//! https://github.com/camunda/camunda/tree/main/zeebe/gateway-protocol/src/main/proto/v2): runtime and
 //! history backups and exporting over the same state as the management port's actuators, with
 //! the REST shapes (202 `{backupId}`, a real 204 for exporting, `application/problem+json`
 //! errors), HTTP Basic or bearer credentials and a permission set per user.
@@ -287,7 +289,7 @@ async fn authorize(
     }
 }
 
-/// `BackupInfo` of the REST API: every field present, nulls where nothing is known (§14).
+/// `BackupInfo` of the REST API: every field present, nulls where nothing is known (`backups.yaml`).
 fn backup_info(b: &ZeebeBackup, now: i64) -> Value {
     let states: Vec<ZeebeState> = b.partitions.iter().map(|p| p.state(now)).collect();
     let aggregate = zeebe_aggregate(&states);
@@ -381,7 +383,7 @@ async fn take_runtime(State(rest): State<Rest>, headers: HeaderMap, body: Bytes)
             );
         }
         Some(id) => id as u64,
-        // Generated IDs are epoch milliseconds (§14).
+        // Generated IDs are epoch milliseconds (`CheckpointIdGenerator`, camunda/camunda#40437).
         None => (now_ms() as u64).max(s.latest_checkpoint + 1),
     };
     if id <= s.latest_checkpoint {

@@ -569,7 +569,8 @@ impl Http {
     }
 }
 
-/// A REST API permission: what a 403 of each call lacks (docs/camunda-apis.md §14).
+/// A REST API permission: what a 403 of each call lacks (the v2 `backups.yaml` and
+/// `exporting.yaml`, https://github.com/camunda/camunda/tree/main/zeebe/gateway-protocol/src/main/proto/v2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     BackupCreate,

@@ -119,7 +119,7 @@ impl WebappsClient {
         each: impl FnMut(&mut A, ArtifactInfo) + Send + 'static,
     ) -> Result<A, UpstreamError> {
         if let Some(rest) = &self.rest {
-            // Without `verbose=true` the states are incomplete (docs/camunda-apis.md §14).
+            // Without `verbose=true` the states are incomplete (the v2 `backups.yaml`).
             let url = rest.url(&["backups", "history"], &[("verbose", "true")]);
             return rest
                 .listing_each(url, None, acc, each)

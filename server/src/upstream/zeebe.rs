@@ -244,7 +244,7 @@ impl ZeebeClient {
             ExportingOperation::Resume => ("resume", &[]),
         };
         if let Some(rest) = &self.rest {
-            // A real 204 (docs/camunda-apis.md §14), not the actuator's envelope.
+            // A real 204 (the v2 `exporting.yaml`), not the actuator's envelope.
             let url = rest.url(&["exporting", op], query);
             return rest
                 .expect_success(Method::POST, url, None)
