@@ -433,6 +433,22 @@ async fn without_a_management_port_the_exporter_phase_is_unknown_and_the_check_i
         error.contains("no management port configured ([clusters.orchestration] url)"),
         "{history}"
     );
+    // The status says unknown, never exporting, and the REST API's /status stands in for health.
+    let (code, status) = console.get("/api/clusters/test/status").await;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["phase"], "unknown", "{status}");
+    let zeebe = status["components"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["component"] == "zeebe"))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(zeebe["probe"], "reachable", "{status}");
+    assert!(
+        status["exporting"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no management port configured"),
+        "{status}"
+    );
     let (_, preflight) = console.get("/api/clusters/test/preflight").await;
     assert!(
         preflight["skipped"]
