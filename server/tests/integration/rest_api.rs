@@ -223,6 +223,17 @@ async fn the_simulated_rest_api_follows_the_v2_contract() {
     )
     .await;
     assert_eq!(status, 404);
+
+    // The management port counts the Authorization headers it gets (the console sends none).
+    assert_eq!(rest_state(&sim).await["management_authorization"], 0);
+    let r = reqwest::Client::new()
+        .get(format!("{}/actuator/partitions", sim.endpoints.zeebe))
+        .basic_auth(USER, Some(PASSWORD_REST))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(rest_state(&sim).await["management_authorization"], 1);
 }
 
 #[tokio::test]
@@ -280,7 +291,15 @@ async fn start_run(console: &Console) -> Value {
 #[tokio::test]
 async fn a_full_backup_runs_over_rest_and_the_management_port_gets_no_credentials() {
     let sim = rest_sim(0).await;
-    let console = console_on(&sim, &sim.endpoints.console_config("test")).await;
+    // The exporter phase read from a listed broker: a management port too.
+    let zeebe_line = format!("url = \"{}\"\n", sim.endpoints.zeebe);
+    let config = sim.endpoints.console_config("test").replacen(
+        &zeebe_line,
+        &format!("{zeebe_line}brokers = [\"{}\"]\n", sim.endpoints.zeebe),
+        1,
+    );
+    assert!(config.contains("brokers = ["), "{config}");
+    let console = console_on(&sim, &config).await;
     let run = start_run(&console).await;
     assert_eq!(run["report"]["outcome"]["outcome"], "completed", "{run}");
     let backup_id = run["report"]["backup_id"].as_u64().unwrap();
@@ -304,6 +323,11 @@ async fn a_full_backup_runs_over_rest_and_the_management_port_gets_no_credential
     assert!(text.contains("/v2/backups/runtime"), "{text}");
     assert!(text.contains("/v2/exporting/pause"), "{text}");
     assert!(!text.contains(PASSWORD_REST));
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+    assert_eq!(
+        history["exporting"]["partitions"].as_array().unwrap().len(),
+        3
+    );
     let state = rest_state(&sim).await;
     assert_eq!(state["management_authorization"], 0, "{state}");
 
