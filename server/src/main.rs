@@ -444,7 +444,9 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
         camunda_sim::REST_USER_ENV,
         camunda_sim::REST_PASSWORD_ENV
     );
-    println!("Backup Console demo: http://{listen}/ (simulated clusters demo-87 and demo-88)");
+    println!(
+        "Backup Console demo: http://{listen}/ (simulated clusters demo-87, demo-88 and c810-rest)"
+    );
     println!("Log in as admin, operator or viewer, password: {password}");
     println!("Prometheus metrics: http://{metrics_listen}/metrics");
     serve(config, listen, &ui_dir).await
