@@ -710,6 +710,50 @@ mod tests {
     use crate::config::{Limits, Secret};
     use std::time::Duration;
 
+    #[test]
+    fn a_403_names_the_permission_and_problem_details_are_read() {
+        let body = br#"{"type":"about:blank","title":"FORBIDDEN","status":403,"detail":"Insufficient permissions","instance":"/v2/backups/runtime/5"}"#;
+        assert_eq!(
+            upstream_message(body),
+            "FORBIDDEN: Insufficient permissions"
+        );
+        let error = name_permission(
+            UpstreamError::Status {
+                call: "Orchestration REST DELETE /v2/backups/runtime/5".into(),
+                status: 403,
+                message: upstream_message(body),
+            },
+            Permission::BackupDelete,
+        );
+        assert_eq!(
+            error.to_string(),
+            "Orchestration REST DELETE /v2/backups/runtime/5: HTTP 403: forbidden: the console's REST API credentials lack the permission BACKUP:DELETE (FORBIDDEN: Insufficient permissions)"
+        );
+        let pause = name_permission(
+            UpstreamError::Status {
+                call: "x".into(),
+                status: 403,
+                message: "no".into(),
+            },
+            Permission::ExporterPause,
+        )
+        .to_string();
+        assert!(
+            pause.contains("EXPORTER:PAUSE") && pause.contains("SYSTEM:UPDATE"),
+            "{pause}"
+        );
+        // Other statuses are left as they are.
+        let other = name_permission(
+            UpstreamError::Status {
+                call: "x".into(),
+                status: 409,
+                message: "conflict".into(),
+            },
+            Permission::BackupCreate,
+        );
+        assert_eq!(other.to_string(), "x: HTTP 409: conflict");
+    }
+
     /// A listener that answers 401 with the Authorization header it received in the body.
     async fn echo_authorization() -> Url {
         use axum::http::HeaderMap;

@@ -527,7 +527,11 @@ fn provider() -> &'static Provider {
             .read_line(&mut line)
             .expect("the provider prints its URLs");
         let urls: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("the provider's first line is its URLs: {line:?}: {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the provider's first line is its URLs: {line:?}: {e} (is oauth2-mock-server in node_modules? run npm ci)"
+                )
+            });
         Provider {
             // It listens on 127.0.0.1 and names itself localhost.
             issuer: urls["issuer"]
