@@ -500,7 +500,7 @@ async fn without_a_management_port_the_exporter_phase_is_unknown_and_the_check_i
 }
 
 /// The OpenID provider of this test binary: npm's `oauth2-mock-server`, run by
-/// `end2end/oidc-provider.mjs` with 2-second tokens; started once, ended with the binary (its
+/// `end2end/oidc-provider.mjs` with 4-second tokens; started once, ended with the binary (its
 /// stdin closes).
 struct Provider {
     issuer: String,
@@ -515,7 +515,7 @@ fn provider() -> &'static Provider {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc-provider.mjs");
         let mut child = std::process::Command::new("node")
             .arg(script)
-            .arg("2")
+            .arg("4")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -616,8 +616,8 @@ async fn oidc_tokens_are_fetched_cached_refreshed_after_expiry_and_a_401_is_retr
         before + 1
     );
 
-    // Expired (2 s tokens, used until shortly before): the next call fetches a new one.
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    // Expired (4 s tokens, used until shortly before): the next call fetches a new one.
+    tokio::time::sleep(Duration::from_millis(4_100)).await;
     let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
     assert!(history.get("component_errors").is_none(), "{history}");
     assert_eq!(
