@@ -23,6 +23,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::faults::{FaultAction, Operation};
 use super::respond::{Sim, backup_id_from_body, now_ms, raw_response, webapps_time, zeebe_time};
 use super::state::{SimComponent, SimState, ZeebeBackup};
 
@@ -210,6 +211,61 @@ fn problem(status: StatusCode, title: &str, detail: &str, instance: &str) -> Res
     )
 }
 
+/// An injected fault (`/sim/faults`, the same rules as the actuators') in the REST API's shapes:
+/// a status as problem+json (503 titled `RESOURCE_EXHAUSTED`, as the gateway does), a hang, a
+/// dropped connection or a malformed body.
+async fn rest_fault(
+    rest: &Rest,
+    component: SimComponent,
+    operation: Operation,
+    instance: &str,
+) -> Option<Response> {
+    let (action, hang_ms) = {
+        let mut s = rest.sim.write();
+        (s.faults.take(component, operation)?, s.timings.hang_ms)
+    };
+    Some(match action {
+        FaultAction::Status { status, message } => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let title = match status {
+                503 => "RESOURCE_EXHAUSTED",
+                504 => "DEADLINE_EXCEEDED",
+                409 => "CONFLICT",
+                _ => code.canonical_reason().unwrap_or("Error"),
+            };
+            let detail = message.unwrap_or_else(|| format!("Simulated failure (HTTP {status})"));
+            problem(code, title, &detail, instance)
+        }
+        FaultAction::Hang => {
+            tokio::time::sleep(std::time::Duration::from_millis(hang_ms.max(0) as u64)).await;
+            problem(
+                StatusCode::GATEWAY_TIMEOUT,
+                "DEADLINE_EXCEEDED",
+                "hung",
+                instance,
+            )
+        }
+        FaultAction::Drop => {
+            let stream = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated connection drop",
+                ))
+            });
+            raw_response(
+                StatusCode::OK,
+                "application/json",
+                axum::body::Body::from_stream(stream),
+            )
+        }
+        FaultAction::Malformed => raw_response(
+            StatusCode::OK,
+            "application/json",
+            "{\"backupId\": 1, \"state\": ",
+        ),
+    })
+}
+
 fn ok_json(status: StatusCode, body: &Value) -> Response {
     raw_response(status, "application/json", body.to_string())
 }
@@ -354,6 +410,9 @@ async fn take_runtime(State(rest): State<Rest>, headers: HeaderMap, body: Bytes)
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:CREATE", at).await {
         return denied;
     }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Zeebe, Operation::Take, at).await {
+        return fault;
+    }
     let Ok(requested) = backup_id_from_body(&body) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -431,6 +490,9 @@ async fn list_runtime(
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:READ", at).await {
         return denied;
     }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Zeebe, Operation::List, at).await {
+        return fault;
+    }
     let prefix = match prefix_of(&q, at) {
         Ok(p) => p,
         Err(e) => return *e,
@@ -467,6 +529,9 @@ async fn get_runtime(
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:READ", &at).await {
         return denied;
     }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Zeebe, Operation::Get, &at).await {
+        return fault;
+    }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
         Err(e) => return *e,
@@ -493,6 +558,9 @@ async fn delete_runtime(
     let at = format!("/v2/backups/runtime/{id}");
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:DELETE", &at).await {
         return denied;
+    }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Zeebe, Operation::Delete, &at).await {
+        return fault;
     }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
@@ -553,6 +621,9 @@ async fn take_history(State(rest): State<Rest>, headers: HeaderMap, body: Bytes)
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:CREATE", at).await {
         return denied;
     }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Webapps, Operation::Take, at).await {
+        return fault;
+    }
     let id = match backup_id_from_body(&body) {
         Ok(Some(id)) if id > 0 => id as u64,
         _ => {
@@ -597,6 +668,9 @@ async fn list_history(
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:READ", at).await {
         return denied;
     }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Webapps, Operation::List, at).await {
+        return fault;
+    }
     let prefix = match prefix_of(&q, at) {
         Ok(p) => p,
         Err(e) => return *e,
@@ -639,6 +713,9 @@ async fn get_history(
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:READ", &at).await {
         return denied;
     }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Webapps, Operation::Get, &at).await {
+        return fault;
+    }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
         Err(e) => return *e,
@@ -664,6 +741,9 @@ async fn delete_history(
     let at = format!("/v2/backups/history/{id}");
     if let Err(denied) = authorize(&rest, &headers, "BACKUP:DELETE", &at).await {
         return denied;
+    }
+    if let Some(fault) = rest_fault(&rest, SimComponent::Webapps, Operation::Delete, &at).await {
+        return fault;
     }
     let id = match parse_id(&id, &at) {
         Ok(id) => id,
@@ -705,6 +785,14 @@ async fn exporting(
         return denied;
     }
     let soft = query.get("soft").is_some_and(|v| v == "true");
+    let op = if operation == "resume" {
+        Operation::Resume
+    } else {
+        Operation::Pause
+    };
+    if let Some(fault) = rest_fault(&rest, SimComponent::Exporting, op, &at).await {
+        return fault;
+    }
     let phase = match (operation.as_str(), soft) {
         ("pause", true) => ExporterPhase::SoftPaused,
         ("pause", false) => ExporterPhase::Paused,

@@ -331,6 +331,24 @@ async fn a_full_backup_runs_over_rest_and_the_management_port_gets_no_credential
     let state = rest_state(&sim).await;
     assert_eq!(state["management_authorization"], 0, "{state}");
 
+    // A 503 RESOURCE_EXHAUSTED on the take (an injected fault, as on the actuators): the run
+    // fails with the gateway's problem title and detail, and exporting is resumed.
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "zeebe", "operation": "take", "count": 1,
+               "action": {"kind": "status", "status": 503, "message": "Broker is out of disk space"}}),
+    )
+    .await;
+    let run = start_run(&console).await;
+    assert_eq!(run["report"]["outcome"]["outcome"], "failed", "{run}");
+    let reason = run["report"]["outcome"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("HTTP 503: RESOURCE_EXHAUSTED: Broker is out of disk space"),
+        "{reason}"
+    );
+    assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
+
     // Without BACKUP:CREATE the run fails at its first backup, with the permission named, and
     // exporting is resumed.
     permissions(&sim, &[], &["BACKUP:CREATE"]).await;
