@@ -87,6 +87,25 @@ impl Cluster {
             .iter()
             .map(|b| http(b, "Zeebe broker"))
             .collect::<Result<_, _>>()?;
+        // `api = "rest"`: Zeebe's and the web apps' backups and exporting over /v2, with the
+        // REST credentials on that endpoint only.
+        let rest = config
+            .rest
+            .as_ref()
+            .map(|e| http(e, "Orchestration REST"))
+            .transpose()?;
+        let webapps = match &rest {
+            Some(r) => webapps
+                .into_iter()
+                .map(|w| w.with_rest(r.clone()))
+                .collect(),
+            None => webapps,
+        };
+        let zeebe = ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile);
+        let zeebe = match rest {
+            Some(r) => zeebe.with_rest(r, config.management_port),
+            None => zeebe,
+        };
         Ok(Cluster {
             name: config.name.clone(),
             profile: config.profile,
@@ -104,7 +123,7 @@ impl Cluster {
                 .iter()
                 .map(|d| crate::dumps::DumpClient::new(d, &config.name))
                 .collect(),
-            zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
+            zeebe,
             webapps,
             optimize: config
                 .optimize
@@ -148,7 +167,26 @@ impl Cluster {
     /// Reachability of every component, checked in parallel: `/actuator/health` for the
     /// applications (§4.6), the snapshot repository for Elasticsearch.
     pub async fn health(&self) -> ClusterSummary {
-        let actuator = |http: Http, component: Component| async move {
+        // Without a management port the REST API's `/status` (204 while healthy) stands in.
+        let rest = self
+            .zeebe
+            .rest()
+            .filter(|_| !self.zeebe.has_management_port())
+            .cloned();
+        let actuator = |http: Http, rest: Option<Http>, component: Component| async move {
+            if let Some(rest) = rest {
+                let endpoint = rest.base().to_string();
+                let url = rest.url(&["status"], &[]);
+                return match rest.expect_success(Method::GET, url, None).await {
+                    Ok(()) => ComponentHealth {
+                        component,
+                        endpoint,
+                        reachability: Reachability::Up,
+                        detail: None,
+                    },
+                    Err(e) => unhealthy(component, endpoint, &e),
+                };
+            }
             let url = http.url(&["actuator", "health"], &[]);
             let endpoint = http.base().to_string();
             match http.json::<serde_json::Value>(Method::GET, url, None).await {
@@ -174,15 +212,19 @@ impl Cluster {
                 Err(e) => unhealthy(component, endpoint, &e),
             }
         };
-        let mut checks = vec![actuator(self.zeebe.http().clone(), Component::Zeebe)];
+        let mut checks = vec![actuator(
+            self.zeebe.http().clone(),
+            rest.clone(),
+            Component::Zeebe,
+        )];
         // In 8.8 the web apps live in the Orchestration Cluster: the same health endpoint as Zeebe.
         checks.extend(
             self.webapps
                 .iter()
-                .map(|app| actuator(app.http().clone(), app.component())),
+                .map(|app| actuator(app.http().clone(), rest.clone(), app.component())),
         );
         if let Some(o) = &self.optimize {
-            checks.push(actuator(o.http().clone(), Component::Optimize));
+            checks.push(actuator(o.http().clone(), None, Component::Optimize));
         }
         let records = self.records.clone();
         let es_check = async move {

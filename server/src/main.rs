@@ -436,10 +436,32 @@ async fn demo(args: DemoArgs) -> Result<(), RunError> {
         text.push('\n');
         sims.push(sim);
     }
+    // An 8.10 cluster over the REST API, with HTTP Basic credentials made up for this run: the
+    // console reads them as the environment variables its configuration names.
+    let rest_sim = {
+        let mut config = SimConfig::new(VersionProfile::V88);
+        config.seed_count = seed;
+        config.seed = 13;
+        config.timings = Timings::of(timings, scale);
+        config.rest = Some(camunda_sim::SimRest {
+            username: "backup-console".into(),
+            password: backup_console::auth::random_token(),
+            jwks_url: None,
+        });
+        SimCluster::start(config).await.map_err(RunError::Sim)?
+    };
+    text.push_str(&rest_sim.endpoints.console_config("c810-rest"));
+    let rest_env = rest_sim.endpoints.clone();
+    sims.push(rest_sim);
     // The demo goes through the same parser as a real configuration file.
-    let config = Config::parse(&text, "(demo)", &|_| None)?;
+    let config = Config::parse(&text, "(demo)", &move |k| rest_env.env(k))?;
     println!(
-        "Backup Console demo: http://{listen}/ (simulated clusters demo-87, demo-88 and c89-rdbms)"
+        "c810-rest: the 8.10 REST API with HTTP Basic credentials made up for this run ({} and {})",
+        camunda_sim::REST_USER_ENV,
+        camunda_sim::REST_PASSWORD_ENV
+    );
+    println!(
+        "Backup Console demo: http://{listen}/ (simulated clusters demo-87, demo-88, c89-rdbms and c810-rest)"
     );
     println!("Log in as admin, operator or viewer, password: {password}");
     println!("Prometheus metrics: http://{metrics_listen}/metrics");

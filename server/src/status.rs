@@ -189,8 +189,15 @@ pub async fn take(cluster: &Cluster, service: &StatusService) -> ClusterStatus {
     let taken_at_ms = service.runs.clock().now_ms();
     let started = std::time::Instant::now();
     let limit = service.config.probe_timeout;
-    let mut probes = vec![actuator(
+    // Without a management port the REST API's `/status` stands in for the actuator's health.
+    let rest = cluster
+        .zeebe
+        .rest()
+        .filter(|_| !cluster.zeebe.has_management_port())
+        .cloned();
+    let mut probes = vec![probe(
         cluster.zeebe.http().clone(),
+        rest.clone(),
         Component::Zeebe,
         limit,
     )];
@@ -199,10 +206,10 @@ pub async fn take(cluster: &Cluster, service: &StatusService) -> ClusterStatus {
         cluster
             .webapps
             .iter()
-            .map(|app| actuator(app.http().clone(), app.component(), limit)),
+            .map(|app| probe(app.http().clone(), rest.clone(), app.component(), limit)),
     );
     if let Some(o) = &cluster.optimize {
-        probes.push(actuator(o.http().clone(), Component::Optimize, limit));
+        probes.push(probe(o.http().clone(), None, Component::Optimize, limit));
     }
     let records = async {
         let repo = cluster.records.as_ref()?;
@@ -253,6 +260,25 @@ pub async fn take(cluster: &Cluster, service: &StatusService) -> ClusterStatus {
         phase: ExportingPhase::of(&exporting),
         exporting,
         held_by,
+    }
+}
+
+/// The actuator's health, or with `rest` the REST API's `GET /v2/status` (204 while healthy).
+async fn probe(
+    http: Http,
+    rest: Option<Http>,
+    component: Component,
+    limit: Duration,
+) -> ComponentStatus {
+    let Some(rest) = rest else {
+        return actuator(http, component, limit).await;
+    };
+    let url = rest.url(&["status"], &[]);
+    let endpoint = rest.base().to_string();
+    match tokio::time::timeout(limit, rest.expect_success(Method::GET, url, None)).await {
+        Err(_) => no_answer(component, endpoint, rest.component(), limit),
+        Ok(Err(e)) => failed(component, endpoint, &e),
+        Ok(Ok(())) => reachable(component, endpoint),
     }
 }
 
@@ -323,7 +349,9 @@ fn failed(component: Component, endpoint: String, error: &UpstreamError) -> Comp
         | UpstreamError::TooLarge { .. }
         | UpstreamError::NotFoundElsewhere { .. } => Probe::Degraded,
         UpstreamError::Connect { .. } | UpstreamError::Transport { .. } => Probe::Unreachable,
-        UpstreamError::Timeout { .. } => Probe::Unknown,
+        UpstreamError::Timeout { .. }
+        | UpstreamError::Token { .. }
+        | UpstreamError::NoManagementPort { .. } => Probe::Unknown,
     };
     ComponentStatus {
         component,

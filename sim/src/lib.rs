@@ -9,7 +9,9 @@ pub mod component;
 mod control;
 mod elasticsearch;
 pub mod faults;
+mod jwt;
 mod respond;
+pub mod rest;
 pub mod seed;
 pub mod state;
 mod webapps;
@@ -47,6 +49,18 @@ pub struct SimConfig {
     pub secondary_storage: SecondaryStorage,
     /// Zeebe's own scheduler (RDBMS): a backup every `interval_ms` with a generated ID.
     pub zeebe_scheduler: Option<ZeebeScheduler>,
+    /// Serve the 8.10 REST API (`/v2`) on a port of its own (8.8 profile only).
+    pub rest: Option<SimRest>,
+}
+
+/// The 8.10 REST listener's credentials: one Basic user with every backup permission, and
+/// bearer tokens when a JWKS URL is given.
+#[derive(Debug, Clone)]
+pub struct SimRest {
+    pub username: String,
+    pub password: String,
+    /// An OpenID provider's `jwks_uri`: bearer tokens it signed (RS256) are accepted.
+    pub jwks_url: Option<String>,
 }
 
 /// Serves a component over TLS: the simulator brings no TLS stack of its own, so whoever wants
@@ -74,6 +88,7 @@ impl SimConfig {
             elasticsearch_tls: None,
             secondary_storage: SecondaryStorage::Elasticsearch,
             zeebe_scheduler: None,
+            rest: None,
         }
     }
 
@@ -109,7 +124,17 @@ pub struct SimEndpoints {
     pub version: String,
     /// Zeebe's own scheduler takes the backups and generates their IDs.
     pub zeebe_scheduler: bool,
+    /// The 8.10 REST API's base (`http://host:port/v2`), when it is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rest: Option<String>,
+    /// The REST user and password, handed to the console as environment variables.
+    #[serde(skip)]
+    pub rest_credentials: Option<(String, String)>,
 }
+
+/// The environment variables `console_config` names for the REST API's Basic credentials.
+pub const REST_USER_ENV: &str = "SIM_REST_USER";
+pub const REST_PASSWORD_ENV: &str = "SIM_REST_PASSWORD";
 
 impl SimEndpoints {
     /// A console configuration for this cluster: what an administrator would write for a real one.
@@ -118,12 +143,22 @@ impl SimEndpoints {
             "[[clusters]]\nname = \"{cluster_name}\"\nversion = \"{}\"\n",
             self.version
         );
+        if self.rest.is_some() {
+            out.push_str("api = \"rest\"\n");
+        }
         let rdbms = self.secondary_storage == SecondaryStorage::Rdbms;
         if rdbms {
             out.push_str("secondary_storage = \"rdbms\"\n");
         }
+        // The REST API's table sits under `[clusters.orchestration]`, with its own credentials.
+        let rest_table = self.rest.as_ref().map(|rest| format!(
+            "\n[clusters.orchestration.rest]\nurl = \"{rest}\"\nauth = {{ type = \"basic\", username_env = \"{REST_USER_ENV}\", password_env = \"{REST_PASSWORD_ENV}\" }}\n"
+        ));
         let mut section = |key: &str, url: &str| {
             out.push_str(&format!("\n[clusters.{key}]\nurl = \"{url}\"\n"));
+            if let Some(table) = rest_table.as_ref().filter(|_| key == "orchestration") {
+                out.push_str(table);
+            }
         };
         match self.profile {
             VersionProfile::V87 => section("zeebe", &self.zeebe),
@@ -147,12 +182,24 @@ impl SimEndpoints {
         }
         out
     }
+
+    /// The environment `console_config` reads its credentials from.
+    pub fn env(&self, key: &str) -> Option<String> {
+        let (user, password) = self.rest_credentials.as_ref()?;
+        match key {
+            REST_USER_ENV => Some(user.clone()),
+            REST_PASSWORD_ENV => Some(password.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// A running simulated cluster. Dropping it stops every listener.
 pub struct SimCluster {
     pub endpoints: SimEndpoints,
     pub sim: Sim,
+    /// The REST listener's users and what it and the management port saw.
+    pub rest: rest::RestSim,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -167,6 +214,11 @@ impl Drop for SimCluster {
 impl SimCluster {
     pub async fn start(config: SimConfig) -> std::io::Result<SimCluster> {
         let mut state = SimState::new(config.profile, config.partitions, config.timings);
+        // The REST API exists from 8.10: its brokers and snapshots say so.
+        if config.rest.is_some() {
+            state.camunda_version = "8.10.0".into();
+            state.optimize_version = "8.10.0".into();
+        }
         let rdbms = config.secondary_storage == SecondaryStorage::Rdbms;
         if rdbms {
             state.use_rdbms();
@@ -230,10 +282,27 @@ impl SimCluster {
                     .merge(webapps::health_router(sim.clone(), SimComponent::Optimize)),
             ));
         }
+        let rest_sim = match &config.rest {
+            Some(r) => rest::RestSim::new(&r.username, &r.password, r.jwks_url.clone()),
+            None => rest::RestSim::default(),
+        };
+        // The management ports are unauthenticated: every Authorization header they get is counted.
+        for (_, router) in routers.iter_mut() {
+            *router = std::mem::take(router).layer(axum::middleware::from_fn_with_state(
+                rest_sim.clone(),
+                rest::watch_management,
+            ));
+        }
+        if config.rest.is_some() && config.profile == VersionProfile::V88 {
+            routers.push(("rest", rest::router(sim.clone(), rest_sim.clone())));
+        }
         if !rdbms {
             routers.push(("elasticsearch", elasticsearch::router(sim.clone())));
         }
-        routers.push(("control", control::router(sim.clone())));
+        routers.push((
+            "control",
+            control::router(sim.clone()).merge(rest::control_router(rest_sim.clone())),
+        ));
 
         let mut urls = std::collections::HashMap::new();
         let mut tasks = Vec::new();
@@ -290,10 +359,16 @@ impl SimCluster {
             secondary_storage: config.secondary_storage,
             version,
             zeebe_scheduler: config.zeebe_scheduler.is_some(),
+            rest: url("rest").map(|u| format!("{u}/v2")),
+            rest_credentials: config
+                .rest
+                .as_ref()
+                .map(|r| (r.username.clone(), r.password.clone())),
         };
         Ok(SimCluster {
             endpoints,
             sim,
+            rest: rest_sim,
             tasks,
         })
     }

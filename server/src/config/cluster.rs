@@ -6,7 +6,7 @@ use std::time::Duration;
 use backup_domain::api::{ManagementApi, SecondaryStorage, VersionProfile};
 use backup_domain::retention::RetentionPolicy;
 
-use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls};
+use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls, rest_endpoint};
 use super::file::{FileCluster, FileElasticsearch, FileEndpoint, FileRetention};
 use super::{ConfigError, invalid};
 
@@ -51,7 +51,15 @@ pub struct ClusterConfig {
     pub rpo_hours: u32,
     /// `[[clusters.databases]]`: the PostgreSQL dumps taken as steps of a backup.
     pub databases: Vec<super::database::DatabaseConfig>,
+    /// `[clusters.orchestration.rest]` (`api = "rest"`): the REST API with its own credentials.
+    pub rest: Option<Endpoint>,
+    /// Whether `[clusters.orchestration] url` (or its brokers) names a management port; without
+    /// one, the exporter phase cannot be read.
+    pub management_port: bool,
 }
+
+/// Why the exporter phase is unknown on a REST cluster without a management port.
+pub const NO_MANAGEMENT_PORT: &str = "no management port configured ([clusters.orchestration] url)";
 
 /// The recovery point objective when the file names none: a daily backup with two hours to spare.
 pub const DEFAULT_RPO_HOURS: u32 = 26;
@@ -71,6 +79,7 @@ impl ClusterConfig {
             .chain(self.tasklist.iter_mut())
             .chain(self.optimize.iter_mut())
             .chain(self.elasticsearch.iter_mut().map(|es| &mut es.endpoint))
+            .chain(self.rest.iter_mut())
     }
 }
 
@@ -177,6 +186,8 @@ fn resolve_cluster(
         timeout,
         env,
     };
+    let mut rest = None;
+    let mut management_port = true;
     let (zeebe, brokers) = match profile {
         VersionProfile::V87 => {
             if c.orchestration.is_some() {
@@ -212,14 +223,63 @@ fn resolve_cluster(
                     ));
                 }
             }
-            let o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
+            let mut o = c.orchestration.ok_or_else(|| invalid(format!("{at}.orchestration"), "is required for version 8.8 (the Orchestration Cluster management API, port 9600)"))?;
             if o.since_backup_id.is_some() {
                 return Err(invalid(
                     format!("{at}.orchestration.since_backup_id"),
                     "does not apply: every backup has an orchestration part",
                 ));
             }
-            components.with_brokers(o, "orchestration")?
+            match (api, o.rest.take()) {
+                (ManagementApi::Rest, None) => {
+                    return Err(invalid(
+                        format!("{at}.orchestration.rest"),
+                        "is required with api = \"rest\": the REST API's url (…/v2) and auth",
+                    ));
+                }
+                (ManagementApi::Actuator, Some(_)) => {
+                    return Err(invalid(
+                        format!("{at}.orchestration.rest"),
+                        "applies only with api = \"rest\" (8.10 and later)",
+                    ));
+                }
+                (ManagementApi::Rest, Some(r)) => {
+                    rest = Some(rest_endpoint(
+                        &r,
+                        timeout,
+                        &format!("{at}.orchestration.rest"),
+                        env,
+                    )?);
+                }
+                (ManagementApi::Actuator, None) => {}
+            }
+            match (&rest, o.url.trim().is_empty()) {
+                (_, false) => components.with_brokers(o, "orchestration")?,
+                (None, true) => {
+                    return Err(invalid(
+                        format!("{at}.orchestration.url"),
+                        "is required (the management API, port 9600); only api = \"rest\" may leave it out",
+                    ));
+                }
+                // No management port: the REST endpoint stands in for display and health, without
+                // its credentials; brokers, if listed, still give the exporter phase.
+                (Some(r), true) => {
+                    let base = Endpoint {
+                        credentials: None,
+                        ..r.clone()
+                    };
+                    management_port = !o.brokers.is_empty();
+                    let brokers = o
+                        .brokers
+                        .iter()
+                        .enumerate()
+                        .map(|(j, url)| {
+                            endpoint_with(&base, url, &format!("{at}.orchestration.brokers[{j}]"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    (base, brokers)
+                }
+            }
         }
     };
     // `since_backup_id` is read before the endpoints are consumed.
@@ -318,6 +378,8 @@ fn resolve_cluster(
         tasklist,
         optimize,
         elasticsearch,
+        rest,
+        management_port,
     })
 }
 
@@ -569,6 +631,76 @@ mod tests {
             "{optimize}"
         );
         assert!(Config::parse(base, "c.toml", &no_env).is_ok());
+    }
+
+    #[test]
+    fn the_rest_table_goes_with_api_rest_only_and_keeps_its_own_credentials() {
+        let one = |api: &str, orchestration: &str, rest: &str| {
+            format!(
+                "[[clusters]]\nname = \"a\"\nversion = \"8.10\"\n{api}[clusters.orchestration]\n{orchestration}{rest}"
+            )
+        };
+        let rest = "[clusters.orchestration.rest]\nurl = \"http://h:8080/v2\"\nauth = { type = \"basic\", username_env = \"RU\", password_env = \"RP\" }\n";
+        let env = env_with(&[("RU", "console"), ("RP", "pw-9c1")]);
+        let err = |text: String| {
+            Config::parse(&text, "c.toml", &env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(one("", "url = \"http://h:9600\"\n", rest)),
+            "configuration key `clusters.a.orchestration.rest`: applies only with api = \"rest\" (8.10 and later)"
+        );
+        assert!(
+            err(one("api = \"rest\"\n", "url = \"http://h:9600\"\n", "")).starts_with(
+                "configuration key `clusters.a.orchestration.rest`: is required with api = \"rest\""
+            )
+        );
+        assert!(
+            err(one("", "", ""))
+                .starts_with("configuration key `clusters.a.orchestration.url`: is required")
+        );
+        let config = Config::parse(
+            &one("api = \"rest\"\n", "url = \"http://h:9600\"\n", rest),
+            "c.toml",
+            &env,
+        )
+        .unwrap();
+        let c = &config.clusters[0];
+        assert!(c.management_port);
+        assert!(
+            c.zeebe.credentials.is_none(),
+            "the management port gets no credentials"
+        );
+        let rest_endpoint = c.rest.as_ref().unwrap();
+        assert_eq!(rest_endpoint.url.as_str(), "http://h:8080/v2");
+        assert!(matches!(
+            &rest_endpoint.credentials,
+            Some(Credentials::Basic { username, .. }) if username == "console"
+        ));
+        // Without the management url: no management port, no exporter phase.
+        let config = Config::parse(&one("api = \"rest\"\n", "", rest), "c.toml", &env).unwrap();
+        assert!(!config.clusters[0].management_port);
+        assert!(config.clusters[0].zeebe.credentials.is_none());
+
+        let oidc = "[clusters.orchestration.rest]\nurl = \"https://h/v2\"\nauth = { type = \"oidc\", token_url = \"https://idp/token\", client_id_env = \"CID\", client_secret_env = \"CS\", audience = \"orchestration-api\" }\n";
+        let missing = Config::parse(&one("api = \"rest\"\n", "", oidc), "c.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            missing,
+            "configuration key `clusters.a.orchestration.rest.auth.client_id_env`: environment variable `CID` is not set"
+        );
+        let env = env_with(&[("CID", "console"), ("CS", "oidc-secret-4d2")]);
+        let config = Config::parse(&one("api = \"rest\"\n", "", oidc), "c.toml", &env).unwrap();
+        match &config.clusters[0].rest.as_ref().unwrap().credentials {
+            Some(Credentials::Oidc(o)) => {
+                assert_eq!(o.audience.as_deref(), Some("orchestration-api"));
+                assert_eq!(o.scope, None);
+            }
+            other => panic!("unexpected credentials {other:?}"),
+        }
+        assert!(!format!("{config:?}").contains("oidc-secret-4d2"));
     }
 
     #[test]

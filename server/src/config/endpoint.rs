@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::file::FileAuth;
+use super::file::{FileAuth, FileRest, FileRestAuth};
 use super::{ConfigError, Secret, invalid};
 
 #[derive(Debug, Clone)]
@@ -18,6 +18,18 @@ pub enum Credentials {
     /// Elasticsearch `Authorization: ApiKey <key>`.
     ApiKey(Secret),
     Bearer(Secret),
+    /// A bearer token from an OpenID provider's client-credentials grant (the REST API only).
+    Oidc(std::sync::Arc<OidcSettings>),
+}
+
+/// `auth = { type = "oidc", ... }` of `[clusters.orchestration.rest]`.
+#[derive(Debug)]
+pub struct OidcSettings {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub audience: Option<String>,
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +101,58 @@ pub(super) fn endpoint(
         limits: Limits::default(),
         tls: crate::tls::OutboundTls::default(),
     })
+}
+
+/// `[clusters.orchestration.rest]` (keys under `key`): its URL, its own credentials and TLS.
+pub(super) fn rest_endpoint(
+    rest: &FileRest,
+    timeout: Duration,
+    key: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Endpoint, ConfigError> {
+    let basic = match &rest.auth {
+        Some(FileRestAuth::Basic {
+            username_env,
+            password_env,
+        }) => Some(FileAuth::Basic {
+            username_env: username_env.clone(),
+            password_env: password_env.clone(),
+        }),
+        _ => None,
+    };
+    let mut e = endpoint(&rest.url, basic.as_ref(), timeout, key, env)?;
+    if let Some(FileRestAuth::Oidc {
+        token_url,
+        client_id_env,
+        client_secret_env,
+        audience,
+        scope,
+    }) = &rest.auth
+    {
+        let secret = |var: &str, field: &str| -> Result<String, ConfigError> {
+            env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                invalid(
+                    format!("{key}.auth.{field}"),
+                    format!("environment variable `{var}` is not set"),
+                )
+            })
+        };
+        let blank = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        e.credentials = Some(Credentials::Oidc(std::sync::Arc::new(OidcSettings {
+            token_url: parse_url(token_url, &format!("{key}.auth.token_url"))?,
+            client_id: secret(client_id_env, "client_id_env")?,
+            client_secret: Secret::new(secret(client_secret_env, "client_secret_env")?),
+            audience: blank(audience),
+            scope: blank(scope),
+        })));
+    }
+    e.tls = outbound_tls(
+        &e.url,
+        rest.ca_file.as_deref(),
+        rest.tls_server_name.as_deref(),
+        key,
+    )?;
+    Ok(e)
 }
 
 /// An endpoint's `ca_file` and `tls_server_name`, read and checked now so that a bad file stops

@@ -35,6 +35,7 @@ pub(super) fn apply_env_overrides(file: &mut FileConfig, env: &dyn Fn(&str) -> O
                             since_backup_id: None,
                             ca_file: None,
                             tls_server_name: None,
+                            rest: None,
                         })
                     }
                 }

@@ -266,6 +266,8 @@ pub(super) struct FileRetention {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileEndpoint {
+    /// Optional only under `api = "rest"` (no management port: no exporter phase).
+    #[serde(default)]
     pub(super) url: String,
     pub(super) auth: Option<FileAuth>,
     /// Broker management URLs for `/actuator/partitions` when the gateway does not serve it.
@@ -277,6 +279,36 @@ pub(super) struct FileEndpoint {
     pub(super) ca_file: Option<String>,
     /// The name the server's certificate is checked against, when not the URL's host.
     pub(super) tls_server_name: Option<String>,
+    /// `[clusters.orchestration.rest]`: the 8.10 REST API, with `api = "rest"` only.
+    pub(super) rest: Option<FileRest>,
+}
+
+/// `[clusters.orchestration.rest]`: the REST API (`:8080/v2`) and its own credentials, which never
+/// go to the management port or the brokers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileRest {
+    pub(super) url: String,
+    pub(super) auth: Option<FileRestAuth>,
+    pub(super) ca_file: Option<String>,
+    pub(super) tls_server_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum FileRestAuth {
+    Basic {
+        username_env: String,
+        password_env: String,
+    },
+    /// The client-credentials grant of an OpenID provider.
+    Oidc {
+        token_url: String,
+        client_id_env: String,
+        client_secret_env: String,
+        audience: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]

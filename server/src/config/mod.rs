@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use crate::auth::AuthConfig;
 
-pub use cluster::{ClusterConfig, ElasticsearchConfig, ZEEBE_SCHEDULES_ITSELF};
+pub use cluster::{ClusterConfig, ElasticsearchConfig, NO_MANAGEMENT_PORT, ZEEBE_SCHEDULES_ITSELF};
 pub use database::DatabaseConfig;
-pub use endpoint::{Credentials, Endpoint, Limits};
+pub use endpoint::{Credentials, Endpoint, Limits, OidcSettings};
 pub use notify::{ChannelConfig, ChannelTarget, EmailTarget, HttpTarget, NotifyConfig};
 pub use secret::Secret;
 

@@ -59,6 +59,18 @@ impl RunSettings {
     }
 }
 
+/// Why the still-paused check is skipped on a cluster without a management port.
+pub const STILL_PAUSED_SKIPPED: &str = "the check that exporting is still paused before the Zeebe backup is skipped: no management port configured ([clusters.orchestration] url), so the exporter phase is unknown";
+
+/// On a REST cluster without a management port nothing reads the exporter phase: the plan says
+/// so in `skipped`.
+pub fn noting_exporter_phase(mut plan: ProcedurePlan, cluster: &Cluster) -> ProcedurePlan {
+    if !cluster.zeebe.has_management_port() {
+        plan.skipped.push(STILL_PAUSED_SKIPPED.to_string());
+    }
+    plan
+}
+
 /// The report of a run before its first step.
 pub fn initial_report(plan: &ProcedurePlan, backup_id: u64) -> RunReport {
     RunReport {
@@ -294,7 +306,17 @@ async fn run_steps(
             // A failed pause can leave some partitions paused (§4.1): resume is owed either way.
             paused.store(true, Ordering::SeqCst);
         }
-        if *step == ProcedureStep::StartZeebe && paused.load(Ordering::SeqCst) {
+        // Said in the step's detail when it ends, beside what the step itself reports.
+        let mut note: Option<&str> = None;
+        if *step == ProcedureStep::StartZeebe
+            && paused.load(Ordering::SeqCst)
+            && !cluster.zeebe.has_management_port()
+        {
+            note = Some(STILL_PAUSED_SKIPPED);
+            progress.send_modify(|r| {
+                r.steps[index].detail = Some(STILL_PAUSED_SKIPPED.to_string());
+            });
+        } else if *step == ProcedureStep::StartZeebe && paused.load(Ordering::SeqCst) {
             // Someone may have resumed exporting since the pause (review M1): a Zeebe backup
             // taken then would not match the snapshots before it.
             if let Err(reason) = still_paused(&cluster).await {
@@ -384,7 +406,11 @@ async fn run_steps(
             match &result {
                 Ok(detail) => {
                     s.state = StepState::Done;
-                    s.detail = detail.clone();
+                    s.detail = match (detail, note) {
+                        (Some(d), Some(n)) => Some(format!("{d}; {n}")),
+                        (None, Some(n)) => Some(n.to_string()),
+                        (d, None) => d.clone(),
+                    };
                 }
                 Err(reason) => {
                     s.state = StepState::Failed;

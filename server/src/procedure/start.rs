@@ -83,7 +83,10 @@ impl RunService {
                 check.fix = Some(fix);
             }
         }
-        checks.push(exporting_check(&history.exporting));
+        // Without a management port the phase cannot be read: the plan says the check is skipped.
+        if cluster.zeebe.has_management_port() {
+            checks.push(exporting_check(&history.exporting));
+        }
         let running_run = match self.running_on(&cluster.name) {
             Some(local) => Some(local),
             // Another process sharing the database (a `backup` CLI run) may hold the cluster.
@@ -97,7 +100,7 @@ impl RunService {
         };
         checks.push(no_other_run_check(running_run));
         let highest = self.highest_known(cluster, history.highest_backup_id).await;
-        let plan = plan_of(cluster);
+        let plan = runner::noting_exporter_phase(plan_of(cluster), cluster);
         let preflight = Preflight {
             checks,
             // 0 stands for "Zeebe generates it" until the run learns it.
@@ -192,7 +195,7 @@ impl RunService {
         } else {
             chosen_backup_id(&preflight, &history, requested)?
         };
-        let plan = plan_of(cluster);
+        let plan = runner::noting_exporter_phase(plan_of(cluster), cluster);
         let initial = runner::initial_report(&plan, backup_id);
         let run_id = self
             .store

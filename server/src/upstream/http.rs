@@ -46,6 +46,15 @@ pub enum UpstreamError {
     /// context path, a proxy's page). Nothing was found or deleted, so it is never "already gone".
     #[error("{call}: HTTP 404, and not for a missing snapshot: {message}")]
     NotFoundElsewhere { call: String, message: String },
+    /// No access token for the REST API (OIDC): the call was not sent.
+    #[error("{call}: not sent: {source}")]
+    Token {
+        call: String,
+        source: super::oidc::TokenError,
+    },
+    /// A read that needs the management port, on a cluster configured without one.
+    #[error("{call}: {}", crate::config::NO_MANAGEMENT_PORT)]
+    NoManagementPort { call: String },
 }
 
 impl UpstreamError {
@@ -111,6 +120,8 @@ pub struct Http {
     client: reqwest::Client,
     endpoint: Endpoint,
     component: &'static str,
+    /// The token cache of OIDC credentials, shared by every clone.
+    tokens: Option<std::sync::Arc<super::oidc::TokenSource>>,
 }
 
 impl Http {
@@ -120,11 +131,56 @@ impl Http {
             let path = format!("{}/", endpoint.url.path());
             endpoint.url.set_path(&path);
         }
+        let tokens = match &endpoint.credentials {
+            Some(Credentials::Oidc(settings)) => Some(std::sync::Arc::new(
+                super::oidc::TokenSource::new(settings.clone(), client.clone(), endpoint.timeout),
+            )),
+            _ => None,
+        };
         Http {
             client,
             endpoint,
             component,
+            tokens,
         }
+    }
+
+    /// The OIDC token source, for tests and diagnostics.
+    pub fn tokens(&self) -> Option<&super::oidc::TokenSource> {
+        self.tokens.as_deref()
+    }
+
+    /// The bearer token of an OIDC endpoint (cached or fetched), `None` for other credentials.
+    async fn bearer(&self, call: &str) -> Result<Option<crate::config::Secret>, UpstreamError> {
+        match &self.tokens {
+            None => Ok(None),
+            Some(tokens) => tokens
+                .token()
+                .await
+                .map(Some)
+                .map_err(|source| UpstreamError::Token {
+                    call: call.to_string(),
+                    source,
+                }),
+        }
+    }
+
+    /// After a 401 with `rejected`: another token, fetched at most once per rejection.
+    async fn replace_bearer(
+        &self,
+        call: &str,
+        rejected: &crate::config::Secret,
+    ) -> Result<crate::config::Secret, UpstreamError> {
+        let Some(tokens) = &self.tokens else {
+            return Ok(rejected.clone());
+        };
+        tokens
+            .replace(rejected)
+            .await
+            .map_err(|source| UpstreamError::Token {
+                call: call.to_string(),
+                source,
+            })
     }
 
     /// The base URL for display: it never holds credentials (config refuses them).
@@ -183,6 +239,7 @@ impl Http {
         method: Method,
         url: Url,
         body: Option<&Value>,
+        bearer: Option<&crate::config::Secret>,
     ) -> (reqwest::RequestBuilder, Duration, u64, &'static str) {
         let timeout = self.timeout(kind);
         let (limit, key) = match kind {
@@ -203,6 +260,10 @@ impl Http {
                 format!("ApiKey {}", key.expose()),
             ),
             Some(Credentials::Bearer(token)) => request.bearer_auth(token.expose()),
+            Some(Credentials::Oidc(_)) => match bearer {
+                Some(token) => request.bearer_auth(token.expose()),
+                None => request,
+            },
         };
         if let Some(body) = body {
             request = request.json(body);
@@ -222,7 +283,9 @@ impl Http {
         let _timer =
             super::timing::UpstreamTimer::start(self.component, method.as_str(), url.path());
         let (method_name, url_text) = (method.to_string(), url.to_string());
-        let (request, timeout, limit, key) = self.prepare(kind, method, url, body);
+        let bearer = self.bearer(&call).await?;
+        let (request, timeout, limit, key) =
+            self.prepare(kind, method.clone(), url.clone(), body, bearer.as_ref());
         let classify = |e: reqwest::Error, call: String| classify(e, call, timeout);
         let started = std::time::Instant::now();
         let at_ms = recording_now_ms();
@@ -238,7 +301,7 @@ impl Http {
             duration_ms: started.elapsed().as_millis() as i64,
             repeats: 1,
         };
-        let answer = async {
+        let read = |request: reqwest::RequestBuilder| async move {
             let mut response = request.send().await.map_err(Read::Http)?;
             let status = response.status();
             // Streamed against the cap, so a huge (or endless) answer never sits in memory.
@@ -253,8 +316,15 @@ impl Http {
                 bytes.extend_from_slice(&chunk);
             }
             Ok((status, Bytes::from(bytes)))
+        };
+        let mut answer = read(request).await;
+        // An OIDC token the API refuses: one new token, one retry.
+        if let (Some(rejected), Ok((StatusCode::UNAUTHORIZED, first))) = (&bearer, &answer) {
+            record(|| recorded(Some(StatusCode::UNAUTHORIZED), first, None));
+            let fresh = self.replace_bearer(&call, rejected).await?;
+            let (request, ..) = self.prepare(kind, method, url, body, Some(&fresh));
+            answer = read(request).await;
         }
-        .await;
         match answer {
             Ok((status, bytes)) => {
                 record(|| recorded(Some(status), &bytes, None));
@@ -293,8 +363,14 @@ impl Http {
         let call = self.call_name(&Method::GET, &url);
         let _timer = super::timing::UpstreamTimer::start(self.component, "GET", url.path());
         let url_text = url.to_string();
-        let (request, timeout, limit, key) =
-            self.prepare(CallKind::Listing, Method::GET, url, None);
+        let bearer = self.bearer(&call).await?;
+        let (request, timeout, limit, key) = self.prepare(
+            CallKind::Listing,
+            Method::GET,
+            url.clone(),
+            None,
+            bearer.as_ref(),
+        );
         let started = std::time::Instant::now();
         let at_ms = recording_now_ms();
         let recorded =
@@ -318,6 +394,20 @@ impl Http {
             Ok(r) => r,
             Err(e) => return fail(classify(e, call, timeout), None),
         };
+        // An OIDC token the API refuses: one new token, one retry.
+        if let Some(rejected) = bearer
+            .as_ref()
+            .filter(|_| response.status() == StatusCode::UNAUTHORIZED)
+        {
+            record(|| recorded(Some(StatusCode::UNAUTHORIZED), String::new(), None));
+            let fresh = self.replace_bearer(&call, rejected).await?;
+            let (request, ..) =
+                self.prepare(CallKind::Listing, Method::GET, url, None, Some(&fresh));
+            response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => return fail(classify(e, call, timeout), None),
+            };
+        }
         let status = response.status();
         if !status.is_success() {
             // An error answer is small; it is read whole (to the cap) for its message.
@@ -479,6 +569,49 @@ impl Http {
     }
 }
 
+/// A REST API permission: what a 403 of each call lacks (the v2 `backups.yaml` and
+/// `exporting.yaml`, https://github.com/camunda/camunda/tree/main/zeebe/gateway-protocol/src/main/proto/v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    BackupCreate,
+    BackupRead,
+    BackupDelete,
+    ExporterPause,
+}
+
+impl Permission {
+    pub fn text(self) -> &'static str {
+        match self {
+            Permission::BackupCreate => "BACKUP:CREATE",
+            Permission::BackupRead => "BACKUP:READ",
+            Permission::BackupDelete => "BACKUP:DELETE",
+            // The docs say EXPORTER:PAUSE; one revision of the spec says SYSTEM:UPDATE.
+            Permission::ExporterPause => {
+                "EXPORTER:PAUSE (SYSTEM:UPDATE in one revision of the API spec)"
+            }
+        }
+    }
+}
+
+/// A 403 of the REST API as an error that names the permission the console's credentials lack.
+pub fn name_permission(error: UpstreamError, permission: Permission) -> UpstreamError {
+    match error {
+        UpstreamError::Status {
+            call,
+            status: 403,
+            message,
+        } => UpstreamError::Status {
+            call,
+            status: 403,
+            message: format!(
+                "forbidden: the console's REST API credentials lack the permission {} ({message})",
+                permission.text()
+            ),
+        },
+        other => other,
+    }
+}
+
 /// A transport failure as the error a caller reports: a timeout, no connection, or another.
 fn classify(e: reqwest::Error, call: String, timeout: Duration) -> UpstreamError {
     if e.is_timeout() {
@@ -531,6 +664,15 @@ pub fn upstream_message(body: &[u8]) -> String {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
+        // RFC 9457 problem details (the 8.10 REST API): `detail`, with the `title` before it.
+        if value.get("status").is_some()
+            && let Some(detail) = text(&value, "detail")
+        {
+            return match text(&value, "title") {
+                Some(title) => format!("{title}: {detail}"),
+                None => detail,
+            };
+        }
         if let Some(m) = text(&value, "detailedMessage").or_else(|| text(&value, "message")) {
             return m;
         }
@@ -567,6 +709,50 @@ mod tests {
     use super::*;
     use crate::config::{Limits, Secret};
     use std::time::Duration;
+
+    #[test]
+    fn a_403_names_the_permission_and_problem_details_are_read() {
+        let body = br#"{"type":"about:blank","title":"FORBIDDEN","status":403,"detail":"Insufficient permissions","instance":"/v2/backups/runtime/5"}"#;
+        assert_eq!(
+            upstream_message(body),
+            "FORBIDDEN: Insufficient permissions"
+        );
+        let error = name_permission(
+            UpstreamError::Status {
+                call: "Orchestration REST DELETE /v2/backups/runtime/5".into(),
+                status: 403,
+                message: upstream_message(body),
+            },
+            Permission::BackupDelete,
+        );
+        assert_eq!(
+            error.to_string(),
+            "Orchestration REST DELETE /v2/backups/runtime/5: HTTP 403: forbidden: the console's REST API credentials lack the permission BACKUP:DELETE (FORBIDDEN: Insufficient permissions)"
+        );
+        let pause = name_permission(
+            UpstreamError::Status {
+                call: "x".into(),
+                status: 403,
+                message: "no".into(),
+            },
+            Permission::ExporterPause,
+        )
+        .to_string();
+        assert!(
+            pause.contains("EXPORTER:PAUSE") && pause.contains("SYSTEM:UPDATE"),
+            "{pause}"
+        );
+        // Other statuses are left as they are.
+        let other = name_permission(
+            UpstreamError::Status {
+                call: "x".into(),
+                status: 409,
+                message: "conflict".into(),
+            },
+            Permission::BackupCreate,
+        );
+        assert_eq!(other.to_string(), "x: HTTP 409: conflict");
+    }
 
     /// A listener that answers 401 with the Authorization header it received in the body.
     async fn echo_authorization() -> Url {

@@ -5,6 +5,7 @@
 
 mod elasticsearch;
 mod http;
+pub mod oidc;
 mod optimize;
 mod stream;
 pub mod timing;
@@ -14,7 +15,10 @@ mod zeebe;
 pub use crate::config::Limits;
 pub use crate::tls::{OutboundTls, OutboundTlsError};
 pub use elasticsearch::{RecordsRepository, SnapshotInfo, to_component as records_component};
-pub use http::{CallKind, Http, Recorder, UpstreamError, recording, upstream_message};
+pub use http::{
+    CallKind, Http, Permission, Recorder, UpstreamError, name_permission, recording,
+    upstream_message,
+};
 pub use optimize::{OptimizeClient, to_component as optimize_component};
 pub use webapps::{ArtifactInfo, WebappsClient, to_component as artifact_component};
 pub use zeebe::{

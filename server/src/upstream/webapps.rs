@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{Http, Permission, UpstreamError, decode, name_permission};
 use super::{distinct, parse_time_ms};
 
 /// A web-apps or Optimize backup (§5.1, §5.2, §6): same shape in both.
@@ -66,6 +66,8 @@ pub struct WebappsClient {
     http: Http,
     component: Component,
     path: &'static str,
+    /// The 8.10 REST API's `/backups/history` (`api = "rest"`), with its credentials.
+    rest: Option<Http>,
 }
 
 impl WebappsClient {
@@ -80,7 +82,14 @@ impl WebappsClient {
             http,
             component,
             path,
+            rest: None,
         }
+    }
+
+    /// History backups over the REST API (the 8.8 `backupHistory` service behind `/v2`).
+    pub fn with_rest(mut self, rest: Http) -> Self {
+        self.rest = Some(rest);
+        self
     }
 
     pub fn http(&self) -> &Http {
@@ -109,6 +118,14 @@ impl WebappsClient {
         acc: A,
         each: impl FnMut(&mut A, ArtifactInfo) + Send + 'static,
     ) -> Result<A, UpstreamError> {
+        if let Some(rest) = &self.rest {
+            // Without `verbose=true` the states are incomplete (the v2 `backups.yaml`).
+            let url = rest.url(&["backups", "history"], &[("verbose", "true")]);
+            return rest
+                .listing_each(url, None, acc, each)
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupRead));
+        }
         let url = self.http.url(&["actuator", self.path], &[]);
         self.http.listing_each(url, None, acc, each).await
     }
@@ -119,6 +136,20 @@ impl WebappsClient {
     /// absence.
     pub async fn get(&self, backup_id: u64) -> Result<Option<ArtifactInfo>, UpstreamError> {
         let id = backup_id.to_string();
+        if let Some(rest) = &self.rest {
+            let url = rest.url(&["backups", "history", &id], &[]);
+            let (status, bytes) = rest.send(Method::GET, url.clone(), None).await?;
+            return match status {
+                StatusCode::NOT_FOUND => Ok(None),
+                s if s.is_success() => {
+                    decode(&format!("{} GET {}", rest.component(), url.path()), &bytes).map(Some)
+                }
+                s => Err(name_permission(
+                    rest.status_error(&Method::GET, &url, s, &bytes),
+                    Permission::BackupRead,
+                )),
+            };
+        }
         let url = self.http.url(&["actuator", self.path, &id], &[]);
         let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
         match status {
@@ -144,6 +175,15 @@ impl WebappsClient {
 
     /// `POST` with `{"backupId": id}`: 200 with the scheduled snapshot names (§5.1, §13.1).
     pub async fn take(&self, backup_id: u64) -> Result<Vec<String>, UpstreamError> {
+        if let Some(rest) = &self.rest {
+            // 202 with `{backupId, scheduledSnapshots}`.
+            let url = rest.url(&["backups", "history"], &[]);
+            let response: TakeResponse = rest
+                .json(Method::POST, url, Some(&json!({ "backupId": backup_id })))
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupCreate))?;
+            return Ok(response.scheduled_snapshots);
+        }
         let url = self.http.url(&["actuator", self.path], &[]);
         let response: TakeResponse = self
             .http
@@ -154,6 +194,13 @@ impl WebappsClient {
 
     pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
         let id = backup_id.to_string();
+        if let Some(rest) = &self.rest {
+            let url = rest.url(&["backups", "history", &id], &[]);
+            return rest
+                .expect_success(Method::DELETE, url, None)
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupDelete));
+        }
         let url = self.http.url(&["actuator", self.path, &id], &[]);
         self.http.expect_success(Method::DELETE, url, None).await
     }

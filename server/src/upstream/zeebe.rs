@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{Http, Permission, UpstreamError, decode, name_permission};
 use super::{distinct, parse_time_ms};
 
 /// `BackupInfo` (§3.3); the list form lacks some partition fields (§3.4), hence the options.
@@ -31,6 +31,8 @@ pub struct ZeebeBackupInfo {
 #[serde(rename_all = "camelCase")]
 pub struct PartitionInfo {
     pub partition_id: u32,
+    /// Nullable in the REST API's `PartitionBackupInfo`.
+    #[serde(deserialize_with = "state_or_unknown")]
     pub state: String,
     #[serde(default)]
     pub failure_reason: Option<String>,
@@ -46,6 +48,10 @@ pub struct PartitionInfo {
     pub broker_id: Option<i32>,
     #[serde(default)]
     pub broker_version: Option<String>,
+}
+
+fn state_or_unknown<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_else(|| "UNKNOWN".into()))
 }
 
 /// One partition's exporter phase as one broker reports it (§4.2).
@@ -79,6 +85,17 @@ pub struct ZeebeClient {
     /// Broker endpoints for `/actuator/partitions`; empty means the gateway itself.
     brokers: Vec<Http>,
     backups_path: &'static str,
+    /// The 8.10 REST API (`api = "rest"`): backups and exporting go there, with its credentials.
+    rest: Option<Http>,
+    /// Whether `http` (or the brokers) is a management port: the exporter phase is read there.
+    management: bool,
+}
+
+/// `TakeRuntimeBackupResponse` of the REST API.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RestTakeResponse {
+    backup_id: u64,
 }
 
 impl ZeebeClient {
@@ -91,7 +108,27 @@ impl ZeebeClient {
             http,
             brokers,
             backups_path,
+            rest: None,
+            management: true,
         }
+    }
+
+    /// Backups and exporting over the REST API; `management` says whether `http` or the brokers
+    /// still name a management port for the exporter phase.
+    pub fn with_rest(mut self, rest: Http, management: bool) -> Self {
+        self.rest = Some(rest);
+        self.management = management || !self.brokers.is_empty();
+        self
+    }
+
+    /// The REST API client, when the cluster uses it.
+    pub fn rest(&self) -> Option<&Http> {
+        self.rest.as_ref()
+    }
+
+    /// Whether the exporter phase can be read (a management port is configured).
+    pub fn has_management_port(&self) -> bool {
+        self.management
     }
 
     pub fn http(&self) -> &Http {
@@ -109,6 +146,13 @@ impl ZeebeClient {
         acc: A,
         each: impl FnMut(&mut A, ZeebeBackupInfo) + Send + 'static,
     ) -> Result<A, UpstreamError> {
+        if let Some(rest) = &self.rest {
+            let url = rest.url(&["backups", "runtime"], &[]);
+            return rest
+                .listing_each(url, None, acc, each)
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupRead));
+        }
         let url = self.http.url(&["actuator", self.backups_path], &[]);
         self.http.listing_each(url, None, acc, each).await
     }
@@ -116,6 +160,20 @@ impl ZeebeClient {
     /// `GET .../{id}`; `None` for the 404 of an ID no partition knows (§3.3).
     pub async fn get(&self, backup_id: u64) -> Result<Option<ZeebeBackupInfo>, UpstreamError> {
         let id = backup_id.to_string();
+        if let Some(rest) = &self.rest {
+            let url = rest.url(&["backups", "runtime", &id], &[]);
+            let (status, bytes) = rest.send(Method::GET, url.clone(), None).await?;
+            return match status {
+                StatusCode::NOT_FOUND => Ok(None),
+                s if s.is_success() => {
+                    decode(&format!("{} GET {}", rest.component(), url.path()), &bytes).map(Some)
+                }
+                s => Err(name_permission(
+                    rest.status_error(&Method::GET, &url, s, &bytes),
+                    Permission::BackupRead,
+                )),
+            };
+        }
         let url = self.http.url(&["actuator", self.backups_path, &id], &[]);
         let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
         match status {
@@ -127,6 +185,29 @@ impl ZeebeClient {
 
     /// `POST .../` with `{"backupId": id}`: 202 when scheduled (§3.2).
     pub async fn take(&self, backup_id: u64) -> Result<(), UpstreamError> {
+        if let Some(rest) = &self.rest {
+            // 202 with `{backupId}`: the ID taken must be the one asked for.
+            let url = rest.url(&["backups", "runtime"], &[]);
+            let answer: RestTakeResponse = rest
+                .json(
+                    Method::POST,
+                    url.clone(),
+                    Some(&json!({ "backupId": backup_id })),
+                )
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupCreate))?;
+            if answer.backup_id != backup_id {
+                return Err(rest.decode_error(
+                    &Method::POST,
+                    &url,
+                    format!(
+                        "backup {} was taken instead of {backup_id}",
+                        answer.backup_id
+                    ),
+                ));
+            }
+            return Ok(());
+        }
         let url = self.http.url(&["actuator", self.backups_path], &[]);
         // §3.2: 202 with a message. An answer that is not a JSON object is not the component speaking: the
         // backup may or may not be scheduled, so the step fails rather than guess.
@@ -143,6 +224,13 @@ impl ZeebeClient {
     /// `DELETE .../{id}`: 204, also for an unknown ID (§3.5).
     pub async fn delete(&self, backup_id: u64) -> Result<(), UpstreamError> {
         let id = backup_id.to_string();
+        if let Some(rest) = &self.rest {
+            let url = rest.url(&["backups", "runtime", &id], &[]);
+            return rest
+                .expect_success(Method::DELETE, url, None)
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupDelete));
+        }
         let url = self.http.url(&["actuator", self.backups_path, &id], &[]);
         self.http.expect_success(Method::DELETE, url, None).await
     }
@@ -155,6 +243,14 @@ impl ZeebeClient {
             ExportingOperation::SoftPause => ("pause", &[("soft", "true")]),
             ExportingOperation::Resume => ("resume", &[]),
         };
+        if let Some(rest) = &self.rest {
+            // A real 204 (the v2 `exporting.yaml`), not the actuator's envelope.
+            let url = rest.url(&["exporting", op], query);
+            return rest
+                .expect_success(Method::POST, url, None)
+                .await
+                .map_err(|e| name_permission(e, Permission::ExporterPause));
+        }
         let url = self.http.url(&["actuator", "exporting", op], query);
         let (status, bytes) = self.http.send(Method::POST, url.clone(), None).await?;
         if !status.is_success() {
@@ -180,6 +276,11 @@ impl ZeebeClient {
     /// Exporter phase per partition across the brokers (or the gateway): where brokers disagree,
     /// the least healthy phase wins, so a pause on any replica is never hidden.
     pub async fn exporting_phases(&self) -> Result<Vec<ExportingPartition>, UpstreamError> {
+        if !self.management {
+            return Err(UpstreamError::NoManagementPort {
+                call: format!("{} GET /actuator/partitions", self.http.component()),
+            });
+        }
         let sources: Vec<&Http> = if self.brokers.is_empty() {
             vec![&self.http]
         } else {
@@ -248,6 +349,11 @@ impl ZeebeClient {
 
     /// `POST /actuator/rebalance`: 200 with no body (§4.4).
     pub async fn rebalance(&self) -> Result<(), UpstreamError> {
+        if !self.management {
+            return Err(UpstreamError::NoManagementPort {
+                call: format!("{} POST /actuator/rebalance", self.http.component()),
+            });
+        }
         let url = self.http.url(&["actuator", "rebalance"], &[]);
         self.http.expect_success(Method::POST, url, None).await
     }

@@ -31,6 +31,7 @@ mod outbound_tls;
 mod process;
 mod rdbms;
 mod realistic_timings;
+mod rest_api;
 mod resume;
 mod retention_api;
 mod retention_attack;
