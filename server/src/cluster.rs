@@ -35,6 +35,9 @@ pub struct Cluster {
     pub zeebe_scheduler: bool,
     /// `rpo_hours`: how old the newest restorable set may be.
     pub rpo_hours: u32,
+    /// `[clusters.deployment]` and the configured Elasticsearch, for the restore runbook.
+    pub deployment: backup_domain::runbook::DeploymentFacts,
+    pub elasticsearch: Option<(String, String)>,
 }
 
 impl Cluster {
@@ -91,6 +94,14 @@ impl Cluster {
             backup_schedule: config.backup_schedule.clone(),
             zeebe_scheduler: config.zeebe_scheduler,
             rpo_hours: config.rpo_hours,
+            deployment: config.deployment.clone(),
+            // The URL carries no credentials: the configuration refuses them.
+            elasticsearch: config.elasticsearch.as_ref().map(|es| {
+                (
+                    es.endpoint.url.as_str().trim_end_matches('/').to_string(),
+                    es.repository.clone(),
+                )
+            }),
             zeebe: ZeebeClient::new(http(&config.zeebe, zeebe_label)?, brokers, config.profile),
             webapps,
             optimize: config
