@@ -849,7 +849,7 @@ impl<'a> Ctx<'a> {
                 title: "Make sure the index and component templates exist".into(),
                 detail: vec!["Snapshots hold data, not templates. On a fresh installation, start the stack once at the target version so every component creates its templates, then go on.".into()],
                 commands: vec![self.es(&format!(
-                    "\"{{{{ES_URL}}}}/_index_template\" | grep -oE '\"name\":\"[^\"]*({})[^\"]*\"'",
+                    "\"{{{{ES_URL}}}}/_index_template\" | grep -oE '\"name\":\"[^\"]*({})[^\"]*\"' || echo 'no template found: start the stack once first'",
                     self.index_pattern()
                 ))],
                 action: Action::Run,
@@ -1037,13 +1037,13 @@ impl<'a> Ctx<'a> {
                 Step {
                     title: "List Zeebe's persistent volume claims".into(),
                     detail: vec!["The restore needs empty data directories. Read the list: only Zeebe's claims belong in it.".into()],
-                    commands: vec!["kubectl -n \"{{NAMESPACE}}\" get pvc -o name | grep zeebe > restore-pvcs.txt\ncat restore-pvcs.txt".into()],
+                    commands: vec!["kubectl -n \"{{NAMESPACE}}\" get pvc -o name | grep zeebe > restore-pvcs.txt || true\ncat restore-pvcs.txt".into()],
                     action: Action::Run,
                 },
                 Step {
                     title: "Delete them".into(),
                     detail: vec![],
-                    commands: vec!["xargs kubectl -n \"{{NAMESPACE}}\" delete < restore-pvcs.txt".into()],
+                    commands: vec!["[ ! -s restore-pvcs.txt ] || xargs kubectl -n \"{{NAMESPACE}}\" delete < restore-pvcs.txt".into()],
                     action: Action::Destructive {
                         deletes: "every claim in restore-pvcs.txt and, with the default reclaim policy, the volume and Zeebe's current data on it".into(),
                     },
@@ -1173,15 +1173,20 @@ impl<'a> Ctx<'a> {
         steps.push(Step {
             title: "Check that your values carry no restore-only setting".into(),
             detail: vec![format!(
-                "The last upgrade goes back to your own values: every component on, and none of {} or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command must print nothing.",
+                "The last upgrade goes back to your own values: every component on, and none of {} or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.",
                 self.restore_only_names()
             )],
-            commands: vec!["grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' \"{{VALUES_FILE}}\" || echo 'no restore-only setting'".into()],
+            commands: vec!["if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' \"{{VALUES_FILE}}\"; then\n  echo 'remove these restore-only settings from the values file first' >&2; exit 1\nfi".into()],
             action: Action::Run,
         });
         steps.push(Step {
             title: "Start every component with your own values".into(),
-            detail: vec!["Drops restore-stop.yaml and restore-zeebe.yaml: every key they set returns to your values.".into()],
+            detail: vec![if restore_app {
+                "Drops restore-stop.yaml and restore-zeebe.yaml: every key they set returns to your values."
+            } else {
+                "Drops restore-stop.yaml: every component it stopped starts again."
+            }
+            .into()],
             commands: vec![self.helm_upgrade(None)],
             action: Action::Confirm {
                 question: "Start every component with your own values?".into(),
@@ -1406,7 +1411,7 @@ impl<'a> Ctx<'a> {
             steps: vec![Step {
                 title: "When the Restore API cannot be used".into(),
                 detail: vec![format!(
-                    "The 8.8/8.9 procedure still works on 8.10: stop `orchestration`, `optimize` and `connectors`, delete the indices, restore the snapshots above, delete Zeebe's volumes, start `orchestration` with `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE=true`, `ZEEBE_RESTORE_FROM_BACKUP_ID={id}` and the backup store's `{}*` variables, wait for `Successfully restored broker from backup`, then remove every one of those variables and start everything. Generate that runbook by setting the cluster's version to 8.9 in a copy of the configuration.",
+                    "The 8.8/8.9 procedure still works on 8.10: stop `orchestration`, `optimize` and `connectors`, delete the indices, restore the snapshots above, delete Zeebe's volumes, start `orchestration` with `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE=true`, `ZEEBE_RESTORE_FROM_BACKUP_ID={id}` and the backup store's `{}*` variables, wait for `Successfully restored broker from backup`, then remove every one of those variables and start everything.",
                     self.store_prefix()
                 )],
                 commands: vec![],

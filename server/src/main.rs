@@ -1,5 +1,6 @@
-//! `backup-console`: `serve --config FILE`, `backup`, `cleanup`, `hash-password`; with the `demo`
-//! feature (on by default) also `demo` and `sim`, which run the simulated cluster.
+//! `backup-console`: `serve --config FILE`, `backup`, `cleanup`, `status`, `runbook`,
+//! `hash-password`; with the `demo` feature (on by default) also `demo` and `sim`, which run the
+//! simulated cluster.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -141,6 +141,7 @@ pub fn profiles() -> Vec<(&'static str, BackupSet, ClusterFacts, DeploymentFacts
     d.chart_version = None;
     d.values_file = None;
     d.backup_store = Some(BackupStore::Gcs);
+    d.backup_store_secret = Some("camunda-backup-gcs".into());
     d.backup_store_base_path = None;
     d.index_prefix = Some("prod".into());
     out.push(("v88", set, c, d));
@@ -185,6 +186,7 @@ pub fn profiles() -> Vec<(&'static str, BackupSet, ClusterFacts, DeploymentFacts
     );
     let mut d = full_deployment("14.8.4");
     d.backup_store = Some(BackupStore::Azure);
+    d.backup_store_secret = Some("camunda-backup-azure".into());
     out.push(("rdbms", set, c, d));
     out
 }

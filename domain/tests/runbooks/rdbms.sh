@@ -16,7 +16,7 @@ set -eu
 # Zeebe backup store: AZURE
 # Backup store bucket: camunda-backups
 # Backup store base path: prod
-# Backup store credentials secret: camunda-backup-s3
+# Backup store credentials secret: camunda-backup-azure
 # Helm release: camunda
 # Namespace: camunda
 # Chart version: 14.8.4
@@ -87,12 +87,12 @@ echo '== 4. Delete Zeebe'\''s volumes =='
 
 # 4.1 List Zeebe's persistent volume claims
 # The restore needs empty data directories. Read the list: only Zeebe's claims belong in it.
-kubectl -n "${NAMESPACE}" get pvc -o name | grep zeebe > restore-pvcs.txt
+kubectl -n "${NAMESPACE}" get pvc -o name | grep zeebe > restore-pvcs.txt || true
 cat restore-pvcs.txt
 
 # 4.2 Delete them
 confirm 'DESTRUCTIVE: step 4.2 deletes every claim in restore-pvcs.txt and, with the default reclaim policy, the volume and Zeebe'\''s current data on it.'
-xargs kubectl -n "${NAMESPACE}" delete < restore-pvcs.txt
+[ ! -s restore-pvcs.txt ] || xargs kubectl -n "${NAMESPACE}" delete < restore-pvcs.txt
 kubectl -n "${NAMESPACE}" get pvc | grep zeebe || true
 check 'No Zeebe claim is left.'
 
@@ -100,7 +100,7 @@ echo '== 5. Restore Zeebe =='
 
 # 5.1 Write the restore values
 # Starts Zeebe with the restore variables (`SPRING_PROFILES_ACTIVE`, `ZEEBE_RESTORE`, `CAMUNDA_DATA_PRIMARYSTORAGE_BACKUP_STORE`, `CAMUNDA_DATA_PRIMARYSTORAGE_BACKUP_AZURE_BASEPATH`, `CAMUNDA_DATA_SECONDARY_STORAGE_TYPE`), the other components still stopped. Each broker restores its partitions into its empty volume and stops.
-# Helm replaces a list, it does not merge it: `orchestration.env` in this file replaces the one in your values file. Before you run the upgrade, copy every entry of your own `orchestration.env` into it (the entries that read the secret `camunda-backup-s3` and any other backup store setting), keeping the restore entries below.
+# Helm replaces a list, it does not merge it: `orchestration.env` in this file replaces the one in your values file. Before you run the upgrade, copy every entry of your own `orchestration.env` into it (the entries that read the secret `camunda-backup-azure` and any other backup store setting), keeping the restore entries below.
 # No backup ID is given: the restore reads the exporter position from the database and picks the matching Zeebe backups, which should include backup 1748937221. To restore up to a point in time add `ZEEBE_RESTORE_TO_TIMESTAMP` (ISO-8601). `ZEEBE_RESTORE_FROM_BACKUP_ID=1748937221` forces this backup and skips the database's position: use it only when support tells you to.
 # If a volume holds `lost+found` or `.snapshot`, add `ZEEBE_RESTORE_IGNOREFILESINTARGET` with `.snapshot,lost+found`.
 cat > restore-zeebe.yaml <<EOF
@@ -133,8 +133,10 @@ check 'If a broker did not restore, its log says why (no backup matches the data
 echo '== 6. Return to normal operation =='
 
 # 6.1 Check that your values carry no restore-only setting
-# The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command must print nothing.
-grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}" || echo 'no restore-only setting'
+# The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.
+if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}"; then
+  echo 'remove these restore-only settings from the values file first' >&2; exit 1
+fi
 
 # 6.2 Start every component with your own values
 # Drops restore-stop.yaml and restore-zeebe.yaml: every key they set returns to your values.

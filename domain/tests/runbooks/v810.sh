@@ -87,7 +87,7 @@ echo '== 3. Index templates =='
 
 # 3.1 Make sure the index and component templates exist
 # Snapshots hold data, not templates. On a fresh installation, start the stack once at the target version so every component creates its templates, then go on.
-curl -fsS $ES_CURL_OPTS "${ES_URL}/_index_template" | grep -oE '"name":"[^"]*(camunda|operate|tasklist|optimize|zeebe)[^"]*"'
+curl -fsS $ES_CURL_OPTS "${ES_URL}/_index_template" | grep -oE '"name":"[^"]*(camunda|operate|tasklist|optimize|zeebe)[^"]*"' || echo 'no template found: start the stack once first'
 check 'Templates of every component are listed.'
 
 echo '== 4. Stop Optimize =='
@@ -165,11 +165,13 @@ check 'The identity provider keeps the same user IDs as at the backup: Web Model
 echo '== 9. Return to normal operation =='
 
 # 9.1 Check that your values carry no restore-only setting
-# The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command must print nothing.
-grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}" || echo 'no restore-only setting'
+# The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.
+if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}"; then
+  echo 'remove these restore-only settings from the values file first' >&2; exit 1
+fi
 
 # 9.2 Start every component with your own values
-# Drops restore-stop.yaml and restore-zeebe.yaml: every key they set returns to your values.
+# Drops restore-stop.yaml: every component it stopped starts again.
 confirm 'Start every component with your own values?'
 helm upgrade "${HELM_RELEASE}" camunda/camunda-platform --namespace "${NAMESPACE}" \
   --version "${CHART_VERSION}" -f "${VALUES_FILE}"
@@ -183,7 +185,7 @@ check 'Operate shows the process instances as of the backup, and new instances s
 echo '== 10. Alternative: the restore application =='
 
 # 10.1 When the Restore API cannot be used
-# The 8.8/8.9 procedure still works on 8.10: stop `orchestration`, `optimize` and `connectors`, delete the indices, restore the snapshots above, delete Zeebe's volumes, start `orchestration` with `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE=true`, `ZEEBE_RESTORE_FROM_BACKUP_ID=1748937221` and the backup store's `CAMUNDA_DATA_PRIMARYSTORAGE_BACKUP_*` variables, wait for `Successfully restored broker from backup`, then remove every one of those variables and start everything. Generate that runbook by setting the cluster's version to 8.9 in a copy of the configuration.
+# The 8.8/8.9 procedure still works on 8.10: stop `orchestration`, `optimize` and `connectors`, delete the indices, restore the snapshots above, delete Zeebe's volumes, start `orchestration` with `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE=true`, `ZEEBE_RESTORE_FROM_BACKUP_ID=1748937221` and the backup store's `CAMUNDA_DATA_PRIMARYSTORAGE_BACKUP_*` variables, wait for `Successfully restored broker from backup`, then remove every one of those variables and start everything.
 # By hand (an alternative to the phases above, not a step after them):
 
 echo 'Runbook done.'

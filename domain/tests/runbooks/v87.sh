@@ -84,7 +84,7 @@ echo '== 2. Index templates =='
 
 # 2.1 Make sure the index and component templates exist
 # Snapshots hold data, not templates. On a fresh installation, start the stack once at the target version so every component creates its templates, then go on.
-curl -fsS $ES_CURL_OPTS "${ES_URL}/_index_template" | grep -oE '"name":"[^"]*(operate|tasklist|optimize|zeebe)[^"]*"'
+curl -fsS $ES_CURL_OPTS "${ES_URL}/_index_template" | grep -oE '"name":"[^"]*(operate|tasklist|optimize|zeebe)[^"]*"' || echo 'no template found: start the stack once first'
 check 'Templates of every component are listed.'
 
 echo '== 3. Stop every component except Elasticsearch =='
@@ -153,12 +153,12 @@ echo '== 6. Delete Zeebe'\''s volumes =='
 
 # 6.1 List Zeebe's persistent volume claims
 # The restore needs empty data directories. Read the list: only Zeebe's claims belong in it.
-kubectl -n "${NAMESPACE}" get pvc -o name | grep zeebe > restore-pvcs.txt
+kubectl -n "${NAMESPACE}" get pvc -o name | grep zeebe > restore-pvcs.txt || true
 cat restore-pvcs.txt
 
 # 6.2 Delete them
 confirm 'DESTRUCTIVE: step 6.2 deletes every claim in restore-pvcs.txt and, with the default reclaim policy, the volume and Zeebe'\''s current data on it.'
-xargs kubectl -n "${NAMESPACE}" delete < restore-pvcs.txt
+[ ! -s restore-pvcs.txt ] || xargs kubectl -n "${NAMESPACE}" delete < restore-pvcs.txt
 kubectl -n "${NAMESPACE}" get pvc | grep zeebe || true
 check 'No Zeebe claim is left.'
 
@@ -205,8 +205,10 @@ check 'If a broker did not restore, its log says why (no valid backup with this 
 echo '== 8. Return to normal operation =='
 
 # 8.1 Check that your values carry no restore-only setting
-# The last upgrade goes back to your own values: every component on, and none of `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command must print nothing.
-grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}" || echo 'no restore-only setting'
+# The last upgrade goes back to your own values: every component on, and none of `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.
+if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}"; then
+  echo 'remove these restore-only settings from the values file first' >&2; exit 1
+fi
 
 # 8.2 Start every component with your own values
 # Drops restore-stop.yaml and restore-zeebe.yaml: every key they set returns to your values.

@@ -20,7 +20,7 @@ set -eu
 # Index prefix: prod
 # Zeebe backup store: GCS
 # Backup store bucket: camunda-backups
-# Backup store credentials secret: camunda-backup-s3
+# Backup store credentials secret: camunda-backup-gcs
 # Helm release: camunda
 # Namespace: camunda
 # Chart version: unknown ([clusters.deployment] chart_version not set)
@@ -79,7 +79,7 @@ echo '== 2. Index templates =='
 
 # 2.1 Make sure the index and component templates exist
 # Snapshots hold data, not templates. On a fresh installation, start the stack once at the target version so every component creates its templates, then go on.
-curl -fsS $ES_CURL_OPTS "${ES_URL}/_index_template" | grep -oE '"name":"[^"]*(camunda|operate|tasklist|optimize|zeebe)[^"]*"'
+curl -fsS $ES_CURL_OPTS "${ES_URL}/_index_template" | grep -oE '"name":"[^"]*(camunda|operate|tasklist|optimize|zeebe)[^"]*"' || echo 'no template found: start the stack once first'
 check 'Templates of every component are listed.'
 
 echo '== 3. Stop every component except Elasticsearch =='
@@ -136,12 +136,12 @@ echo '== 6. Delete Zeebe'\''s volumes =='
 
 # 6.1 List Zeebe's persistent volume claims
 # The restore needs empty data directories. Read the list: only Zeebe's claims belong in it.
-kubectl -n "${NAMESPACE}" get pvc -o name | grep zeebe > restore-pvcs.txt
+kubectl -n "${NAMESPACE}" get pvc -o name | grep zeebe > restore-pvcs.txt || true
 cat restore-pvcs.txt
 
 # 6.2 Delete them
 confirm 'DESTRUCTIVE: step 6.2 deletes every claim in restore-pvcs.txt and, with the default reclaim policy, the volume and Zeebe'\''s current data on it.'
-xargs kubectl -n "${NAMESPACE}" delete < restore-pvcs.txt
+[ ! -s restore-pvcs.txt ] || xargs kubectl -n "${NAMESPACE}" delete < restore-pvcs.txt
 kubectl -n "${NAMESPACE}" get pvc | grep zeebe || true
 check 'No Zeebe claim is left.'
 
@@ -149,7 +149,7 @@ echo '== 7. Restore Zeebe =='
 
 # 7.1 Write the restore values
 # Starts Zeebe with the restore variables (`SPRING_PROFILES_ACTIVE`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `CAMUNDA_DATA_BACKUP_STORE`, `CAMUNDA_DATA_BACKUP_GCS_BUCKETNAME`, `CAMUNDA_DATA_BACKUP_REPOSITORYNAME`), the other components still stopped. Each broker restores its partitions into its empty volume and stops.
-# Helm replaces a list, it does not merge it: `orchestration.env` in this file replaces the one in your values file. Before you run the upgrade, copy every entry of your own `orchestration.env` into it (the entries that read the secret `camunda-backup-s3` and any other backup store setting), keeping the restore entries below.
+# Helm replaces a list, it does not merge it: `orchestration.env` in this file replaces the one in your values file. Before you run the upgrade, copy every entry of your own `orchestration.env` into it (the entries that read the secret `camunda-backup-gcs` and any other backup store setting), keeping the restore entries below.
 # Alternative: instead of the variables, `orchestration.command: ["/usr/local/camunda/bin/restore", "--backupId=1748937221"]`; it must be removed again in the last phase.
 # If a volume holds `lost+found` or `.snapshot`, add `ZEEBE_RESTORE_IGNOREFILESINTARGET` with `.snapshot,lost+found`.
 cat > restore-zeebe.yaml <<EOF
@@ -184,8 +184,10 @@ check 'If a broker did not restore, its log says why (no valid backup with this 
 echo '== 8. Return to normal operation =='
 
 # 8.1 Check that your values carry no restore-only setting
-# The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command must print nothing.
-grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}" || echo 'no restore-only setting'
+# The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.
+if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}"; then
+  echo 'remove these restore-only settings from the values file first' >&2; exit 1
+fi
 
 # 8.2 Start every component with your own values
 # Drops restore-stop.yaml and restore-zeebe.yaml: every key they set returns to your values.

@@ -260,6 +260,17 @@ async fn the_cli_prints_the_runbook_and_exits_like_the_other_commands() {
     std::fs::write(&file, &sh).unwrap();
     let syntax = Command::new("sh").arg("-n").arg(&file).status().unwrap();
     assert!(syntax.success());
+    // Run, it stops at the first question when nobody answers, before any command ran.
+    let (code, log) = run_script(&file, "");
+    assert_ne!(code, 0);
+    assert!(log.is_empty(), "ran {log}");
+    // Answered `yes`, it runs the read-only checks and stops at the next question (no `yes` left).
+    let (_, log) = run_script(&file, "yes\n");
+    assert!(log.starts_with("kubectl config current-context\n"), "{log}");
+    assert!(
+        !log.contains("DELETE") && !log.contains("helm upgrade"),
+        "{log}"
+    );
 
     for (args, code_wanted, says) in [
         (
@@ -291,6 +302,68 @@ async fn the_cli_prints_the_runbook_and_exits_like_the_other_commands() {
         assert!(out.is_empty(), "{args:?} printed {out}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// Runs a runbook script with `kubectl`, `helm`, `curl` and the PostgreSQL tools replaced by
+/// stubs that only log their arguments; returns the exit code and that log.
+fn run_script(script: &std::path::Path, stdin: &str) -> (i32, String) {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = script.with_file_name(format!("stubs-{}", stdin.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("calls.log");
+    let _ = std::fs::remove_file(&log);
+    for tool in ["kubectl", "helm", "curl", "psql", "pg_restore"] {
+        let stub = dir.join(tool);
+        std::fs::write(
+            &stub,
+            format!("#!/bin/sh\necho \"{tool} $*\" >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:/usr/bin:/bin", dir.display());
+    let mut child = Command::new("sh")
+        .arg(script)
+        .current_dir(&dir)
+        .env("PATH", path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    (code, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_script_with_an_unknown_fact_refuses_to_start() {
+    let sim = backed_up(VersionProfile::V88, 400, &["zeebe", "webapps"]).await;
+    let config = config_file(&sim, "");
+    let path = config.clone();
+    let (code, sh, err) = tokio::task::spawn_blocking(move || {
+        runbook_cli(
+            &path,
+            &["--cluster", "test", "--id", "400", "--format", "sh"],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(sh.contains("HELM_RELEASE='__FILL_IN__'"));
+    let file = config.with_file_name("unfilled.sh");
+    std::fs::write(&file, &sh).unwrap();
+    let (code, log) = run_script(&file, "yes\nyes\nyes\n");
+    assert_eq!(code, 2, "refused as unfilled");
+    assert!(log.is_empty(), "ran {log}");
+    // Filled in, it goes on.
+    let filled = sh.replace("='__FILL_IN__'", "='filled'");
+    std::fs::write(&file, filled).unwrap();
+    let (_, log) = run_script(&file, "yes\n");
+    assert!(log.contains("helm -n filled status filled"), "{log}");
 }
 
 #[test]
