@@ -1176,7 +1176,7 @@ impl<'a> Ctx<'a> {
                 "The last upgrade goes back to your own values: every component on, and none of {} or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.",
                 self.restore_only_names()
             )],
-            commands: vec!["if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' \"{{VALUES_FILE}}\"; then\n  echo 'remove these restore-only settings from the values file first' >&2; exit 1\nfi".into()],
+            commands: vec!["if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' \"{{VALUES_FILE}}\"; then\n  echo 'remove these restore-only settings from the values file first' >&2; false\nfi".into()],
             action: Action::Run,
         });
         steps.push(Step {

@@ -167,7 +167,7 @@ echo '== 9. Return to normal operation =='
 # 9.1 Check that your values carry no restore-only setting
 # The last upgrade goes back to your own values: every component on, and none of `SPRING_PROFILES_ACTIVE=restore`, `ZEEBE_RESTORE`, `ZEEBE_RESTORE_FROM_BACKUP_ID`, `ZEEBE_RESTORE_TO_TIMESTAMP` or a restore `command`. A `ZEEBE_RESTORE=true` left behind wiped the restored data on the next restart (camunda/camunda#48199). The command stops when it finds one.
 if grep -nE 'ZEEBE_RESTORE|SPRING_PROFILES_ACTIVE.*restore|bin/restore' "${VALUES_FILE}"; then
-  echo 'remove these restore-only settings from the values file first' >&2; exit 1
+  echo 'remove these restore-only settings from the values file first' >&2; false
 fi
 
 # 9.2 Start every component with your own values
