@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 export const PASSWORD = 'e2e-demo-password';
 
-export const BIN = '../target/release/backup-console';
+// BACKUP_CONSOLE_BIN points at a release build elsewhere (a CARGO_TARGET_DIR of its own).
+export const BIN = process.env.BACKUP_CONSOLE_BIN ?? '../target/release/backup-console';
 
 export async function login(page, user = 'admin', base = '') {
   await page.goto(`${base}/login`);
@@ -29,18 +30,21 @@ export async function waitFor(url) {
 // `sim` for 8.7 on `basePort` (its control endpoint is `control`), then `serve` on `listen` with a
 // configuration file as an administrator writes it: one user with PASSWORD (hashed by
 // `hash-password`, which reads it on stdin), `extra` sections, then the cluster the simulator
-// wrote with `clusterKeys` added to its own table (`rpo_hours = 1`). Returns the cluster text, the
-// hash and `stop()`, which ends both processes (a start that fails ends what it started).
-export async function startSimAndConsole({ prefix, seed, basePort, control, listen, user, role, extra = '', clusterKeys = '' }) {
+// wrote with `clusterKeys` added to its own table (`rpo_hours = 1`) and `clusterTail` after its
+// last section (a `[clusters.deployment]`). `profile` is the simulator's (8.7 or 8.8) and `version`
+// the one the file names (8.10 on an 8.8 simulator). Returns the cluster text, the hash and
+// `stop()`, which ends both processes (a start that fails ends what it started).
+export async function startSimAndConsole({ prefix, seed, basePort, control, listen, user, role, extra = '', clusterKeys = '', clusterTail = '', profile = '8.7', version = profile }) {
   const processes = [];
   const stop = () => { for (const p of processes) p.kill('SIGTERM'); };
   try {
     const dir = mkdtempSync(join(tmpdir(), prefix));
     const config = join(dir, 'console.toml');
-    processes.push(spawn(BIN, ['sim', '--profile', '8.7', '--seed', String(seed), '--base-port', String(basePort), '--write-config', config], { stdio: 'ignore' }));
+    processes.push(spawn(BIN, ['sim', '--profile', profile, '--seed', String(seed), '--base-port', String(basePort), '--write-config', config], { stdio: 'ignore' }));
     await waitFor(`${control}/sim/state`);
     for (let i = 0; i < 50 && !existsSync(config); i++) await new Promise(r => setTimeout(r, 100));
-    const cluster = readFileSync(config, 'utf8').replace('[[clusters]]\n', `[[clusters]]\n${clusterKeys}`);
+    const cluster = readFileSync(config, 'utf8').replace('[[clusters]]\n', `[[clusters]]\n${clusterKeys}`)
+      .replace(`version = "${profile}"`, `version = "${version}"`) + clusterTail;
     const hash = execFileSync(BIN, ['hash-password'], { input: `${PASSWORD}\n` }).toString().trim();
     writeFileSync(config, `[store]\ndatabase = "${join(dir, 'console.db')}"\n[auth]\n[[auth.users]]\nname = "${user}"\npassword_hash = "${hash}"\nrole = "${role}"\n${extra}${cluster}`);
     processes.push(spawn(BIN, ['serve', '--config', config, '--listen', listen, '--ui-dir', '../dist'], { stdio: 'ignore' }));

@@ -20,7 +20,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: '../target/release/backup-console demo --listen 127.0.0.1:18080 --seed 300 --ui-dir ../dist --password e2e-demo-password --metrics-listen 127.0.0.1:19464 --backup-schedule=',
+    command: `${process.env.BACKUP_CONSOLE_BIN ?? '../target/release/backup-console'} demo --listen 127.0.0.1:18080 --seed 300 --ui-dir ../dist --password e2e-demo-password --metrics-listen 127.0.0.1:19464 --backup-schedule=`,
     url: `${DEMO}/api/health`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 cargo build -p backup-console-app --target wasm32-unknown-unknown --profile wasm-release
 rm -rf dist && mkdir -p dist/pkg
 wasm-bindgen --target web --no-typescript --out-name app --out-dir dist/pkg \
-  target/wasm32-unknown-unknown/wasm-release/backup-console-app.wasm
+  "${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/wasm-release/backup-console-app.wasm
 # The features Rust's wasm32 target enables by default; binaryen must accept them.
 node_modules/.bin/wasm-opt -Oz \
   --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \

@@ -284,6 +284,21 @@ pub async fn backup_detail(
     .await
 }
 
+/// The restore runbook as the server writes it, `md` or `sh` (a download link's target).
+pub fn runbook_url(cluster: &str, backup_id: u64, format: &str) -> String {
+    format!("/api/clusters/{cluster}/backups/{backup_id}/runbook?format={format}")
+}
+
+/// The runbook's Markdown, as text.
+pub async fn runbook(cluster: &str, backup_id: u64) -> Result<String, ApiError> {
+    fetch(
+        Request::get(&runbook_url(segment(cluster)?, backup_id, "md")),
+        None,
+        None,
+    )
+    .await
+}
+
 pub async fn session() -> Result<SessionInfo, ApiError> {
     get_json("/api/session").await
 }

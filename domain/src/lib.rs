@@ -18,6 +18,7 @@ pub mod notify;
 pub mod procedure;
 pub mod retention;
 pub mod run;
+pub mod runbook;
 pub mod schedule;
 pub mod status;
 pub mod string_enum;

@@ -63,12 +63,19 @@ pub enum CliError {
     DetachedEnded(String),
     #[error("cleanup refused: {0}")]
     Cleanup(String),
+    #[error("{0}")]
+    BadId(#[from] backup_domain::id::BackupIdError),
+    #[error("no component of cluster `{cluster}` holds backup {backup_id}")]
+    BackupNotFound { cluster: String, backup_id: u64 },
 }
 
 impl CliError {
     pub fn exit(&self) -> Exit {
         match self {
-            CliError::UnknownCluster(_) | CliError::Start(StartError::BadId(_)) => Exit::Usage,
+            CliError::UnknownCluster(_)
+            | CliError::Start(StartError::BadId(_))
+            | CliError::BadId(_)
+            | CliError::BackupNotFound { .. } => Exit::Usage,
             CliError::Start(StartError::InProgress { .. }) => Exit::InProgress,
             CliError::Start(StartError::Preflight(_)) => Exit::Preflight,
             _ => Exit::Error,
@@ -646,6 +653,31 @@ async fn status_rows(
         });
     }
     Ok((rows, now))
+}
+
+pub struct RunbookArgs {
+    pub config: PathBuf,
+    pub cluster: String,
+    pub id: String,
+    pub format: backup_domain::runbook::RunbookFormat,
+}
+
+/// `backup-console runbook`: prints the restore runbook of one set, read fresh from every
+/// component, to standard output. It restores nothing. Exit 0 printed, 1 error, 2 an unknown
+/// cluster, a bad ID or one no component holds.
+pub async fn runbook(args: RunbookArgs) -> Result<Exit, CliError> {
+    let backup_id = args.id.parse::<BackupId>()?.get();
+    let Opened { cluster, .. } = open(&args.config, &args.cluster)?;
+    let text = crate::runbook::render(&cluster, backup_id, args.format)
+        .await
+        .ok_or(CliError::BackupNotFound {
+            cluster: args.cluster,
+            backup_id,
+        })?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    Ok(Exit::Completed)
 }
 
 #[cfg(test)]

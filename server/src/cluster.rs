@@ -39,6 +39,9 @@ pub struct Cluster {
     pub rpo_hours: u32,
     /// `[[clusters.databases]]`: the dumps the console takes itself.
     pub databases: Vec<crate::dumps::DumpClient>,
+    /// `[clusters.deployment]` and the configured Elasticsearch, for the restore runbook.
+    pub deployment: backup_domain::runbook::DeploymentFacts,
+    pub elasticsearch: Option<(String, String)>,
 }
 
 impl Cluster {
@@ -124,6 +127,14 @@ impl Cluster {
                 .map(|d| crate::dumps::DumpClient::new(d, &config.name))
                 .collect(),
             zeebe,
+            deployment: config.deployment.clone(),
+            // The URL carries no credentials: the configuration refuses them.
+            elasticsearch: config.elasticsearch.as_ref().map(|es| {
+                (
+                    es.endpoint.url.as_str().trim_end_matches('/').to_string(),
+                    es.repository.clone(),
+                )
+            }),
             webapps,
             optimize: config
                 .optimize

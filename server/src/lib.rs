@@ -20,6 +20,7 @@ pub mod notify;
 pub mod procedure;
 pub mod progress;
 pub mod retention;
+pub mod runbook;
 pub mod scheduler;
 pub mod services;
 pub mod status;

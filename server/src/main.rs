@@ -1,5 +1,6 @@
-//! `backup-console`: `serve --config FILE`, `backup`, `cleanup`, `hash-password`; with the `demo`
-//! feature (on by default) also `demo` and `sim`, which run the simulated cluster.
+//! `backup-console`: `serve --config FILE`, `backup`, `cleanup`, `status`, `runbook`,
+//! `hash-password`; with the `demo` feature (on by default) also `demo` and `sim`, which run the
+//! simulated cluster.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,6 +117,18 @@ enum Command {
         /// Print JSON instead of one line per cluster.
         #[arg(long)]
         json: bool,
+    },
+    /// Print the restore runbook of one backup set (Markdown, or a shell script with `--format
+    /// sh`). It restores nothing. Exit 0 printed, 1 error, 2 unknown cluster, bad or absent ID.
+    Runbook {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "md", value_parser = parse_runbook_format)]
+        format: backup_domain::runbook::RunbookFormat,
     },
     /// Read a password from standard input and print its Argon2id hash for `[[auth.users]]`.
     HashPassword,
@@ -279,6 +292,20 @@ fn main() -> ExitCode {
             listen,
             ui_dir,
         } => run_server(serve_file(config, listen, ui_dir)),
+        Command::Runbook {
+            config,
+            cluster,
+            id,
+            format,
+        } => run_cli(
+            backup_console::cli::runbook(backup_console::cli::RunbookArgs {
+                config,
+                cluster,
+                id,
+                format,
+            }),
+            false,
+        ),
         Command::HashPassword => run_server(async { hash_password() }),
         #[cfg(feature = "demo")]
         Command::Sim {
@@ -301,6 +328,11 @@ fn main() -> ExitCode {
 }
 
 /// A CLI command on its own runtime; its outcome is the exit code.
+fn parse_runbook_format(text: &str) -> Result<backup_domain::runbook::RunbookFormat, String> {
+    backup_domain::runbook::RunbookFormat::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a format; use md or sh"))
+}
+
 fn run_cli(
     command: impl std::future::Future<
         Output = Result<backup_console::cli::Exit, backup_console::cli::CliError>,

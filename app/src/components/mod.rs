@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod freshness;
 pub mod layout;
 pub mod management;
+pub mod runbook;
 
 /// Now, in epoch milliseconds, from the browser's clock.
 pub fn now_ms() -> i64 {

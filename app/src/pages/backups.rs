@@ -19,6 +19,7 @@ use crate::components::badge::{StateBadge, VerdictBadge};
 use crate::components::confirm::Confirm;
 use crate::components::freshness::HistoryFreshness;
 use crate::components::now_ms;
+use crate::components::runbook::RunbookPanel;
 use crate::state::{Fetched, Loaded, spawn_owned, use_auth, use_cluster, use_clusters};
 
 /// How long the search waits after the last keystroke before it asks the server (Enter asks at
@@ -397,6 +398,24 @@ fn DetailPanel(
     backup_id: u64,
     on_close: impl Fn() + Send + Sync + 'static,
 ) -> impl IntoView {
+    let (md_href, sh_href) = (
+        api::runbook_url(&cluster, backup_id, "md"),
+        api::runbook_url(&cluster, backup_id, "sh"),
+    );
+    let (runbook, runbook_shown) = (RwSignal::new(None), RwSignal::new(false));
+    let runbook_cluster = cluster.clone();
+    // The read belongs to the panel, not to the button that asked for it (which then goes).
+    let owner = Owner::current();
+    let show_runbook = Callback::new(move |()| {
+        let cluster = runbook_cluster.clone();
+        runbook_shown.set(true);
+        runbook.set(None);
+        let task = async move { runbook.set(Some(api::runbook(&cluster, backup_id).await)) };
+        match &owner {
+            Some(owner) => owner.with(|| spawn_owned(task)),
+            None => spawn_owned(task),
+        }
+    });
     let detail = Fetched::new(move || {
         let cluster = cluster.clone();
         async move { api::backup_detail(&cluster, backup_id).await }
@@ -413,6 +432,7 @@ fn DetailPanel(
                 Some(Err(e)) => view! { <ErrorAlert error=e retry=Callback::new(move |_| detail.reload())/> }.into_any(),
                 Some(Ok(d)) => view! { <DetailBody set=d.set/> }.into_any(),
             }}
+            <RunbookPanel md_href=md_href sh_href=sh_href text=runbook shown=runbook_shown on_show=show_runbook/>
         </aside>
     }
 }

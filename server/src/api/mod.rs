@@ -14,6 +14,7 @@ mod metrics;
 mod notifications;
 pub use metrics::{MetricsState, metrics_router};
 mod retention;
+mod runbook;
 mod runs;
 mod schedules;
 mod session;
@@ -140,6 +141,12 @@ pub const ROUTES: &[Route] = &[
         "/api/clusters/{name}/backups/{id}",
         VIEWER,
         |b| b.to(clusters::detail),
+    ),
+    route(
+        Method::GET,
+        "/api/clusters/{name}/backups/{id}/runbook",
+        VIEWER,
+        |b| b.to(runbook::get),
     ),
     route(Method::GET, "/api/clusters/{name}/status", VIEWER, |b| {
         b.to(status::get)

@@ -7,7 +7,7 @@ use backup_domain::api::{ManagementApi, SecondaryStorage, VersionProfile};
 use backup_domain::retention::RetentionPolicy;
 
 use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls, rest_endpoint};
-use super::file::{FileCluster, FileElasticsearch, FileEndpoint, FileRetention};
+use super::file::{FileCluster, FileDeployment, FileElasticsearch, FileEndpoint, FileRetention};
 use super::{ConfigError, invalid};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
@@ -56,6 +56,8 @@ pub struct ClusterConfig {
     /// Whether `[clusters.orchestration] url` (or its brokers) names a management port; without
     /// one, the exporter phase cannot be read.
     pub management_port: bool,
+    /// `[clusters.deployment]`, for the restore runbook.
+    pub deployment: backup_domain::runbook::DeploymentFacts,
 }
 
 /// Why the exporter phase is unknown on a REST cluster without a management port.
@@ -353,6 +355,7 @@ fn resolve_cluster(
         Some(0) => return Err(invalid(format!("{at}.rpo_hours"), "must be at least 1")),
         Some(hours) => hours,
     };
+    let deployment = deployment(c.deployment.unwrap_or_default(), &at)?;
     let databases = super::database::resolve_databases(c.databases, &at, secondary_storage, env)?;
     expected_since.extend(
         databases
@@ -361,6 +364,7 @@ fn resolve_cluster(
     );
     Ok(ClusterConfig {
         databases,
+        deployment,
         backup_schedule,
         zeebe_scheduler,
         rpo_hours,
@@ -505,6 +509,58 @@ fn retention_policy(r: FileRetention, at: &str) -> Result<Option<RetentionPolicy
         .validate()
         .map_err(|e| invalid(format!("{at}.retention.{}", e.field), e.message))?;
     Ok(Some(policy))
+}
+
+/// `[clusters.deployment]`: blank values count as left out; the store type, the URL and the context
+/// path are checked, since the runbook builds commands from them.
+fn deployment(
+    d: FileDeployment,
+    at: &str,
+) -> Result<backup_domain::runbook::DeploymentFacts, ConfigError> {
+    use backup_domain::runbook::BackupStore;
+    let at = format!("{at}.deployment");
+    let given = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let backup_store = given(d.backup_store)
+        .map(|s| {
+            BackupStore::parse(&s).ok_or_else(|| {
+                invalid(
+                    format!("{at}.backup_store"),
+                    format!("`{s}` is not a backup store; use {}", BackupStore::NAMES),
+                )
+            })
+        })
+        .transpose()?;
+    let elasticsearch_url = given(d.elasticsearch_url)
+        .map(|u| {
+            super::endpoint::parse_url(&u, &format!("{at}.elasticsearch_url"))
+                .map(|url| url.as_str().trim_end_matches('/').to_string())
+        })
+        .transpose()?;
+    let context_path = given(d.context_path)
+        .map(|p| {
+            if p.starts_with('/') && !p.contains(char::is_whitespace) {
+                Ok(p.trim_end_matches('/').to_string())
+            } else {
+                Err(invalid(
+                    format!("{at}.context_path"),
+                    format!("`{p}` must start with `/` and hold no spaces, e.g. \"/camunda\""),
+                ))
+            }
+        })
+        .transpose()?;
+    Ok(backup_domain::runbook::DeploymentFacts {
+        helm_release: given(d.helm_release),
+        namespace: given(d.namespace),
+        chart_version: given(d.chart_version),
+        values_file: given(d.values_file),
+        backup_store,
+        backup_store_bucket: given(d.backup_store_bucket),
+        backup_store_base_path: given(d.backup_store_base_path),
+        backup_store_secret: given(d.backup_store_secret),
+        index_prefix: given(d.index_prefix),
+        context_path,
+        elasticsearch_url,
+    })
 }
 
 #[cfg(test)]

@@ -218,6 +218,8 @@ pub(super) struct FileCluster {
     /// `[[clusters.databases]]`: PostgreSQL databases the console dumps as steps of a backup.
     #[serde(default)]
     pub(super) databases: Vec<FileDatabase>,
+    /// `[clusters.deployment]`: how the cluster is installed, for its restore runbook.
+    pub(super) deployment: Option<FileDeployment>,
 }
 
 /// `[[clusters.databases]]`: one PostgreSQL database dumped with `pg_dump --format=custom`.
@@ -347,4 +349,23 @@ pub(super) enum FileAuth {
     Bearer {
         token_env: String,
     },
+}
+
+/// `[clusters.deployment]`: facts of the installation the restore runbook fills in; each may be
+/// left out and becomes a marked placeholder.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileDeployment {
+    pub(super) helm_release: Option<String>,
+    pub(super) namespace: Option<String>,
+    pub(super) chart_version: Option<String>,
+    pub(super) values_file: Option<String>,
+    /// `s3`, `gcs`, `azure` or `filesystem`.
+    pub(super) backup_store: Option<String>,
+    pub(super) backup_store_bucket: Option<String>,
+    pub(super) backup_store_base_path: Option<String>,
+    pub(super) backup_store_secret: Option<String>,
+    pub(super) index_prefix: Option<String>,
+    pub(super) context_path: Option<String>,
+    pub(super) elasticsearch_url: Option<String>,
 }

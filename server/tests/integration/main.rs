@@ -39,6 +39,7 @@ mod review_notify;
 mod review_notify2;
 mod review_part6;
 mod review_part8;
+mod runbook;
 mod runner;
 mod runs_api;
 mod schedules;
