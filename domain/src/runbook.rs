@@ -1237,29 +1237,48 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn dump_of(&self, component: Component) -> Option<String> {
-        self.set
-            .component(component)
-            .and_then(|c| c.parts.first())
-            .map(|p| p.name.clone())
+    /// The set's dump file of `component` and its SHA-256: where the console wrote it, else the
+    /// name a component listed.
+    fn dump_of(&self, component: Component) -> Option<(String, Option<String>)> {
+        let c = self.set.component(component)?;
+        if let Some(dump) = &c.dump {
+            let sha =
+                Some(dump.sha256.clone()).filter(|s| s.chars().all(|c| c.is_ascii_hexdigit()));
+            return Some((dump.path.clone(), sha));
+        }
+        c.parts.first().map(|p| (p.name.clone(), None))
     }
 
     fn database_restore_step(&self, component: Component, var: &str, what: &str) -> Step {
-        match self.dump_of(component).filter(|f| is_plain(f)) {
-            Some(file) => {
-                let cmd = if file.ends_with(".sql") || file.ends_with(".psql") {
+        let dump = self.dump_of(component).filter(|(f, _)| {
+            !f.starts_with('-')
+                && f.split('/')
+                    .all(|piece| piece.is_empty() || is_plain(piece))
+        });
+        match dump {
+            Some((file, sha)) => {
+                let restore = if file.ends_with(".sql") || file.ends_with(".psql") {
                     format!("psql --set ON_ERROR_STOP=1 --dbname \"{{{{{var}}}}}\" -f \"{file}\"")
                 } else {
                     format!(
                         "pg_restore --clean --if-exists --no-owner --exit-on-error --dbname \"{{{{{var}}}}}\" \"{file}\""
                     )
                 };
+                let mut commands = Vec::new();
+                let mut detail = vec![format!(
+                    "The dump `{file}` of this set, taken with the backup. Run it where the file is, with `{var}` exported (no password in it: use ~/.pgpass or PGPASSWORD)."
+                )];
+                if let Some(sha) = sha {
+                    detail.push(format!(
+                        "The console recorded its SHA-256 as {sha}: the first command stops if the file changed since."
+                    ));
+                    commands.push(format!("echo '{sha}  {file}' | sha256sum -c -"));
+                }
+                commands.push(restore);
                 Step {
                     title: format!("Restore the {what} from the set's dump"),
-                    detail: vec![format!(
-                        "The dump `{file}` of this set, taken with the backup. Run it where the file is, with `{var}` exported (no password in it: use ~/.pgpass or PGPASSWORD)."
-                    )],
-                    commands: vec![cmd],
+                    detail,
+                    commands,
                     action: Action::Destructive {
                         deletes: format!(
                             "every table of the {what} that the dump holds, replaced by the dump's"
