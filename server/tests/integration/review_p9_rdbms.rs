@@ -417,3 +417,37 @@ async fn a_run_cancelled_while_learning_its_id_still_names_its_backup() {
         run["backup_id"]
     );
 }
+
+/// Held: a cluster whose file does not say `zeebe_scheduler` keeps, over refreshes, what the
+/// state said of a scheduled backup it no longer names (the state names only the latest).
+#[tokio::test]
+async fn scheduled_types_seen_by_earlier_refreshes_are_kept() {
+    let sim = start_rdbms(idle_scheduler(), 0, 20).await;
+    let config = sim
+        .endpoints
+        .console_config("test")
+        .replace("\n[clusters.backup]\nzeebe_scheduler = true\n", "");
+    let console = start_console(&config).await;
+    let first = sim
+        .sim
+        .write()
+        .take_scheduled_backup(now_ms())
+        .expect("a scheduled backup");
+    eventually(Duration::from_secs(5), || async {
+        let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+        (trigger_in(&history, first) == "zeebe_scheduler").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = sim
+        .sim
+        .write()
+        .take_scheduled_backup(now_ms())
+        .expect("a scheduled backup");
+    let history = eventually(Duration::from_secs(5), || async {
+        let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+        (trigger_in(&history, second) == "zeebe_scheduler").then_some(history)
+    })
+    .await;
+    assert_eq!(trigger_in(&history, first), "zeebe_scheduler", "{history}");
+}
