@@ -451,3 +451,20 @@ async fn scheduled_types_seen_by_earlier_refreshes_are_kept() {
     .await;
     assert_eq!(trigger_in(&history, first), "zeebe_scheduler", "{history}");
 }
+
+/// Held: a listing that fails refuses a generated-ID run at its preflight (409), before
+/// anything is asked of Zeebe (the run's own listing "before the take" adds no new failure).
+#[tokio::test]
+async fn a_failing_listing_refuses_a_generated_id_run_before_any_take() {
+    let sim = start_rdbms(idle_scheduler(), 0, 20).await;
+    let console = console_for(&sim).await;
+    control(
+        &sim,
+        "/sim/faults",
+        json!({"component": "zeebe", "operation": "list", "action": {"kind": "status", "status": 504}}),
+    )
+    .await;
+    let (status, body) = start_run(&console, json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(sim.sim.read().zeebe_backups.is_empty());
+}
