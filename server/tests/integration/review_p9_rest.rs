@@ -64,11 +64,11 @@ fn source(base: &str, timeout: Duration) -> Arc<TokenSource> {
         audience: None,
         scope: None,
     };
-    Arc::new(TokenSource::new(
-        Arc::new(settings),
-        reqwest::Client::new(),
-        timeout,
-    ))
+    // The builder every production client starts from (no redirects followed).
+    let client = backup_console::upstream::client_builder()
+        .build()
+        .expect("client");
+    Arc::new(TokenSource::new(Arc::new(settings), client, timeout))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,4 +746,42 @@ async fn review_a_refused_pause_is_not_reported_as_still_paused() {
         .as_str()
         .unwrap_or_default();
     assert!(reason.contains("EXPORTER:PAUSE"), "{reason}");
+}
+
+/// Holds: a token endpoint answering 307 to another listener is not followed, so the client
+/// secret in the form body is never re-posted elsewhere; the error is clear.
+#[tokio::test]
+async fn review_a_redirecting_token_endpoint_does_not_get_the_secret_reposted() {
+    let (elsewhere, reposted) = token_endpoint(
+        200,
+        r#"{"access_token":"tok-elsewhere","token_type":"Bearer","expires_in":300}"#,
+    )
+    .await;
+    let target = format!("{elsewhere}/token");
+    let router = Router::new().route(
+        "/token",
+        post(move || {
+            let target = target.clone();
+            async move {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, target)],
+                    "",
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let tokens = source(&base, Duration::from_secs(5));
+    let error = tokens.token().await.err().map(|e| e.to_string());
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("307")),
+        "{error:?}"
+    );
+    assert_eq!(
+        reposted.load(Ordering::SeqCst),
+        0,
+        "the secret was re-posted"
+    );
 }
