@@ -35,6 +35,7 @@ mod retention_api;
 mod retention_attack;
 mod review_notify;
 mod review_notify2;
+mod review_p9_dumps;
 mod review_part6;
 mod review_part8;
 mod runner;
