@@ -649,3 +649,47 @@ async fn review_a_stale_partial_does_not_turn_a_good_zeebe_backup_into_a_failed_
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Held: a number-named directory below `<directory>/<cluster>` holding a file of the dump's
+/// name lists as a set (failed: no manifest), but does not count as an ID Zeebe used: a stray
+/// `9223372036854775807/web-modeler.dump` neither pushes the proposed ID past what Zeebe accepts
+/// nor blocks a run.
+#[tokio::test]
+async fn review_a_stray_number_directory_in_the_dump_folder_does_not_block_backups() {
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let dir = temp_dir("stray");
+    let pg_dump = script(&dir, "pg_dump", "printf 'PGDMP' > \"$f\"");
+    let extra = format!(
+        "pg_dump = {:?}\npg_restore = {:?}\n",
+        pg_dump.display().to_string(),
+        fake_restore(&dir).display().to_string()
+    );
+    let stray = dir.join("dumps/test/9223372036854775807");
+    std::fs::create_dir_all(&stray).expect("stray dir");
+    std::fs::write(stray.join("web-modeler.dump"), "not ours").expect("stray file");
+    let console = console_with_dump(
+        &sim,
+        "postgres://m:pw@127.0.0.1:1/m",
+        &dir.join("dumps"),
+        &extra,
+    )
+    .await;
+    let (status, preflight) = console.get("/api/clusters/test/preflight").await;
+    let (run_status, started) = console
+        .call(
+            Method::POST,
+            "/api/clusters/test/runs",
+            Some(&console.session),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        run_status, 202,
+        "a run is refused because of a stray dump directory: {started}\npreflight {status}: {}",
+        preflight["proposed_backup_id"]
+    );
+    let (_, history) = console.fresh_get("/api/clusters/test/backups").await;
+    let listed = component(set(&history, 9223372036854775807), "web_modeler_dump");
+    assert_eq!(listed["state"], "failed", "{history}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
