@@ -693,3 +693,29 @@ async fn review_a_stray_number_directory_in_the_dump_folder_does_not_block_backu
     assert_eq!(listed["state"], "failed", "{history}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Finding 11: libpq URLs an administrator of an HA PostgreSQL uses are refused as "not a URL"
+/// or "has no host": several hosts (`host1:5432,host2:5432`, Patroni, with
+/// `target_session_attrs=read-write`) and a Unix socket given as `?host=/run/postgresql`.
+#[test]
+#[ignore = "finding 11: multi-host and socket libpq URLs are refused by url_env validation"]
+fn review_libpq_urls_of_ha_and_socket_setups_are_accepted() {
+    for url in [
+        "postgresql://m:pw@/modeler?host=/run/postgresql",
+        "postgresql://m:pw@db1:5432,db2:5432/modeler?target_session_attrs=read-write",
+    ] {
+        let text = format!(
+            "[[clusters]]\nname = \"a\"\nversion = \"8.8\"\n[clusters.orchestration]\nurl = \"http://127.0.0.1:1\"\n\
+             [[clusters.databases]]\nname = \"web-modeler\"\nurl_env = \"{URL_ENV}\"\ndirectory = \"/var/dumps\"\n"
+        );
+        let owned = url.to_string();
+        let parsed = backup_console::config::Config::parse(&text, "c.toml", &move |k| {
+            (k == URL_ENV).then(|| owned.clone())
+        });
+        assert!(
+            parsed.is_ok(),
+            "{url}: {:?}",
+            parsed.err().map(|e| e.to_string())
+        );
+    }
+}
