@@ -719,3 +719,32 @@ fn review_libpq_urls_of_ha_and_socket_setups_are_accepted() {
         );
     }
 }
+
+/// Finding 12: the preflight only runs `--version` and writes a probe file; it never connects.
+/// A wrong password (or an unreachable host, or a pg_dump older than the server) passes the
+/// preflight as "ok" and is found only when the run reaches the dump: for Web Modeler after the
+/// whole Zeebe backup, for RDBMS as a run that takes no backup at all.
+#[tokio::test]
+#[ignore = "finding 12: the preflight passes a database whose password is refused"]
+async fn review_the_preflight_notices_a_refused_password() {
+    let pg = tokio::task::spawn_blocking(postgres::server)
+        .await
+        .expect("the PostgreSQL harness starts");
+    let sim = start_sim(VersionProfile::V88, 0).await;
+    let dir = temp_dir("preflight-password");
+    let console = console_with_dump(&sim, &pg.url_with_password("Wrong-7d2"), &dir, "").await;
+    let (status, preflight) = console.get("/api/clusters/test/preflight").await;
+    assert_eq!(status, 200, "{preflight}");
+    let check = preflight["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["component"] == "web_modeler_dump"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(!preflight.to_string().contains("Wrong-7d2"), "{preflight}");
+    assert_eq!(check["component"], "web_modeler_dump", "{preflight}");
+    assert_ne!(
+        check["status"], "pass",
+        "a refused password passes the preflight: {check}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
