@@ -748,3 +748,34 @@ async fn review_the_preflight_notices_a_refused_password() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Held: a directory that fills up mid-dump (pg_dump's write fails) fails the dump with
+/// pg_dump's message, and leaves neither a partial file nor a listed component.
+#[tokio::test]
+async fn review_a_dump_directory_that_fills_up_fails_cleanly() {
+    let dir = temp_dir("full");
+    let pg_dump = script(
+        &dir,
+        "pg_dump",
+        "head -c 65536 /dev/zero > \"$f\"\necho 'pg_dump: error: could not write to output file: No space left on device' >&2\nexit 1",
+    );
+    let c = client(
+        &dir.join("dumps"),
+        "postgres://u:Full-Pass-1@db/m",
+        pg_dump,
+        fake_restore(&dir),
+    );
+    let err = c
+        .take(DumpTarget::Backup(8), Duration::from_secs(10))
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("Full-Pass-1"), "{err}");
+    let set_dir = c.cluster_dir().join("8");
+    assert!(!set_dir.join("web-modeler.dump.partial").exists());
+    assert!(!set_dir.join("web-modeler.dump").exists());
+    assert_eq!(c.get(8).await.expect("detail").map(|l| l.state), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
