@@ -456,7 +456,6 @@ async fn review_a_failed_manifest_write_leaves_no_dump_behind() {
 /// wrapper (a script calling the real one, ssh, sudo -u postgres) leaves its child running and
 /// writing after the step failed and the partial file was unlinked.
 #[tokio::test]
-#[ignore = "finding 7: a timed-out wrapper's child keeps running (no process-group kill)"]
 async fn review_a_timed_out_wrapper_leaves_no_child_running() {
     let dir = temp_dir("wrapper");
     let child_pid = dir.join("child.pid");
