@@ -383,7 +383,6 @@ async fn review_two_dumps_of_one_set_at_once_never_leave_a_manifest_that_lies() 
 /// `sslpassword` (the client key's passphrase), stays in `--dbname=` on pg_dump's command line,
 /// readable by every local user in `ps`.
 #[tokio::test]
-#[ignore = "finding 5: ?sslpassword= in the URL reaches pg_dump's command line (ps)"]
 async fn review_a_libpq_secret_in_the_url_query_never_reaches_the_command_line() {
     let dir = temp_dir("argv");
     let argv = dir.join("argv");
@@ -564,7 +563,6 @@ async fn review_a_vanished_dump_directory_blocks_unattended_retention() {
 /// configuration, and the dump step then panics adding it to `Instant::now()` (a crash on
 /// configuration input, reached only when the first backup runs, not at start-up).
 #[tokio::test]
-#[ignore = "finding 8: timeout_secs = 9223372036854775807 parses, then the dump step panics"]
 async fn review_a_huge_timeout_secs_is_refused_or_harmless() {
     let dir = temp_dir("huge-timeout");
     let pg_dump = script(&dir, "pg_dump", "printf 'PGDMP' > \"$f\"");
@@ -697,7 +695,6 @@ async fn review_a_stray_number_directory_in_the_dump_folder_does_not_block_backu
 /// or "has no host": several hosts (`host1:5432,host2:5432`, Patroni, with
 /// `target_session_attrs=read-write`) and a Unix socket given as `?host=/run/postgresql`.
 #[test]
-#[ignore = "finding 11: multi-host and socket libpq URLs are refused by url_env validation"]
 fn review_libpq_urls_of_ha_and_socket_setups_are_accepted() {
     for url in [
         "postgresql://m:pw@/modeler?host=/run/postgresql",
