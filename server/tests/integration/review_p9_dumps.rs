@@ -209,7 +209,6 @@ async fn review_a_dump_cancelled_mid_way_is_killed_and_was_never_shown_completed
 /// changed on disk (bit rot, a partial overwrite, finding 4) keeps showing as a VERIFIED,
 /// completed component of a restorable set, with the manifest's SHA-256 that no longer holds.
 #[tokio::test]
-#[ignore = "finding 1: a dump changed on disk (same size) still shows completed/verified"]
 async fn review_a_dump_changed_on_disk_is_not_shown_as_verified() {
     let pg = tokio::task::spawn_blocking(postgres::server)
         .await
@@ -260,7 +259,6 @@ async fn completed_dump_in(c: &DumpClient, dir_name: &str) {
 /// listed as set 7, but the detail and retention's delete only look at `7/`: the listing shows a
 /// dump for set 7 that a cleanup of set 7 reports "already gone" and never removes.
 #[tokio::test]
-#[ignore = "finding 2: `+7` and `007` directories list as set 7 but delete(7) never removes them"]
 async fn review_non_canonical_id_directories_are_not_sets() {
     let dir = temp_dir("names");
     let c = client(
@@ -289,7 +287,6 @@ async fn review_non_canonical_id_directories_are_not_sets() {
 /// Finding 3: a set directory that is a symlink is followed: the listing shows what it points
 /// at as a completed dump, and retention's delete removes the files outside the dump directory.
 #[tokio::test]
-#[ignore = "finding 3: a symlinked set directory is followed out of the dump directory by delete"]
 async fn review_a_symlinked_set_directory_is_not_followed_out_of_the_dump_directory() {
     let dir = temp_dir("symlink");
     let c = client(
@@ -334,7 +331,6 @@ fn outside_dir(dir: &Path) -> PathBuf {
 /// second `pg_dump` truncates and writes into the file the first one renamed and recorded: the
 /// kept dump no longer matches its manifest, and the listing calls it completed (finding 1).
 #[tokio::test]
-#[ignore = "finding 4: two takes of one set share the .partial path; the kept dump's manifest lies"]
 async fn review_two_dumps_of_one_set_at_once_never_leave_a_manifest_that_lies() {
     let dir = temp_dir("race");
     // Opens its --file truncating, writes a header, waits, writes the rest at its own offset.
@@ -426,7 +422,6 @@ async fn review_a_libpq_secret_in_the_url_query_never_reaches_the_command_line()
 /// then lists the dump as failed (not restorable) rather than missing, against "a failed dump
 /// leaves nothing behind".
 #[tokio::test]
-#[ignore = "finding 6: a failed manifest write leaves an unverified .dump behind (set not restorable)"]
 async fn review_a_failed_manifest_write_leaves_no_dump_behind() {
     let dir = temp_dir("manifest");
     let pg_dump = script(&dir, "pg_dump", "printf 'PGDMP' > \"$f\"");
@@ -599,7 +594,6 @@ async fn review_a_huge_timeout_secs_is_refused_or_harmless() {
 /// backup completed turns from partially restorable (what a dump that failed cleanly shows)
 /// into not restorable, and the failed-set rule of retention deletes a good Zeebe backup.
 #[tokio::test]
-#[ignore = "finding 9: a stale .partial makes a set with a completed Zeebe backup not restorable"]
 async fn review_a_stale_partial_does_not_turn_a_good_zeebe_backup_into_a_failed_set() {
     let dir = temp_dir("stale");
     let c = client(
