@@ -28,6 +28,8 @@ pub const INSTALL_FIX: &str = "install postgresql-client (Debian: apt-get instal
 
 /// How long the `--version` probes of the preflight may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the preflight's connection check may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// A leftover `.partial` file younger than this (or than the dump's own timeout) may still be
 /// written by a run; older, the run that wrote it is gone.
 const DEFAULT_PARTIAL_AGE: Duration = Duration::from_secs(3600);
@@ -190,6 +192,63 @@ impl DumpClient {
                 "create it, writable by the console's user, or set [[clusters.databases]] directory"
                     .to_string(),
             )
+        })?;
+        self.check_connection().await
+    }
+
+    /// `pg_dump` connects and reads the catalog: a schema-only dump of a table that does not
+    /// exist, into /dev/null (pg_dump then says "no matching tables were found": a pass). A refused password, an unreachable host or a `pg_dump` older
+    /// than the server fails here, before anything starts. The reason carries no secret.
+    async fn check_connection(&self) -> Result<(), (String, String)> {
+        let env = &self.config.url_env;
+        let fix_url = format!(
+            "check the host, port, user and password in `{env}`, and that the database's pg_hba.conf admits the console's host"
+        );
+        let (dbname, password) = self
+            .connection()
+            .map_err(|e| (e.to_string(), fix_url.clone()))?;
+        let secrets = self.secrets(password.as_deref());
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let mut db_arg = std::ffi::OsString::from("--dbname=");
+        db_arg.push(&dbname);
+        process::run(
+            &self.config.pg_dump,
+            &[
+                OsStr::new("--schema-only"),
+                OsStr::new("--no-password"),
+                OsStr::new("--table=backup_console_preflight_no_such_table"),
+                OsStr::new("--file=/dev/null"),
+                &db_arg,
+            ],
+            password.as_deref(),
+            CONNECT_TIMEOUT,
+            &secrets,
+        )
+        .await
+        .map(|_| ())
+        .or_else(|e| match e {
+            // It connected and searched the catalog: what the check asks.
+            DumpError::Failed { stderr, .. } if stderr.contains("no matching tables") => Ok(()),
+            other => Err(other),
+        })
+        .map_err(|e| match e {
+            DumpError::Failed { stderr, .. } => (
+                format!("`pg_dump` could not read the database of `{env}`: {stderr}"),
+                if stderr.contains("server version") {
+                    format!(
+                        "install a pg_dump at least as new as the server, or set [[clusters.databases]] pg_dump; {fix_url}"
+                    )
+                } else {
+                    fix_url
+                },
+            ),
+            DumpError::Timeout { secs, .. } => (
+                format!(
+                    "`pg_dump` did not connect to the database of `{env}` within {secs} s"
+                ),
+                format!("check that the database host is reachable from the console; {fix_url}"),
+            ),
+            other => (format!("`pg_dump` connection check: {other}"), INSTALL_FIX.to_string()),
         })
     }
 
