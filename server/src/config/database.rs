@@ -388,6 +388,60 @@ mod tests {
     }
 
     #[test]
+    fn libpq_urls_split_by_libpq_rules_with_secrets_kept_out() {
+        let u = parse_pg_url(
+            "postgresql://m:p%40w@db1:5432,[::1]:5433/modeler?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(
+            u.without_password,
+            "postgresql://m@db1:5432,[::1]:5433/modeler?target_session_attrs=read-write"
+        );
+        assert_eq!(u.password.as_deref(), Some("p@w"));
+        let u = parse_pg_url("postgres:///modeler?host=/run/postgresql").unwrap();
+        assert_eq!(
+            u.without_password,
+            "postgres:///modeler?host=/run/postgresql"
+        );
+        assert_eq!(u.password, None);
+        assert!(format!("{u:?}").contains("***"));
+        let e = parse_pg_url("postgres://db/m?ssl%70assword=Key-9").unwrap_err();
+        assert!(e.contains("`sslpassword`"), "{e}");
+        assert!(!e.contains("Key-9"), "{e}");
+        assert!(
+            parse_pg_url("postgres://db:99999/m")
+                .unwrap_err()
+                .contains("port")
+        );
+        assert!(
+            parse_pg_url("postgres://db1,,db2/m")
+                .unwrap_err()
+                .contains("empty host")
+        );
+        assert!(
+            parse_pg_url("postgres://[zz]/m")
+                .unwrap_err()
+                .contains("IPv6")
+        );
+        assert!(
+            parse_pg_url("http://db/m")
+                .unwrap_err()
+                .contains("postgres://")
+        );
+        let e = err(
+            &cluster(
+                "",
+                &format!("{MODELER}timeout_secs = 9223372036854775807\n"),
+            ),
+            &[("MODELER_DB", "postgres://db/x")],
+        );
+        assert!(
+            e.contains("databases[0].timeout_secs`: must be at most 604800"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn an_rdbms_dump_needs_rdbms_storage() {
         let rdbms = MODELER.replace("web-modeler", "rdbms");
         let env = env_with(&[("MODELER_DB", "postgresql://u:p@db/camunda")]);
