@@ -30,6 +30,13 @@ pub struct DatabaseConfig {
     pub timeout: Option<Duration>,
 }
 
+impl DatabaseConfig {
+    /// The URL split by libpq's rules: what the command line may show, and the password.
+    pub fn connection(&self) -> Result<PgUrl, String> {
+        parse_pg_url(self.url.expose())
+    }
+}
+
 pub(super) fn resolve_databases(
     files: Vec<FileDatabase>,
     at: &str,
@@ -97,6 +104,12 @@ pub(super) fn resolve_databases(
         };
         let timeout = match d.timeout_secs {
             Some(0) => return Err(invalid(format!("{key}.timeout_secs"), "must be at least 1")),
+            Some(secs) if secs > MAX_TIMEOUT_SECS => {
+                return Err(invalid(
+                    format!("{key}.timeout_secs"),
+                    format!("must be at most {MAX_TIMEOUT_SECS} (7 days)"),
+                ));
+            }
             Some(secs) => Some(Duration::from_secs(secs)),
             None => None,
         };
@@ -124,20 +137,156 @@ pub(super) fn resolve_databases(
     Ok(out)
 }
 
-/// Why a URL is not one `pg_dump` takes with the password kept off its command line. The
-/// reasons never quote the URL: it holds the password.
-fn check_url(value: &str) -> Result<(), String> {
-    let url = url::Url::parse(value).map_err(|_| "is not a URL".to_string())?;
-    if !matches!(url.scheme(), "postgres" | "postgresql") {
-        return Err("must be a postgres:// or postgresql:// URL".into());
+/// The largest `timeout_secs`: a week. Past it a dump is stuck, not slow (and a huge value
+/// would overflow the clock's arithmetic).
+pub const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+
+/// Query parameters libpq reads as secrets: they would reach `pg_dump`'s command line.
+const SECRET_PARAMETERS: &[&str] = &["password", "sslpassword"];
+
+/// A `postgres://` URL read by libpq's rules: several `host[:port]` separated by commas, an
+/// empty host (the default socket, or `?host=/run/postgresql`), the password in the user part.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgUrl {
+    /// The URL without its password: what `--dbname=` may show.
+    pub without_password: String,
+    /// The password, percent-decoded: it goes in the child's environment.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgUrl(***)")
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("has no host".into());
+}
+
+/// Splits a libpq connection URI. The reasons never quote the URL or a parameter's value: they
+/// may hold a secret.
+pub fn parse_pg_url(value: &str) -> Result<PgUrl, String> {
+    let (scheme, rest) = ["postgresql://", "postgres://"]
+        .iter()
+        .find_map(|s| value.strip_prefix(s).map(|rest| (*s, rest)))
+        .ok_or_else(|| "must be a postgres:// or postgresql:// URL".to_string())?;
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("is not a URL: it holds a space or a control character".into());
     }
-    if url.query_pairs().any(|(k, _)| k == "password") {
-        return Err("has the password as a query parameter; put it in the URL's user part (postgres://user:password@host/db)".into());
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (before_query, None),
+    };
+    // libpq takes the first `@` as the end of the credentials.
+    let (user, password, hosts) = match authority.split_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((u, p)) => (u, Some(percent_decode(p)), hosts),
+            None => (userinfo, None, hosts),
+        },
+        None => ("", None, authority),
+    };
+    if !hosts.is_empty() {
+        for host in hosts.split(',') {
+            check_host(host)?;
+        }
+    }
+    if let Some(query) = query {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let Some((key, _)) = pair.split_once('=') else {
+                return Err("has a query parameter without `=`".into());
+            };
+            let key = percent_decode(key);
+            if SECRET_PARAMETERS.contains(&key.as_str()) {
+                return Err(format!(
+                    "has `{key}` as a query parameter: a secret there would reach pg_dump's command line; put the password in the URL's user part (postgres://user:password@host/db), and use a client key without a passphrase"
+                ));
+            }
+        }
+    }
+    let mut without_password = scheme.to_string();
+    if !user.is_empty() {
+        without_password.push_str(user);
+        without_password.push('@');
+    }
+    without_password.push_str(hosts);
+    if let Some(path) = path {
+        without_password.push('/');
+        without_password.push_str(path);
+    }
+    if let Some(query) = query {
+        without_password.push('?');
+        without_password.push_str(query);
+    }
+    Ok(PgUrl {
+        without_password,
+        password,
+    })
+}
+
+/// One `host[:port]` of a URL's host list: a name, an IPv4 or a bracketed IPv6 address.
+fn check_host(host: &str) -> Result<(), String> {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (addr, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "has an IPv6 host without its closing `]`".to_string())?;
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("has an IPv6 host that is not an address".into());
+        }
+        match after {
+            "" => (addr, None),
+            p => (
+                addr,
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| "has text after an IPv6 host".to_string())?,
+                ),
+            ),
+        }
+    } else {
+        match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        }
+    };
+    if name.is_empty() && port.is_none() {
+        return Err("has an empty host in its host list".into());
+    }
+    if name.contains(['/', '@', '[', ']']) {
+        return Err("has a host that is not a name or an address".into());
+    }
+    if let Some(port) = port
+        && !port.is_empty()
+        && port.parse::<u16>().ok().filter(|p| *p > 0).is_none()
+    {
+        return Err("has a port that is not a number from 1 to 65535".into());
     }
     Ok(())
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why a URL is not one `pg_dump` takes with its secrets kept off its command line.
+fn check_url(value: &str) -> Result<(), String> {
+    parse_pg_url(value).map(|_| ())
 }
 
 #[cfg(test)]
@@ -236,6 +385,60 @@ mod tests {
             &[("MODELER_DB", "postgres://db/x")],
         );
         assert!(e.contains("databases[0].directory`"), "{e}");
+    }
+
+    #[test]
+    fn libpq_urls_split_by_libpq_rules_with_secrets_kept_out() {
+        let u = parse_pg_url(
+            "postgresql://m:p%40w@db1:5432,[::1]:5433/modeler?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(
+            u.without_password,
+            "postgresql://m@db1:5432,[::1]:5433/modeler?target_session_attrs=read-write"
+        );
+        assert_eq!(u.password.as_deref(), Some("p@w"));
+        let u = parse_pg_url("postgres:///modeler?host=/run/postgresql").unwrap();
+        assert_eq!(
+            u.without_password,
+            "postgres:///modeler?host=/run/postgresql"
+        );
+        assert_eq!(u.password, None);
+        assert!(format!("{u:?}").contains("***"));
+        let e = parse_pg_url("postgres://db/m?ssl%70assword=Key-9").unwrap_err();
+        assert!(e.contains("`sslpassword`"), "{e}");
+        assert!(!e.contains("Key-9"), "{e}");
+        assert!(
+            parse_pg_url("postgres://db:99999/m")
+                .unwrap_err()
+                .contains("port")
+        );
+        assert!(
+            parse_pg_url("postgres://db1,,db2/m")
+                .unwrap_err()
+                .contains("empty host")
+        );
+        assert!(
+            parse_pg_url("postgres://[zz]/m")
+                .unwrap_err()
+                .contains("IPv6")
+        );
+        assert!(
+            parse_pg_url("http://db/m")
+                .unwrap_err()
+                .contains("postgres://")
+        );
+        let e = err(
+            &cluster(
+                "",
+                &format!("{MODELER}timeout_secs = 9223372036854775807\n"),
+            ),
+            &[("MODELER_DB", "postgres://db/x")],
+        );
+        assert!(
+            e.contains("databases[0].timeout_secs`: must be at most 604800"),
+            "{e}"
+        );
     }
 
     #[test]

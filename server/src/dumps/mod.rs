@@ -28,6 +28,8 @@ pub const INSTALL_FIX: &str = "install postgresql-client (Debian: apt-get instal
 
 /// How long the `--version` probes of the preflight may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the preflight's connection check may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// A leftover `.partial` file younger than this (or than the dump's own timeout) may still be
 /// written by a run; older, the run that wrote it is gone.
 const DEFAULT_PARTIAL_AGE: Duration = Duration::from_secs(3600);
@@ -88,6 +90,10 @@ pub struct Manifest {
     pub pg_dump_version: Option<String>,
     /// Entries `pg_restore --list` found in the archive.
     pub entries: usize,
+    /// The dump file's modification time when it was verified: the listing compares it (a
+    /// changed file is no longer the verified one) without reading the whole file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_ms: Option<i64>,
 }
 
 /// One configured database of one cluster.
@@ -139,15 +145,10 @@ impl DumpClient {
     /// What the command line may show: the URL without its password. The password goes in the
     /// child's environment.
     fn connection(&self) -> Result<(String, Option<String>), DumpError> {
-        let mut url = url::Url::parse(self.config.url.expose()).map_err(|_| {
-            DumpError::Refused(format!(
-                "the value of `{}` is not a URL",
-                self.config.url_env
-            ))
+        let url = self.config.connection().map_err(|reason| {
+            DumpError::Refused(format!("the value of `{}` {reason}", self.config.url_env))
         })?;
-        let password = url.password().map(percent_decode);
-        let _ = url.set_password(None);
-        Ok((url.to_string(), password))
+        Ok((url.without_password, url.password))
     }
 
     fn secrets(&self, password: Option<&str>) -> Vec<String> {
@@ -191,31 +192,93 @@ impl DumpClient {
                 "create it, writable by the console's user, or set [[clusters.databases]] directory"
                     .to_string(),
             )
+        })?;
+        self.check_connection().await
+    }
+
+    /// `pg_dump` connects and reads the catalog: a schema-only dump of a table that does not
+    /// exist, into /dev/null (pg_dump then says "no matching tables were found": a pass). A refused password, an unreachable host or a `pg_dump` older
+    /// than the server fails here, before anything starts. The reason carries no secret.
+    async fn check_connection(&self) -> Result<(), (String, String)> {
+        let env = &self.config.url_env;
+        let fix_url = format!(
+            "check the host, port, user and password in `{env}`, and that the database's pg_hba.conf admits the console's host"
+        );
+        let (dbname, password) = self
+            .connection()
+            .map_err(|e| (e.to_string(), fix_url.clone()))?;
+        let secrets = self.secrets(password.as_deref());
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let mut db_arg = std::ffi::OsString::from("--dbname=");
+        db_arg.push(&dbname);
+        process::run(
+            &self.config.pg_dump,
+            &[
+                OsStr::new("--schema-only"),
+                OsStr::new("--no-password"),
+                OsStr::new("--table=backup_console_preflight_no_such_table"),
+                OsStr::new("--file=/dev/null"),
+                &db_arg,
+            ],
+            password.as_deref(),
+            CONNECT_TIMEOUT,
+            &secrets,
+        )
+        .await
+        .map(|_| ())
+        .or_else(|e| match e {
+            // It connected and searched the catalog: what the check asks.
+            DumpError::Failed { stderr, .. } if stderr.contains("no matching tables") => Ok(()),
+            other => Err(other),
+        })
+        .map_err(|e| match e {
+            DumpError::Failed { stderr, .. } => (
+                format!("`pg_dump` could not read the database of `{env}`: {stderr}"),
+                if stderr.contains("server version") {
+                    format!(
+                        "install a pg_dump at least as new as the server, or set [[clusters.databases]] pg_dump; {fix_url}"
+                    )
+                } else {
+                    fix_url
+                },
+            ),
+            DumpError::Timeout { secs, .. } => (
+                format!(
+                    "`pg_dump` did not connect to the database of `{env}` within {secs} s"
+                ),
+                format!("check that the database host is reachable from the console; {fix_url}"),
+            ),
+            other => (format!("`pg_dump` connection check: {other}"), INSTALL_FIX.to_string()),
         })
     }
 
     /// Dumps the database into `target`'s directory, verifies the archive and writes its
     /// manifest. Dropping the future (a cancel) kills `pg_dump` and removes the partial file.
+    /// Two dumps of one set never share a file: the partial file is created exclusively (and
+    /// locked while it is written), and the final name is linked, never renamed over a dump.
     pub async fn take(&self, target: DumpTarget, timeout: Duration) -> Result<Manifest, DumpError> {
         let dir = self.cluster_dir().join(target.dir_name());
         let (file, manifest_path, partial) = self.paths(&dir);
-        if tokio::fs::try_exists(&manifest_path).await.unwrap_or(false) {
+        refuse_symlink(&dir)?;
+        if exists(&manifest_path) || exists(&file) {
             return Err(DumpError::Refused(format!(
                 "{} already holds a dump; it is never overwritten",
                 dir.display()
             )));
         }
+        let (dbname, password) = self.connection()?;
         private_dir(&dir).await.map_err(io(&dir))?;
         let started_ms = Clock::System.now_ms();
-        let (dbname, password) = self.connection()?;
         let secrets = self.secrets(password.as_deref());
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        // Held (and locked) until the take ends: the listing reads the lock as "being written".
+        let _claim = self.claim(&partial)?;
         let guard = RemoveOnDrop(Some(partial.clone()));
         let mut file_arg = std::ffi::OsString::from("--file=");
         file_arg.push(&partial);
         let mut db_arg = std::ffi::OsString::from("--dbname=");
         db_arg.push(&dbname);
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         process::run(
             &self.config.pg_dump,
             &[
@@ -230,16 +293,32 @@ impl DumpClient {
         )
         .await?;
         let left = deadline
-            .saturating_duration_since(tokio::time::Instant::now())
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+            .unwrap_or(timeout)
             .max(Duration::from_secs(5));
         let (entries, pg_dump_version) = self.verify(&partial, left).await?;
         let (size_bytes, sha256) = digest(partial.clone()).await?;
         // The dump holds the database's data: readable by the console's user only.
         set_private(&partial).await?;
-        tokio::fs::rename(&partial, &file)
-            .await
-            .map_err(io(&file))?;
-        guard.disarm();
+        // A link fails when the name exists: another take's dump is never replaced.
+        match std::fs::hard_link(&partial, &file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(DumpError::Refused(format!(
+                    "{} already holds a dump (another dump of this set finished first); it is never overwritten",
+                    dir.display()
+                )));
+            }
+            Err(e) => return Err(io(&file)(e)),
+        }
+        // From here a failure (or a cancel) removes the dump: a dump without its manifest was
+        // never verified.
+        let published = RemoveOnDrop(Some(file.clone()));
+        drop(guard);
+        let mtime_ms = std::fs::metadata(&file)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(system_ms);
         let manifest = Manifest {
             name: self.config.name.clone(),
             file: self.file_name(),
@@ -249,8 +328,10 @@ impl DumpClient {
             finished_ms: Clock::System.now_ms(),
             pg_dump_version,
             entries,
+            mtime_ms,
         };
         write_manifest(&manifest_path, &manifest).await?;
+        published.disarm();
         tracing::info!(
             cluster = %self.cluster,
             database = %self.config.name,
@@ -259,6 +340,68 @@ impl DumpClient {
             "database dump verified"
         );
         Ok(manifest)
+    }
+
+    /// Creates the partial file exclusively and locks it. One left by a console that stopped
+    /// (unlocked and older than the dump's timeout) is removed first; one being written is a
+    /// refusal.
+    fn claim(&self, partial: &Path) -> Result<std::fs::File, DumpError> {
+        for _ in 0..2 {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(partial) {
+                Ok(f) => {
+                    // Only this take holds it; the lock tells listings it is being written.
+                    let _ = f.try_lock();
+                    return Ok(f);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if self.partial_state(partial) != PartialState::Stale {
+                        return Err(DumpError::Refused(format!(
+                            "another dump of this set is being written ({}); two dumps of one set never share a file",
+                            partial.display()
+                        )));
+                    }
+                    let _ = std::fs::remove_file(partial);
+                }
+                Err(e) => return Err(io(partial)(e)),
+            }
+        }
+        Err(DumpError::Refused(format!(
+            "{} keeps appearing; another dump of this set is being written",
+            partial.display()
+        )))
+    }
+
+    /// How old a partial file may get before a console that stopped is assumed to have left it.
+    fn partial_age_limit(&self) -> Duration {
+        self.config.timeout.unwrap_or(DEFAULT_PARTIAL_AGE)
+    }
+
+    /// Whether a take holds `partial`'s lock, and if not, whether it is old enough to go.
+    fn partial_state(&self, partial: &Path) -> PartialState {
+        let Ok(meta) = std::fs::symlink_metadata(partial) else {
+            return PartialState::Abandoned;
+        };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or_default();
+        let locked = match std::fs::File::open(partial) {
+            Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            // Cannot tell: by age, as without a lock.
+            Err(_) => age <= self.partial_age_limit(),
+        };
+        if locked {
+            PartialState::BeingWritten
+        } else if age > self.partial_age_limit() {
+            PartialState::Stale
+        } else {
+            PartialState::Abandoned
+        }
     }
 
     /// `pg_restore --list`: the archive reads and has entries. Returns their count and the
@@ -314,9 +457,9 @@ impl DumpClient {
             .join(DumpTarget::Backup(backup_id).dir_name());
         let (from_file, from_manifest, _) = self.paths(&from_dir);
         let (to_file, to_manifest, _) = self.paths(&to_dir);
-        if tokio::fs::try_exists(&to_manifest).await.unwrap_or(false)
-            || tokio::fs::try_exists(&to_file).await.unwrap_or(false)
-        {
+        refuse_symlink(&from_dir)?;
+        refuse_symlink(&to_dir)?;
+        if exists(&to_manifest) || exists(&to_file) {
             return Err(DumpError::Refused(format!(
                 "{} already holds a dump; the run's dump stays in {}",
                 to_dir.display(),
@@ -324,12 +467,14 @@ impl DumpClient {
             )));
         }
         private_dir(&to_dir).await.map_err(io(&to_dir))?;
-        tokio::fs::rename(&from_file, &to_file)
-            .await
-            .map_err(io(&from_file))?;
-        tokio::fs::rename(&from_manifest, &to_manifest)
-            .await
-            .map_err(io(&from_manifest))?;
+        // Links, not renames: a dump that appeared at the ID meanwhile is never replaced.
+        link_no_replace(&from_file, &to_file)?;
+        if let Err(e) = link_no_replace(&from_manifest, &to_manifest) {
+            let _ = std::fs::remove_file(&to_file);
+            return Err(e);
+        }
+        let _ = std::fs::remove_file(&from_file);
+        let _ = std::fs::remove_file(&from_manifest);
         // Another database's dump may still be in the run's directory.
         let _ = tokio::fs::remove_dir(&from_dir).await;
         Ok(())
@@ -356,15 +501,32 @@ impl DumpClient {
             let entry = entry.map_err(io(&root))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.') || name.starts_with("run-") {
-                // The write check, and dumps of runs still waiting for their ID.
+            // The entry itself, never what a symbolic link points at.
+            let kind = entry.file_type().map_err(io(&entry.path()))?;
+            if kind.is_symlink() {
+                tracing::warn!(cluster = %self.cluster, entry = %name, directory = %root.display(), "a symbolic link: never followed by the dump listing");
                 continue;
             }
-            let Ok(id) = name.parse::<u64>() else {
+            if name.starts_with('.') {
+                // The write check.
+                continue;
+            }
+            if name.starts_with("run-") {
+                // A run still waiting for its ID, or one a stopped console left.
+                if kind.is_dir() {
+                    self.remove_if_stale_run_dir(&entry.path());
+                }
+                continue;
+            }
+            // Only the ID's own spelling: `+7` or `007` is not set 7's directory.
+            let Some(id) = name.parse::<u64>().ok().filter(|id| id.to_string() == name) else {
                 tracing::info!(cluster = %self.cluster, entry = %name, directory = %root.display(), "not a backup ID: ignored by the dump listing");
                 continue;
             };
-            if let Some(c) = self.read_dir_of(&entry.path())? {
+            if !kind.is_dir() {
+                continue;
+            }
+            if let Some(c) = self.read_dir_of(&entry.path(), false)? {
                 out.push((id, c));
             }
         }
@@ -376,13 +538,46 @@ impl DumpClient {
     pub async fn get(&self, backup_id: u64) -> Result<Option<ComponentBackup>, DumpError> {
         let client = self.clone();
         let dir = self.cluster_dir().join(backup_id.to_string());
-        tokio::task::spawn_blocking(move || client.read_dir_of(&dir))
+        tokio::task::spawn_blocking(move || client.read_dir_of(&dir, true))
             .await
             .map_err(|e| DumpError::Refused(format!("the dump read stopped: {e}")))?
     }
 
+    /// A `run-*` directory older than the dump's timeout whose partial files nobody writes: a
+    /// stopped console's dump that never got its ID. Removed.
+    fn remove_if_stale_run_dir(&self, dir: &Path) {
+        let old = std::fs::symlink_metadata(dir)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > self.partial_age_limit());
+        if !old {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let written = entries.flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".partial")
+                && self.partial_state(&e.path()) == PartialState::BeingWritten
+        });
+        if written {
+            return;
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {
+                tracing::info!(cluster = %self.cluster, directory = %dir.display(), "removed a run's dump directory left by a console that stopped");
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %self.cluster, directory = %dir.display(), error = %e, "could not remove a stale run dump directory");
+            }
+        }
+    }
+
     /// What one set's directory says about this database's dump; `None` when it has none.
-    fn read_dir_of(&self, dir: &Path) -> Result<Option<ComponentBackup>, DumpError> {
+    /// `recheck` reads the whole file again and compares its SHA-256 with the manifest's (the
+    /// set's detail); without it (the history list) size and modification time are compared.
+    fn read_dir_of(&self, dir: &Path, recheck: bool) -> Result<Option<ComponentBackup>, DumpError> {
         let (file, manifest_path, partial) = self.paths(dir);
         let component = self.config.component;
         let failed = |reason: String| {
@@ -390,21 +585,59 @@ impl DumpClient {
             c.failure_reason = Some(reason);
             Ok(Some(c))
         };
+        // Never followed: a link could point out of the dump directory.
+        for path in [dir, &file, &manifest_path, &partial] {
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let mut c = ComponentBackup::new(component, ComponentState::Unknown);
+                    c.error = Some(format!(
+                        "{} is a symbolic link; the console never follows one",
+                        path.display()
+                    ));
+                    return Ok(Some(c));
+                }
+                Err(e) if path == dir && e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(None);
+                }
+                _ => {}
+            }
+        }
         match std::fs::read(&manifest_path) {
             Ok(bytes) => {
                 let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
                     return failed(format!("{} cannot be read", manifest_path.display()));
                 };
-                let size = match std::fs::metadata(&file) {
-                    Ok(m) => m.len(),
+                let meta = match std::fs::symlink_metadata(&file) {
+                    Ok(m) => m,
                     Err(_) => return failed(format!("{} is missing", file.display())),
                 };
+                let size = meta.len();
                 if size != manifest.size_bytes {
                     return failed(format!(
                         "{} has {size} bytes, its manifest says {}",
                         file.display(),
                         manifest.size_bytes
                     ));
+                }
+                if let Some(recorded) = manifest.mtime_ms
+                    && let Some(now) = meta.modified().ok().and_then(system_ms)
+                    && now != recorded
+                {
+                    return failed(format!(
+                        "{} was changed after it was verified (modified at {now} ms, verified at {recorded} ms)",
+                        file.display()
+                    ));
+                }
+                if recheck {
+                    let (_, sha256) = digest_blocking(&file)?;
+                    if sha256 != manifest.sha256 {
+                        return failed(format!(
+                            "{} changed after it was verified: its SHA-256 is {}, its manifest says {}",
+                            file.display(),
+                            sha256.get(..12).unwrap_or(&sha256),
+                            manifest.sha256.get(..12).unwrap_or(&manifest.sha256)
+                        ));
+                    }
                 }
                 let mut c = ComponentBackup::new(component, ComponentState::Completed);
                 c.upstream_state = Some("VERIFIED".into());
@@ -420,26 +653,32 @@ impl DumpClient {
                 Ok(Some(c))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Ok(meta) = std::fs::metadata(&partial) {
-                    let age = meta
-                        .modified()
-                        .ok()
-                        .and_then(|m| m.elapsed().ok())
-                        .unwrap_or_default();
-                    let limit = self.config.timeout.unwrap_or(DEFAULT_PARTIAL_AGE);
-                    if age <= limit {
+                if exists(&partial) {
+                    let state = self.partial_state(&partial);
+                    if state == PartialState::BeingWritten {
                         return Ok(Some(ComponentBackup::new(
                             component,
                             ComponentState::InProgress,
                         )));
                     }
-                    return failed(format!(
-                        "{} was left unfinished {} s ago",
-                        partial.display(),
-                        age.as_secs()
-                    ));
+                    // A console that stopped mid-dump (kill -9, power loss): the dump is
+                    // missing, like one that failed cleanly, never a failed set that retention
+                    // would delete with its good Zeebe backup.
+                    let mut c = ComponentBackup::new(component, ComponentState::Missing);
+                    let mut note = format!(
+                        "{} was left unfinished by a dump that stopped",
+                        partial.display()
+                    );
+                    if state == PartialState::Stale {
+                        match std::fs::remove_file(&partial) {
+                            Ok(()) => note.push_str("; it was removed"),
+                            Err(e) => note.push_str(&format!("; it could not be removed: {e}")),
+                        }
+                    }
+                    c.failure_reason = Some(note);
+                    return Ok(Some(c));
                 }
-                if file.exists() {
+                if exists(&file) {
                     return failed(format!(
                         "{} has no manifest: it was not verified",
                         file.display()
@@ -455,6 +694,7 @@ impl DumpClient {
     /// Returns whether there was anything to remove: already gone is fine.
     pub async fn delete(&self, backup_id: u64) -> Result<bool, DumpError> {
         let dir = self.cluster_dir().join(backup_id.to_string());
+        refuse_symlink(&dir)?;
         let (file, manifest, partial) = self.paths(&dir);
         let mut removed = false;
         // The manifest first: a file without one lists as failed, never as a complete dump.
@@ -479,6 +719,50 @@ pub fn step_detail(manifest: &Manifest) -> String {
         manifest.sha256.get(..12).unwrap_or(&manifest.sha256),
         manifest.entries
     )
+}
+
+/// What a leftover `.partial` file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartialState {
+    /// A take holds its lock.
+    BeingWritten,
+    /// Nobody writes it, but it is younger than the dump's timeout.
+    Abandoned,
+    /// Nobody writes it and it is older than the dump's timeout: removed when seen.
+    Stale,
+}
+
+/// Whether the path names anything, a symbolic link included (never followed).
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// A set directory that is a symbolic link is refused: it could lead out of the dump directory.
+fn refuse_symlink(dir: &Path) -> Result<(), DumpError> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(DumpError::Refused(format!(
+            "{} is a symbolic link; the console never follows one (remove it or replace it with a directory)",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Gives `from` the name `to` unless `to` exists (a link: a rename would replace it).
+fn link_no_replace(from: &Path, to: &Path) -> Result<(), DumpError> {
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(DumpError::Refused(
+            format!("{} already exists; it is never overwritten", to.display()),
+        )),
+        Err(e) => Err(io(to)(e)),
+    }
+}
+
+fn system_ms(t: std::time::SystemTime) -> Option<i64> {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
 }
 
 /// Removes the partial file unless disarmed: a failed or cancelled dump leaves nothing behind.
@@ -520,7 +804,14 @@ async fn set_private(path: &Path) -> Result<(), DumpError> {
 
 /// Size and SHA-256 of a file, read in chunks off the async threads.
 async fn digest(path: PathBuf) -> Result<(u64, String), DumpError> {
-    tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || digest_blocking(&path))
+        .await
+        .map_err(|e| DumpError::Refused(format!("the checksum stopped: {e}")))?
+}
+
+fn digest_blocking(path: &Path) -> Result<(u64, String), DumpError> {
+    {
+        let path = path.to_path_buf();
         let mut f = std::fs::File::open(&path).map_err(io(&path))?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
@@ -539,9 +830,7 @@ async fn digest(path: PathBuf) -> Result<(u64, String), DumpError> {
             .map(|b| format!("{b:02x}"))
             .collect();
         Ok((size, hex))
-    })
-    .await
-    .map_err(|e| DumpError::Refused(format!("the checksum stopped: {e}")))?
+    }
 }
 
 /// Writes the manifest beside the dump, through a temporary file and a rename.
@@ -549,29 +838,16 @@ async fn write_manifest(path: &Path, manifest: &Manifest) -> Result<(), DumpErro
     let text = serde_json::to_vec_pretty(manifest)
         .map_err(|e| DumpError::Refused(format!("the manifest: {e}")))?;
     let tmp = path.with_extension("json.tmp");
-    tokio::fs::write(&tmp, text).await.map_err(io(&tmp))?;
-    set_private(&tmp).await?;
-    tokio::fs::rename(&tmp, path).await.map_err(io(path))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
+    let written = async {
+        tokio::fs::write(&tmp, text).await.map_err(io(&tmp))?;
+        set_private(&tmp).await?;
+        tokio::fs::rename(&tmp, path).await.map_err(io(path))
     }
-    String::from_utf8_lossy(&out).into_owned()
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written
 }
 
 /// How a password looks inside a URL, to redact that form too.
@@ -746,6 +1022,7 @@ mod tests {
                 finished_ms: 2,
                 pg_dump_version: Some("15.1".into()),
                 entries: 3,
+                mtime_ms: None,
             })
             .unwrap()
         };
@@ -754,6 +1031,10 @@ mod tests {
         write("8/web-modeler.dump", "12345");
         write("8/web-modeler.dump.json", &manifest(9));
         write("9/web-modeler.dump.partial", "1");
+        // A partial file a take holds (locked) is being written.
+        write("12/web-modeler.dump.partial", "1");
+        let held = std::fs::File::open(root.join("12/web-modeler.dump.partial")).unwrap();
+        held.try_lock().unwrap();
         write("10/web-modeler.dump", "1");
         write("11/rdbms.dump", "1");
         write("run-4/web-modeler.dump", "1");
@@ -766,8 +1047,10 @@ mod tests {
             vec![
                 (7, ComponentState::Completed),
                 (8, ComponentState::Failed),
-                (9, ComponentState::InProgress),
+                // Nobody writes it: missing, with a note, never a failed set.
+                (9, ComponentState::Missing),
                 (10, ComponentState::Failed),
+                (12, ComponentState::InProgress),
             ]
         );
         let seven = &listed[0].1;

@@ -33,6 +33,10 @@ pub(super) async fn run(
         .kill_on_drop(true)
         .env_remove("PGPASSWORD")
         .env_remove("PGPASSFILE");
+    // Its own process group: a wrapper (a script, sudo, ssh) and its children are stopped with
+    // it.
+    #[cfg(unix)]
+    command.process_group(0);
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
@@ -40,6 +44,9 @@ pub(super) async fn run(
         program: name.clone(),
         reason: source.to_string(),
     })?;
+    // Kills the whole group when the timeout passes or the caller stops waiting (a cancel drops
+    // this future); disarmed once the child exited by itself.
+    let group = KillGroupOnDrop(child.id());
     let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => out,
         Ok(Err(source)) => {
@@ -49,12 +56,14 @@ pub(super) async fn run(
             });
         }
         Err(_) => {
+            drop(group);
             return Err(DumpError::Timeout {
                 program: name,
                 secs: timeout.as_secs(),
             });
         }
     };
+    group.disarm();
     if !out.status.success() {
         return Err(DumpError::Failed {
             program: name,
@@ -65,6 +74,31 @@ pub(super) async fn run(
     Ok(Output {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
     })
+}
+
+/// The child's process group, killed on drop unless disarmed. The group's id is the child's
+/// pid, which the kernel does not hand out again while the group has a member.
+struct KillGroupOnDrop(Option<u32>);
+
+impl KillGroupOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        // kill(1) with a negative pid signals the group; the project has no `unsafe` for
+        // kill(2). Should `kill` be missing, tokio's kill_on_drop still stops the child itself.
+        if let Some(pgid) = self.0.take().filter(|p| *p > 0) {
+            let _ = std::process::Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{pgid}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }
 
 /// The text with every secret replaced and cut to a length a step's detail can show.

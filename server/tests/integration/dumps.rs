@@ -274,43 +274,44 @@ async fn a_missing_pg_dump_is_a_preflight_failure_naming_the_fix() {
 }
 
 #[tokio::test]
-async fn a_refused_password_fails_the_dump_step_without_the_password_and_exporting_resumed() {
+async fn a_refused_password_stops_the_run_at_the_preflight_without_the_password() {
+    // The preflight connects (pg_dump of a table that does not exist): a password the database
+    // refuses stops the run before exporting is paused, not after the backup at the dump step.
     let pg = postgres().await;
     let sim = start_sim(VersionProfile::V88, 0).await;
     let dir = dump_dir("password");
     let wrong = "Wrong-Pass-9c1e77";
     let url = pg.url_with_password(wrong);
     let console = console_with_dump(&sim, &url, &dir, "").await;
-    let (backup_id, run) = one_run(&console).await;
-    assert_eq!(run["report"]["outcome"]["outcome"], "failed", "{run}");
-    let reason = run["report"]["outcome"]["reason"]
-        .as_str()
-        .unwrap_or_default();
+    let (status, preflight) = console.get("/api/clusters/test/preflight").await;
+    assert_eq!(status, 200, "{preflight}");
+    let check = preflight["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["component"] == "web_modeler_dump"))
+        .unwrap_or_else(|| panic!("no dump check: {preflight}"))
+        .clone();
+    assert_eq!(check["status"], "fail", "{check}");
     assert!(
-        reason.contains("password authentication failed"),
-        "{reason}"
+        check["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password authentication failed"),
+        "{check}"
     );
-    assert!(!reason.contains(wrong), "{reason}");
-    // The dump follows the resume, so its failure leaves exporting running.
-    assert!(run["report"]["resumed_ms"].is_i64(), "{run}");
+    let (status, refused) = start_run(&console).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "preflight_failed", "{refused}");
+    // Nothing was started: exporting never paused, and no dump or partial file exists.
     assert_eq!(phases(&sim).await, vec!["EXPORTING"; 3]);
-    // No partial file is left behind, and the set shows the dump missing.
-    let set_dir = dir.join("test").join(backup_id.to_string());
-    assert!(!set_dir.join("web-modeler.dump.partial").exists());
-    assert!(!set_dir.join("web-modeler.dump").exists());
-    let (_, set) = console
-        .get(&format!("/api/clusters/test/backups/{backup_id}"))
-        .await;
-    assert_eq!(
-        component(&set["set"], "web_modeler_dump")["state"],
-        "missing",
-        "{set}"
+    assert!(
+        !dir.join("test").exists()
+            || std::fs::read_dir(dir.join("test"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+                == 0
     );
-    assert_ne!(set["set"]["verdict"], "restorable", "{set}");
-
     let (_, audit) = console.get("/api/audit?cluster=test").await;
-    let (_, runs) = console.get("/api/clusters/test/runs/latest").await;
-    for answer in [&run, &set, &audit, &runs] {
+    for answer in [&preflight, &refused, &audit] {
         let text = answer.to_string();
         assert!(!text.contains(wrong), "{text}");
         assert!(!text.contains(&url), "{text}");

@@ -37,6 +37,7 @@ mod retention_api;
 mod retention_attack;
 mod review_notify;
 mod review_notify2;
+mod review_p9_dumps;
 mod review_p9_rdbms;
 mod review_p9_rest;
 mod review_part6;
