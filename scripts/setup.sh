@@ -19,7 +19,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ]; then
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ] \
+  || [ ! -d node_modules/oauth2-mock-server ]; then
   # Playwright's own browser download is never used: the tests run Debian's chromium.
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
