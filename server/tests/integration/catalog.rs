@@ -56,6 +56,10 @@ async fn the_catalog_matches_a_fresh_merge_after_every_refresh() {
         .send()
         .await
         .unwrap();
+    // The preview plans over the catalog: it must have listed the delete, or the confirm's
+    // fresh plan (which has) differs from it and is refused as `plan_changed`.
+    settle().await;
+    assert_eq!(console.refresh_catalog().await.0, 200);
     let (status, body) = console
         .call(
             Method::PUT,
