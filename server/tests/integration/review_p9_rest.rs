@@ -308,7 +308,6 @@ async fn review_a_401_storm_is_one_retry_per_call_and_never_a_loop() {
 /// the history's component errors (and to run reasons, audit, notifications). A malformed
 /// problem body still names the permission.
 #[tokio::test]
-#[ignore = "finding 8: a huge problem+json detail is copied whole into the error text"]
 async fn review_huge_and_malformed_problem_details_are_cut_and_still_name_the_permission() {
     let (idp, _) = counting_idp().await;
     let huge = format!(
