@@ -595,7 +595,6 @@ fn review_the_rest_table_is_refused_below_8_10_and_without_api_rest() {
 /// administrator replaying it hands the REST credentials to every one of them, which is what
 /// `[clusters.orchestration.rest]` exists to prevent.
 #[tokio::test]
-#[ignore = "finding 9: the curl script of a REST run sends the one auth header to every endpoint"]
 async fn review_the_curl_script_keeps_rest_credentials_to_the_rest_api() {
     let sim = rest_sim().await;
     let console = console_on_sim(&sim, true).await;
