@@ -476,10 +476,13 @@ pub fn no_other_run_check(running: Option<Option<i64>>) -> PreflightCheck {
 }
 
 /// The latest ID from Zeebe's 409 `BackupAlreadyExistException` message, in any of its three
-/// wordings ("The latest backup has id X" / "has ID X", contract §3.8).
+/// wordings ("The latest backup has id X" / "has ID X", contract §3.8), and from a REST problem
+/// detail that words it shorter ("..., the latest is X").
 pub fn latest_id_from_conflict(message: &str) -> Option<u64> {
     let lower = message.to_ascii_lowercase();
-    let rest = &lower[lower.find("the latest backup has id")? + "the latest backup has id".len()..];
+    let rest = ["the latest backup has id", "the latest is"]
+        .iter()
+        .find_map(|w| lower.find(w).map(|at| &lower[at + w.len()..]))?;
     let digits: String = rest
         .trim_start()
         .chars()
@@ -1245,6 +1248,7 @@ mod tests {
             "Requested backup has id 5. The latest backup has id 1700000123. Id of new backups must be higher than the previous one. ",
             "Requested backup has id 5. The latest backup has id 1700000123. A backupId is an integer and must be greater than the ID of previous backups that are completed, failed, or deleted. Zeebe does not take two backups with the same ids.",
             "Requested backup has ID 5. The latest backup has ID 1700000123. The backup ID must be greater than the ID of previous backups that are completed, failed, or deleted.",
+            "A backup with the same or a higher ID exists: the requested ID is 5, the latest is 1700000123",
         ] {
             assert_eq!(latest_id_from_conflict(message), Some(1_700_000_123));
         }

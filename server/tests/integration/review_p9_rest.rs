@@ -678,7 +678,6 @@ async fn rest_post(sim: &SimCluster, method: Method, path: &str, body: Option<Va
 /// ("the latest backup has ID"), so the hint is lost and every run proposes the same ID and
 /// fails with 409 again until someone picks an ID by hand.
 #[tokio::test]
-#[ignore = "finding 10: a REST 409 does not teach the console Zeebe's latest backup ID"]
 async fn review_a_rest_409_teaches_the_next_proposal() {
     let sim = rest_sim().await;
     let console = console_on_sim(&sim, true).await;
