@@ -457,7 +457,6 @@ async fn review_a_403_on_resume_after_a_pause_is_reported_still_paused() {
 /// names the actuator path `/actuator/exporting/resume`, a call the console never made: the
 /// administrator is sent to the wrong port.
 #[tokio::test]
-#[ignore = "finding 4: a resume cut by its deadline names /actuator/exporting/resume on a REST cluster"]
 async fn review_a_hung_resume_names_the_rest_call_it_made() {
     let sim = rest_sim().await;
     let console = console_on_sim(&sim, true).await;
