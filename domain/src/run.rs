@@ -476,10 +476,13 @@ pub fn no_other_run_check(running: Option<Option<i64>>) -> PreflightCheck {
 }
 
 /// The latest ID from Zeebe's 409 `BackupAlreadyExistException` message, in any of its three
-/// wordings ("The latest backup has id X" / "has ID X", contract §3.8).
+/// wordings ("The latest backup has id X" / "has ID X", contract §3.8), and from a REST problem
+/// detail that words it shorter ("..., the latest is X").
 pub fn latest_id_from_conflict(message: &str) -> Option<u64> {
     let lower = message.to_ascii_lowercase();
-    let rest = &lower[lower.find("the latest backup has id")? + "the latest backup has id".len()..];
+    let rest = ["the latest backup has id", "the latest is"]
+        .iter()
+        .find_map(|w| lower.find(w).map(|at| &lower[at + w.len()..]))?;
     let digits: String = rest
         .trim_start()
         .chars()
@@ -682,18 +685,28 @@ fi
 command -v curl >/dev/null || { echo "this script needs curl" >&2; exit 2; }
 command -v jq >/dev/null || { echo "this script needs jq" >&2; exit 2; }
 
-# Requests stop the script on an HTTP error (--fail); polls read the status themselves. The
-# Authorization header is one array element, whatever CAMUNDA_AUTH_HEADER holds.
+# Requests stop the script on an HTTP error (--fail); polls read the status themselves.
 CURL=(curl --fail -sS)
 POLL=(curl -sS -w '\n%{http_code}')
-if [[ -n ${CAMUNDA_AUTH_HEADER:-} ]]; then
-  CURL+=(-H "Authorization: ${CAMUNDA_AUTH_HEADER}")
-  POLL+=(-H "Authorization: ${CAMUNDA_AUTH_HEADER}")
-fi
 
-# request CURL-ARGS...: one request; prints its answer.
+# auth URL: HEADER becomes the Authorization header for URL, one array element whatever the
+# variable holds: the 8.10 REST API's (/v2) own CAMUNDA_REST_AUTH_HEADER, so its credentials
+# never go to Optimize, Elasticsearch or the management port; CAMUNDA_AUTH_HEADER elsewhere.
+auth() {
+  HEADER=()
+  if [[ $1 == */v2/* ]]; then
+    if [[ -n ${CAMUNDA_REST_AUTH_HEADER:-} ]]; then
+      HEADER=(-H "Authorization: ${CAMUNDA_REST_AUTH_HEADER}")
+    fi
+  elif [[ -n ${CAMUNDA_AUTH_HEADER:-} ]]; then
+    HEADER=(-H "Authorization: ${CAMUNDA_AUTH_HEADER}")
+  fi
+}
+
+# request -X METHOD URL CURL-ARGS...: one request; prints its answer.
 request() {
-  "${CURL[@]}" "$@" || return 1
+  auth "$3"
+  "${CURL[@]}" ${HEADER[@]+"${HEADER[@]}"} "$@" || return 1
   echo
 }
 
@@ -701,7 +714,8 @@ request() {
 # so success is the body's "status" 204, or an empty body (Camunda's management API page says so).
 exporting_request() {
   local answer
-  answer=$("${CURL[@]}" -X POST "$1") || return 1
+  auth "$1"
+  answer=$("${CURL[@]}" ${HEADER[@]+"${HEADER[@]}"} -X POST "$1") || return 1
   echo "$answer"
   if [[ -n $answer ]] && ! jq -e '.status == 204 or .status == 200' >/dev/null <<<"$answer"; then
     echo "exporting request $1 failed: $answer" >&2
@@ -716,7 +730,8 @@ wait_for() {
   local name=$1 url=$2 filter=$3 done_state=$4 answer code body state attempt
   for ((attempt = 1; attempt <= POLL_ATTEMPTS; attempt++)); do
     state=
-    answer=$("${POLL[@]}" "$url") || { echo "$name: no answer from $url" >&2; return 1; }
+    auth "$url"
+    answer=$("${POLL[@]}" ${HEADER[@]+"${HEADER[@]}"} "$url") || { echo "$name: no answer from $url" >&2; return 1; }
     code=${answer##*$'\n'}
     body=${answer%$'\n'*}
     if [[ $code == 2?? ]]; then
@@ -740,7 +755,8 @@ wait_for() {
 # resumed exporting meanwhile, and a Zeebe backup then would not match the snapshots before it.
 still_paused() {
   local answer
-  answer=$("${CURL[@]}" "$1") || return 1
+  auth "$1"
+  answer=$("${CURL[@]}" ${HEADER[@]+"${HEADER[@]}"} "$1") || return 1
   if ! jq -e '[.[].exporterPhase] | length > 0 and all(. == "SOFT_PAUSED" or . == "PAUSED")' >/dev/null <<<"$answer"; then
     echo "exporting is no longer paused ($1): $answer" >&2
     return 1
@@ -819,7 +835,9 @@ pub fn curl_script(cluster: &str, report: &RunReport) -> String {
          #                        ID above every ID it has used, so a new backup needs a new one.\n\
          #   CAMUNDA_AUTH_HEADER  the value of the Authorization header, if the endpoints need one,\n\
          #                        e.g. 'Bearer TOKEN' or 'Basic BASE64'; sent as one header on every\n\
-         #                        request (not split into words). Credentials are never in this file.\n\
+         #                        request but the REST API's (not split into words).\n\
+         #   CAMUNDA_REST_AUTH_HEADER  the same for the 8.10 REST API (URLs with /v2/) only.\n\
+         #                        Credentials are never in this file.\n\
          #   POLL_ATTEMPTS, POLL_SLEEP   polls per wait (720) and seconds between them (5).\n\
          #   RESUME_ATTEMPTS      tries to resume exporting (30, POLL_SLEEP apart).\n\
          # Needs bash, curl and jq. Once the pause is sent, any exit resumes exporting.\n\
@@ -1230,6 +1248,7 @@ mod tests {
             "Requested backup has id 5. The latest backup has id 1700000123. Id of new backups must be higher than the previous one. ",
             "Requested backup has id 5. The latest backup has id 1700000123. A backupId is an integer and must be greater than the ID of previous backups that are completed, failed, or deleted. Zeebe does not take two backups with the same ids.",
             "Requested backup has ID 5. The latest backup has ID 1700000123. The backup ID must be greater than the ID of previous backups that are completed, failed, or deleted.",
+            "A backup with the same or a higher ID exists: the requested ID is 5, the latest is 1700000123",
         ] {
             assert_eq!(latest_id_from_conflict(message), Some(1_700_000_123));
         }
@@ -1567,7 +1586,8 @@ mod tests {
         assert!(script.contains("-X POST 'http://zeebe:9600/actuator/backups'"));
         assert!(script.contains("Credentials in the recorded URLs were left out"));
         // One header, never split into words (L10), and only when set.
-        assert!(script.contains("if [[ -n ${CAMUNDA_AUTH_HEADER:-} ]]; then\n  CURL+=(-H \"Authorization: ${CAMUNDA_AUTH_HEADER}\")"));
+        assert!(script.contains("elif [[ -n ${CAMUNDA_AUTH_HEADER:-} ]]; then\n    HEADER=(-H \"Authorization: ${CAMUNDA_AUTH_HEADER}\")"));
+        assert!(!script.contains("CURL+=(-H"));
         assert!(script.contains("#   CAMUNDA_AUTH_HEADER  the value of the Authorization header"));
         assert!(!script.contains("CAMUNDA_CURL_AUTH"));
         assert!(!script.contains("AUTH=("));
@@ -1817,6 +1837,7 @@ mod tests {
         let output = std::process::Command::new("bash")
             .args(["-c", code])
             .env_remove("CAMUNDA_AUTH_HEADER")
+            .env_remove("CAMUNDA_REST_AUTH_HEADER")
             .envs(env.iter().copied())
             .output()
             .ok()?;
@@ -1831,16 +1852,30 @@ mod tests {
     #[test]
     fn the_authorization_header_is_one_word_whatever_it_holds() {
         let script = curl_script("prod", &run_87(42));
-        let setup = &script[..position(&script, "# request CURL-ARGS")];
-        let code = format!("{setup}\nprintf '<%s>\\n' \"${{CURL[@]}}\"");
-        let Some(with) = bash(&code, &[("CAMUNDA_AUTH_HEADER", "Bearer a  b *")]) else {
+        let setup = &script[..position(&script, "# request -X METHOD URL")];
+        let code = |url: &str| {
+            format!(
+                "{setup}\nauth {url}\nprintf '<%s>\\n' \"${{CURL[@]}}\" ${{HEADER[@]+\"${{HEADER[@]}}\"}}"
+            )
+        };
+        let env = [
+            ("CAMUNDA_AUTH_HEADER", "Bearer a  b *"),
+            ("CAMUNDA_REST_AUTH_HEADER", "Basic rest  c"),
+        ];
+        let Some(with) = bash(&code("http://zeebe:9600/actuator/backups"), &env) else {
             return;
         };
         assert_eq!(
             with,
             "<curl>\n<--fail>\n<-sS>\n<-H>\n<Authorization: Bearer a  b *>\n"
         );
-        let without = bash(&code, &[]).unwrap();
+        // The REST API's credentials go to /v2 only, and only they do.
+        let rest = bash(&code("http://gw:8080/v2/backups/runtime"), &env).unwrap();
+        assert_eq!(
+            rest,
+            "<curl>\n<--fail>\n<-sS>\n<-H>\n<Authorization: Basic rest  c>\n"
+        );
+        let without = bash(&code("http://zeebe:9600/actuator/backups"), &[]).unwrap();
         assert_eq!(without, "<curl>\n<--fail>\n<-sS>\n");
     }
 

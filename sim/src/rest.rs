@@ -447,7 +447,8 @@ async fn take_runtime(State(rest): State<Rest>, headers: HeaderMap, body: Bytes)
     };
     if id <= s.latest_checkpoint {
         let detail = format!(
-            "A backup with the same or a higher ID exists: the requested ID is {id}, the latest is {}",
+            // The broker's own wording (BackupAlreadyExistException), as the gateway passes it on.
+            "Requested backup has ID {id}. The latest backup has ID {}. The backup ID must be greater than the ID of previous backups that are completed, failed, or deleted.",
             s.latest_checkpoint
         );
         return problem(StatusCode::CONFLICT, "CONFLICT", &detail, at);

@@ -266,6 +266,17 @@ fn resolve_cluster(
                 // No management port: the REST endpoint stands in for display and health, without
                 // its credentials; brokers, if listed, still give the exporter phase.
                 (Some(r), true) => {
+                    let set = [
+                        ("auth", o.auth.is_some()),
+                        ("ca_file", o.ca_file.is_some()),
+                        ("tls_server_name", o.tls_server_name.is_some()),
+                    ];
+                    if let Some((field, _)) = set.iter().find(|(_, s)| *s) {
+                        return Err(invalid(
+                            format!("{at}.orchestration.{field}"),
+                            "applies to the management port, and [clusters.orchestration] has no url; set the url or remove it (the REST API's own are under [clusters.orchestration.rest])",
+                        ));
+                    }
                     let base = Endpoint {
                         credentials: None,
                         ..r.clone()
@@ -696,7 +707,7 @@ mod tests {
                 "[[clusters]]\nname = \"a\"\nversion = \"8.10\"\n{api}[clusters.orchestration]\n{orchestration}{rest}"
             )
         };
-        let rest = "[clusters.orchestration.rest]\nurl = \"http://h:8080/v2\"\nauth = { type = \"basic\", username_env = \"RU\", password_env = \"RP\" }\n";
+        let rest = "[clusters.orchestration.rest]\nurl = \"http://127.0.0.1:8080/v2\"\nauth = { type = \"basic\", username_env = \"RU\", password_env = \"RP\" }\n";
         let env = env_with(&[("RU", "console"), ("RP", "pw-9c1")]);
         let err = |text: String| {
             Config::parse(&text, "c.toml", &env)
@@ -729,7 +740,7 @@ mod tests {
             "the management port gets no credentials"
         );
         let rest_endpoint = c.rest.as_ref().unwrap();
-        assert_eq!(rest_endpoint.url.as_str(), "http://h:8080/v2");
+        assert_eq!(rest_endpoint.url.as_str(), "http://127.0.0.1:8080/v2");
         assert!(matches!(
             &rest_endpoint.credentials,
             Some(Credentials::Basic { username, .. }) if username == "console"

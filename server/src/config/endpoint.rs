@@ -121,6 +121,18 @@ pub(super) fn rest_endpoint(
         _ => None,
     };
     let mut e = endpoint(&rest.url, basic.as_ref(), timeout, key, env)?;
+    if !e.url.path().trim_end_matches('/').ends_with("/v2") {
+        return Err(invalid(
+            format!("{key}.url"),
+            "must end in /v2 (the REST API's base, e.g. https://camunda:8080/v2)",
+        ));
+    }
+    if basic.is_some() && !private_channel(&e.url) {
+        return Err(invalid(
+            format!("{key}.url"),
+            "sends Basic credentials over plain http to a non-loopback host; use https",
+        ));
+    }
     if let Some(FileRestAuth::Oidc {
         token_url,
         client_id_env,
@@ -138,8 +150,15 @@ pub(super) fn rest_endpoint(
             })
         };
         let blank = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let token_url = parse_url(token_url, &format!("{key}.auth.token_url"))?;
+        if !private_channel(&token_url) {
+            return Err(invalid(
+                format!("{key}.auth.token_url"),
+                "sends the client secret over plain http to a non-loopback host; use https",
+            ));
+        }
         e.credentials = Some(Credentials::Oidc(std::sync::Arc::new(OidcSettings {
-            token_url: parse_url(token_url, &format!("{key}.auth.token_url"))?,
+            token_url,
             client_id: secret(client_id_env, "client_id_env")?,
             client_secret: Secret::new(secret(client_secret_env, "client_secret_env")?),
             audience: blank(audience),
@@ -153,6 +172,19 @@ pub(super) fn rest_endpoint(
         key,
     )?;
     Ok(e)
+}
+
+/// Whether a secret may go to `url`: over https, or over plain http to this machine only.
+fn private_channel(url: &Url) -> bool {
+    if url.scheme() != "http" {
+        return true;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// An endpoint's `ca_file` and `tls_server_name`, read and checked now so that a bad file stops

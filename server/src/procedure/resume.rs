@@ -54,14 +54,7 @@ pub async fn resume_until_confirmed(
             .await
             .unwrap_or_else(|_| {
                 Err(UpstreamError::Timeout {
-                    call: format!(
-                        "{} POST {}",
-                        zeebe.http().component(),
-                        zeebe
-                            .http()
-                            .url(&["actuator", "exporting", "resume"], &[])
-                            .path()
-                    ),
+                    call: zeebe.exporting_call(ExportingOperation::Resume),
                     timeout_secs: left.as_secs().max(1),
                 })
             });

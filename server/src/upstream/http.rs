@@ -657,6 +657,22 @@ fn root_cause(error: &dyn std::error::Error) -> String {
 /// `detailedMessage`, Zeebe's and web apps' `message`, Elasticsearch's `error.reason`, Spring's
 /// default `error`; otherwise the start of the text itself.
 pub fn upstream_message(body: &[u8]) -> String {
+    // Every branch is cut alike: an upstream's text (a problem `detail`, a `message`, an
+    // Elasticsearch `reason`) reaches error texts, run reasons, the audit log and the browser.
+    cut(message_of(body), MESSAGE_CHARS)
+}
+
+/// The most characters of an upstream's own message kept in an error text.
+const MESSAGE_CHARS: usize = 300;
+
+fn cut(text: String, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
+fn message_of(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         let text = |v: &Value, key: &str| {
             v.get(key)
@@ -701,7 +717,7 @@ pub fn upstream_message(body: &[u8]) -> String {
     if text.is_empty() {
         return "(empty body)".to_string();
     }
-    text.chars().take(300).collect()
+    text.to_string()
 }
 
 #[cfg(test)]
@@ -709,6 +725,22 @@ mod tests {
     use super::*;
     use crate::config::{Limits, Secret};
     use std::time::Duration;
+
+    #[test]
+    fn every_upstream_message_is_cut() {
+        let huge = "x".repeat(100_000);
+        for body in [
+            format!(r#"{{"status":403,"title":"FORBIDDEN","detail":"{huge}"}}"#),
+            format!(r#"{{"message":"{huge}"}}"#),
+            format!(r#"{{"error":{{"type":"t","reason":"{huge}"}}}}"#),
+            huge.clone(),
+        ] {
+            let m = upstream_message(body.as_bytes());
+            assert!(m.chars().count() <= MESSAGE_CHARS + 1, "{}", m.len());
+            assert!(m.ends_with('…'));
+        }
+        assert_eq!(upstream_message(br#"{"message":"short"}"#), "short");
+    }
 
     #[test]
     fn a_403_names_the_permission_and_problem_details_are_read() {

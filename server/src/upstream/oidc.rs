@@ -13,7 +13,7 @@ use crate::config::{OidcSettings, Secret};
 
 /// Why no token could be had. The texts name the token URL and the provider's answer, never the
 /// client secret or a token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     #[error("OpenID token endpoint {url}: no answer within {timeout_secs} s")]
     Timeout { url: String, timeout_secs: u64 },
@@ -34,8 +34,47 @@ struct TokenAnswer {
     access_token: String,
     #[serde(default)]
     token_type: Option<String>,
+    /// A number of seconds; some providers (Azure AD v1, older ADFS) send it as a string.
     #[serde(default)]
-    expires_in: Option<u64>,
+    expires_in: Option<serde_json::Value>,
+}
+
+/// A provider's lifetime is believed up to this long: beyond it a token is fetched anew anyway
+/// (a hostile or broken `expires_in` of u64::MAX cannot overflow the clock or pin a token).
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// `expires_in` read as seconds (a JSON number or a numeric string), capped at [`MAX_LIFETIME`];
+/// a negative, fractional-garbage or non-numeric value is refused with the reason.
+fn lifetime(expires_in: Option<&serde_json::Value>) -> Result<Duration, String> {
+    use serde_json::Value;
+    let seconds = match expires_in {
+        None | Some(Value::Null) => return Ok(DEFAULT_LIFETIME),
+        Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+            (Some(s), _) => Some(s),
+            (None, Some(f)) if f.is_finite() && f >= 0.0 => {
+                Some(if f >= MAX_LIFETIME.as_secs_f64() {
+                    MAX_LIFETIME.as_secs()
+                } else {
+                    f as u64
+                })
+            }
+            _ => None,
+        },
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                // All digits: a number too long for u64 is simply very long.
+                Some(text.parse::<u64>().unwrap_or(u64::MAX))
+            } else {
+                None
+            }
+        }
+        Some(_) => None,
+    };
+    match seconds {
+        Some(s) => Ok(Duration::from_secs(s).min(MAX_LIFETIME)),
+        None => Err("`expires_in` is not a non-negative number of seconds".into()),
+    }
 }
 
 struct Cached {
@@ -44,12 +83,24 @@ struct Cached {
     use_until: Instant,
 }
 
+/// The cache behind the lock: the token in use and the outcome of the last fetch.
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    /// Bumped by each finished fetch; a caller that waited for the lock while it changed shares
+    /// that fetch's `last` outcome (its token or its error) instead of starting another fetch.
+    generation: u64,
+    last: Option<Result<Secret, TokenError>>,
+}
+
 /// One client's tokens, shared by every clone of its [`super::Http`].
 pub struct TokenSource {
     settings: Arc<OidcSettings>,
     client: reqwest::Client,
     timeout: Duration,
-    cached: tokio::sync::Mutex<Option<Cached>>,
+    state: tokio::sync::Mutex<State>,
+    /// The generation of `state`, readable without the lock (taken before waiting for it).
+    generation: AtomicU64,
     fetches: AtomicU64,
 }
 
@@ -78,7 +129,8 @@ impl TokenSource {
             settings,
             client,
             timeout,
-            cached: tokio::sync::Mutex::new(None),
+            state: tokio::sync::Mutex::new(State::default()),
+            generation: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
         }
     }
@@ -88,32 +140,63 @@ impl TokenSource {
         self.fetches.load(Ordering::Relaxed)
     }
 
-    /// A valid token: the cached one, or a new one. Callers arriving during a fetch wait for it.
+    /// A valid token: the cached one, or a new one. Callers arriving during a fetch wait for it
+    /// and share its outcome, its error included (a hung provider costs them one timeout, not one
+    /// each).
     pub async fn token(&self) -> Result<Secret, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.use_until) {
+        let seen = self.generation.load(Ordering::Acquire);
+        let mut state = self.state.lock().await;
+        if state.generation != seen
+            && let Some(last) = state.last.clone()
+        {
+            return last;
+        }
+        if let Some(c) = state
+            .cached
+            .as_ref()
+            .filter(|c| Instant::now() < c.use_until)
+        {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch().await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
+        self.fetch_into(&mut state).await
     }
 
     /// A token other than `rejected` (which the API answered 401): if another caller already
-    /// replaced it, that one; otherwise a new fetch.
+    /// replaced it (or a fetch finished while this one waited), that outcome; otherwise a new
+    /// fetch.
     pub async fn replace(&self, rejected: &Secret) -> Result<Secret, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached
+        let seen = self.generation.load(Ordering::Acquire);
+        let mut state = self.state.lock().await;
+        if state.generation != seen
+            && let Some(last) = state.last.clone()
+            && !matches!(&last, Ok(t) if t.expose() == rejected.expose())
+        {
+            return last;
+        }
+        if let Some(c) = state
+            .cached
             .as_ref()
             .filter(|c| c.token.expose() != rejected.expose() && Instant::now() < c.use_until)
         {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch().await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
+        self.fetch_into(&mut state).await
+    }
+
+    /// One fetch under the lock; its outcome is kept for the callers waiting behind it.
+    async fn fetch_into(&self, state: &mut State) -> Result<Secret, TokenError> {
+        let outcome = match self.fetch().await {
+            Ok(fresh) => {
+                let token = fresh.token.clone();
+                state.cached = Some(fresh);
+                Ok(token)
+            }
+            Err(e) => Err(e),
+        };
+        state.last = Some(outcome.clone());
+        state.generation = state.generation.wrapping_add(1);
+        self.generation.store(state.generation, Ordering::Release);
+        outcome
     }
 
     async fn fetch(&self) -> Result<Cached, TokenError> {
@@ -179,12 +262,13 @@ impl TokenSource {
                 reason: format!("`token_type` is {kind}, not Bearer"),
             });
         }
-        let lifetime = answer
-            .expires_in
-            .map_or(DEFAULT_LIFETIME, Duration::from_secs);
+        let lifetime = lifetime(answer.expires_in.as_ref())
+            .map_err(|reason| TokenError::Decode { url, reason })?;
+        let keep = lifetime.saturating_sub(margin(lifetime));
         Ok(Cached {
             token: Secret::new(answer.access_token),
-            use_until: started + lifetime.saturating_sub(margin(lifetime)),
+            // Capped above, so this cannot overflow; if it ever did, the token is used once.
+            use_until: started.checked_add(keep).unwrap_or(started),
         })
     }
 }
@@ -229,6 +313,28 @@ mod tests {
         assert_eq!(margin(Duration::from_secs(300)), Duration::from_secs(30));
         assert_eq!(margin(Duration::from_secs(3600)), Duration::from_secs(30));
         assert_eq!(margin(Duration::from_secs(5)), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn expires_in_is_read_as_a_number_or_a_numeric_string_and_capped() {
+        use serde_json::json;
+        let read = |v: serde_json::Value| lifetime(Some(&v));
+        assert_eq!(read(json!(300)), Ok(Duration::from_secs(300)));
+        assert_eq!(read(json!("3600")), Ok(Duration::from_secs(3600)));
+        assert_eq!(read(json!(u64::MAX)), Ok(MAX_LIFETIME));
+        assert_eq!(read(json!("99999999999999999999999999")), Ok(MAX_LIFETIME));
+        assert_eq!(read(json!(1e300)), Ok(MAX_LIFETIME));
+        assert_eq!(lifetime(None), Ok(DEFAULT_LIFETIME));
+        for bad in [
+            json!(-5),
+            json!("-5"),
+            json!("soon"),
+            json!(""),
+            json!([1]),
+            json!(-1.5),
+        ] {
+            assert!(read(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     #[test]

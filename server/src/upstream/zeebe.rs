@@ -237,6 +237,20 @@ impl ZeebeClient {
 
     /// Pause (`soft`: keep exporting but stop compaction) or resume. Succeeds only when the body
     /// says 204: the HTTP status is 200 even on failure (§4.1).
+    /// The call `exporting(operation)` makes, as error texts name it ("Zeebe POST /v2/exporting/resume"
+    /// on the REST API, the actuator path otherwise): for a caller that cuts it short.
+    pub fn exporting_call(&self, operation: ExportingOperation) -> String {
+        let op = match operation {
+            ExportingOperation::Pause | ExportingOperation::SoftPause => "pause",
+            ExportingOperation::Resume => "resume",
+        };
+        let (http, path): (&Http, &[&str]) = match &self.rest {
+            Some(rest) => (rest, &["exporting", op]),
+            None => (&self.http, &["actuator", "exporting", op]),
+        };
+        format!("{} POST {}", http.component(), http.url(path, &[]).path())
+    }
+
     pub async fn exporting(&self, operation: ExportingOperation) -> Result<(), UpstreamError> {
         let (op, query): (&str, &[(&str, &str)]) = match operation {
             ExportingOperation::Pause => ("pause", &[]),

@@ -78,7 +78,6 @@ fn source(base: &str, timeout: Duration) -> Arc<TokenSource> {
 /// Finding 1: `expires_in` near u64::MAX makes `Instant + Duration` overflow: a panic on a value
 /// from outside (the provider), in whatever task asked for the token (a status probe, a run).
 #[tokio::test]
-#[ignore = "finding 1: a huge expires_in panics (Instant overflow) in oidc.rs fetch"]
 async fn review_a_huge_expires_in_does_not_panic() {
     let (base, _) = token_endpoint(
         200,
@@ -97,7 +96,6 @@ async fn review_a_huge_expires_in_does_not_panic() {
 /// Finding 2: some providers (Azure AD v1, older ADFS) send `expires_in` as a string. The token
 /// is refused outright, so the whole REST API is unusable, rather than the number read.
 #[tokio::test]
-#[ignore = "finding 2: expires_in as a string (\"3600\") makes every token request fail"]
 async fn review_expires_in_as_a_string_is_read() {
     let (base, _) = token_endpoint(
         200,
@@ -166,7 +164,6 @@ async fn review_a_zero_lifetime_costs_one_fetch_per_call() {
 /// every caller queued behind it then starts its own fetch with its own full timeout: N callers
 /// wait N x timeout (the last status probe, history read or run step waits longest).
 #[tokio::test]
-#[ignore = "finding 3: callers queued behind a hung token fetch each wait a full timeout in turn"]
 async fn review_a_hung_token_endpoint_fails_queued_callers_together() {
     let router = Router::new().route(
         "/token",
@@ -311,7 +308,6 @@ async fn review_a_401_storm_is_one_retry_per_call_and_never_a_loop() {
 /// the history's component errors (and to run reasons, audit, notifications). A malformed
 /// problem body still names the permission.
 #[tokio::test]
-#[ignore = "finding 8: a huge problem+json detail is copied whole into the error text"]
 async fn review_huge_and_malformed_problem_details_are_cut_and_still_name_the_permission() {
     let (idp, _) = counting_idp().await;
     let huge = format!(
@@ -461,7 +457,6 @@ async fn review_a_403_on_resume_after_a_pause_is_reported_still_paused() {
 /// names the actuator path `/actuator/exporting/resume`, a call the console never made: the
 /// administrator is sent to the wrong port.
 #[tokio::test]
-#[ignore = "finding 4: a resume cut by its deadline names /actuator/exporting/resume on a REST cluster"]
 async fn review_a_hung_resume_names_the_rest_call_it_made() {
     let sim = rest_sim().await;
     let console = console_on_sim(&sim, true).await;
@@ -526,7 +521,6 @@ fn review_the_baseline_rest_config_parses() {
 /// to `/backups/...` at the root, answered 404 by the real gateway, and a get-by-ID's 404 reads
 /// as "no such backup" (missing), not as a wrong URL.
 #[test]
-#[ignore = "finding 5: [clusters.orchestration.rest] url without /v2 is accepted"]
 fn review_a_rest_url_without_v2_is_refused() {
     let error = parse(&rest_cluster(
         "url = \"http://127.0.0.1:9600\"\n",
@@ -541,7 +535,6 @@ fn review_a_rest_url_without_v2_is_refused() {
 /// Finding 6: the OIDC client secret (and Basic credentials) go over plain http to a remote
 /// host without a word, where the project refuses e.g. SMTP without STARTTLS off loopback.
 #[test]
-#[ignore = "finding 6: secrets over plain http to a non-loopback host are accepted silently"]
 fn review_secrets_over_plain_http_to_a_remote_host_are_refused() {
     let oidc = "{ type = \"oidc\", token_url = \"http://idp.example.com/token\", client_id_env = \"CID\", client_secret_env = \"CS\" }";
     let error = parse(&rest_cluster("", "https://camunda.example.com/v2", oidc))
@@ -557,7 +550,6 @@ fn review_secrets_over_plain_http_to_a_remote_host_are_refused() {
 /// Finding 7: with api = "rest" and no management `url`, the `[clusters.orchestration]` `auth`
 /// (and `ca_file`) are silently dropped: a half-edited config looks accepted.
 #[test]
-#[ignore = "finding 7: orchestration auth without its url is silently ignored"]
 fn review_management_auth_without_its_url_is_refused() {
     let error = parse(&rest_cluster(
         "auth = { type = \"basic\", username_env = \"MU\", password_env = \"MP\" }\n",
@@ -599,7 +591,6 @@ fn review_the_rest_table_is_refused_below_8_10_and_without_api_rest() {
 /// administrator replaying it hands the REST credentials to every one of them, which is what
 /// `[clusters.orchestration.rest]` exists to prevent.
 #[tokio::test]
-#[ignore = "finding 9: the curl script of a REST run sends the one auth header to every endpoint"]
 async fn review_the_curl_script_keeps_rest_credentials_to_the_rest_api() {
     let sim = rest_sim().await;
     let console = console_on_sim(&sim, true).await;
@@ -683,7 +674,6 @@ async fn rest_post(sim: &SimCluster, method: Method, path: &str, body: Option<Va
 /// ("the latest backup has ID"), so the hint is lost and every run proposes the same ID and
 /// fails with 409 again until someone picks an ID by hand.
 #[tokio::test]
-#[ignore = "finding 10: a REST 409 does not teach the console Zeebe's latest backup ID"]
 async fn review_a_rest_409_teaches_the_next_proposal() {
     let sim = rest_sim().await;
     let console = console_on_sim(&sim, true).await;
