@@ -351,7 +351,7 @@ async fn run_steps(
         // once, so that nothing holds the pause for a step's whole timeout. The resume step is
         // left to finish: dropping it would only start the resume over.
         let mut stop = cancel.clone();
-        let result = if *step == ProcedureStep::StartZeebe && cluster.zeebe_scheduler {
+        let result = if *step == ProcedureStep::StartZeebe && cluster.zeebe_generates_ids() {
             let started = tokio::select! {
                 started = start_generated(&cluster, settings.poll.timeout) => started,
                 () = stop.requested() => Err(StepError::Cancelled),
