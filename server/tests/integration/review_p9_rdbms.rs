@@ -70,7 +70,6 @@ fn trigger_in(history: &Value, id: u64) -> String {
 /// pre-run highest" is the scheduler's. The run then waits on, records and reports a backup it
 /// did not take, and the console's own backup is shown as Zeebe's.
 #[tokio::test]
-#[ignore = "finding 1: the listing fallback learns the scheduler's backup as the run's ID"]
 async fn a_scheduled_backup_landing_during_the_take_is_not_learned_as_the_runs_id() {
     let sim = start_rdbms(idle_scheduler(), 0, 400).await;
     // A build whose 202 carries only the message (the fallback path the branch tests).
@@ -106,7 +105,6 @@ async fn a_scheduled_backup_landing_during_the_take_is_not_learned_as_the_runs_i
 /// at once on the listing fallback: both list the same "before", both learn the lowest new ID,
 /// and two runs claim one backup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding 1: two consoles learn the same generated ID from the listing"]
 async fn two_consoles_starting_at_once_do_not_learn_the_same_generated_id() {
     let sim = start_rdbms(idle_scheduler(), 0, 400).await;
     sim.sim.write().camunda_version = "8.8.3".into();
