@@ -289,7 +289,8 @@ pub struct BackupSet {
 /// Who triggered the set `backup_id`: the console's own run when it has one; else Zeebe's
 /// scheduler when `backupRuntime/state` typed its checkpoint `SCHEDULED_BACKUP`, or, when the
 /// state does not say (it names only the latest backup per partition, §9.1), when the
-/// cluster has `zeebe_scheduler` and the ID looks generated (13 digits: epoch milliseconds);
+/// cluster has `zeebe_scheduler` and the ID looks generated (epoch milliseconds plus Zeebe's
+/// offset: at least 13 digits, at most i64::MAX);
 /// else someone outside the console.
 pub fn trigger_of(
     backup_id: u64,
@@ -301,7 +302,9 @@ pub fn trigger_of(
     if let Some(trigger) = console {
         return trigger;
     }
-    let generated_looking = backup_id.to_string().len() == 13;
+    // Epoch milliseconds (13 digits today) plus Zeebe's optional offset, which may carry the
+    // ID to 14 digits or more; Zeebe's IDs are longs, so never above i64::MAX.
+    let generated_looking = (1_000_000_000_000..=i64::MAX as u64).contains(&backup_id);
     match scheduled_by_state {
         Some(true) => RunTrigger::ZeebeScheduler,
         Some(false) => RunTrigger::External,

@@ -35,7 +35,6 @@ fn trigger_of_holds_at_the_id_edges() {
 /// names is shown `external`. The shape test should be "at least 13 digits and not above now +
 /// offset", or the offset should be configurable.
 #[test]
-#[ignore = "finding 6: generated IDs with Zeebe's offset (14+ digits) are shown external"]
 fn a_generated_id_with_an_offset_is_still_zeebes() {
     let with_offset = 1_772_001_869_309 + 10_000_000_000_000;
     assert_eq!(

@@ -82,7 +82,15 @@ struct Summary {
     /// refreshes: the state names only the latest backup per partition (§9.1).
     #[serde(default)]
     checkpoint_types: BTreeMap<u64, bool>,
+    /// This refresh could not read `backupRuntime/state` (failed or too slow): a set it would
+    /// have typed is left without a trigger (unknown) rather than guessed from its ID's shape.
+    #[serde(default)]
+    checkpoint_state_unread: bool,
 }
+
+/// How long the refresh waits for `backupRuntime/state`, read beside the listings: it only
+/// names who triggered the newest sets, so a slow one must not hold up the history.
+const CHECKPOINT_STATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How many typed checkpoints a summary keeps (the newest).
 const KEPT_CHECKPOINT_TYPES: usize = 10_000;
@@ -90,7 +98,7 @@ const KEPT_CHECKPOINT_TYPES: usize = 10_000;
 /// Whether the history says who triggered each set: where Zeebe may take backups by itself
 /// (its scheduler, 8.9+, RDBMS or `none` secondary storage only, §9.1).
 fn tells_triggers(cluster: &Cluster) -> bool {
-    cluster.zeebe_scheduler
+    cluster.zeebe_generates_ids()
         || cluster.secondary_storage == backup_domain::api::SecondaryStorage::Rdbms
 }
 
@@ -410,17 +418,33 @@ impl CatalogService {
                 }
             }
         };
-        let listings = tokio::select! {
-            listings = history::listings(&k.cluster) => listings,
+        let reads_state = tells_triggers(&k.cluster) && has_checkpoint_state(&k.cluster);
+        let state = async {
+            if !reads_state {
+                return None;
+            }
+            Some(
+                tokio::time::timeout(CHECKPOINT_STATE_TIMEOUT, k.cluster.zeebe.checkpoint_types())
+                    .await,
+            )
+        };
+        let (listings, state) = tokio::select! {
+            both = async { tokio::join!(history::listings(&k.cluster), state) } => both,
             () = renew => return Err(CatalogError::Lost(name)),
         };
         let mut checkpoint_types = previous.checkpoint_types.clone();
-        if tells_triggers(&k.cluster) && has_checkpoint_state(&k.cluster) {
-            // Without it the triggers fall back on the ID's shape: a failed read is only logged.
-            match k.cluster.zeebe.checkpoint_types().await {
-                Ok(types) => checkpoint_types.extend(types),
-                Err(error) => {
+        let mut checkpoint_state_unread = false;
+        if let Some(state) = state {
+            // Without it the sets it would type are left without a trigger (unknown).
+            match state {
+                Ok(Ok(types)) => checkpoint_types.extend(types),
+                Ok(Err(error)) => {
+                    checkpoint_state_unread = true;
                     tracing::warn!(cluster = %name, %error, "backupRuntime/state not read")
+                }
+                Err(_) => {
+                    checkpoint_state_unread = true;
+                    tracing::warn!(cluster = %name, "backupRuntime/state too slow: not read")
                 }
             }
             while checkpoint_types.len() > KEPT_CHECKPOINT_TYPES {
@@ -495,6 +519,7 @@ impl CatalogService {
             listed_from_ms: started,
             listed_from: listed_from(&k.cluster),
             checkpoint_types,
+            checkpoint_state_unread,
         };
         let text = serde_json::to_string(&summary)
             .map_err(|e| CatalogError::Corrupt(name.clone(), e.to_string()))?;
@@ -694,11 +719,18 @@ impl CatalogService {
         let ids = sets.iter().map(|s| s.backup_id).collect();
         let runs = self.store.run_triggers(cluster.name.clone(), ids).await?;
         for set in sets {
+            let console = runs.get(&set.backup_id).cloned();
+            let typed = summary.checkpoint_types.get(&set.backup_id).copied();
+            if console.is_none() && typed.is_none() && summary.checkpoint_state_unread {
+                // The state was not read: who took it is unknown, not guessed.
+                set.trigger = None;
+                continue;
+            }
             set.trigger = Some(backup_domain::backup_set::trigger_of(
                 set.backup_id,
-                runs.get(&set.backup_id).cloned(),
-                summary.checkpoint_types.get(&set.backup_id).copied(),
-                cluster.zeebe_scheduler,
+                console,
+                typed,
+                cluster.zeebe_generates_ids(),
             ));
         }
         Ok(())

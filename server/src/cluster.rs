@@ -45,6 +45,14 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Whether Zeebe generates this cluster's backup IDs (the run omits `backupId`): only with
+    /// `zeebe_scheduler` on RDBMS. Camunda's broker refuses to start with Elasticsearch/OpenSearch
+    /// secondary storage and a backup schedule or continuous backups, so on Elasticsearch
+    /// `zeebe_scheduler` keeps its part-8 meaning (no console schedule) and the console names IDs.
+    pub fn zeebe_generates_ids(&self) -> bool {
+        self.zeebe_scheduler && self.secondary_storage == SecondaryStorage::Rdbms
+    }
+
     /// The clients of `config`; endpoints with their own TLS settings get their own client, the
     /// others share `client`.
     pub fn new(

@@ -351,7 +351,7 @@ async fn run_steps(
         // once, so that nothing holds the pause for a step's whole timeout. The resume step is
         // left to finish: dropping it would only start the resume over.
         let mut stop = cancel.clone();
-        let result = if *step == ProcedureStep::StartZeebe && cluster.zeebe_scheduler {
+        let result = if *step == ProcedureStep::StartZeebe && cluster.zeebe_generates_ids() {
             let started = tokio::select! {
                 started = start_generated(&cluster, settings.poll.timeout) => started,
                 () = stop.requested() => Err(StepError::Cancelled),
@@ -496,20 +496,30 @@ async fn start_generated(cluster: &Cluster, wait: Duration) -> Result<u64, StepE
     if let Some(id) = cluster.zeebe.take_generated().await.map_err(failed)? {
         return Ok(id);
     }
+    // Neither the answer nor its message names the ID: a new backup in the listing may be
+    // Zeebe's scheduler's or another console's, so only one that `backupRuntime/state` types
+    // MANUAL_BACKUP, and the only such one above the pre-take highest, is taken as this run's.
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        if let Ok(listed) = cluster.zeebe.list().await
-            && let Some(id) = listed
+        if let Ok(types) = cluster.zeebe.checkpoint_types().await {
+            let manual: Vec<u64> = types
                 .iter()
-                .map(|b| b.backup_id)
-                .filter(|id| *id > before)
-                .min()
-        {
-            return Ok(id);
+                .filter(|(id, scheduled)| **id > before && !**scheduled)
+                .map(|(id, _)| *id)
+                .collect();
+            match manual.as_slice() {
+                [id] => return Ok(*id),
+                [] => {}
+                several => {
+                    return Err(failed(format!(
+                        "Zeebe accepted the backup without naming its ID, and several manual backups above {before} appeared ({several:?}): the run's ID is unknown"
+                    )));
+                }
+            }
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(failed(format!(
-                "Zeebe accepted the backup without naming its ID, and no backup above {before} appeared within {}s",
+                "Zeebe accepted the backup without naming its ID, and no manual backup above {before} appeared in backupRuntime/state within {}s: the run's ID is unknown",
                 wait.as_secs()
             )));
         }

@@ -104,7 +104,7 @@ impl RunService {
         let preflight = Preflight {
             checks,
             // 0 stands for "Zeebe generates it" until the run learns it.
-            proposed_backup_id: if cluster.zeebe_scheduler {
+            proposed_backup_id: if cluster.zeebe_generates_ids() {
                 GENERATED_BY_ZEEBE
             } else {
                 procedure::propose_backup_id((self.clock.now_ms() / 1000) as u64, highest)
@@ -113,7 +113,7 @@ impl RunService {
             steps: plan.steps.iter().map(|s| s.describe()).collect(),
             skipped: plan.skipped,
             running_run: running_run.flatten(),
-            zeebe_generates_id: cluster.zeebe_scheduler,
+            zeebe_generates_id: cluster.zeebe_generates_ids(),
         };
         (preflight, history)
     }
@@ -185,7 +185,7 @@ impl RunService {
         trigger: RunTrigger,
     ) -> Result<Started, StartError> {
         let (preflight, history) = self.startable(cluster).await?;
-        let backup_id = if cluster.zeebe_scheduler {
+        let backup_id = if cluster.zeebe_generates_ids() {
             if requested.is_some() {
                 return Err(StartError::BadId(
                     "Zeebe generates the backup ID on this cluster (zeebe_scheduler = true): start the backup without one".into(),

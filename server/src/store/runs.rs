@@ -57,10 +57,15 @@ impl Store {
         cluster: String,
         ids: Vec<u64>,
     ) -> Result<std::collections::HashMap<u64, RunTrigger>, StoreError> {
-        let (Some(&low), Some(&high)) = (ids.iter().min(), ids.iter().max()) else {
+        // The rows hold IDs as SQLite integers (i64): an ID above i64::MAX (outside input) is
+        // no run's, and must not turn the range inside out for the others.
+        let wanted: std::collections::HashSet<u64> = ids
+            .into_iter()
+            .filter(|&id| i64::try_from(id).is_ok())
+            .collect();
+        let (Some(&low), Some(&high)) = (wanted.iter().min(), wanted.iter().max()) else {
             return Ok(std::collections::HashMap::new());
         };
-        let wanted: std::collections::HashSet<u64> = ids.into_iter().collect();
         self.call(move |c| {
             let mut statement = c.prepare_cached(
                 "SELECT backup_id, run_trigger FROM runs WHERE cluster = ?1 AND backup_id BETWEEN ?2 AND ?3 ORDER BY id",

@@ -339,10 +339,16 @@ impl ZeebeClient {
             .http
             .json::<serde_json::Map<String, Value>>(Method::POST, url, None)
             .await?;
-        Ok(answer.get("backupId").and_then(|id| match id {
+        let named = answer.get("backupId").and_then(|id| match id {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
+        });
+        Ok(named.or_else(|| {
+            answer
+                .get("message")
+                .and_then(Value::as_str)
+                .and_then(id_in_take_message)
         }))
     }
 
@@ -527,5 +533,33 @@ mod tests {
         assert!(severity("SOFT_PAUSED") > severity("EXPORTING"));
         assert!(severity("PAUSED") > severity("SOFT_PAUSED"));
         assert!(severity("SOMETHING_ELSE") > severity("CLOSED"));
+    }
+}
+
+/// The ID in a take answer's message, "A backup with id N has been scheduled. ..." (builds whose
+/// answer has no `backupId` field).
+fn id_in_take_message(message: &str) -> Option<u64> {
+    let rest = message.split_once("backup with id ")?.1;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod take_message_tests {
+    use super::id_in_take_message;
+
+    #[test]
+    fn the_take_message_names_the_id() {
+        assert_eq!(
+            id_in_take_message(
+                "A backup with id 1772001869309 has been scheduled. Use GET actuator/backups/1772001869309 to monitor the status."
+            ),
+            Some(1_772_001_869_309)
+        );
+        assert_eq!(id_in_take_message("Backup accepted"), None);
+        assert_eq!(
+            id_in_take_message("A backup with id  has been scheduled"),
+            None
+        );
     }
 }

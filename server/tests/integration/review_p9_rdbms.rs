@@ -70,7 +70,6 @@ fn trigger_in(history: &Value, id: u64) -> String {
 /// pre-run highest" is the scheduler's. The run then waits on, records and reports a backup it
 /// did not take, and the console's own backup is shown as Zeebe's.
 #[tokio::test]
-#[ignore = "finding 1: the listing fallback learns the scheduler's backup as the run's ID"]
 async fn a_scheduled_backup_landing_during_the_take_is_not_learned_as_the_runs_id() {
     let sim = start_rdbms(idle_scheduler(), 0, 400).await;
     // A build whose 202 carries only the message (the fallback path the branch tests).
@@ -106,7 +105,6 @@ async fn a_scheduled_backup_landing_during_the_take_is_not_learned_as_the_runs_i
 /// at once on the listing fallback: both list the same "before", both learn the lowest new ID,
 /// and two runs claim one backup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding 1: two consoles learn the same generated ID from the listing"]
 async fn two_consoles_starting_at_once_do_not_learn_the_same_generated_id() {
     let sim = start_rdbms(idle_scheduler(), 0, 400).await;
     sim.sim.write().camunda_version = "8.8.3".into();
@@ -181,7 +179,6 @@ async fn a_run_interrupted_before_it_learned_its_id_still_owns_its_backup() {
 /// records snapshot under ID 0 before StartZeebe, inside the pause, then asks Zeebe for a
 /// generated ID Zeebe 8.8 cannot make. On main the same run completed.
 #[tokio::test]
-#[ignore = "finding 3: zeebe_scheduler on an Elasticsearch cluster runs the web-apps steps under ID 0"]
 async fn an_88_elasticsearch_cluster_with_zeebe_scheduler_still_backs_up() {
     let sim = start_sim(VersionProfile::V88, 0).await;
     let config = format!(
@@ -206,7 +203,6 @@ async fn an_88_elasticsearch_cluster_with_zeebe_scheduler_still_backs_up() {
 /// `zeebe_scheduler` as a fact; with the state readable it says `external`. Unknown must not be
 /// shown as a known answer.
 #[tokio::test]
-#[ignore = "finding 4: an unreadable backupRuntime/state gives a guessed trigger, shown as fact"]
 async fn an_unreadable_checkpoint_state_does_not_name_zeebes_scheduler() {
     let sim = start_rdbms(idle_scheduler(), 0, 20).await;
     let console = console_for(&sim).await;
@@ -268,7 +264,6 @@ async fn a_readable_state_types_a_generated_api_backup_external() {
 /// the runs lookup for the page's triggers casts the range's ends to i64, the range turns
 /// inside out, and the console's own set on the same page is shown as `external`.
 #[tokio::test]
-#[ignore = "finding 5: an ID above i64::MAX on the page turns the console's own sets external"]
 async fn an_id_above_i64_max_does_not_hide_the_consoles_own_runs() {
     let sim = start_rdbms(None, 0, 20).await;
     let console = console_for(&sim).await;
@@ -341,7 +336,6 @@ async fn rdbms_cleanup_keeps_the_newest_restorable_set() {
 /// the cluster's whole request timeout, so a new backup reaches the history only after the hang:
 /// every refresh of the cluster is as slow as its slowest optional endpoint.
 #[tokio::test]
-#[ignore = "finding 7: a hanging backupRuntime/state delays every history refresh"]
 async fn a_hanging_checkpoint_state_does_not_hold_up_the_history() {
     let mut config = SimConfig::rdbms(idle_scheduler());
     config.timings = fast_timings();
