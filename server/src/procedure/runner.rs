@@ -14,7 +14,6 @@ use backup_domain::run::{latest_id_from_conflict, record_exchange};
 use tokio::sync::watch;
 
 use super::resume::{Backoff, resume_until_confirmed};
-use super::start::GENERATED_BY_ZEEBE;
 pub use super::wait::CancelSignal;
 use super::wait::{PollPolicy, WaitError, wait_until_completed};
 use crate::cluster::Cluster;
@@ -433,6 +432,10 @@ async fn run_steps(
     }
     Ok(())
 }
+
+/// The backup ID of a run whose ID Zeebe generates, until its StartZeebe step learns it (Zeebe
+/// refuses 0 as an ID, §2, so it names no backup).
+pub const GENERATED_BY_ZEEBE: u64 = 0;
 
 /// Where a run learns the ID Zeebe generated (a `zeebe_scheduler` cluster), right after its
 /// StartZeebe step and before any later step: the report's `backup_id` and the run's row take it

@@ -509,9 +509,7 @@ impl RunService {
     }
 }
 
-/// The backup ID of a run whose ID Zeebe generates, until its StartZeebe step learns it (Zeebe
-/// refuses 0 as an ID, §2, so it names no backup).
-pub const GENERATED_BY_ZEEBE: u64 = 0;
+pub use super::runner::GENERATED_BY_ZEEBE;
 
 /// The procedure for `cluster`: its profile, secondary storage and components.
 pub(super) fn plan_of(cluster: &Cluster) -> ProcedurePlan {
