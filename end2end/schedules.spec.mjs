@@ -7,8 +7,8 @@ test('the home page is the fleet view, one row per cluster', async ({ page }) =>
   await login(page);
   await page.goto('/');
   const rows = page.locator('#fleet-table tbody tr');
-  await expect(rows).toHaveCount(3);
-  for (const cluster of ['demo-87', 'demo-88', 'c810-rest']) {
+  await expect(rows).toHaveCount(4);
+  for (const cluster of ['demo-87', 'demo-88', 'c89-rdbms', 'c810-rest']) {
     const row = page.locator(`#fleet-table tr[data-cluster="${cluster}"]`);
     // The demo's newest restorable sets are hours old, well inside the default 26 h.
     await expect(row).toHaveAttribute('data-rpo', 'ok');
