@@ -26,6 +26,15 @@ impl VersionProfile {
     }
 }
 
+/// The minor of a Camunda version ("8.10" and "8.10.2" are 10); 0 when it has none.
+pub fn minor_of(version: &str) -> u32 {
+    version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Where the web apps keep their data (8.9 added a relational database beside Elasticsearch and
 /// OpenSearch). It decides what a backup is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ManagementApi, SecondaryStorage, VersionProfile};
+use crate::api::{ManagementApi, SecondaryStorage, VersionProfile, minor_of};
 use crate::backup_set::{BackupSet, Component, ComponentState, Verdict};
 use crate::naming;
 
@@ -158,14 +158,6 @@ impl Procedure {
             Procedure::Rdbms => "RDBMS: restore the database first, then Zeebe",
         }
     }
-}
-
-fn minor_of(version: &str) -> u32 {
-    version
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
 }
 
 /// What a step does when the script reaches it.

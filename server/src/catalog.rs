@@ -104,13 +104,7 @@ fn tells_triggers(cluster: &Cluster) -> bool {
 
 /// `backupRuntime/state` exists from 8.9 (§3.7).
 fn has_checkpoint_state(cluster: &Cluster) -> bool {
-    let minor = cluster
-        .version
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse::<u32>().ok())
-        .unwrap_or(0);
-    minor >= 9
+    backup_domain::api::minor_of(&cluster.version) >= 9
 }
 
 /// The configuration a catalog is listed from: each component and where it is asked. A console

@@ -373,11 +373,7 @@ impl SimState {
 
     /// The minor of the simulated Camunda version (`8.9.1` → 9).
     pub fn minor(&self) -> u32 {
-        self.camunda_version
-            .split('.')
-            .nth(1)
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0)
+        backup_domain::api::minor_of(&self.camunda_version)
     }
 
     /// An RDBMS cluster of version 8.9 (the 8.8 API generation with 8.9's additions).

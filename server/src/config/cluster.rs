@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use backup_domain::api::{ManagementApi, SecondaryStorage, VersionProfile};
+use backup_domain::api::{ManagementApi, SecondaryStorage, VersionProfile, minor_of};
 use backup_domain::retention::RetentionPolicy;
 
 use super::endpoint::{Endpoint, endpoint, endpoint_with, outbound_tls, rest_endpoint};
@@ -409,15 +409,6 @@ fn profile(version: &str, at: &str) -> Result<VersionProfile, ConfigError> {
             ),
         )),
     }
-}
-
-/// The minor of a version `profile` accepted ("8.10" is 10).
-fn minor_of(version: &str) -> u32 {
-    version
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
 }
 
 /// What every component endpoint of one cluster shares: where its keys are, its timeout, the
