@@ -527,6 +527,22 @@ impl Http {
         self.json_as(CallKind::Answer, method, url, body).await
     }
 
+    /// `GET url` of one object: `None` for a 404, a 2xx decoded as `T`, any other status an error
+    /// with the component's message.
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<Option<T>, UpstreamError> {
+        let (status, bytes) = self.send(Method::GET, url.clone(), None).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                decode(&format!("{} GET {}", self.component, url.path()), &bytes).map(Some)
+            }
+            s => Err(self.status_error(&Method::GET, &url, s, &bytes)),
+        }
+    }
+
     /// A call whose success has no body worth reading (DELETE 204, rebalance 200).
     pub async fn expect_success(
         &self,

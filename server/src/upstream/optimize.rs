@@ -2,10 +2,10 @@
 //! POST, a `{errorCode, errorMessage, detailedMessage}` error body and always two parts.
 
 use backup_domain::backup_set::{Component, ComponentBackup};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::json;
 
-use super::http::{Http, UpstreamError, decode};
+use super::http::{Http, UpstreamError};
 use super::webapps::{ArtifactInfo, to_component as artifact_component};
 
 pub const SNAPSHOT_PREFIX: &str = "camunda_optimize_";
@@ -42,14 +42,7 @@ impl OptimizeClient {
     pub async fn get(&self, backup_id: u64) -> Result<Option<ArtifactInfo>, UpstreamError> {
         let id = backup_id.to_string();
         let url = self.http.url(&["actuator", "backups", &id], &[]);
-        let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
-        match status {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                decode(&format!("Optimize GET {}", url.path()), &bytes).map(Some)
-            }
-            s => Err(self.http.status_error(&Method::GET, &url, s, &bytes)),
-        }
+        self.http.get_optional(url).await
     }
 
     /// 202 with a message only (§6).

@@ -162,17 +162,10 @@ impl ZeebeClient {
         let id = backup_id.to_string();
         if let Some(rest) = &self.rest {
             let url = rest.url(&["backups", "runtime", &id], &[]);
-            let (status, bytes) = rest.send(Method::GET, url.clone(), None).await?;
-            return match status {
-                StatusCode::NOT_FOUND => Ok(None),
-                s if s.is_success() => {
-                    decode(&format!("{} GET {}", rest.component(), url.path()), &bytes).map(Some)
-                }
-                s => Err(name_permission(
-                    rest.status_error(&Method::GET, &url, s, &bytes),
-                    Permission::BackupRead,
-                )),
-            };
+            return rest
+                .get_optional(url)
+                .await
+                .map_err(|e| name_permission(e, Permission::BackupRead));
         }
         let url = self.http.url(&["actuator", self.backups_path, &id], &[]);
         let (status, bytes) = self.http.send(Method::GET, url.clone(), None).await?;
