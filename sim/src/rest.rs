@@ -481,29 +481,52 @@ fn prefix_of(q: &ListQuery, at: &str) -> Result<Option<String>, Box<Response>> {
     }
 }
 
+/// What every listing does before it lists: permission, faults, the prefix, the call counted and
+/// the component's listing latency. `Err` is the answer to give instead.
+async fn listing(
+    rest: &Rest,
+    headers: &HeaderMap,
+    q: &ListQuery,
+    component: SimComponent,
+    at: &str,
+) -> Result<Option<String>, Box<Response>> {
+    authorize(rest, headers, "BACKUP:READ", at)
+        .await
+        .map_err(Box::new)?;
+    if let Some(fault) = rest_fault(rest, component, Operation::List, at).await {
+        return Err(Box::new(fault));
+    }
+    let prefix = prefix_of(q, at)?;
+    let latency = {
+        let mut s = rest.sim.write();
+        *s.list_calls.entry(component).or_default() += 1;
+        match component {
+            SimComponent::Webapps => s.timings.webapps_list_ms,
+            _ => s.timings.zeebe_list_ms,
+        }
+    };
+    super::respond::list_latency(latency).await;
+    Ok(prefix)
+}
+
 /// `GET /v2/backups/runtime[?prefix=]`: descending by ID.
 async fn list_runtime(
     State(rest): State<Rest>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let at = "/v2/backups/runtime";
-    if let Err(denied) = authorize(&rest, &headers, "BACKUP:READ", at).await {
-        return denied;
-    }
-    if let Some(fault) = rest_fault(&rest, SimComponent::Zeebe, Operation::List, at).await {
-        return fault;
-    }
-    let prefix = match prefix_of(&q, at) {
-        Ok(p) => p,
-        Err(e) => return *e,
+    let prefix = match listing(
+        &rest,
+        &headers,
+        &q,
+        SimComponent::Zeebe,
+        "/v2/backups/runtime",
+    )
+    .await
+    {
+        Ok(prefix) => prefix,
+        Err(answer) => return *answer,
     };
-    let latency = {
-        let mut s = rest.sim.write();
-        *s.list_calls.entry(SimComponent::Zeebe).or_default() += 1;
-        s.timings.zeebe_list_ms
-    };
-    super::respond::list_latency(latency).await;
     let now = now_ms();
     let s = rest.sim.read();
     let body: Vec<Value> = s
@@ -665,23 +688,18 @@ async fn list_history(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let at = "/v2/backups/history";
-    if let Err(denied) = authorize(&rest, &headers, "BACKUP:READ", at).await {
-        return denied;
-    }
-    if let Some(fault) = rest_fault(&rest, SimComponent::Webapps, Operation::List, at).await {
-        return fault;
-    }
-    let prefix = match prefix_of(&q, at) {
-        Ok(p) => p,
-        Err(e) => return *e,
+    let prefix = match listing(
+        &rest,
+        &headers,
+        &q,
+        SimComponent::Webapps,
+        "/v2/backups/history",
+    )
+    .await
+    {
+        Ok(prefix) => prefix,
+        Err(answer) => return *answer,
     };
-    let latency = {
-        let mut s = rest.sim.write();
-        *s.list_calls.entry(SimComponent::Webapps).or_default() += 1;
-        s.timings.webapps_list_ms
-    };
-    super::respond::list_latency(latency).await;
     let now = now_ms();
     let s = rest.sim.read();
     let ids: BTreeSet<u64> = s
